@@ -1,0 +1,113 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Module map: see README.md ("Modules") and ../shared/DESIGN.md.
+// The relay module must never depend on GatewayTLS' inner side, PumpTLS or TunnelProtocol:
+// the dependency graph is the proof that the phone cannot decrypt the tunnel.
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "MedTunnel",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "medtunnel", targets: ["medtunnel"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        // MARK: Domain (Foundation-free)
+        .target(name: "TherapyModel", swiftSettings: swiftSettings),
+        .target(name: "SafetyPolicy", dependencies: ["TherapyModel"], swiftSettings: swiftSettings),
+        .target(name: "TunnelProtocol", dependencies: ["TherapyModel"], swiftSettings: swiftSettings),
+
+        // MARK: TLS engines
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .target(
+            name: "GatewayTLS",
+            dependencies: [
+                "COpenSSL",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .systemLibrary(name: "CMbedTLS", providers: [.apt(["libmbedtls-dev"])]),
+        .target(name: "PumpTLS", dependencies: ["CMbedTLS"], swiftSettings: swiftSettings),
+
+        // MARK: PKI
+        .target(
+            name: "MedTunnelPKI",
+            dependencies: [
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Audit log
+        .target(
+            name: "AuditLog",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Processes
+        .target(
+            name: "PumpRuntime",
+            dependencies: ["PumpTLS", "TunnelProtocol", "TherapyModel"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Gateway",
+            dependencies: [
+                "GatewayTLS", "TunnelProtocol", "MedTunnelPKI", "AuditLog", "SafetyPolicy",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "medtunnel",
+            dependencies: [
+                "Gateway", "PumpRuntime", "MedTunnelPKI", "AuditLog", "SafetyPolicy", "TherapyModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Tests
+        .testTarget(name: "TherapyModelTests", dependencies: ["TherapyModel"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SafetyPolicyTests",
+            dependencies: ["SafetyPolicy", "TherapyModel"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "TunnelProtocolTests", dependencies: ["TunnelProtocol"], swiftSettings: swiftSettings),
+        .testTarget(name: "AuditLogTests", dependencies: ["AuditLog"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TLSTests",
+            dependencies: [
+                "GatewayTLS", "PumpTLS", "MedTunnelPKI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "PKITests", dependencies: ["MedTunnelPKI"], swiftSettings: swiftSettings),
+        .testTarget(name: "CLITests", dependencies: ["MedTunnelPKI"], swiftSettings: swiftSettings),
+    ]
+)

@@ -1,0 +1,1 @@
+// AuditLog: placeholder, replaced by its issue's work.

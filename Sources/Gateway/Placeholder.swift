@@ -1,0 +1,1 @@
+// Gateway: placeholder, replaced by its issue's work.

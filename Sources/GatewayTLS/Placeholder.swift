@@ -1,0 +1,1 @@
+// GatewayTLS: placeholder, replaced by its issue's work.

@@ -1,0 +1,1 @@
+// MedTunnelPKI: placeholder, replaced by its issue's work.

@@ -1,0 +1,1 @@
+// PumpRuntime: placeholder, replaced by its issue's work.

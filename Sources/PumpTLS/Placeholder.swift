@@ -1,0 +1,1 @@
+// PumpTLS: placeholder, replaced by its issue's work.

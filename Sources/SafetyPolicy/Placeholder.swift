@@ -1,0 +1,1 @@
+// SafetyPolicy: placeholder, replaced by its issue's work.

@@ -1,0 +1,1 @@
+// TherapyModel: placeholder, replaced by its issue's work.

@@ -1,0 +1,1 @@
+// TunnelProtocol: placeholder, replaced by its issue's work.

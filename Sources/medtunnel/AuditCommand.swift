@@ -1,0 +1,5 @@
+import ArgumentParser
+
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "audit", abstract: "(not yet implemented)")
+}

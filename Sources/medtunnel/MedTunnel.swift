@@ -1,0 +1,16 @@
+import ArgumentParser
+
+@main
+struct MedTunnel: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "medtunnel",
+        abstract: "Secure relay gateway for connected insulin pumps.",
+        subcommands: [
+            PKICommand.self,
+            GatewayCommand.self,
+            PumpSimCommand.self,
+            PolicyCommand.self,
+            AuditCommand.self,
+        ]
+    )
+}

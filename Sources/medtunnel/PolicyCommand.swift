@@ -1,0 +1,5 @@
+import ArgumentParser
+
+struct PolicyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "policy", abstract: "(not yet implemented)")
+}
