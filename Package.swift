@@ -26,6 +26,7 @@ let package = Package(
     ],
     targets: [
         // MARK: Domain (Foundation-free)
+        .target(name: "MedTunnelIdentity", swiftSettings: swiftSettings),
         .target(name: "TherapyModel", swiftSettings: swiftSettings),
         .target(name: "SafetyPolicy", dependencies: ["TherapyModel"], swiftSettings: swiftSettings),
         .target(name: "TunnelProtocol", dependencies: ["TherapyModel"], swiftSettings: swiftSettings),
@@ -35,7 +36,7 @@ let package = Package(
         .target(
             name: "GatewayTLS",
             dependencies: [
-                "COpenSSL",
+                "COpenSSL", "MedTunnelIdentity",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -48,6 +49,7 @@ let package = Package(
         .target(
             name: "MedTunnelPKI",
             dependencies: [
+                "MedTunnelIdentity",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),

@@ -1,1 +1,0 @@
-// GatewayTLS: placeholder, replaced by its issue's work.

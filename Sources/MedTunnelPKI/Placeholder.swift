@@ -1,1 +1,0 @@
-// MedTunnelPKI: placeholder, replaced by its issue's work.
