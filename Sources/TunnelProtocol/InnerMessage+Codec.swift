@@ -1,0 +1,190 @@
+extension InnerMessage {
+    /// The frame for this message: header and body.
+    public func encoded() -> [UInt8] {
+        var body = ByteWriter()
+        let type: InnerFrame.MessageType
+        switch self {
+        case .hello(let hello):
+            type = .hello
+            body.append(hello.version)
+            body.append(hello.lastAppliedSequence)
+            body.append(bytes: hello.settingsDigest)
+            let firmware = Array(hello.firmware.utf8)
+            body.append(UInt8(firmware.count))
+            body.append(bytes: firmware)
+        case .telemetry(let t):
+            type = .telemetry
+            body.append(t.sequence)
+            body.append(UInt64(bitPattern: t.timeMilliseconds))
+            body.append(t.reservoirMilliunits)
+            body.append(t.basalRateMilliunitsPerHour)
+            body.append(t.glucoseMgPerDL)
+            body.append(t.batteryPercent)
+            body.append(t.flags.rawValue)
+        case .heartbeat(let nonce):
+            type = .heartbeat
+            body.append(nonce)
+        case .helloAccepted(let version, let time):
+            type = .helloAccepted
+            body.append(version)
+            body.append(UInt64(bitPattern: time))
+        case .telemetryStored(let sequence):
+            type = .telemetryStored
+            body.append(sequence)
+        case .heartbeatReply(let nonce):
+            type = .heartbeatReply
+            body.append(nonce)
+        }
+        var frame = ByteWriter()
+        frame.append(type.rawValue)
+        frame.append(UInt16(body.bytes.count))
+        frame.append(bytes: body.bytes)
+        return frame.bytes
+    }
+
+    /// Decodes one frame's body. The length was already checked against the type.
+    static func decode(
+        type: InnerFrame.MessageType,
+        body: ArraySlice<UInt8>
+    ) throws(TunnelProtocolError) -> InnerMessage {
+        var reader = ByteReader(body)
+        switch type {
+        case .hello:
+            let version = reader.readUInt8()
+            let sequence = reader.readUInt64()
+            let digest = reader.readBytes(32)
+            let firmwareLength = Int(reader.readUInt8())
+            guard reader.remaining == firmwareLength else {
+                throw TunnelProtocolError(
+                    .badLength,
+                    "hello announces \(firmwareLength) firmware bytes but carries \(reader.remaining)"
+                )
+            }
+            let firmware = String(decoding: reader.readBytes(firmwareLength), as: UTF8.self)
+            return .hello(
+                try Hello(version: version, lastAppliedSequence: sequence, settingsDigest: digest, firmware: firmware)
+            )
+        case .telemetry:
+            let telemetry = Telemetry(
+                sequence: reader.readUInt64(),
+                timeMilliseconds: Int64(bitPattern: reader.readUInt64()),
+                reservoirMilliunits: reader.readUInt32(),
+                basalRateMilliunitsPerHour: reader.readUInt32(),
+                glucoseMgPerDL: reader.readUInt16(),
+                batteryPercent: reader.readUInt8(),
+                flags: Telemetry.Flags(rawValue: reader.readUInt8())
+            )
+            guard telemetry.batteryPercent <= 100 else {
+                throw TunnelProtocolError(
+                    .invalidField,
+                    "telemetry.batteryPercent is \(telemetry.batteryPercent), above 100"
+                )
+            }
+            return .telemetry(telemetry)
+        case .heartbeat:
+            return .heartbeat(nonce: reader.readUInt64())
+        case .helloAccepted:
+            return .helloAccepted(
+                version: reader.readUInt8(),
+                gatewayTimeMilliseconds: Int64(bitPattern: reader.readUInt64())
+            )
+        case .telemetryStored:
+            return .telemetryStored(sequence: reader.readUInt64())
+        case .heartbeatReply:
+            return .heartbeatReply(nonce: reader.readUInt64())
+        }
+    }
+}
+
+/// Splits a byte stream into inner messages. Holds at most one partial frame.
+public struct InnerFrameDecoder: Sendable {
+    private var buffer: [UInt8] = []
+    private var start = 0
+
+    public init() {}
+
+    /// Appends bytes from the tunnel. Call ``next()`` until it returns nil after each append:
+    /// lengths are checked as soon as a header is complete, so what stays buffered between
+    /// appends is less than one maximal frame (3 + 512 bytes).
+    public mutating func append(_ bytes: [UInt8]) {
+        if self.start > 0 && self.start == self.buffer.count {
+            self.buffer.removeAll(keepingCapacity: true)
+            self.start = 0
+        }
+        self.buffer += bytes
+    }
+
+    /// The next complete message, or nil when more bytes are needed.
+    public mutating func next() throws(TunnelProtocolError) -> InnerMessage? {
+        let available = self.buffer.count - self.start
+        guard available >= InnerFrame.headerLength else { return nil }
+        let typeByte = self.buffer[self.start]
+        let length = Int(self.buffer[self.start + 1]) << 8 | Int(self.buffer[self.start + 2])
+        guard let type = InnerFrame.MessageType(rawValue: typeByte) else {
+            throw TunnelProtocolError(.unknownType, "type 0x\(String(typeByte, radix: 16)) is not in the spec table")
+        }
+        guard type.allowedBodyLengths.contains(length) else {
+            throw TunnelProtocolError(
+                .badLength,
+                "\(type) body is \(length) bytes; the spec allows \(type.allowedBodyLengths)"
+            )
+        }
+        guard available >= InnerFrame.headerLength + length else { return nil }
+        let bodyStart = self.start + InnerFrame.headerLength
+        let body = self.buffer[bodyStart..<(bodyStart + length)]
+        self.start = bodyStart + length
+        if self.start > 4096 {
+            self.buffer.removeFirst(self.start)
+            self.start = 0
+        }
+        return try InnerMessage.decode(type: type, body: body)
+    }
+
+    /// Unconsumed bytes: a partial frame. Non-zero when a tunnel closes means truncation.
+    public var pendingByteCount: Int { self.buffer.count - self.start }
+}
+
+/// Big-endian writer.
+struct ByteWriter {
+    var bytes: [UInt8] = []
+    mutating func append(_ value: UInt8) { self.bytes.append(value) }
+    mutating func append(_ value: UInt16) { self.appendBigEndian(UInt64(value), width: 2) }
+    mutating func append(_ value: UInt32) { self.appendBigEndian(UInt64(value), width: 4) }
+    mutating func append(_ value: UInt64) { self.appendBigEndian(value, width: 8) }
+    mutating func append(bytes: [UInt8]) { self.bytes += bytes }
+    private mutating func appendBigEndian(_ value: UInt64, width: Int) {
+        for shift in stride(from: (width - 1) * 8, through: 0, by: -8) {
+            self.bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
+        }
+    }
+}
+
+/// Big-endian reader over a body whose length was checked beforehand: reads never run past
+/// the end (a short read is a programming error caught by the length table).
+struct ByteReader {
+    private let bytes: ArraySlice<UInt8>
+    private var index: Int
+    init(_ bytes: ArraySlice<UInt8>) {
+        self.bytes = bytes
+        self.index = bytes.startIndex
+    }
+    var remaining: Int { self.bytes.endIndex - self.index }
+    mutating func readUInt8() -> UInt8 { UInt8(self.readBigEndian(width: 1)) }
+    mutating func readUInt16() -> UInt16 { UInt16(self.readBigEndian(width: 2)) }
+    mutating func readUInt32() -> UInt32 { UInt32(self.readBigEndian(width: 4)) }
+    mutating func readUInt64() -> UInt64 { self.readBigEndian(width: 8) }
+    mutating func readBytes(_ count: Int) -> [UInt8] {
+        precondition(count <= self.remaining, "read past a checked body: \(count) > \(self.remaining)")
+        defer { self.index += count }
+        return Array(self.bytes[self.index..<(self.index + count)])
+    }
+    private mutating func readBigEndian(width: Int) -> UInt64 {
+        precondition(width <= self.remaining, "read past a checked body: \(width) > \(self.remaining)")
+        var value: UInt64 = 0
+        for _ in 0..<width {
+            value = value << 8 | UInt64(self.bytes[self.index])
+            self.index += 1
+        }
+        return value
+    }
+}

@@ -1,0 +1,133 @@
+/// Messages a pump and the gateway exchange inside the inner TLS tunnel.
+///
+/// Every message is one frame:
+///
+/// ```
+///  0        1                 3
+/// +--------+--------+--------+--------------------------+
+/// |  type  | body length (u16, big-endian) |   body     |
+/// +--------+--------+--------+--------------------------+
+/// ```
+/// Body lengths are checked against the type's exact or maximum size right after the
+/// header, before anything else is read. All integers are big-endian.
+///
+/// | type | name           | dir        | body                                                             | size   |
+/// |------|----------------|------------|------------------------------------------------------------------|--------|
+/// | 0x01 | hello          | pump → gw  | version u8, last applied seq u64, settings digest [32], firmware len u8 + ASCII | 42…105 |
+/// | 0x02 | telemetry      | pump → gw  | seq u64, time ms i64, reservoir mU u32, basal mU/h u32, glucose mg/dL u16 (0 none), battery % u8, flags u8 | 28 |
+/// | 0x03 | heartbeat      | either     | nonce u64                                                        | 8      |
+/// | 0x81 | helloAccepted  | gw → pump  | version u8, gateway time ms i64                                  | 9      |
+/// | 0x82 | telemetryStored| gw → pump  | seq u64 (the highest telemetry sequence stored)                  | 8      |
+/// | 0x83 | heartbeatReply | either     | nonce u64                                                        | 8      |
+///
+/// Types 0x10…0x3F and 0x90…0xBF are reserved for setting-change commands and their
+/// acknowledgements. An unknown type is an error: a peer that does not speak the same
+/// version must be noticed, not ignored.
+public enum InnerMessage: Sendable, Equatable {
+    case hello(Hello)
+    case telemetry(Telemetry)
+    case heartbeat(nonce: UInt64)
+    case helloAccepted(version: UInt8, gatewayTimeMilliseconds: Int64)
+    case telemetryStored(sequence: UInt64)
+    case heartbeatReply(nonce: UInt64)
+
+    public struct Hello: Sendable, Equatable {
+        public static let currentVersion: UInt8 = 1
+        public static let maximumFirmwareLength = 64
+
+        public var version: UInt8
+        public var lastAppliedSequence: UInt64
+        public var settingsDigest: [UInt8]
+        public var firmware: String
+
+        /// `settingsDigest` must be 32 bytes and `firmware` at most 64 printable ASCII bytes.
+        public init(
+            version: UInt8 = currentVersion,
+            lastAppliedSequence: UInt64,
+            settingsDigest: [UInt8],
+            firmware: String
+        )
+            throws(TunnelProtocolError)
+        {
+            guard settingsDigest.count == 32 else {
+                throw TunnelProtocolError(
+                    .invalidField,
+                    "hello.settingsDigest must be 32 bytes, not \(settingsDigest.count)"
+                )
+            }
+            let bytes = Array(firmware.utf8)
+            guard bytes.count <= Self.maximumFirmwareLength, bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else {
+                throw TunnelProtocolError(.invalidField, "hello.firmware must be at most 64 printable ASCII characters")
+            }
+            self.version = version
+            self.lastAppliedSequence = lastAppliedSequence
+            self.settingsDigest = settingsDigest
+            self.firmware = firmware
+        }
+    }
+
+    public struct Telemetry: Sendable, Equatable {
+        /// Strictly increasing per pump; the gateway stores each sequence once.
+        public var sequence: UInt64
+        public var timeMilliseconds: Int64
+        public var reservoirMilliunits: UInt32
+        public var basalRateMilliunitsPerHour: UInt32
+        /// 0 when no glucose reading is available.
+        public var glucoseMgPerDL: UInt16
+        public var batteryPercent: UInt8
+        public var flags: Flags
+
+        public struct Flags: OptionSet, Sendable, Equatable {
+            public let rawValue: UInt8
+            public init(rawValue: UInt8) { self.rawValue = rawValue }
+            public static let suspended = Flags(rawValue: 1 << 0)
+            public static let lockedOut = Flags(rawValue: 1 << 1)
+            public static let occlusion = Flags(rawValue: 1 << 2)
+        }
+
+        public init(
+            sequence: UInt64,
+            timeMilliseconds: Int64,
+            reservoirMilliunits: UInt32,
+            basalRateMilliunitsPerHour: UInt32,
+            glucoseMgPerDL: UInt16,
+            batteryPercent: UInt8,
+            flags: Flags = []
+        ) {
+            self.sequence = sequence
+            self.timeMilliseconds = timeMilliseconds
+            self.reservoirMilliunits = reservoirMilliunits
+            self.basalRateMilliunitsPerHour = basalRateMilliunitsPerHour
+            self.glucoseMgPerDL = glucoseMgPerDL
+            self.batteryPercent = batteryPercent
+            self.flags = flags
+        }
+    }
+}
+
+/// Frame layout constants: the spec table above, in numbers.
+public enum InnerFrame {
+    public static let headerLength = 3
+    /// The largest body of any message type. Frames are also bounded by the TLS maximum
+    /// fragment length the pump negotiates (2 KiB).
+    public static let maximumBodyLength = 512
+
+    enum MessageType: UInt8 {
+        case hello = 0x01
+        case telemetry = 0x02
+        case heartbeat = 0x03
+        case helloAccepted = 0x81
+        case telemetryStored = 0x82
+        case heartbeatReply = 0x83
+
+        /// The body length a frame of this type may have.
+        var allowedBodyLengths: ClosedRange<Int> {
+            switch self {
+            case .hello: return 42...(42 + InnerMessage.Hello.maximumFirmwareLength)
+            case .telemetry: return 28...28
+            case .heartbeat, .telemetryStored, .heartbeatReply: return 8...8
+            case .helloAccepted: return 9...9
+            }
+        }
+    }
+}

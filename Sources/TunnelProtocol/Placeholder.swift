@@ -1,1 +1,0 @@
-// TunnelProtocol: placeholder, replaced by its issue's work.

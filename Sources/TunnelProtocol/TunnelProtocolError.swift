@@ -1,0 +1,37 @@
+/// A malformed inner frame. Any of these ends the tunnel: a peer that sends a bad frame
+/// inside an authenticated channel is broken or compromised.
+public struct TunnelProtocolError: Error, Hashable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Base: String, Hashable, Sendable {
+            case unknownType
+            case badLength
+            case invalidField
+            case bufferLimitExceeded
+        }
+        private let base: Base
+        private init(_ base: Base) { self.base = base }
+
+        /// The frame's type byte is not in the spec table.
+        public static let unknownType = Code(.unknownType)
+        /// The body length is not the one its type requires.
+        public static let badLength = Code(.badLength)
+        /// A field holds a value the spec does not allow.
+        public static let invalidField = Code(.invalidField)
+        /// More unread bytes are buffered than one maximal frame.
+        public static let bufferLimitExceeded = Code(.bufferLimitExceeded)
+
+        public var description: String { self.base.rawValue }
+    }
+
+    public let code: Code
+    public let reason: String
+
+    public init(_ code: Code, _ reason: String) {
+        self.code = code
+        self.reason = reason
+    }
+
+    public static func == (lhs: TunnelProtocolError, rhs: TunnelProtocolError) -> Bool { lhs.code == rhs.code }
+    public func hash(into hasher: inout Hasher) { hasher.combine(self.code) }
+    public var description: String { "inner frame \(self.code): \(self.reason)" }
+}
