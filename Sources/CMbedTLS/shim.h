@@ -7,7 +7,59 @@
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/platform_util.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/ssl_ciphersuites.h>
+#include <mbedtls/ssl_internal.h>
 #include <mbedtls/x509_crt.h>
+
+/// Whether the handshake in progress negotiated the extended master secret (RFC 7627).
+/// -1 when no handshake is in progress (the parameters are freed at wrap-up).
+static inline int medtunnel_ssl_handshake_extended_ms(const mbedtls_ssl_context *ssl) {
+    if (ssl->handshake == NULL) return -1;
+    return ssl->handshake->extended_ms == MBEDTLS_SSL_EXTENDED_MS_ENABLED ? 1 : 0;
+}
+
+/// Whether the handshake in progress resumes a session (the server echoed our session id).
+/// -1 when no handshake is in progress.
+static inline int medtunnel_ssl_handshake_resumed(const mbedtls_ssl_context *ssl) {
+    if (ssl->handshake == NULL) return -1;
+    return ssl->handshake->resume ? 1 : 0;
+}
+
+/// The description byte of the last alert record read, or -1 when the last record was no alert.
+static inline int medtunnel_ssl_last_alert(const mbedtls_ssl_context *ssl) {
+    if (ssl->in_msg == NULL || ssl->in_msgtype != MBEDTLS_SSL_MSG_ALERT || ssl->in_msglen < 2) return -1;
+    return ssl->in_msg[1];
+}
+
+/// Whether the last alert read was fatal.
+static inline int medtunnel_ssl_last_alert_level(const mbedtls_ssl_context *ssl) {
+    if (ssl->in_msg == NULL || ssl->in_msgtype != MBEDTLS_SSL_MSG_ALERT || ssl->in_msglen < 2) return -1;
+    return ssl->in_msg[0];
+}
+
+/// The handshake state machine position (MBEDTLS_SSL_HELLO_REQUEST ... MBEDTLS_SSL_HANDSHAKE_OVER).
+static inline int medtunnel_ssl_state(const mbedtls_ssl_context *ssl) { return ssl->state; }
+
+/// The established session's id length and bytes (not secret: it is sent in the clear).
+static inline size_t medtunnel_ssl_session_id(const mbedtls_ssl_context *ssl, unsigned char out[32]) {
+    if (ssl->session == NULL) return 0;
+    size_t n = ssl->session->id_len > 32 ? 32 : ssl->session->id_len;
+    for (size_t i = 0; i < n; i++) out[i] = ssl->session->id[i];
+    return n;
+}
+
+static inline size_t medtunnel_session_id(const mbedtls_ssl_session *s, unsigned char out[32]) {
+    size_t n = s->id_len > 32 ? 32 : s->id_len;
+    for (size_t i = 0; i < n; i++) out[i] = s->id[i];
+    return n;
+}
+
+/// The subject name list of a certificate (first element).
+static inline const mbedtls_x509_name *medtunnel_x509_crt_subject(const mbedtls_x509_crt *crt) { return &crt->subject; }
+
+/// MBEDTLS_X509_ID_FLAG is a macro.
+static inline uint32_t medtunnel_x509_id_flag(int id) { return MBEDTLS_X509_ID_FLAG(id); }
 
 #endif

@@ -1,1 +1,0 @@
-// PumpTLS: placeholder, replaced by its issue's work.
