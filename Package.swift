@@ -71,6 +71,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "PumpSimulator",
+            dependencies: [
+                "PumpTLS", "TunnelProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Gateway",
             dependencies: [
                 "GatewayTLS", "TunnelProtocol", "MedTunnelPKI", "AuditLog", "SafetyPolicy",
@@ -83,7 +92,8 @@ let package = Package(
         .executableTarget(
             name: "medtunnel",
             dependencies: [
-                "Gateway", "PumpRuntime", "MedTunnelPKI", "AuditLog", "SafetyPolicy", "TherapyModel",
+                "Gateway", "PumpRuntime", "PumpSimulator", "MedTunnelPKI", "MedTunnelIdentity", "AuditLog",
+                "SafetyPolicy", "TherapyModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,1 +1,0 @@
-// Gateway: placeholder, replaced by its issue's work.

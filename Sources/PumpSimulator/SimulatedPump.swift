@@ -1,0 +1,63 @@
+public import NIOCore
+import NIOPosix
+public import PumpTLS
+
+/// One simulated pump: its TLS profile and the session it resumes on reconnect.
+public final class SimulatedPump: @unchecked Sendable {
+    public let serial: String
+    public let configuration: PumpTLSConfiguration
+    public let serverName: String?
+    /// The session to resume; set by the handler on the event loop once established.
+    var session: PumpTLSSession?
+
+    public init(serial: String, configuration: PumpTLSConfiguration, serverName: String?) {
+        self.serial = serial
+        self.configuration = configuration
+        self.serverName = serverName
+    }
+
+    /// Connects over TCP, runs one session, and remembers the TLS session for next time.
+    public func runSession(
+        host: String,
+        port: Int,
+        telemetryCount: Int,
+        intervalMilliseconds: Int64,
+        firstTelemetrySequence: UInt64,
+        group: any EventLoopGroup
+    ) async throws -> PumpSessionReport {
+        let tls = try PumpTLSConnection(
+            configuration: self.configuration,
+            serverName: self.serverName,
+            resuming: self.session
+        )
+        let eventLoop = group.next()
+        let done = eventLoop.makePromise(of: PumpSessionReport.self)
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(10))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        SimulatedPumpHandler(
+                            tls: tls,
+                            pump: self,
+                            telemetryCount: telemetryCount,
+                            intervalMilliseconds: intervalMilliseconds,
+                            firstTelemetrySequence: firstTelemetrySequence,
+                            done: done
+                        )
+                    )
+                }
+            }
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.connect(host: host, port: port).get()
+        } catch {
+            done.fail(error)
+            throw error
+        }
+        let report = try await done.futureResult.get()
+        try? await channel.closeFuture.get()
+        return report
+    }
+}
