@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+
+/// The gateway and pumps as separate processes over loopback TCP.
+@Suite("gateway and pump-sim over loopback")
+struct GatewayProcessTests {
+    struct Running {
+        let tmp: TemporaryDirectory
+        let pki: String
+        let gateway: BackgroundProcess
+        let port: String
+    }
+
+    func startGateway() throws -> Running {
+        let tmp = try TemporaryDirectory()
+        let pki = tmp.sub("pki")
+        #expect(try ProcessHarness.medtunnel(["pki", "init", "--dir", pki]).status == 0)
+        #expect(try ProcessHarness.medtunnel(["pki", "issue-pump", "--dir", pki, "--serial", "PUMP-0001"]).status == 0)
+        let gateway = try BackgroundProcess(
+            ProcessHarness.medtunnel,
+            ["gateway", "--pki", pki, "--state-dir", tmp.sub("state"), "--pump-listen", "127.0.0.1:0"],
+            in: tmp.url,
+            name: "gateway"
+        )
+        let line = try gateway.waitForLine(containing: "listening for pumps")
+        let port = String(line.split(separator: ":").last ?? "")
+        return Running(tmp: tmp, pki: pki, gateway: gateway, port: port)
+    }
+
+    @Test("a simulated pump connects, sends telemetry, then resumes its session on reconnect")
+    func pumpSimResumes() throws {
+        let running = try self.startGateway()
+        defer { running.gateway.stop() }
+        let result = try ProcessHarness.medtunnel([
+            "pump-sim", "--pki", running.pki, "--serial", "PUMP-0001", "--connect", "127.0.0.1:\(running.port)",
+            "--connections", "2", "--telemetry", "3",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.count == 2)
+        #expect(lines.first?.contains("handshake full") == true)
+        #expect(lines.last?.contains("handshake resumed") == true)
+        #expect(lines.allSatisfy { $0.contains("telemetry acknowledged 3/3") })
+        #expect(running.gateway.stderr.contains("resumed=true"))
+    }
+
+    @Test("a revoked pump is refused")
+    func revokedPump() throws {
+        let running = try self.startGateway()
+        defer { running.gateway.stop() }
+        #expect(
+            try ProcessHarness.medtunnel(["pki", "revoke", "--dir", running.pki, "--serial", "PUMP-0001"]).status == 0
+        )
+        let result = try ProcessHarness.medtunnel([
+            "pump-sim", "--pki", running.pki, "--serial", "PUMP-0001", "--connect", "127.0.0.1:\(running.port)",
+        ])
+        #expect(result.status != 0)
+        Thread.sleep(forTimeInterval: 0.2)
+        #expect(running.gateway.stderr.contains("certificateRevoked"))
+    }
+
+    func sClient(_ running: Running, _ extra: [String]) throws -> ProcessHarness.Result {
+        try ProcessHarness.run(
+            "/usr/bin/openssl",
+            ["s_client", "-connect", "127.0.0.1:\(running.port)", "-CAfile", "\(running.pki)/ca.pem", "-brief"]
+                + extra,
+            timeout: 20
+        )
+    }
+
+    @Test("openssl s_client -tls1_2 with a pump certificate completes a handshake")
+    func sClientWithPumpCertificate() throws {
+        let running = try self.startGateway()
+        defer { running.gateway.stop() }
+        let result = try self.sClient(
+            running,
+            ["-tls1_2", "-cert", "\(running.pki)/pumps/PUMP-0001.pem", "-key", "\(running.pki)/pumps/PUMP-0001.key"]
+        )
+        #expect(result.stderr.contains("CONNECTION ESTABLISHED"), "\(result.stderr)")
+        #expect(result.stderr.contains("ECDHE-ECDSA-AES128-GCM-SHA256"))
+    }
+
+    @Test("openssl s_client without a client certificate, with TLS 1.3 only, or with a foreign certificate is refused")
+    func sClientRefused() throws {
+        let running = try self.startGateway()
+        defer { running.gateway.stop() }
+        let foreign = running.tmp.sub("foreign")
+        #expect(try ProcessHarness.medtunnel(["pki", "init", "--dir", foreign]).status == 0)
+        #expect(
+            try ProcessHarness.medtunnel(["pki", "issue-pump", "--dir", foreign, "--serial", "PUMP-0001"]).status == 0
+        )
+        let cases: [(String, [String])] = [
+            ("noPeerCertificate", ["-tls1_2"]),
+            (
+                "unsupportedProtocolVersion",
+                [
+                    "-tls1_3", "-cert", "\(running.pki)/pumps/PUMP-0001.pem", "-key",
+                    "\(running.pki)/pumps/PUMP-0001.key",
+                ]
+            ),
+            (
+                "certificateRejected",
+                ["-tls1_2", "-cert", "\(foreign)/pumps/PUMP-0001.pem", "-key", "\(foreign)/pumps/PUMP-0001.key"]
+            ),
+        ]
+        for (code, arguments) in cases {
+            let result = try self.sClient(running, arguments)
+            #expect(
+                !result.stderr.contains("CONNECTION ESTABLISHED") || result.status != 0,
+                "\(code): \(result.stderr)"
+            )
+            Thread.sleep(forTimeInterval: 0.2)
+            #expect(running.gateway.stderr.contains("code=\(code)"), "\(code) not in gateway log")
+        }
+    }
+}

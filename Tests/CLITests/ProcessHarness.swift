@@ -1,0 +1,117 @@
+import Foundation
+import Testing
+
+/// Runs the built `medtunnel` binary (and other programs) as real processes.
+enum ProcessHarness {
+    /// The `medtunnel` executable beside the test bundle in the build products directory.
+    static let medtunnel: String = {
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        for _ in 0..<6 {
+            url.deleteLastPathComponent()
+            let candidate = url.appendingPathComponent("medtunnel").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        let fallback = FileManager.default.currentDirectoryPath + "/.build/debug/medtunnel"
+        return fallback
+    }()
+
+    struct Result {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    /// Runs to completion (killed after `timeout` seconds).
+    static func run(_ executable: String, _ arguments: [String], timeout: Double = 60) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let killer = DispatchWorkItem { if process.isRunning { process.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        killer.cancel()
+        return Result(
+            status: process.terminationStatus,
+            stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self)
+        )
+    }
+
+    static func medtunnel(_ arguments: [String], timeout: Double = 60) throws -> Result {
+        try run(self.medtunnel, arguments, timeout: timeout)
+    }
+}
+
+/// A background process whose output goes to files, stopped when the test ends.
+final class BackgroundProcess {
+    let process = Process()
+    let stdoutURL: URL
+    let stderrURL: URL
+
+    init(_ executable: String, _ arguments: [String], in directory: URL, name: String) throws {
+        self.stdoutURL = directory.appendingPathComponent("\(name).out")
+        self.stderrURL = directory.appendingPathComponent("\(name).err")
+        FileManager.default.createFile(atPath: self.stdoutURL.path, contents: nil)
+        FileManager.default.createFile(atPath: self.stderrURL.path, contents: nil)
+        self.process.executableURL = URL(fileURLWithPath: executable)
+        self.process.arguments = arguments
+        self.process.standardOutput = try FileHandle(forWritingTo: self.stdoutURL)
+        self.process.standardError = try FileHandle(forWritingTo: self.stderrURL)
+        self.process.standardInput = FileHandle.nullDevice
+        try self.process.run()
+    }
+
+    var stdout: String { (try? String(contentsOf: self.stdoutURL, encoding: .utf8)) ?? "" }
+    var stderr: String { (try? String(contentsOf: self.stderrURL, encoding: .utf8)) ?? "" }
+
+    /// Polls stdout until a line containing `marker` appears; returns that line.
+    func waitForLine(containing marker: String, timeout: Double = 20) throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let line = self.stdout.split(separator: "\n").first(where: { $0.contains(marker) }) {
+                return String(line)
+            }
+            if !self.process.isRunning {
+                throw HarnessError(
+                    "process exited (\(self.process.terminationStatus)) before '\(marker)': \(self.stderr)"
+                )
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        throw HarnessError("no '\(marker)' within \(timeout) s; stderr: \(self.stderr)")
+    }
+
+    func stop() {
+        if self.process.isRunning {
+            self.process.terminate()
+            self.process.waitUntilExit()
+        }
+    }
+
+    deinit { self.stop() }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A temporary directory removed at the end of the test.
+final class TemporaryDirectory {
+    let url: URL
+    init() throws {
+        self.url = FileManager.default.temporaryDirectory.appendingPathComponent("medtunnel-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: self.url, withIntermediateDirectories: true)
+    }
+    var path: String { self.url.path }
+    func sub(_ name: String) -> String { self.url.appendingPathComponent(name).path }
+    deinit { try? FileManager.default.removeItem(at: self.url) }
+}
