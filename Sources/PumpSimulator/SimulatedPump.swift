@@ -16,6 +16,9 @@ public final class SimulatedPump: @unchecked Sendable {
         self.serverName = serverName
     }
 
+    /// Drops the remembered session: the next connection runs a full handshake.
+    public func forgetSession() { self.session = nil }
+
     /// Connects over TCP, runs one session, and remembers the TLS session for next time.
     public func runSession(
         host: String,

@@ -22,6 +22,7 @@ struct PumpSimCommand: AsyncParsableCommand {
     var connections = 1
     @Option(name: .customLong("server-name"), help: "The gateway host name to verify.") var serverName = "localhost"
     @Flag(help: "Issue the pump's certificate into the PKI directory first if it is missing.") var issue = false
+    @Flag(name: .customLong("no-resume"), help: "Always run a full handshake (for benchmarks).") var noResume = false
 
     func run() async throws {
         guard let gateway = HostPort(self.connect) else {
@@ -38,6 +39,7 @@ struct PumpSimCommand: AsyncParsableCommand {
         let pump = SimulatedPump(serial: self.serial, configuration: configuration, serverName: self.serverName)
         var sequence: UInt64 = 1
         for index in 1...max(1, self.connections) {
+            if self.noResume { pump.forgetSession() }
             let report = try await pump.runSession(
                 host: gateway.host,
                 port: gateway.port,
