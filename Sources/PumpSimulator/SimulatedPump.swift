@@ -26,6 +26,7 @@ public final class SimulatedPump: @unchecked Sendable {
         telemetryCount: Int,
         intervalMilliseconds: Int64,
         firstTelemetrySequence: UInt64,
+        tamperWithWrite: Int? = nil,
         group: any EventLoopGroup
     ) async throws -> PumpSessionReport {
         let tls = try PumpTLSConnection(
@@ -40,6 +41,11 @@ public final class SimulatedPump: @unchecked Sendable {
             .connectTimeout(.seconds(10))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tamperWithWrite {
+                        try channel.pipeline.syncOperations.addHandler(
+                            LinkTamperHandler(flipBitInWrite: tamperWithWrite)
+                        )
+                    }
                     try channel.pipeline.syncOperations.addHandler(
                         SimulatedPumpHandler(
                             tls: tls,

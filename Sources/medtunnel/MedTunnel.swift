@@ -9,6 +9,7 @@ struct MedTunnel: AsyncParsableCommand {
             PKICommand.self,
             GatewayCommand.self,
             PumpSimCommand.self,
+            DemoCommand.self,
             PolicyCommand.self,
             AuditCommand.self,
         ]

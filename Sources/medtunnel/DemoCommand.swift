@@ -1,0 +1,225 @@
+import ArgumentParser
+import Foundation
+import Gateway
+import Logging
+import MedTunnelIdentity
+import MedTunnelPKI
+import NIOCore
+import NIOPosix
+import PumpSimulator
+import PumpTLS
+import Synchronization
+
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Run the MedTunnel story on loopback: PKI, gateway, pumps, a hostile link, a revoked pump."
+    )
+
+    @Option(
+        name: .customLong("state-dir"),
+        help: "Keep the demo's PKI and state here (default: a temporary directory)."
+    )
+    var stateDir: String?
+
+    func run() async throws {
+        let root = self.stateDir ?? (NSTemporaryDirectory() + "medtunnel-demo-\(getpid())")
+        let story = DemoStory()
+        do {
+            try await self.tell(story, root: root)
+            story.line("")
+            story.line("The story succeeded.")
+            if self.stateDir == nil { try? FileManager.default.removeItem(atPath: root) }
+        } catch {
+            story.line("")
+            story.line("DEMO FAILED: \(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    private func tell(_ story: DemoStory, root: String) async throws {
+        var logger = Logger(label: "medtunnel.demo")
+        logger.logLevel = .critical
+        let pki = PKIDirectory(root + "/pki")
+        let serials = ["PUMP-0001", "PUMP-0002", "PUMP-0003"]
+
+        story.step("A throwaway PKI in \(root)/pki")
+        try PKIOperations.initialize(pki, force: true)
+        for serial in serials { try PKIOperations.issue(.pump(serial: serial), in: pki, force: true) }
+        story.line("the MedTunnel CA, a gateway certificate, and one certificate per pump (ECDSA P-256)")
+
+        story.step("The gateway terminates each pump's inner TLS (OpenSSL, TLS 1.2, ECDHE-ECDSA AEAD)")
+        let group = MultiThreadedEventLoopGroup.singleton
+        let gateway = try GatewayServer(
+            configuration: .init(pki: pki, stateDirectory: root + "/state", pumpListen: nil),
+            logger: logger,
+            group: group
+        )
+        let listener = try await gateway.bindPumpListener(HostPort(host: "127.0.0.1", port: 0))
+        defer { listener.close(promise: nil) }
+        let port = listener.localAddress?.port ?? 0
+        story.line("listening for pumps on 127.0.0.1:\(port)")
+
+        let pumps = try serials.map { serial in
+            SimulatedPump(
+                serial: serial,
+                configuration: try PumpTLSConfiguration(
+                    trustedCAPEM: try String(contentsOf: pki.caCertificate, encoding: .utf8),
+                    certificatePEM: try String(
+                        contentsOf: pki.certificate(for: .pump(serial: serial)),
+                        encoding: .utf8
+                    ),
+                    privateKeyPEM: try String(contentsOf: pki.key(for: .pump(serial: serial)), encoding: .utf8)
+                ),
+                serverName: "localhost"
+            )
+        }
+
+        story.step("Three pumps connect (mbedTLS, the pump firmware profile) and send telemetry")
+        try await withThrowingTaskGroup(of: PumpSessionReport.self) { tasks in
+            for pump in pumps {
+                tasks.addTask {
+                    try await pump.runSession(
+                        host: "127.0.0.1",
+                        port: port,
+                        telemetryCount: 3,
+                        intervalMilliseconds: 20,
+                        firstTelemetrySequence: 1,
+                        group: group
+                    )
+                }
+            }
+            for try await report in tasks {
+                story.line(
+                    "\(report.serial): \(report.resumed ? "resumed" : "full") handshake, \(report.cipherSuite ?? "?"), "
+                        + "\(report.telemetryAcknowledged) telemetry stored; on the link: \(report.bytesSent) B up, "
+                        + "\(report.bytesReceived) B down, TLS records only"
+                )
+            }
+        }
+        for serial in serials {
+            let status = try story.require(gateway.registry.pump(serial), "the gateway does not know \(serial)")
+            try story.expect(
+                status.telemetryStored == 3,
+                "\(serial) has \(status.telemetryStored) telemetry stored, not 3"
+            )
+        }
+        story.line("the gateway's registry: \(serials.count) pumps, 3 telemetry each, stored once per sequence number")
+
+        story.step("PUMP-0001's link drops; it reconnects and resumes its TLS session")
+        let resumed = try await pumps[0].runSession(
+            host: "127.0.0.1",
+            port: port,
+            telemetryCount: 1,
+            intervalMilliseconds: 0,
+            firstTelemetrySequence: 4,
+            group: group
+        )
+        try story.expect(resumed.resumed, "PUMP-0001 did not resume its session")
+        try story.expect(
+            (gateway.registry.pump("PUMP-0001")?.resumedSessions ?? 0) >= 1,
+            "the gateway did not confirm the resumption"
+        )
+        story.line(
+            "resumed in \(String(format: "%.2f", Double(resumed.handshakeNanoseconds) / 1e6)) ms, "
+                + "\(resumed.bytesSent) B up; the gateway confirms the session was reused"
+        )
+
+        story.step("A hostile link flips one bit in PUMP-0002's first record after the handshake")
+        let before = gateway.registry.pump("PUMP-0002")?.telemetryStored ?? 0
+        pumps[1].forgetSession()
+        do {
+            _ = try await pumps[1].runSession(
+                host: "127.0.0.1",
+                port: port,
+                telemetryCount: 1,
+                intervalMilliseconds: 0,
+                firstTelemetrySequence: 10,
+                tamperWithWrite: 3,  // ClientHello, client flight, then the first application record
+                group: group
+            )
+            throw DemoFailure("the tampered session was accepted")
+        } catch let error as PumpTLSError where error.code == .peerAlert {
+            story.line("the gateway refused the record and ended the session with a fatal alert (bad_record_mac)")
+        } catch is PumpLinkClosed {
+            story.line("the gateway refused the record and ended the session; the pump saw the link close")
+        }
+        try await story.eventually(
+            gateway.registry.events.contains { $0.device == "PUMP-0002" && $0.detail.contains("recordRejected") },
+            "no security event names the tampered record"
+        )
+        try story.expect(
+            gateway.registry.pump("PUMP-0002")?.telemetryStored == before,
+            "something from the tampered session was stored"
+        )
+        story.line("security event recorded for PUMP-0002 (recordRejected); nothing from the record was stored")
+
+        story.step("Incident staff revoke PUMP-0003; its next connection, a session resumption, is refused")
+        try RevocationList.revoke(.pump(serial: "PUMP-0003"), reason: "demo: reported stolen", in: pki)
+        do {
+            _ = try await pumps[2].runSession(
+                host: "127.0.0.1",
+                port: port,
+                telemetryCount: 1,
+                intervalMilliseconds: 0,
+                firstTelemetrySequence: 20,
+                group: group
+            )
+            throw DemoFailure("the revoked pump was accepted")
+        } catch let error as PumpTLSError {
+            story.line("PUMP-0003 was refused during the handshake (\(error.code))")
+        }
+        try await story.eventually(
+            gateway.registry.events.contains { $0.detail.contains("certificateRevoked") },
+            "no security event for the revoked pump"
+        )
+        story.line("security event recorded: certificateRevoked")
+    }
+}
+
+/// Prints the demo's numbered story.
+final class DemoStory: Sendable {
+    private let counter = Locked(0)
+
+    func step(_ title: String) {
+        let n = self.counter.withLock { value -> Int in
+            value += 1
+            return value
+        }
+        print("\n\(n). \(title)")
+    }
+
+    func line(_ text: String) {
+        print(text.isEmpty ? "" : "   \(text)")
+    }
+
+    func expect(_ condition: Bool, _ failure: @autoclosure () -> String) throws {
+        if !condition { throw DemoFailure(failure()) }
+    }
+
+    /// The gateway records what it refused a moment after the peer hears about it: wait up
+    /// to two seconds for `condition`.
+    func eventually(_ condition: @autoclosure () -> Bool, _ failure: @autoclosure () -> String) async throws {
+        for _ in 0..<200 {
+            if condition() { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw DemoFailure(failure())
+    }
+
+    func require<T>(_ value: T?, _ failure: @autoclosure () -> String) throws -> T {
+        guard let value else { throw DemoFailure(failure()) }
+        return value
+    }
+}
+
+struct DemoFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    init(_ value: Value) { self.mutex = Mutex(value) }
+    func withLock<R>(_ body: (inout Value) -> R) -> R { self.mutex.withLock { body(&$0) } }
+}
