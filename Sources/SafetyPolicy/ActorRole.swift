@@ -36,7 +36,7 @@ public enum ActorRole: String, Sendable, Hashable, CaseIterable, CustomStringCon
                 .setCorrectionRange, .setSuspendThreshold, .suspend, .resume,
             ])
         case .operator, .incident, .admin:
-            .none
+            .empty
         }
     }
 

@@ -2,7 +2,7 @@ public import TherapyModel
 
 /// Whether incident staff have locked the pump out of remote changes.
 public enum LockoutState: Sendable, Hashable {
-    case none
+    case unlocked
     case lockedOut(reason: String)
 }
 

@@ -64,7 +64,17 @@ struct FieldReader {
     }
 
     func decode<T: Decodable>(_ type: T.Type, _ key: String) throws -> T {
-        try container.decode(type, forKey: AnyKey(key))
+        do {
+            return try container.decode(type, forKey: AnyKey(key))
+        } catch let error as DecodingError {
+            throw error
+        } catch let error as TherapyJSONError {
+            throw error
+        } catch {
+            // Foundation reports a number that does not fit (1.5, 1e30 or 2^64 for an
+            // integer) with an internal error and no path; name the field here.
+            throw self.error(key, .wrongType, "is not a whole number that fits in 64 bits (\(error)); give one")
+        }
     }
 
     func decodeIfPresent<T: Decodable>(_ type: T.Type, _ key: String) throws -> T? {

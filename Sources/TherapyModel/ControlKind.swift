@@ -48,7 +48,7 @@ public struct ControlSet: Sendable, Hashable, CustomStringConvertible {
         self.mask = mask
     }
 
-    public static let none = ControlSet(mask: 0)
+    public static let empty = ControlSet(mask: 0)
     public static let all = ControlSet(ControlKind.allCases)
 
     public func contains(_ kind: ControlKind) -> Bool {

@@ -40,7 +40,7 @@ struct PolicyInput {
         } else {
             now = Timestamp(millisecondsSinceEpoch: Int64((Date().timeIntervalSince1970 * 1000).rounded()))
         }
-        let lockout = command.lockout.map { LockoutState.lockedOut(reason: $0) } ?? LockoutState.none
+        let lockout = command.lockout.map { LockoutState.lockedOut(reason: $0) } ?? LockoutState.unlocked
         let context = PolicyContext(
             settings: settings,
             model: model,

@@ -72,7 +72,7 @@ struct QuantityTests {
         #expect(some.contains(.bolus))
         #expect(!some.contains(.resume))
         #expect(some.intersection(ControlSet([.suspend, .resume])).kinds == [.suspend])
-        #expect(some.intersection(.none).isEmpty)
+        #expect(some.intersection(.empty).isEmpty)
         #expect(ControlSet.all.kinds == ControlKind.allCases)
     }
 }
