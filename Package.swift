@@ -29,6 +29,8 @@ let package = Package(
         .target(name: "MedTunnelIdentity", swiftSettings: swiftSettings),
         .target(name: "TherapyModel", swiftSettings: swiftSettings),
         .target(name: "SafetyPolicy", dependencies: ["TherapyModel"], swiftSettings: swiftSettings),
+        // JSON for TherapyModel and SafetyPolicy (uses Foundation, so it is not in the domain modules).
+        .target(name: "TherapyJSON", dependencies: ["TherapyModel", "SafetyPolicy"], swiftSettings: swiftSettings),
         .target(name: "TunnelProtocol", dependencies: ["TherapyModel"], swiftSettings: swiftSettings),
 
         // MARK: TLS engines
@@ -93,7 +95,7 @@ let package = Package(
             name: "medtunnel",
             dependencies: [
                 "Gateway", "PumpRuntime", "PumpSimulator", "MedTunnelPKI", "MedTunnelIdentity", "AuditLog",
-                "SafetyPolicy", "TherapyModel",
+                "SafetyPolicy", "TherapyModel", "TherapyJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -105,7 +107,7 @@ let package = Package(
         .testTarget(name: "TherapyModelTests", dependencies: ["TherapyModel"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SafetyPolicyTests",
-            dependencies: ["SafetyPolicy", "TherapyModel"],
+            dependencies: ["SafetyPolicy", "TherapyModel", "TherapyJSON"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TunnelProtocolTests", dependencies: ["TunnelProtocol"], swiftSettings: swiftSettings),

@@ -1,1 +1,0 @@
-// SafetyPolicy: placeholder, replaced by its issue's work.

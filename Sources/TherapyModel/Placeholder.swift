@@ -1,1 +1,0 @@
-// TherapyModel: placeholder, replaced by its issue's work.
