@@ -56,9 +56,11 @@ let package = Package(
         ),
 
         // MARK: Audit log
+        .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "SQLiteStore", dependencies: ["CSQLite"], swiftSettings: swiftSettings),
         .target(
             name: "AuditLog",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["SQLiteStore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
 
@@ -81,7 +83,7 @@ let package = Package(
         .executableTarget(
             name: "medtunnel",
             dependencies: [
-                "Gateway", "PumpRuntime", "MedTunnelPKI", "AuditLog", "SafetyPolicy", "TherapyModel",
+                "Gateway", "PumpRuntime", "MedTunnelPKI", "AuditLog", "SQLiteStore", "SafetyPolicy", "TherapyModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
