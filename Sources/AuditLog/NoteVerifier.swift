@@ -32,7 +32,7 @@ public struct NoteVerifier: Hashable, Sendable {
 
     /// Parses a verifier key string, checking that its key ID matches its key.
     public init(verifierKey: String) throws {
-        let parts = verifierKey.split(separator: "+", omittingEmptySubsequences: false)
+        let parts = verifierKey.split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, let raw = Data(base64Encoded: String(parts[2])), raw.first == Self.signatureType,
             let key = try? P256.Signing.PublicKey(derRepresentation: raw.dropFirst())
         else {
