@@ -60,9 +60,11 @@ let package = Package(
         ),
 
         // MARK: Audit log
+        .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "SQLiteStore", dependencies: ["CSQLite"], swiftSettings: swiftSettings),
         .target(
             name: "AuditLog",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["SQLiteStore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
 
@@ -95,7 +97,7 @@ let package = Package(
             name: "medtunnel",
             dependencies: [
                 "Gateway", "PumpRuntime", "PumpSimulator", "MedTunnelPKI", "MedTunnelIdentity", "AuditLog",
-                "SafetyPolicy", "TherapyModel", "TherapyJSON",
+                "SQLiteStore", "SafetyPolicy", "TherapyModel", "TherapyJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

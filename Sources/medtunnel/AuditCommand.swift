@@ -1,5 +1,67 @@
 import ArgumentParser
+import AuditLog
+import Foundation
 
 struct AuditCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "audit", abstract: "(not yet implemented)")
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Verify, inspect and prove the tamper-evident audit log.",
+        subcommands: [
+            Verify.self, Checkpoint.self, Prove.self, Show.self, Append.self,
+            AppendLoop.self, BulkAppend.self, BenchAppend.self, BenchSQLite.self, BenchProofs.self,
+        ]
+    )
 }
+
+/// Options every `audit` subcommand takes.
+struct AuditLocation: ParsableArguments {
+    @Option(name: .customLong("state-dir"), help: "The state directory (audit.sqlite, checkpoint-key.pem).")
+    var stateDirectory: String
+
+    @Option(help: "The log's checkpoint origin and key name.")
+    var origin: String = AuditLog.Configuration().origin
+
+    var directory: AuditStateDirectory { AuditStateDirectory(path: self.stateDirectory) }
+
+    /// Opens the log for writing (creating the state directory on first use).
+    func openLog(checkpointInterval: UInt64 = 1024, maximumBatch: Int = 1024) async throws -> AuditLog {
+        let configuration = AuditLog.Configuration(
+            origin: self.origin,
+            checkpointInterval: checkpointInterval,
+            maximumBatch: maximumBatch
+        )
+        return try await AuditLog.open(stateDirectory: self.stateDirectory, configuration: configuration)
+    }
+}
+
+/// Writes whole lines to stdout or stderr with one `write(2)` each: unbuffered, so a line printed
+/// before the process is killed has reached the reader.
+enum Console {
+    static func out(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+    static func err(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+    static var stderrIsTerminal: Bool { isatty(STDERR_FILENO) == 1 }
+
+    static func json(_ object: Any) throws -> String {
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+extension AuditLogError {
+    /// Ends the command with a one-line message naming what failed, and a non-zero status.
+    var exit: ExitCode {
+        Console.err("audit: \(self.reason)")
+        return ExitCode(self.code == .storageFailure || self.code == .logUnavailable ? 3 : 1)
+    }
+}
+
+/// Runs `body`, reporting an `AuditLogError` as one line and a non-zero exit status.
+func reportingAuditErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as AuditLogError {
+        throw error.exit
+    }
+}
+
+func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }

@@ -1,0 +1,54 @@
+/// What an audit entry records, as a stable dotted string (`"change.requested"`).
+///
+/// Kinds are strings on the wire, not enum ordinals, so later issues add kinds without a format
+/// break and an old reader keeps and re-encodes a kind it does not know byte for byte.
+/// Syntax: 1...64 characters from `a-z 0-9 . _ -`.
+public struct AuditKind: Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+
+    /// Validates the syntax; an unknown but well-formed kind is accepted.
+    public init(_ rawValue: String) throws {
+        guard Self.isValid(rawValue) else {
+            throw AuditLogError(
+                .invalidEvent,
+                "kind \"\(rawValue)\": must be 1...\(Self.maximumLength) characters from a-z 0-9 . _ -"
+            )
+        }
+        self.rawValue = rawValue
+    }
+
+    private init(known: String) { self.rawValue = known }
+
+    public static let maximumLength = 64
+
+    static func isValid(_ value: String) -> Bool {
+        let utf8 = value.utf8
+        guard (1...Self.maximumLength).contains(utf8.count) else { return false }
+        return utf8.allSatisfy { byte in
+            (byte >= 0x61 && byte <= 0x7a) || (byte >= 0x30 && byte <= 0x39) || byte == 0x2e || byte == 0x5f
+                || byte == 0x2d
+        }
+    }
+
+    public var description: String { self.rawValue }
+
+    // MARK: Kinds known today (issue 5); later issues add theirs in extensions.
+    public static let changeRequested = AuditKind(known: "change.requested")
+    public static let changeDecided = AuditKind(known: "change.decided")
+    public static let changeApproved = AuditKind(known: "change.approved")
+    public static let commandSent = AuditKind(known: "command.sent")
+    public static let commandAcknowledged = AuditKind(known: "command.acknowledged")
+    public static let commandExpired = AuditKind(known: "command.expired")
+    public static let commandUncertain = AuditKind(known: "command.uncertain")
+    public static let lockoutStarted = AuditKind(known: "lockout.started")
+    public static let lockoutLifted = AuditKind(known: "lockout.lifted")
+    public static let login = AuditKind(known: "auth.login")
+    public static let export = AuditKind(known: "audit.export")
+    public static let configChanged = AuditKind(known: "config.changed")
+    public static let securityEvent = AuditKind(known: "security.event")
+
+    public static let known: [AuditKind] = [
+        .changeRequested, .changeDecided, .changeApproved, .commandSent, .commandAcknowledged, .commandExpired,
+        .commandUncertain, .lockoutStarted, .lockoutLifted, .login, .export, .configChanged, .securityEvent,
+    ]
+}

@@ -1,0 +1,214 @@
+/// The append-only, tamper-evident audit log: a Merkle tree over canonical entries, kept in an
+/// `AuditStore`, with signed checkpoints.
+///
+/// `append` returns only when the entry is durable. Concurrent appends are group-committed: the
+/// first caller to find the log idle commits everything queued (up to `maximumBatch`) in one store
+/// transaction while later callers wait; when that commit is durable, each waiter gets its own
+/// receipt and the next waiter leads the next batch. If a commit fails, every entry in it fails,
+/// and the log refuses further appends (`.logUnavailable`) until reopened, because after an I/O
+/// error it cannot know what reached the disk.
+public actor AuditLog {
+    public struct Configuration: Sendable {
+        /// The checkpoint origin line, e.g. "medtunnel.local/audit".
+        public var origin: String
+        /// Sign a checkpoint in the commit that takes the log this many entries past the last one.
+        public var checkpointInterval: UInt64
+        /// The most entries one group commit takes.
+        public var maximumBatch: Int
+
+        public init(
+            origin: String = "medtunnel.local/audit",
+            checkpointInterval: UInt64 = 1024,
+            maximumBatch: Int = 1024
+        ) {
+            self.origin = origin
+            self.checkpointInterval = max(1, checkpointInterval)
+            self.maximumBatch = max(1, maximumBatch)
+        }
+    }
+
+    /// What a durable append returns.
+    public struct Receipt: Hashable, Sendable {
+        public let index: UInt64
+        public let leafHash: [UInt8]
+    }
+
+    public let configuration: Configuration
+    public nonisolated let store: any AuditStore
+    public nonisolated let signer: CheckpointSigner
+    var frontier: MerkleFrontier
+    var checkpointedSize: UInt64
+    private var pending: [Waiter] = []
+    private var committing = false
+    private var failure: AuditLogError?
+
+    /// Opens a log over `store`, loading the tree's right edge from it.
+    public init(store: any AuditStore, signer: CheckpointSigner, configuration: Configuration = .init()) async throws {
+        self.store = store
+        self.signer = signer
+        self.configuration = configuration
+        let size = try await store.size()
+        self.frontier = try MerkleFrontier(
+            size: size,
+            hashes: try await store.hashes(of: MerkleNodeID.decompose(0..<size))
+        )
+        self.checkpointedSize = try await store.latestCheckpoint()?.size ?? 0
+    }
+
+    /// The number of durable entries this writer knows of.
+    public var size: UInt64 { self.frontier.size }
+
+    /// The current root hash.
+    public var rootHash: [UInt8] { self.frontier.root }
+
+    /// Appends `event` and returns once it is durable, with its index.
+    public func append(_ event: AuditEvent) async throws -> Receipt {
+        let role: Waiter.Outcome = await withCheckedContinuation { continuation in
+            if self.committing {
+                self.pending.append(Waiter(event: event, continuation: continuation))
+            } else {
+                self.committing = true
+                continuation.resume(returning: .lead(event))
+            }
+        }
+        switch role {
+        case .done(let result):
+            return try result.get()
+        case .lead(let ownEvent):
+            return try await self.lead(ownEvent)
+        }
+    }
+
+    /// Signs and stores a checkpoint of the current tree unless the latest stored one already has
+    /// this size, and returns the latest.
+    public func checkpoint() async throws -> SignedCheckpoint {
+        if let failure = self.failure { throw AuditLogError(.logUnavailable, failure.reason) }
+        let signed = try self.signer.sign(self.currentCheckpoint())
+        if let latest = try await self.store.latestCheckpoint(), latest.size >= signed.checkpoint.size {
+            let checkpoint = try self.signer.verifier.verifyCheckpoint(
+                note: latest.note,
+                context: "checkpoint \(latest.size)"
+            )
+            return SignedCheckpoint(checkpoint: checkpoint, note: latest.note)
+        }
+        try await self.store.storeCheckpoint(size: signed.checkpoint.size, note: signed.note)
+        self.checkpointedSize = signed.checkpoint.size
+        return signed
+    }
+
+    func currentCheckpoint() -> Checkpoint {
+        Checkpoint(origin: self.configuration.origin, size: self.frontier.size, rootHash: self.frontier.root)
+    }
+
+    // MARK: Group commit
+
+    private func lead(_ ownEvent: AuditEvent) async throws -> Receipt {
+        let others = Array(self.pending.prefix(self.configuration.maximumBatch - 1))
+        self.pending.removeFirst(others.count)
+        let events = [ownEvent] + others.map(\.event)
+        let result: Result<[Receipt], AuditLogError> = await self.commit(events)
+        switch result {
+        case .success(let receipts):
+            for (waiter, receipt) in zip(others, receipts.dropFirst()) {
+                waiter.continuation.resume(returning: .done(.success(receipt)))
+            }
+        case .failure(let error):
+            for waiter in others { waiter.continuation.resume(returning: .done(.failure(error))) }
+        }
+        // Hand the lead to the next waiter, or go idle.
+        if self.pending.isEmpty {
+            self.committing = false
+        } else {
+            let next = self.pending.removeFirst()
+            next.continuation.resume(returning: .lead(next.event))
+        }
+        return try result.get()[0]
+    }
+
+    private func commit(_ events: [AuditEvent]) async -> Result<[Receipt], AuditLogError> {
+        if let failure = self.failure {
+            return .failure(AuditLogError(.logUnavailable, "audit log stopped after: \(failure.reason)"))
+        }
+        for attempt in 0..<3 {
+            let (batch, frontier, receipts) = self.prepare(events)
+            do {
+                let signed = try batch.checkpoint.map { _ in try self.signer.sign(self.checkpoint(of: frontier)) }
+                try await self.store.append(
+                    AuditBatch(
+                        firstIndex: batch.firstIndex,
+                        entries: batch.entries,
+                        nodes: batch.nodes,
+                        checkpoint: signed.map { StoredCheckpoint(size: $0.checkpoint.size, note: $0.note) }
+                    )
+                )
+                self.frontier = frontier
+                if signed != nil { self.checkpointedSize = frontier.size }
+                return .success(receipts)
+            } catch let error as AuditLogError where error.code == .concurrentWriter && attempt < 2 {
+                // Another process appended: reload the right edge from the store and retry.
+                if let reloadError = await self.reload() { return self.stop(reloadError) }
+            } catch let error as AuditLogError {
+                return self.stop(error)
+            } catch {
+                return self.stop(AuditLogError(.storageFailure, "append: \(error)"))
+            }
+        }
+        return self.stop(AuditLogError(.concurrentWriter, "append: the store kept changing under this writer"))
+    }
+
+    private func prepare(_ events: [AuditEvent]) -> (AuditBatch, MerkleFrontier, [Receipt]) {
+        var frontier = self.frontier
+        var entries: [StoredEntry] = []
+        var nodes: [StoredNode] = []
+        var receipts: [Receipt] = []
+        for event in events {
+            let entry = AuditEntry(index: frontier.size, event: event)
+            let body = entry.encoded()
+            let leaf = RFC9162.leafHash(body)
+            entries.append(StoredEntry(index: entry.index, body: body, leafHash: leaf))
+            receipts.append(Receipt(index: entry.index, leafHash: leaf))
+            frontier.append(leafHash: leaf) { id, hash in nodes.append(StoredNode(key: id.storageKey, hash: hash)) }
+        }
+        let due = frontier.size - self.checkpointedSize >= self.configuration.checkpointInterval
+        let marker = due ? StoredCheckpoint(size: frontier.size, note: "") : nil
+        return (
+            AuditBatch(firstIndex: self.frontier.size, entries: entries, nodes: nodes, checkpoint: marker), frontier,
+            receipts
+        )
+    }
+
+    private func checkpoint(of frontier: MerkleFrontier) -> Checkpoint {
+        Checkpoint(origin: self.configuration.origin, size: frontier.size, rootHash: frontier.root)
+    }
+
+    private func reload() async -> AuditLogError? {
+        do {
+            let size = try await self.store.size()
+            self.frontier = try MerkleFrontier(
+                size: size,
+                hashes: try await self.store.hashes(of: MerkleNodeID.decompose(0..<size))
+            )
+            self.checkpointedSize = try await self.store.latestCheckpoint()?.size ?? 0
+            return nil
+        } catch let error as AuditLogError {
+            return error
+        } catch {
+            return AuditLogError(.storageFailure, "reload: \(error)")
+        }
+    }
+
+    private func stop(_ error: AuditLogError) -> Result<[Receipt], AuditLogError> {
+        self.failure = error
+        return .failure(error)
+    }
+}
+
+/// A caller waiting in the group-commit queue.
+private struct Waiter: Sendable {
+    enum Outcome: Sendable {
+        case done(Result<AuditLog.Receipt, AuditLogError>)
+        case lead(AuditEvent)
+    }
+    let event: AuditEvent
+    let continuation: CheckedContinuation<Outcome, Never>
+}

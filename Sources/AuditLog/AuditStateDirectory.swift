@@ -1,0 +1,86 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The files of an audit log in a state directory:
+///
+///     DIR/                      mode 0700 when created here
+///       audit.sqlite            the SQLite store (with audit.sqlite-wal and audit.sqlite-shm)
+///       checkpoint-key.pem      ECDSA P-256 checkpoint signing key, PEM, mode 0600, made on first use
+///
+/// The key's contents are never logged or printed; a key file readable by group or others is refused.
+public struct AuditStateDirectory: Sendable {
+    public let path: String
+
+    public init(path: String) { self.path = path }
+
+    public var databasePath: String { "\(self.path)/audit.sqlite" }
+    public var signingKeyPath: String { "\(self.path)/checkpoint-key.pem" }
+
+    /// Creates the directory if needed (mode 0700).
+    public func create() throws {
+        if mkdir(self.path, 0o700) != 0 && errno != EEXIST {
+            throw StateFiles.posixError("create state directory \(self.path)", errno)
+        }
+    }
+
+    /// Loads the checkpoint signing key, generating it (mode 0600) if `create` and it is absent.
+    public func signer(name: String, create: Bool) throws -> CheckpointSigner {
+        if !FileManager.default.fileExists(atPath: self.signingKeyPath) {
+            guard create else {
+                throw AuditLogError(
+                    .keyFile,
+                    "\(self.signingKeyPath): no checkpoint signing key in this state directory"
+                )
+            }
+            try self.create()
+            let fresh = try CheckpointSigner.generate(name: name)
+            if try StateFiles.createExclusively(
+                Data(fresh.pemRepresentation.utf8),
+                at: self.signingKeyPath,
+                mode: 0o600
+            ) {
+                return fresh
+            }
+        }
+        var info = stat()
+        guard stat(self.signingKeyPath, &info) == 0 else {
+            throw StateFiles.posixError("stat \(self.signingKeyPath)", errno)
+        }
+        guard info.st_mode & 0o077 == 0 else {
+            throw AuditLogError(
+                .keyFile,
+                "\(self.signingKeyPath): readable by group or others (mode \(String(info.st_mode & 0o777, radix: 8))); run chmod 600"
+            )
+        }
+        guard let pem = try? String(contentsOfFile: self.signingKeyPath, encoding: .utf8) else {
+            throw AuditLogError(.keyFile, "\(self.signingKeyPath): unreadable")
+        }
+        return try CheckpointSigner(name: name, pem: pem)
+    }
+
+    /// Opens the SQLite store; `create` makes the directory and database if absent.
+    public func openStore(create: Bool) throws -> SQLiteAuditStore {
+        if create {
+            try self.create()
+        } else if !FileManager.default.fileExists(atPath: self.databasePath) {
+            throw AuditLogError(.storageFailure, "\(self.databasePath): no audit database in this state directory")
+        }
+        return try SQLiteAuditStore(path: self.databasePath, create: create)
+    }
+}
+
+extension AuditLog {
+    /// Opens (creating on first use) the log in a state directory: the SQLite store and the
+    /// checkpoint signing key. This is how the gateway opens its log.
+    public static func open(stateDirectory: String, configuration: Configuration = .init()) async throws -> AuditLog {
+        let directory = AuditStateDirectory(path: stateDirectory)
+        let signer = try directory.signer(name: configuration.origin, create: true)
+        let store = try directory.openStore(create: true)
+        return try await AuditLog(store: store, signer: signer, configuration: configuration)
+    }
+}

@@ -1,1 +1,0 @@
-// AuditLog: placeholder, replaced by its issue's work.

@@ -1,0 +1,68 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Small durable-file helpers for the state directory.
+enum StateFiles {
+    /// Writes `data` to `path` atomically and durably: a temporary file in the same directory
+    /// (created with `mode`), fsync, rename over `path`, fsync of the directory.
+    static func writeDurably(_ data: Data, to path: String, mode: mode_t) throws {
+        let temporary = "\(path).tmp-\(getpid())"
+        try self.writeNew(data, to: temporary, mode: mode)
+        guard rename(temporary, path) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw self.posixError("rename \(temporary) to \(path)", code)
+        }
+        try self.syncDirectory(of: path)
+    }
+
+    /// Writes `data` to `path` only if `path` does not exist yet, never leaving a partial file
+    /// at `path`: write a temporary file, fsync, then `link` it into place (which fails if taken).
+    /// Returns false if another writer got there first.
+    static func createExclusively(_ data: Data, at path: String, mode: mode_t) throws -> Bool {
+        let temporary = "\(path).tmp-\(getpid())"
+        try self.writeNew(data, to: temporary, mode: mode)
+        defer { unlink(temporary) }
+        guard link(temporary, path) == 0 else {
+            if errno == EEXIST { return false }
+            throw self.posixError("link \(path)", errno)
+        }
+        try self.syncDirectory(of: path)
+        return true
+    }
+
+    private static func writeNew(_ data: Data, to path: String, mode: mode_t) throws {
+        unlink(path)
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw self.posixError("create \(path)", errno) }
+        defer { close(fd) }
+        // The umask may have narrowed the mode; set it exactly.
+        guard fchmod(fd, mode) == 0 else { throw self.posixError("chmod \(path)", errno) }
+        try data.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let written = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                guard written > 0 else { throw self.posixError("write \(path)", errno) }
+                offset += written
+            }
+        }
+        guard fsync(fd) == 0 else { throw self.posixError("fsync \(path)", errno) }
+    }
+
+    static func syncDirectory(of path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        let fd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw self.posixError("open directory \(directory)", errno) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw self.posixError("fsync directory \(directory)", errno) }
+    }
+
+    static func posixError(_ what: String, _ code: Int32) -> AuditLogError {
+        AuditLogError(.storageFailure, "\(what): \(String(cString: strerror(code)))")
+    }
+}

@@ -1,0 +1,101 @@
+import ArgumentParser
+import AuditLog
+import Foundation
+
+extension AuditCommand {
+    struct Append: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "(administrative) Append one entry by hand; the gateway appends its own entries.",
+            discussion: "For testing and operations. Prints the durable index of the new entry."
+        )
+
+        @OptionGroup var location: AuditLocation
+
+        @Option(help: "The entry kind, e.g. config.changed (see AuditKind).")
+        var kind: String
+
+        @Option(help: "The actor id.")
+        var actor: String
+
+        @Option(help: "The actor's role.")
+        var role: String = "operator"
+
+        @Option(help: "The payload, a JSON value.")
+        var payload: String = "{}"
+
+        @Option(help: "The pump serial, if the entry concerns one pump.")
+        var pump: String?
+
+        @Option(help: "The phone id, if relevant.")
+        var phone: String?
+
+        @Option(help: "The entry time in milliseconds since the epoch (default: now).")
+        var time: Int64?
+
+        func run() async throws {
+            try await reportingAuditErrors {
+                guard
+                    (try? JSONSerialization.jsonObject(with: Data(self.payload.utf8), options: [.fragmentsAllowed]))
+                        != nil
+                else {
+                    throw ValidationError("--payload: not valid JSON")
+                }
+                let event = try AuditEvent(
+                    timeMilliseconds: self.time ?? Int64(Date().timeIntervalSince1970 * 1000),
+                    actor: try AuditActor(id: self.actor, role: self.role),
+                    kind: try AuditKind(self.kind),
+                    pumpSerial: self.pump,
+                    phoneID: self.phone,
+                    payload: Array(self.payload.utf8)
+                )
+                let log = try await self.location.openLog()
+                let receipt = try await log.append(event)
+                Console.out("appended index \(receipt.index)")
+            }
+        }
+    }
+
+    struct AppendLoop: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "append-loop",
+            abstract: "(test tool) Append forever from concurrent callers, printing each durable index.",
+            shouldDisplay: false
+        )
+
+        @OptionGroup var location: AuditLocation
+
+        @Option(help: "Concurrent callers.")
+        var callers: Int = 4
+
+        @Option(help: "Stop after this many appends per caller (default: never).")
+        var count: Int = .max
+
+        @Option(help: "Sign a checkpoint every this many entries.")
+        var checkpointInterval: UInt64 = 64
+
+        func run() async throws {
+            try await reportingAuditErrors {
+                let log = try await self.location.openLog(checkpointInterval: self.checkpointInterval)
+                let actor = try AuditActor(id: "append-loop", role: "system")
+                try await withThrowingDiscardingTaskGroup { group in
+                    for caller in 0..<self.callers {
+                        group.addTask {
+                            for step in 0..<self.count {
+                                let payload = "{\"caller\":\(caller),\"step\":\(step)}"
+                                let event = try AuditEvent(
+                                    timeMilliseconds: Int64(Date().timeIntervalSince1970 * 1000),
+                                    actor: actor,
+                                    kind: .securityEvent,
+                                    pumpSerial: "PUMP-\(caller)",
+                                    payload: Array(payload.utf8)
+                                )
+                                let receipt = try await log.append(event)
+                                Console.out("\(receipt.index)")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
