@@ -55,9 +55,11 @@ public enum Guardrails {
         let step = max(bolusStep.rawValue, 1)
         let absoluteUpper = 30_000 / step * step
         let recommendedUpper = (20_000 - 1) / step * step
+        let (twoSteps, overflow) = step.multipliedReportingOverflow(by: 2)
+        let recommendedLower = overflow ? Int64.max : twoSteps
         return Guardrail(
             absolute: Milliunits(step)...Milliunits(max(absoluteUpper, step)),
-            recommended: Milliunits(2 * step)...Milliunits(max(recommendedUpper, 2 * step))
+            recommended: Milliunits(recommendedLower)...Milliunits(max(recommendedUpper, recommendedLower))
         )
     }
 

@@ -69,6 +69,6 @@ public struct ControlSet: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String {
-        "[" + kinds.map(\.rawValue).joined(separator: ", ") + "]"
+        "[" + kinds.map { $0.rawValue }.joined(separator: ", ") + "]"
     }
 }

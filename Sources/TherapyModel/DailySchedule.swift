@@ -137,6 +137,6 @@ public struct DailySchedule<Value: Sendable & Hashable>: Sendable, Hashable {
 
     /// All values, in start order.
     public var values: [Value] {
-        entries.map(\.value)
+        entries.map { $0.value }
     }
 }

@@ -30,10 +30,10 @@ public struct DeliveryHistory: Sendable, Hashable {
     /// Total insulin of the given kinds delivered in the `minutes` before `now`.
     ///
     /// Errs on the safe side: records dated after `now` (clock skew) are counted, a
-    /// record exactly `minutes` old is counted, negative amounts count as zero (they
+    /// record exactly `minutes` old is counted, a negative window is empty (only `now` and later), negative amounts count as zero (they
     /// cannot lower a total), and the sum saturates at `Int64.max` instead of overflowing.
     public func total(of kinds: [Kind], inLastMinutes minutes: Int64, now: Timestamp) -> Milliunits {
-        let windowStart = now.advanced(byMinutes: -minutes)
+        let windowStart = now.advanced(byMinutes: -max(minutes, 0))
         var total = Milliunits.zero
         for record in records where kinds.contains(record.kind) && record.time >= windowStart {
             total = total.addingSaturating(max(record.amount, .zero))

@@ -35,11 +35,14 @@ public struct MilliunitsPerHour: Sendable, Hashable, Comparable, CustomStringCon
         return overflow ? nil : MilliunitsPerHour(product / denominator)
     }
 
-    /// The largest multiple of `step` that is not above this rate (this rate when `step` ≤ 0).
+    /// The largest multiple of `step` that is not above this rate (this rate when `step` ≤ 0;
+    /// `Int64.min` when no such multiple exists).
     public func truncated(toMultipleOf step: MilliunitsPerHour) -> MilliunitsPerHour {
         guard step.rawValue > 0 else { return self }
         let remainder = rawValue % step.rawValue
-        return MilliunitsPerHour(remainder >= 0 ? rawValue - remainder : rawValue - remainder - step.rawValue)
+        guard remainder < 0 else { return MilliunitsPerHour(rawValue - remainder) }
+        let (floor, overflow) = (rawValue - remainder).subtractingReportingOverflow(step.rawValue)
+        return overflow ? MilliunitsPerHour(Int64.min) : MilliunitsPerHour(floor)
     }
 
     /// "0.85 U/h".

@@ -50,14 +50,14 @@ public enum PumpHardLimits {
             found.checkBolusAmount(amount, label: "maximum bolus", model: model)
         case .setCarbRatios(let schedule):
             found.checkCapacity(of: schedule, label: "carb ratio schedule", model: model)
-            found.checkPositive(schedule.values.map(\.gramsPerUnit), label: "carb ratio", unit: "g/U")
+            found.checkPositive(schedule.values.map { $0.gramsPerUnit }, label: "carb ratio", unit: "g/U")
         case .setSensitivities(let schedule):
             found.checkCapacity(of: schedule, label: "sensitivity schedule", model: model)
-            found.checkPositive(schedule.values.map(\.mgdLPerUnit), label: "sensitivity", unit: "mg/dL/U")
+            found.checkPositive(schedule.values.map { $0.mgdLPerUnit }, label: "sensitivity", unit: "mg/dL/U")
         case .setCorrectionRange(let schedule):
             found.checkCapacity(of: schedule, label: "correction range schedule", model: model)
             found.checkPositive(
-                schedule.values.map(\.lower.rawValue),
+                schedule.values.map { $0.lower.rawValue },
                 label: "correction range lower bound",
                 unit: "mg/dL"
             )

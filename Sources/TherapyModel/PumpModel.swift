@@ -22,6 +22,9 @@ public struct PumpModel: Sendable, Hashable {
     /// Remote controls the firmware accepts.
     public let supportedControls: ControlSet
 
+    /// 1000 U (or U/h), the largest maximum a model may declare.
+    public static let largestPlausibleMilliunits: Int64 = 1_000_000
+
     /// Throws when a field cannot describe a real pump (zero steps, a maximum that is not
     /// a whole number of steps, capacities outside a day); `field` names the field.
     public init(
@@ -40,6 +43,14 @@ public struct PumpModel: Sendable, Hashable {
         try Check.positive(basalRateStep.rawValue, field: "basalRateStepMilliunitsPerHour")
         try Check.positive(maxBolus.rawValue, field: "maxBolusMilliunits")
         try Check.positive(maxBasalRate.rawValue, field: "maxBasalRateMilliunitsPerHour")
+        // No pump reservoir holds more than a few hundred units; anything above 1000 U
+        // (or 1000 U/h) is a unit mix-up, and the bound keeps all later arithmetic far from overflow.
+        try Check.within(1...Self.largestPlausibleMilliunits, maxBolus.rawValue, field: "maxBolusMilliunits")
+        try Check.within(
+            1...Self.largestPlausibleMilliunits,
+            maxBasalRate.rawValue,
+            field: "maxBasalRateMilliunitsPerHour"
+        )
         guard maxBolus.isMultiple(of: bolusStep) else {
             throw TherapyValidationError(
                 code: .valueOutOfRange,

@@ -27,14 +27,19 @@ struct PolicyEvaluateCommand: ParsableCommand {
 
     // Options are optional so that a missing one is reported as bad input (exit 2) naming
     // the option, instead of as an argument-parser usage error.
-    @Option(help: "Pump model JSON file.") var model: String?
-    @Option(help: "Prescription JSON file.") var prescription: String?
-    @Option(help: "Current therapy settings JSON file.") var settings: String?
-    @Option(help: "Delivery history JSON file.") var history: String?
-    @Option(help: "Requesting actor as JSON (or @FILE).") var actor: String?
-    @Option(help: "Requested change as JSON (or @FILE).") var change: String?
-    @Option(help: "Evaluation time, ISO 8601 (default: the current time).") var now: String?
-    @Option(help: "Treat the pump as locked out, with this reason.") var lockout: String?
+    @Option(help: ArgumentHelp("Pump model JSON file (required).", valueName: "file")) var model: String?
+    @Option(help: ArgumentHelp("Prescription JSON file (required).", valueName: "file")) var prescription: String?
+    @Option(help: ArgumentHelp("Current therapy settings JSON file (required).", valueName: "file")) var settings:
+        String?
+    @Option(help: ArgumentHelp("Delivery history JSON file (required).", valueName: "file")) var history: String?
+    @Option(help: ArgumentHelp("Requesting actor: inline JSON or @file (required).", valueName: "json")) var actor:
+        String?
+    @Option(help: ArgumentHelp("Requested change: inline JSON or @file (required).", valueName: "json")) var change:
+        String?
+    @Option(help: ArgumentHelp("Evaluation time, ISO 8601 (default: the current time).", valueName: "time")) var now:
+        String?
+    @Option(help: ArgumentHelp("Treat the pump as locked out, with this reason.", valueName: "reason")) var lockout:
+        String?
 
     func run() throws {
         let request: PolicyInput

@@ -144,6 +144,24 @@ struct PumpHardLimitsTests {
         #expect(violation?.message.contains("0.05 U") == true)
     }
 
+    @Test func implausiblyLargePumpMaximaAreRefused() {
+        let thrown = ModelFixtures.validationCode { () throws(TherapyValidationError) in
+            _ = try PumpModel(
+                name: "Absurd",
+                bolusStep: Milliunits(1 << 62),
+                basalRateStep: MilliunitsPerHour(50),
+                maxBolus: Milliunits(1 << 62),
+                maxBasalRate: MilliunitsPerHour(35_000),
+                maxScheduleEntries: 24,
+                minimumSegmentMinutes: 30,
+                tempBasalDurationStepMinutes: 30,
+                maxTempBasalDurationMinutes: 720,
+                supportedControls: .all
+            )
+        }
+        #expect(thrown == .valueOutOfRange)
+    }
+
     @Test(
         "pump models that cannot exist are refused, naming the field",
         arguments: [

@@ -32,6 +32,11 @@ struct QuantityTests {
         #expect(Milliunits(Int64.max).scaled(by: 3, dividedBy: 2) == nil)
         #expect(Milliunits(10_000).scaled(by: 3, dividedBy: 2) == Milliunits(15_000))
         #expect(MilliunitsPerHour(7_033).truncated(toMultipleOf: MilliunitsPerHour(50)) == MilliunitsPerHour(7_000))
+        #expect(MilliunitsPerHour(-30).truncated(toMultipleOf: MilliunitsPerHour(50)) == MilliunitsPerHour(-50))
+        #expect(
+            MilliunitsPerHour(Int64.min + 1).truncated(toMultipleOf: MilliunitsPerHour(50))
+                == MilliunitsPerHour(Int64.min)
+        )
     }
 
     @Test func timestampsSaturate() {
@@ -58,6 +63,15 @@ struct QuantityTests {
         #expect(history.total(of: [.bolus], inLastMinutes: 60, now: now) == Milliunits(5000))
         #expect(history.total(of: [.bolus, .basal], inLastMinutes: 60, now: now) == Milliunits(13_000))
         #expect(history.total(of: [.bolus], inLastMinutes: 61, now: now) == Milliunits(7000))
+    }
+
+    @Test func negativeWindowsAreEmptyAndDoNotTrap() {
+        let now = Timestamp(millisecondsSinceEpoch: 0)
+        let history = DeliveryHistory(records: [
+            .init(time: now.advanced(byMinutes: -1), kind: .bolus, amount: Milliunits(50))
+        ])
+        #expect(history.total(of: [.bolus], inLastMinutes: Int64.min, now: now) == .zero)
+        #expect(history.total(of: [.bolus], inLastMinutes: Int64.max, now: now) == Milliunits(50))
     }
 
     @Test func historyTotalSaturates() {
