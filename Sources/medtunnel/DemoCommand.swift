@@ -1,4 +1,5 @@
 import ArgumentParser
+import AuditLog
 import Foundation
 import Gateway
 import Logging
@@ -174,6 +175,46 @@ struct DemoCommand: AsyncParsableCommand {
             "no security event for the revoked pump"
         )
         story.line("security event recorded: certificateRevoked")
+
+        let log = try await AuditLog.open(stateDirectory: root + "/state/audit")
+        story.step("The patient asks for a 2 U bolus for PUMP-0001: the safety policy checks it")
+        let (accepted, acceptedIndex) = try await self.decideAndLog(
+            #"{"kind": "bolus", "milliunits": 2000}"#,
+            story: story,
+            log: log,
+            serial: "PUMP-0001"
+        )
+        try story.expect(accepted.name == "accept", "the 2 U bolus was not accepted: \(accepted)")
+        story.line(
+            "decision: accept; request and decision written to the audit log and fsync'd at index \(acceptedIndex)"
+        )
+        story.line("(delivery as a signed command over the tunnel arrives with the command-pipeline issue)")
+
+        story.step("The patient asks for a 12 U bolus, above the clinician's 10 U prescription")
+        let (rejected, rejectedIndex) = try await self.decideAndLog(
+            #"{"kind": "bolus", "milliunits": 12000}"#,
+            story: story,
+            log: log,
+            serial: "PUMP-0001"
+        )
+        guard case .reject(let reasons) = rejected else {
+            throw DemoFailure("the 12 U bolus was not rejected: \(rejected)")
+        }
+        for reason in reasons { story.line("rejected: \(reason.code.rawValue): \(reason.message)") }
+        story.line("logged at index \(rejectedIndex); nothing is sent to the pump")
+
+        story.step("The audit log verifies: every leaf and the root recomputed, the checkpoint signature checked")
+        let checkpoint = try await log.checkpoint()
+        let report = try await LogVerifier.verify(
+            store: log.store,
+            verifier: log.signer.verifier,
+            origin: log.configuration.origin
+        )
+        try story.expect(report.size == checkpoint.checkpoint.size, "the verified size differs from the checkpoint")
+        story.line(
+            "\(report.size) entries, root \(report.rootHash.prefix(8).map { String(format: "%02x", $0) }.joined())…, "
+                + "signed checkpoint (ECDSA P-256) verified"
+        )
     }
 }
 

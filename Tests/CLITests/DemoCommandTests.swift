@@ -1,0 +1,17 @@
+import Testing
+
+@Suite("medtunnel demo")
+struct DemoCommandTests {
+    @Test("the demo tells its whole story and exits 0")
+    func demoSucceeds() throws {
+        let result = try ProcessHarness.medtunnel(["demo"], timeout: 120)
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stdout.contains("The story succeeded."))
+        #expect(result.stdout.contains("gateway confirms the session was reused"))
+        #expect(result.stdout.contains("(recordRejected)"))
+        #expect(result.stdout.contains("certificateRevoked"))
+        #expect(result.stdout.contains("decision: accept"))
+        #expect(result.stdout.contains("prescription_max_bolus_exceeded"))
+        #expect(result.stdout.contains("signed checkpoint (ECDSA P-256) verified"))
+    }
+}
