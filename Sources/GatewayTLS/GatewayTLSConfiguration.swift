@@ -49,6 +49,9 @@ public struct GatewayTLSConfiguration: Sendable {
     public var maximumBufferedCiphertext: Int
     /// Never true in MedTunnel: exists only so tests can build the peer that renegotiates.
     public var allowsRenegotiation = false
+    /// Never true in MedTunnel: exists only so tests can build a client that omits the
+    /// extended master secret.
+    public var omitsExtendedMasterSecret = false
 
     /// The pump profile's TLS 1.2 suites: ECDHE-ECDSA with AEAD only.
     public static let pumpCipherList =

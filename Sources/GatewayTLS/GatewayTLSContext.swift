@@ -54,6 +54,7 @@ public final class GatewayTLSContext: @unchecked Sendable {
 
         var options = c_mt_SSL_OP_NO_COMPRESSION() | c_mt_SSL_OP_CIPHER_SERVER_PREFERENCE()
         if !c.allowsRenegotiation { options |= c_mt_SSL_OP_NO_RENEGOTIATION() }
+        if c.omitsExtendedMasterSecret { options |= c_mt_SSL_OP_NO_EXTENDED_MASTER_SECRET() }
         if !c.sessionTickets { options |= c_mt_SSL_OP_NO_TICKET() }
         _ = c_mt_SSL_CTX_set_options(ctx, options)
 

@@ -140,6 +140,17 @@ struct GatewayTLSHandshakeTests {
         #expect(error.code == .noSharedCipher, "\(error) / client: \(String(describing: run.clientFailure))")
     }
 
+    @Test("a client that does not offer the extended master secret is refused")
+    func noExtendedMasterSecret() throws {
+        var hostile = self.fixtures.openSSLPumpClient(self.fixtures.pump)
+        hostile.omitsExtendedMasterSecret = true
+        let client = try GatewayTLSConnection(context: try GatewayTLSContext(hostile))
+        let server = try GatewayTLSConnection(context: try self.makeServer())
+        let run = handshake(client: client, server: server)
+        #expect(run.serverFailure?.code == .extendedMasterSecretMissing)
+        #expect(run.serverPeer == nil)
+    }
+
     @Test("a renegotiation attempt ends the session at the gateway")
     func renegotiationAttempt() throws {
         var hostile = self.fixtures.openSSLPumpClient(self.fixtures.pump)
