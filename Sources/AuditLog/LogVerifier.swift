@@ -4,7 +4,8 @@
 /// the tree from scratch, compares every stored interior node with the recomputed one, and checks
 /// every stored checkpoint: its signature by the trusted key, its origin, and its root against the
 /// root recomputed at its size (which also proves successive checkpoints consistent: both are
-/// prefixes of the same verified sequence). The first failure is thrown, naming the entry index or
+/// prefixes of the same verified sequence; a consistency proof between each pair is checked as
+/// well). The first failure is thrown, naming the entry index or
 /// checkpoint size.
 public enum LogVerifier {
     public struct Report: Hashable, Sendable {
@@ -98,12 +99,35 @@ public enum LogVerifier {
             )
         }
         try await nodes.expectEnd(context: "tree nodes")
+        try await self.checkSuccessiveCheckpoints(checkpoints.map(\.checkpoint), store: store)
         return Report(
             size: total,
             rootHash: frontier.root,
             checkpointCount: checkpoints.count,
             latest: checkpoints.last
         )
+    }
+
+    /// Each signed checkpoint must extend the previous one: a consistency proof between their
+    /// signed roots, built from the stored nodes (already verified above), must verify.
+    private static func checkSuccessiveCheckpoints(_ checkpoints: [Checkpoint], store: any AuditStore) async throws {
+        for (old, new) in zip(checkpoints, checkpoints.dropFirst()) where old.size > 0 {
+            let proof = try await store.consistencyProof(from: old.size, to: new.size)
+            do {
+                try MerkleProof.verifyConsistency(
+                    oldSize: old.size,
+                    newSize: new.size,
+                    oldRoot: old.rootHash,
+                    newRoot: new.rootHash,
+                    proof: proof.hashes
+                )
+            } catch let error as AuditLogError {
+                throw AuditLogError(
+                    .checkpointMismatch,
+                    "checkpoint \(new.size): not consistent with checkpoint \(old.size): \(error.reason)"
+                )
+            }
+        }
     }
 
     private static func check(_ signed: SignedCheckpoint, root: [UInt8], since previous: UInt64) throws {

@@ -7,15 +7,22 @@ actor InMemoryAuditStore: AuditStore {
     private var signed: [UInt64: String] = [:]
     /// When set, appends fail once this many batches have been written.
     private var failAfterBatches: Int?
-    private var batches = 0
+    /// The number of batches written (group commits).
+    private(set) var batches = 0
+    /// A pause inside each append, standing in for the fsync a real store waits for.
+    private let commitLatency: Duration
 
-    init(failAfterBatches: Int? = nil) { self.failAfterBatches = failAfterBatches }
+    init(failAfterBatches: Int? = nil, commitLatency: Duration = .zero) {
+        self.failAfterBatches = failAfterBatches
+        self.commitLatency = commitLatency
+    }
 
     func setFailure(afterBatches: Int?) { self.failAfterBatches = afterBatches }
 
     func size() -> UInt64 { UInt64(self.rows.count) }
 
-    func append(_ batch: AuditBatch) throws {
+    func append(_ batch: AuditBatch) async throws {
+        if self.commitLatency > .zero { try await Task.sleep(for: self.commitLatency) }
         if let limit = self.failAfterBatches, self.batches >= limit {
             throw AuditLogError(.storageFailure, "in-memory store: injected write failure")
         }

@@ -1,0 +1,37 @@
+"""Summarises tools/bench/audit's raw.jsonl: medians, and append throughput as a ratio to the
+bare SQLite commit rate measured in the same run."""
+import json
+import statistics
+import sys
+
+rows = [json.loads(line) for line in open(sys.argv[1])]
+med = statistics.median
+
+print("| measurement | median | ratio to bare SQLite commit/s (median of per-run ratios) |")
+print("|---|---|---|")
+bare = {}
+for r in rows:
+    if r["bench"] == "sqlite" and "phase" not in r:
+        bare.setdefault(r["run"], []).append(r["perSecond"])
+bare_run = {run: med(v) for run, v in bare.items()}
+if bare_run:
+    print(f"| bare SQLite insert+commit, synchronous=FULL | {med(bare_run.values()):.0f}/s "
+          f"(runs: {', '.join(f'{v:.0f}' for v in bare_run.values())}) | 1.00 |")
+for callers in (1, 8, 64):
+    sel = [r for r in rows if r["bench"] == "append" and r["callers"] == callers]
+    if not sel:
+        continue
+    ratios = [r["perSecond"] / bare_run[r["run"]] for r in sel if r["run"] in bare_run]
+    print(f"| durable appends, {callers} callers | {med(r['perSecond'] for r in sel):.0f}/s | "
+          f"{med(ratios):.2f} (runs: {', '.join(f'{x:.2f}' for x in ratios)}) |")
+for r in rows:
+    if r["bench"] == "bulk":
+        print(f"| bulk build {r['size']:,} entries | {r['seconds']:.1f} s ({r['size'] / r['seconds']:.0f}/s) | |")
+ver = [r for r in rows if r["bench"] == "verify"]
+if ver:
+    print(f"| audit verify, 1,000,000 entries (whole process) | {med(r['seconds'] for r in ver):.2f} s "
+          f"(runs: {', '.join(f'{r['seconds']:.2f}' for r in ver)}) | |")
+for size in sorted({r["size"] for r in rows if r["bench"] == "proofs"}):
+    sel = [r for r in rows if r["bench"] == "proofs" and r["size"] == size]
+    print(f"| inclusion proof build+verify at {size:,} | {med(r['inclusionMedianMicroseconds'] for r in sel):.0f} µs | |")
+    print(f"| consistency proof build+verify at {size:,} | {med(r['consistencyMedianMicroseconds'] for r in sel):.0f} µs | |")
