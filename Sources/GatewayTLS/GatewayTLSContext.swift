@@ -92,7 +92,7 @@ public final class GatewayTLSContext: @unchecked Sendable {
 
     private func loadTrustRoots(_ pem: String) throws {
         let certificates = try PEMReader.certificates(pem)
-        defer { certificates.forEach { X509_free($0) } }
+        defer { for certificate in certificates { X509_free(certificate) } }
         guard !certificates.isEmpty else {
             throw GatewayTLSError(.configuration, "the trust roots contain no PEM certificate")
         }
@@ -107,7 +107,7 @@ public final class GatewayTLSContext: @unchecked Sendable {
 
     private func loadIdentity(certificatePEM: String, keyPEM: String) throws {
         let certificates = try PEMReader.certificates(certificatePEM)
-        defer { certificates.forEach { X509_free($0) } }
+        defer { for certificate in certificates { X509_free(certificate) } }
         guard let leaf = certificates.first else {
             throw GatewayTLSError(.configuration, "the certificate chain contains no PEM certificate")
         }
