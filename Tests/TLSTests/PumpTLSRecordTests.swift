@@ -122,4 +122,15 @@ struct PumpTLSRecordTests {
             #expect(tls.readPlaintext().isEmpty)
         }
     }
+
+    @Test("a renegotiation request from the gateway ends the session", .timeLimit(.minutes(1)))
+    func renegotiationRefused() throws {
+        try withEstablishedPump { tls, socket, server in
+            server.send("r\n")  // s_server: SSL_renegotiate, sends HelloRequest
+            var count = PumpTLSWireCount()
+            drive(tls, socket, count: &count) { $0.state != .established }
+            #expect(tls.state.failure == .renegotiationRefused, "\(tls.state)\n\(server.output)")
+            #expect(tls.readPlaintext().isEmpty)
+        }
+    }
 }
