@@ -39,6 +39,15 @@ static inline int medtunnel_ssl_last_alert_level(const mbedtls_ssl_context *ssl)
     return ssl->in_msg[0];
 }
 
+/// Whether the last message read was a HelloRequest (the server asking to renegotiate).
+/// mbedTLS refuses it with a no_renegotiation warning and returns WANT_READ; the pump
+/// treats it as fatal. (in_hslen is already reset to 0 when mbedtls_ssl_read returns; after the
+/// handshake the last handshake message is otherwise Finished, type 20.)
+static inline int medtunnel_ssl_last_message_is_hello_request(const mbedtls_ssl_context *ssl) {
+    return ssl->in_msg != NULL && ssl->in_msgtype == MBEDTLS_SSL_MSG_HANDSHAKE
+        && ssl->in_msg[0] == MBEDTLS_SSL_HS_HELLO_REQUEST;
+}
+
 /// The handshake state machine position (MBEDTLS_SSL_HELLO_REQUEST ... MBEDTLS_SSL_HANDSHAKE_OVER).
 static inline int medtunnel_ssl_state(const mbedtls_ssl_context *ssl) { return ssl->state; }
 

@@ -52,6 +52,8 @@ public final class PumpTLSConnection {
     let buffers = PumpTLSIOBuffers()
     private var plaintext: [UInt8] = []
     private var sawServerHello = false
+    /// Set once nothing more may be read: the peer's close_notify arrived, or we closed mid-handshake.
+    private var readsStopped = false
     private var exportedSession: PumpTLSSession?
 
     /// - Parameters:
@@ -207,6 +209,7 @@ public final class PumpTLSConnection {
             _ = mbedtls_ssl_close_notify(self.ssl)
             self.state = .closed
         case .handshaking:
+            self.readsStopped = true  // do not let mbedtls_ssl_read resume the handshake
             self.state = .closed
         case .closed, .failed:
             return
@@ -322,7 +325,7 @@ public final class PumpTLSConnection {
             case .established, .closed: break
             case .handshaking, .failed: return
             }
-            if case .closed = self.state, self.peerSentCloseNotify { return }
+            if self.readsStopped { return }
             let room = PumpTLSLimits.maxBufferedPlaintext - self.plaintext.count
             guard room > 0 else { return }  // held back until readPlaintext()
             let chunk = min(room, 16_384)
@@ -334,9 +337,13 @@ public final class PumpTLSConnection {
                 // After our own close_notify, data from the peer is discarded (RFC 5246 7.2.1).
                 if case .established = self.state { self.plaintext.append(contentsOf: scratch[0..<count]) }
             case .incomplete:
+                if medtunnel_ssl_last_message_is_hello_request(self.ssl) == 1 {
+                    self.refuseRenegotiation()
+                }
                 return
             case .failed(let error) where error.code == .peerClosed:
                 self.peerSentCloseNotify = true
+                self.readsStopped = true
                 if case .established = self.state { _ = mbedtls_ssl_close_notify(self.ssl) }
                 self.state = .closed
                 return
@@ -346,6 +353,23 @@ public final class PumpTLSConnection {
                 return
             }
         }
+    }
+
+    /// mbedTLS answered the HelloRequest with a no_renegotiation warning; the pump goes further
+    /// and ends the session: a gateway in the pump profile never renegotiates.
+    private func refuseRenegotiation() {
+        if case .closed = self.state { return }
+        _ = mbedtls_ssl_send_alert_message(
+            self.ssl,
+            UInt8(MBEDTLS_SSL_ALERT_LEVEL_FATAL),
+            UInt8(MBEDTLS_SSL_ALERT_MSG_UNEXPECTED_MESSAGE)
+        )
+        self.fail(
+            PumpTLSError(
+                .renegotiationRefused,
+                "the gateway asked to renegotiate; the pump never renegotiates: session ended, reconnect"
+            )
+        )
     }
 
     private func fail(_ error: PumpTLSError) {

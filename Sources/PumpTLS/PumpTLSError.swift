@@ -17,6 +17,7 @@ public struct PumpTLSError: Error, Hashable, CustomStringConvertible {
             case peerAlert
             case unsupportedProtocolVersion
             case extendedMasterSecretMissing
+            case renegotiationRefused
             case badRecordMAC
             case protocolError
             case peerClosed
@@ -54,6 +55,8 @@ public struct PumpTLSError: Error, Hashable, CustomStringConvertible {
         public static let unsupportedProtocolVersion = Code(.unsupportedProtocolVersion)
         /// The gateway did not negotiate the extended master secret (RFC 7627).
         public static let extendedMasterSecretMissing = Code(.extendedMasterSecretMissing)
+        /// The gateway asked to renegotiate (HelloRequest); the pump never renegotiates.
+        public static let renegotiationRefused = Code(.renegotiationRefused)
         /// An inbound record failed authentication (bad_record_mac): it was altered in transit.
         public static let badRecordMAC = Code(.badRecordMAC)
         /// The gateway sent a malformed or unexpected message or record.
@@ -88,6 +91,7 @@ public struct PumpTLSError: Error, Hashable, CustomStringConvertible {
             case .peerAlert: return "peerAlert"
             case .unsupportedProtocolVersion: return "unsupportedProtocolVersion"
             case .extendedMasterSecretMissing: return "extendedMasterSecretMissing"
+            case .renegotiationRefused: return "renegotiationRefused"
             case .badRecordMAC: return "badRecordMAC"
             case .protocolError: return "protocolError"
             case .peerClosed: return "peerClosed"
