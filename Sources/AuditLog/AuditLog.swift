@@ -92,7 +92,8 @@ public actor AuditLog {
             return SignedCheckpoint(checkpoint: checkpoint, note: latest.note)
         }
         try await self.store.storeCheckpoint(size: signed.checkpoint.size, note: signed.note)
-        self.checkpointedSize = signed.checkpoint.size
+        // A commit may have stored a larger checkpoint while this one was being written.
+        self.checkpointedSize = max(self.checkpointedSize, signed.checkpoint.size)
         return signed
     }
 

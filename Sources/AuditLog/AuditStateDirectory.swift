@@ -9,7 +9,7 @@ import Darwin
 /// The files of an audit log in a state directory:
 ///
 ///     DIR/                      mode 0700 when created here
-///       audit.sqlite            the SQLite store (with audit.sqlite-wal and audit.sqlite-shm)
+///       audit.sqlite            the SQLite store, mode 0600 (with audit.sqlite-wal and -shm)
 ///       checkpoint-key.pem      ECDSA P-256 checkpoint signing key, PEM, mode 0600, made on first use
 ///
 /// The key's contents are never logged or printed; a key file readable by group or others is refused.
@@ -67,6 +67,10 @@ public struct AuditStateDirectory: Sendable {
     public func openStore(create: Bool) throws -> SQLiteAuditStore {
         if create {
             try self.create()
+            // Create the database file owner-only before SQLite does; its -wal and -shm inherit the mode.
+            let fd = open(self.databasePath, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw StateFiles.posixError("create \(self.databasePath)", errno) }
+            close(fd)
         } else if !FileManager.default.fileExists(atPath: self.databasePath) {
             throw AuditLogError(.storageFailure, "\(self.databasePath): no audit database in this state directory")
         }

@@ -87,12 +87,12 @@ extension AuditCommand {
             try await reportingAuditErrors {
                 let log = try await self.location.openLog(checkpointInterval: 65_536, maximumBatch: 8192)
                 let event = try benchEvent()
-                let callers = 8192
-                let perCaller = max(1, self.count / callers)
+                let callers = max(1, min(8192, self.count))
                 let start = ContinuousClock.now
                 try await withThrowingDiscardingTaskGroup { group in
-                    for _ in 0..<callers {
-                        group.addTask { for _ in 0..<perCaller { _ = try await log.append(event) } }
+                    for caller in 0..<callers {
+                        let share = self.count / callers + (caller < self.count % callers ? 1 : 0)
+                        group.addTask { for _ in 0..<share { _ = try await log.append(event) } }
                     }
                 }
                 _ = try await log.checkpoint()

@@ -26,11 +26,12 @@ for callers in (1, 8, 64):
           f"{med(ratios):.2f} (runs: {', '.join(f'{x:.2f}' for x in ratios)}) |")
 for r in rows:
     if r["bench"] == "bulk":
-        print(f"| bulk build {r['size']:,} entries | {r['seconds']:.1f} s ({r['size'] / r['seconds']:.0f}/s) | |")
+        size, seconds = r["size"], r["seconds"]
+        print(f"| bulk build {size:,} entries | {seconds:.1f} s ({size / seconds:.0f}/s) | |")
 ver = [r for r in rows if r["bench"] == "verify"]
 if ver:
     print(f"| audit verify, 1,000,000 entries (whole process) | {med(r['seconds'] for r in ver):.2f} s "
-          f"(runs: {', '.join(f'{r['seconds']:.2f}' for r in ver)}) | |")
+          f"(runs: {', '.join('%.2f' % r['seconds'] for r in ver)}) | |")
 for size in sorted({r["size"] for r in rows if r["bench"] == "proofs"}):
     sel = [r for r in rows if r["bench"] == "proofs" and r["size"] == size]
     print(f"| inclusion proof build+verify at {size:,} | {med(r['inclusionMedianMicroseconds'] for r in sel):.0f} µs | |")
