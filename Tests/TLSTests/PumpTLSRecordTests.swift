@@ -107,7 +107,13 @@ struct PumpTLSRecordTests {
             page += tls.readPlaintext()
             #expect(tls.state == .closed)
             #expect(String(decoding: page, as: UTF8.self).contains("</HTML>"))
-            #expect(throws: PumpTLSError.self) { try tls.write(plaintext: [1]) }
+            #expect(tls.takeOutbound().isEmpty)  // our close_notify reply was sent by drive()
+            do throws(PumpTLSError) {
+                try tls.write(plaintext: [1])
+                Issue.record("write after the gateway's close_notify was accepted")
+            } catch {
+                #expect(error.code == .peerClosed)
+            }
         }
     }
 
