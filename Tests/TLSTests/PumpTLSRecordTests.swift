@@ -139,4 +139,34 @@ struct PumpTLSRecordTests {
             #expect(tls.readPlaintext().isEmpty)
         }
     }
+
+    @Test("a replayed record and a record from another session are bad_record_mac", .timeLimit(.minutes(1)))
+    func replayedAndSplicedRecords() throws {
+        try withGateway(arguments: ["-tls1_2"]) { pki, server in
+            let configuration = try pki.configuration()
+            func sessionWithRecord() throws -> (PumpTLSConnection, PumpTLSTestSocket, [UInt8]) {
+                let tls = try PumpTLSConnection(configuration: configuration, serverName: PumpTLSTestPKI.gatewayName)
+                let socket = try PumpTLSTestSocket(port: server.port)
+                handshake(tls, socket)
+                try #require(tls.state == .established, "\(tls.state)\n\(server.output)")
+                server.send("temp basal 800 mU/h\n")
+                var pending: [UInt8] = []
+                return (tls, socket, try #require(socket.receiveRecord(&pending)))
+            }
+            // Session A: the record is delivered once; its replay is refused.
+            let (first, firstSocket, record) = try sessionWithRecord()
+            first.feed(ciphertext: record)
+            #expect(String(decoding: first.readPlaintext(), as: UTF8.self) == "temp basal 800 mU/h\n")
+            first.feed(ciphertext: record)
+            #expect(first.state.failure == .badRecordMAC, "\(first.state)")
+            #expect(first.readPlaintext().isEmpty)
+            flush(first, firstSocket)  // the alert ends session A at s_server too
+
+            // Session B: A's record spliced in is refused; B's own record would have been accepted.
+            let (second, _, _) = try sessionWithRecord()
+            second.feed(ciphertext: record)
+            #expect(second.state.failure == .badRecordMAC, "\(second.state)")
+            #expect(second.readPlaintext().isEmpty)
+        }
+    }
 }
