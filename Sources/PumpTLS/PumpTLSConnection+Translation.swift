@@ -43,9 +43,13 @@ extension PumpTLSConnection {
                 line: line
             )
         }
+        let verifyFlags = mbedtls_ssl_get_verify_result(self.ssl)
         switch rc {
-        case MBEDTLS_ERR_X509_CERT_VERIFY_FAILED:
-            let flags = mbedtls_ssl_get_verify_result(self.ssl)
+        // mbedTLS reports a bad certificate usage (e.g. a clientAuth certificate from the server)
+        // as BAD_HS_CERTIFICATE with the verify flags set, other failures as CERT_VERIFY_FAILED.
+        case MBEDTLS_ERR_X509_CERT_VERIFY_FAILED,
+            MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE where verifyFlags != 0 && verifyFlags != UInt32.max:
+            let flags = verifyFlags
             let names = Self.verifyFailureNames(flags)
             if flags & UInt32(MBEDTLS_X509_BADCERT_NOT_TRUSTED) != 0 {
                 return make(

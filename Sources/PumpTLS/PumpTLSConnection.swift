@@ -54,6 +54,8 @@ public final class PumpTLSConnection {
     private var sawServerHello = false
     /// Set once nothing more may be read: the peer's close_notify arrived, or we closed mid-handshake.
     private var readsStopped = false
+    /// Whether `close()` ended the session (rather than the gateway's close_notify).
+    private var closedByUs = false
     private var exportedSession: PumpTLSSession?
 
     /// - Parameters:
@@ -169,6 +171,8 @@ public final class PumpTLSConnection {
         case .established: break
         case .handshaking:
             throw PumpTLSError(.notEstablished, "the handshake has not finished: wait for .established before writing")
+        case .closed where self.peerSentCloseNotify && !self.closedByUs:
+            throw PumpTLSError(.peerClosed, "the gateway closed the session (close_notify): open a new one to send")
         case .closed:
             throw PumpTLSError(.closed, "the connection is closed: open a new one to send")
         case .failed(let error):
@@ -204,6 +208,9 @@ public final class PumpTLSConnection {
 
     /// Sends close_notify (take it with `takeOutbound()`). Plaintext already received can still be read.
     public func close() {
+        if case .failed = self.state { return }
+        if case .closed = self.state { return }
+        self.closedByUs = true
         switch self.state {
         case .established:
             _ = mbedtls_ssl_close_notify(self.ssl)

@@ -23,7 +23,6 @@ public struct PumpTLSError: Error, Hashable, CustomStringConvertible {
             case peerClosed
             case truncated
             case inboundBufferFull
-            case plaintextBufferFull
             case outboundBufferFull
             case notEstablished
             case closed
@@ -67,8 +66,6 @@ public struct PumpTLSError: Error, Hashable, CustomStringConvertible {
         public static let truncated = Code(.truncated)
         /// More ciphertext was fed than the engine buffers (`PumpTLSLimits.maxBufferedCiphertext`).
         public static let inboundBufferFull = Code(.inboundBufferFull)
-        /// Plaintext waiting to be read exceeds `PumpTLSLimits.maxBufferedPlaintext`.
-        public static let plaintextBufferFull = Code(.plaintextBufferFull)
         /// Ciphertext waiting to be sent exceeds `PumpTLSLimits.maxBufferedOutbound`; call `takeOutbound()`.
         public static let outboundBufferFull = Code(.outboundBufferFull)
         /// Application data was written before the handshake finished.
@@ -97,7 +94,6 @@ public struct PumpTLSError: Error, Hashable, CustomStringConvertible {
             case .peerClosed: return "peerClosed"
             case .truncated: return "truncated"
             case .inboundBufferFull: return "inboundBufferFull"
-            case .plaintextBufferFull: return "plaintextBufferFull"
             case .outboundBufferFull: return "outboundBufferFull"
             case .notEstablished: return "notEstablished"
             case .closed: return "closed"

@@ -9,7 +9,7 @@ struct PumpTLSFailureTests {
         arguments: [String] = ["-tls1_2"],
         certificate: String = "server",
         environment: @escaping (PumpTLSTestPKI) -> [String: String] = { _ in [:] },
-        serverName: String = PumpTLSTestPKI.gatewayName,
+        serverName: String? = PumpTLSTestPKI.gatewayName,
         pumpIdentity: String? = nil,
         prepare: (PumpTLSTestPKI) throws -> Void = { _ in }
     ) throws -> (PumpTLSError?, server: String) {
@@ -50,6 +50,23 @@ struct PumpTLSFailureTests {
         let (error, server) = try self.failedHandshake(serverName: "other.medtunnel.test")
         #expect(error?.code == .peerCertificateNameMismatch, "\(String(describing: error))\n\(server)")
         #expect(error?.verifyFailures == ["name mismatch"])
+    }
+
+    @Test("expired gateway certificate: expired", .timeLimit(.minutes(1)))
+    func expiredGatewayCertificate() throws {
+        let (error, server) = try self.failedHandshake(
+            certificate: "expired-server",
+            prepare: { try $0.makeExpiredServer() }
+        )
+        #expect(error?.code == .peerCertificateExpired, "\(String(describing: error))\n\(server)")
+        #expect(error?.verifyFailures == ["expired"])
+    }
+
+    @Test("a pump (clientAuth) certificate presented by the gateway: bad extended key usage", .timeLimit(.minutes(1)))
+    func clientCertificateAsServer() throws {
+        let (error, server) = try self.failedHandshake(certificate: "pump", serverName: nil)
+        #expect(error?.code == .peerCertificateRejected, "\(String(describing: error))\n\(server)")
+        #expect(error?.verifyFailures == ["bad extended key usage"])
     }
 
     @Test("pump certificate from another CA: the gateway refuses it", .timeLimit(.minutes(1)))

@@ -78,6 +78,36 @@ struct PumpTLSTestPKI {
         )
     }
 
+    /// A gateway certificate from the right CA that expired in 2020 (same key as `server`).
+    func makeExpiredServer() throws {
+        let caConfig = """
+            [ca]
+            default_ca = test_ca
+            [test_ca]
+            database = index.txt
+            new_certs_dir = .
+            certificate = ca.pem
+            private_key = ca.key
+            default_md = sha256
+            policy = policy_any
+            serial = serial
+            [policy_any]
+            commonName = supplied
+
+            """
+        try caConfig.write(toFile: self.path("ca.cnf"), atomically: true, encoding: .utf8)
+        try "".write(toFile: self.path("index.txt"), atomically: true, encoding: .utf8)
+        try "01\n".write(toFile: self.path("serial"), atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(atPath: self.path("server.key"), toPath: self.path("expired-server.key"))
+        try Self.openssl(
+            [
+                "ca", "-batch", "-config", "ca.cnf", "-in", "server.csr", "-out", "expired-server.pem", "-notext",
+                "-startdate", "20200101000000Z", "-enddate", "20200201000000Z", "-extfile", "server.ext",
+            ],
+            in: self.directory
+        )
+    }
+
     func remove() {
         try? FileManager.default.removeItem(at: self.directory)
     }

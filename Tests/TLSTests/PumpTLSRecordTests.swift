@@ -107,7 +107,13 @@ struct PumpTLSRecordTests {
             page += tls.readPlaintext()
             #expect(tls.state == .closed)
             #expect(String(decoding: page, as: UTF8.self).contains("</HTML>"))
-            #expect(throws: PumpTLSError.self) { try tls.write(plaintext: [1]) }
+            #expect(tls.takeOutbound().isEmpty)  // our close_notify reply was sent by drive()
+            do throws(PumpTLSError) {
+                try tls.write(plaintext: [1])
+                Issue.record("write after the gateway's close_notify was accepted")
+            } catch {
+                #expect(error.code == .peerClosed)
+            }
         }
     }
 
@@ -131,6 +137,36 @@ struct PumpTLSRecordTests {
             drive(tls, socket, count: &count) { $0.state != .established }
             #expect(tls.state.failure == .renegotiationRefused, "\(tls.state)\n\(server.output)")
             #expect(tls.readPlaintext().isEmpty)
+        }
+    }
+
+    @Test("a replayed record and a record from another session are bad_record_mac", .timeLimit(.minutes(1)))
+    func replayedAndSplicedRecords() throws {
+        try withGateway(arguments: ["-tls1_2"]) { pki, server in
+            let configuration = try pki.configuration()
+            func sessionWithRecord() throws -> (PumpTLSConnection, PumpTLSTestSocket, [UInt8]) {
+                let tls = try PumpTLSConnection(configuration: configuration, serverName: PumpTLSTestPKI.gatewayName)
+                let socket = try PumpTLSTestSocket(port: server.port)
+                handshake(tls, socket)
+                try #require(tls.state == .established, "\(tls.state)\n\(server.output)")
+                server.send("temp basal 800 mU/h\n")
+                var pending: [UInt8] = []
+                return (tls, socket, try #require(socket.receiveRecord(&pending)))
+            }
+            // Session A: the record is delivered once; its replay is refused.
+            let (first, firstSocket, record) = try sessionWithRecord()
+            first.feed(ciphertext: record)
+            #expect(String(decoding: first.readPlaintext(), as: UTF8.self) == "temp basal 800 mU/h\n")
+            first.feed(ciphertext: record)
+            #expect(first.state.failure == .badRecordMAC, "\(first.state)")
+            #expect(first.readPlaintext().isEmpty)
+            flush(first, firstSocket)  // the alert ends session A at s_server too
+
+            // Session B: A's record spliced in is refused; B's own record would have been accepted.
+            let (second, _, _) = try sessionWithRecord()
+            second.feed(ciphertext: record)
+            #expect(second.state.failure == .badRecordMAC, "\(second.state)")
+            #expect(second.readPlaintext().isEmpty)
         }
     }
 }
