@@ -29,7 +29,8 @@ public final class SimulatedPump: @unchecked Sendable {
         tamperWithWrite: Int? = nil,
         group: any EventLoopGroup
     ) async throws -> PumpSessionReport {
-        let tls = try PumpTLSConnection(
+        // Handed over to the channel's event loop; this task never touches it again.
+        nonisolated(unsafe) let tls = try PumpTLSConnection(
             configuration: self.configuration,
             serverName: self.serverName,
             resuming: self.session
