@@ -70,11 +70,6 @@ let package = Package(
 
         // MARK: Processes
         .target(
-            name: "PumpRuntime",
-            dependencies: ["PumpTLS", "TunnelProtocol", "TherapyModel"],
-            swiftSettings: swiftSettings
-        ),
-        .target(
             name: "PumpSimulator",
             dependencies: [
                 "PumpTLS", "TunnelProtocol",
@@ -96,7 +91,7 @@ let package = Package(
         .executableTarget(
             name: "medtunnel",
             dependencies: [
-                "Gateway", "PumpRuntime", "PumpSimulator", "MedTunnelPKI", "MedTunnelIdentity", "AuditLog",
+                "Gateway", "PumpSimulator", "MedTunnelPKI", "MedTunnelIdentity", "AuditLog",
                 "SQLiteStore", "SafetyPolicy", "TherapyModel", "TherapyJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -123,7 +118,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "PKITests", dependencies: ["MedTunnelPKI"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "PKITests",
+            dependencies: ["MedTunnelPKI", "MedTunnelIdentity"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "CLITests", dependencies: ["MedTunnelPKI"], swiftSettings: swiftSettings),
     ]
 )

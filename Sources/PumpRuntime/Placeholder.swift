@@ -1,1 +1,0 @@
-// PumpRuntime: placeholder, replaced by its issue's work.
