@@ -33,16 +33,13 @@ public final class SQLiteStatement {
     }
 
     public func bind(_ value: [UInt8], at index: Int32) throws {
-        let rc = value.withUnsafeBytes { raw in
-            // A zero-length blob must still be a blob, not NULL: pass a non-nil pointer.
-            sqlite3_bind_blob(
-                self.handle,
-                index,
-                raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1),
-                Int32(raw.count),
-                c_sqlite_transient()
-            )
-        }
+        // A zero-length blob must still be a blob, not NULL.
+        let rc =
+            value.isEmpty
+            ? sqlite3_bind_zeroblob(self.handle, index, 0)
+            : value.withUnsafeBytes { raw in
+                sqlite3_bind_blob(self.handle, index, raw.baseAddress, Int32(raw.count), c_sqlite_transient())
+            }
         try self.check(rc, "bind")
     }
 

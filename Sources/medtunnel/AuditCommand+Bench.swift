@@ -30,10 +30,12 @@ extension AuditCommand {
                 }
                 let seconds = seconds(since: start)
                 let total = perCaller * self.callers
+                let commits = await log.commitCount
                 Console.out(
                     try Console.json([
                         "bench": "append", "callers": self.callers, "appends": total, "seconds": seconds,
-                        "perSecond": Double(total) / seconds,
+                        "perSecond": Double(total) / seconds, "commits": commits,
+                        "commitsPerSecond": Double(commits) / seconds,
                     ])
                 )
             }

@@ -9,21 +9,27 @@ med = statistics.median
 
 print("| measurement | median | ratio to bare SQLite commit/s (median of per-run ratios) |")
 print("|---|---|---|")
-bare = {}
+bare = {}  # (run, callers) -> [before, after]
 for r in rows:
-    if r["bench"] == "sqlite" and "phase" not in r:
-        bare.setdefault(r["run"], []).append(r["perSecond"])
-bare_run = {run: med(v) for run, v in bare.items()}
-if bare_run:
-    print(f"| bare SQLite insert+commit, synchronous=FULL | {med(bare_run.values()):.0f}/s "
-          f"(runs: {', '.join(f'{v:.0f}' for v in bare_run.values())}) | 1.00 |")
+    if r["bench"] == "sqlite" and "position" in r:
+        bare.setdefault((r["run"], r["callers"]), []).append(r["perSecond"])
+if bare:
+    all_bare = [v for vs in bare.values() for v in vs]
+    print(f"| bare SQLite insert+commit, synchronous=FULL | {med(all_bare):.0f}/s "
+          f"(min {min(all_bare):.0f}, max {max(all_bare):.0f}) | 1.00 |")
 for callers in (1, 8, 64):
     sel = [r for r in rows if r["bench"] == "append" and r["callers"] == callers]
     if not sel:
         continue
-    ratios = [r["perSecond"] / bare_run[r["run"]] for r in sel if r["run"] in bare_run]
-    print(f"| durable appends, {callers} callers | {med(r['perSecond'] for r in sel):.0f}/s | "
-          f"{med(ratios):.2f} (runs: {', '.join(f'{x:.2f}' for x in ratios)}) |")
+    ratios = [r["perSecond"] / statistics.mean(bare[(r["run"], callers)]) for r in sel if (r["run"], callers) in bare]
+    batch = [r["appends"] / r["commits"] for r in sel if r.get("commits")]
+    commit_ratio = [r["commitsPerSecond"] / statistics.mean(bare[(r["run"], callers)])
+                    for r in sel if "commitsPerSecond" in r and (r["run"], callers) in bare]
+    extra = ""
+    if batch:
+        extra = f"; {med(batch):.1f} entries/commit, commit rate {med(commit_ratio):.2f}x bare"
+    print(f"| durable appends, {callers} caller{'s' if callers > 1 else ''} | {med(r['perSecond'] for r in sel):.0f}/s | "
+          f"{med(ratios):.2f} (runs: {', '.join(f'{x:.2f}' for x in ratios)}){extra} |")
 for r in rows:
     if r["bench"] == "bulk":
         size, seconds = r["size"], r["seconds"]
