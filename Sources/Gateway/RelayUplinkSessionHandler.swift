@@ -46,12 +46,7 @@ final class RelayUplinkSessionHandler: ChannelInboundHandler {
         let sessions = self.sessions
         let carrier = "phone \(id)"
         do {
-            _ = try context.pipeline.syncOperations.configureHTTP2Pipeline(
-                mode: .server,
-                connectionConfiguration: RelayWireFormat.connectionConfiguration(gateway: true),
-                streamConfiguration: RelayWireFormat.streamConfiguration,
-                position: .last
-            ) { stream in
+            _ = try RelayWireFormat.configureHTTP2(on: context.pipeline.syncOperations, mode: .server) { stream in
                 stream.eventLoop.makeCompletedFuture {
                     let sync = stream.pipeline.syncOperations
                     try sync.addHandler(RelayStreamHandler(role: .gateway))

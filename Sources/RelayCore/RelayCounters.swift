@@ -33,6 +33,9 @@ public final class RelayCounters: Sendable {
         public var bytesFromPumps = 0
         public var bytesToPumps = 0
         public var drops: [RelayDropReason: Int] = [:]
+        /// The most bytes ever queued for one link in one direction (bounded by
+        /// ``RelayLimits/maximumQueuedBytes``).
+        public var largestQueuedBytes = 0
     }
 
     private let state = Mutex(Snapshot())
@@ -50,5 +53,8 @@ public final class RelayCounters: Sendable {
     func linkClosed() { self.state.withLock { $0.linksOpen -= 1 } }
     func fromPump(_ count: Int) { self.state.withLock { $0.bytesFromPumps += count } }
     func toPump(_ count: Int) { self.state.withLock { $0.bytesToPumps += count } }
+    func queued(_ count: Int) {
+        self.state.withLock { $0.largestQueuedBytes = Swift.max($0.largestQueuedBytes, count) }
+    }
     func drop(_ reason: RelayDropReason) { self.state.withLock { $0.drops[reason, default: 0] += 1 } }
 }

@@ -52,6 +52,7 @@ final class RelayGlueHandler: ChannelDuplexHandler {
             return
         }
         self.queuedBytes += count
+        self.counters.queued(self.queuedBytes)
         if self.side == .pumpLink { self.counters.toPump(count) }
         let promise = context.eventLoop.makePromise(of: Void.self)
         promise.futureResult.assumeIsolated().whenComplete { _ in self.queuedBytes -= count }

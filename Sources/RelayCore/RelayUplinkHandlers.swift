@@ -28,12 +28,7 @@ final class UplinkHandshakeHandler: ChannelInboundHandler {
         self.logger.debug("uplink TLS established", metadata: ["suite": "\(peer.cipherSuite)"])
         do {
             let sync = context.pipeline.syncOperations
-            let multiplexer = try sync.configureHTTP2Pipeline(
-                mode: .client,
-                connectionConfiguration: RelayWireFormat.connectionConfiguration(gateway: false),
-                streamConfiguration: RelayWireFormat.streamConfiguration,
-                position: .last
-            ) { stream in
+            let multiplexer = try RelayWireFormat.configureHTTP2(on: sync, mode: .client) { stream in
                 // The gateway never opens streams towards a phone (our SETTINGS say 0).
                 stream.close()
             }

@@ -1,3 +1,4 @@
+public import NIOCore
 public import NIOHPACK
 public import NIOHTTP2
 
@@ -99,5 +100,22 @@ public enum RelayWireFormat {
             return "path '\(headers.first(name: ":path") ?? "")' is not \(Self.path)"
         }
         return nil
+    }
+
+    /// Puts HTTP/2 with the relay format's settings at the end of an uplink's pipeline (above
+    /// its outer TLS, once established): the gateway as `.server`, the relay as `.client`.
+    /// `inboundStream` sets up each stream the peer opens.
+    public static func configureHTTP2(
+        on pipeline: ChannelPipeline.SynchronousOperations,
+        mode: NIOHTTP2Handler.ParserMode,
+        inboundStream: @escaping NIOChannelInitializer
+    ) throws -> NIOHTTP2Handler.StreamMultiplexer {
+        try pipeline.configureHTTP2Pipeline(
+            mode: mode,
+            connectionConfiguration: Self.connectionConfiguration(gateway: mode == .server),
+            streamConfiguration: Self.streamConfiguration,
+            position: .last,
+            inboundStreamInitializer: inboundStream
+        )
     }
 }

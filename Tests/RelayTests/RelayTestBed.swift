@@ -45,7 +45,11 @@ final class RelayTestBed: Sendable {
     func read(_ url: URL) throws -> String { try String(contentsOf: url, encoding: .utf8) }
 
     /// A phone relay presenting `identity`'s certificate (a pump's, for the hostile case).
-    func relay(as identity: DeviceIdentity = .phone(id: "PHONE-1"), tap: RelayByteTap? = nil) throws -> PhoneRelay {
+    func relay(
+        as identity: DeviceIdentity = .phone(id: "PHONE-1"),
+        tap: RelayByteTap? = nil,
+        gatewayPort: Int? = nil
+    ) throws -> PhoneRelay {
         let tls = try GatewayTLSContext(
             .phoneClient(
                 trustRootsPEM: try self.read(self.pki.caCertificate),
@@ -55,7 +59,12 @@ final class RelayTestBed: Sendable {
             )
         )
         return PhoneRelay(
-            configuration: .init(tls: tls, gatewayHost: "127.0.0.1", gatewayPort: self.relayPort, tap: tap),
+            configuration: .init(
+                tls: tls,
+                gatewayHost: "127.0.0.1",
+                gatewayPort: gatewayPort ?? self.relayPort,
+                tap: tap
+            ),
             eventLoop: self.group.next(),
             logger: Self.quiet
         )
