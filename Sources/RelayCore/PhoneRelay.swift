@@ -75,12 +75,50 @@ public final class PhoneRelay: Sendable {
         }
         let multiplexer = try await ready.futureResult.get()
         let uplink = self.uplink
+        self.counters.uplinkConnected()
         try await self.eventLoop.submit {
             uplink.value = (channel, multiplexer)
-            channel.closeFuture.assumeIsolated().whenComplete { _ in uplink.value = nil }
+            channel.closeFuture.assumeIsolated().whenComplete { _ in
+                if let current = uplink.value?.channel, current === channel { uplink.value = nil }
+            }
         }.get()
         self.logger.info("uplink connected", metadata: ["gateway": "\(configuration.authority)"])
         return channel
+    }
+
+    /// Keeps the uplink: waits for `current` to close, then reconnects with `backoff` for as
+    /// long as the task runs (connection failures and refusals alike, each logged and counted).
+    /// While the uplink is down, arriving pump links are refused (`uplink_down`); links that
+    /// were open when it was lost are closed with it, and their pumps reconnect (resuming
+    /// their TLS sessions end to end). Cancelling the task closes the uplink and returns.
+    public func keepUplink(after current: any Channel, backoff: RelayBackoff = RelayBackoff()) async {
+        var backoff = backoff
+        var channel: (any Channel)? = current
+        while !Task.isCancelled {
+            if let open = channel {
+                await withTaskCancellationHandler {
+                    try? await open.closeFuture.get()
+                } onCancel: {
+                    open.close(promise: nil)
+                }
+                channel = nil
+                if Task.isCancelled { return }
+                self.counters.uplinkLost()
+                self.logger.warning("uplink lost; reconnecting", metadata: ["counters": "\(self.counters.snapshot)"])
+            }
+            let delay = backoff.failed()
+            do {
+                try await Task.sleep(for: delay)
+                channel = try await self.connectUplink()
+                backoff.connected()
+            } catch {
+                if Task.isCancelled { return }
+                self.logger.warning(
+                    "uplink reconnect failed",
+                    metadata: ["error": "\(error)", "retry_in": "\(backoff.next)"]
+                )
+            }
+        }
     }
 
     /// Starts accepting pump links. Each link becomes one stream of the uplink; a link that

@@ -36,6 +36,9 @@ public final class RelayCounters: Sendable {
         /// The most bytes ever queued for one link in one direction (bounded by
         /// ``RelayLimits/maximumQueuedBytes``).
         public var largestQueuedBytes = 0
+        /// Uplinks the gateway accepted, and uplinks lost after that.
+        public var uplinkConnects = 0
+        public var uplinkLosses = 0
     }
 
     private let state = Mutex(Snapshot())
@@ -56,5 +59,7 @@ public final class RelayCounters: Sendable {
     func queued(_ count: Int) {
         self.state.withLock { $0.largestQueuedBytes = Swift.max($0.largestQueuedBytes, count) }
     }
+    func uplinkConnected() { self.state.withLock { $0.uplinkConnects += 1 } }
+    func uplinkLost() { self.state.withLock { $0.uplinkLosses += 1 } }
     func drop(_ reason: RelayDropReason) { self.state.withLock { $0.drops[reason, default: 0] += 1 } }
 }

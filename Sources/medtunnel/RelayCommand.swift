@@ -67,17 +67,8 @@ struct RelayCommand: AsyncParsableCommand {
         let listening = try await relay.listen(TCPPumpLinkListener(host: listen.host, port: listen.port))
         print("relay: listening for pumps on \(listening.address)")
         fflush(nil)
-        try? await uplink.closeFuture.get()
-        let counters = relay.counters.snapshot
-        logger.warning(
-            "uplink lost",
-            metadata: [
-                "links": "\(counters.linksAccepted)", "bytes_from_pumps": "\(counters.bytesFromPumps)",
-                "bytes_to_pumps": "\(counters.bytesToPumps)",
-            ]
-        )
-        try? await listening.channel.close()
-        throw RelayCommandFailure("the uplink to \(gateway) closed (reconnecting is not implemented yet)")
+        // Runs until the process is stopped: a lost uplink is reconnected with backoff.
+        await relay.keepUplink(after: uplink)
     }
 }
 
