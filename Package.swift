@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
     ],
     targets: [
         // MARK: Domain (Foundation-free)
@@ -68,6 +69,31 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: Relay (the untrusted phone: forwards ciphertext, never decrypts)
+        // RelayFraming: the outer wire format (HTTP/2, one stream per pump link), shared by
+        // the relay and the gateway. RelayCore uses GatewayTLS only for its own outer TLS
+        // client; it must never depend on PumpTLS or TunnelProtocol.
+        .target(
+            name: "RelayFraming",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "RelayCore",
+            dependencies: [
+                "RelayFraming", "GatewayTLS", "MedTunnelIdentity",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Processes
         .target(
             name: "PumpSimulator",
@@ -81,8 +107,9 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "GatewayTLS", "TunnelProtocol", "MedTunnelPKI", "AuditLog", "SafetyPolicy",
+                "GatewayTLS", "TunnelProtocol", "MedTunnelPKI", "AuditLog", "SafetyPolicy", "RelayFraming",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -91,7 +118,7 @@ let package = Package(
         .executableTarget(
             name: "medtunnel",
             dependencies: [
-                "Gateway", "PumpSimulator", "MedTunnelPKI", "MedTunnelIdentity", "AuditLog",
+                "Gateway", "PumpSimulator", "MedTunnelPKI", "MedTunnelIdentity", "AuditLog", "RelayCore",
                 "SQLiteStore", "SafetyPolicy", "TherapyModel", "TherapyJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -124,5 +151,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "CLITests", dependencies: ["MedTunnelPKI"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RelayTests",
+            dependencies: [
+                "RelayCore", "RelayFraming", "Gateway", "GatewayTLS", "PumpSimulator", "PumpTLS", "TunnelProtocol",
+                "MedTunnelPKI", "MedTunnelIdentity",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
     ]
 )

@@ -31,23 +31,29 @@ public struct HostPort: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// The gateway process: terminates pump TLS (directly over TCP for now), keeps the registry.
+/// The gateway process: terminates pump TLS, directly over TCP or inside a phone relay's
+/// uplink (one HTTP/2 stream per pump), and keeps the registry.
 public final class GatewayServer: Sendable {
     public struct Configuration: Sendable {
         public var pki: PKIDirectory
         public var stateDirectory: String
         public var pumpListen: HostPort?
+        public var relayListen: HostPort?
 
-        public init(pki: PKIDirectory, stateDirectory: String, pumpListen: HostPort?) {
+        public init(pki: PKIDirectory, stateDirectory: String, pumpListen: HostPort?, relayListen: HostPort? = nil) {
             self.pki = pki
             self.stateDirectory = stateDirectory
             self.pumpListen = pumpListen
+            self.relayListen = relayListen
         }
     }
 
     public let configuration: Configuration
     public let registry = PumpRegistry()
+    /// The inner TLS: pump ↔ gateway, the same whichever way the pump's bytes arrive.
     public let pumpTLS: GatewayTLSContext
+    /// The outer TLS: phone relay ↔ gateway.
+    public let phoneTLS: GatewayTLSContext
     private let logger: Logger
     private let group: any EventLoopGroup
 
@@ -74,34 +80,82 @@ public final class GatewayServer: Sendable {
             ),
             isRevoked: { revocations.isRevoked($0) }
         )
+        self.phoneTLS = try GatewayTLSContext(
+            .phoneServer(
+                trustRootsPEM: try read(pki.caCertificate),
+                certificateChainPEM: try read(pki.gatewayCertificate),
+                privateKeyPEM: try read(pki.gatewayKey)
+            ),
+            isRevoked: { revocations.isRevoked($0) }
+        )
         try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
     }
 
     /// Binds the pump listener. Returns the bound channel (its local address has the real port).
     public func bindPumpListener(_ address: HostPort) async throws -> any Channel {
-        let context = self.pumpTLS
-        let registry = self.registry
-        let logger = self.logger
-        return try await ServerBootstrap(group: self.group)
+        let sessions = self.pumpSessions
+        return try await self.bind(address) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let remote = channel.remoteAddress?.description ?? "?"
+                try sessions.install(on: channel.pipeline.syncOperations, carrier: "direct \(remote)")
+            }
+        }
+    }
+
+    /// Binds the listener for phone relays: outer TLS 1.3 with the phone's certificate, then
+    /// HTTP/2, each stream one pump's inner tunnel. Returns the bound channel.
+    public func bindRelayListener(_ address: HostPort) async throws -> any Channel {
+        let context = self.phoneTLS
+        let sessions = self.pumpSessions
+        return try await self.bind(address) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let remote = channel.remoteAddress?.description ?? "?"
+                try channel.pipeline.syncOperations.addHandler(try GatewayTLSHandler(context: context))
+                try channel.pipeline.syncOperations.addHandler(
+                    RelayUplinkSessionHandler(sessions: sessions, remote: remote)
+                )
+            }
+        }
+    }
+
+    var pumpSessions: PumpSessionInstaller {
+        PumpSessionInstaller(
+            context: self.pumpTLS,
+            registry: self.registry,
+            logger: self.logger,
+            clock: { Int64(Date().timeIntervalSince1970 * 1000) }
+        )
+    }
+
+    private func bind(
+        _ address: HostPort,
+        childInitializer: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>
+    ) async throws -> any Channel {
+        try await ServerBootstrap(group: self.group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let remote = channel.remoteAddress?.description ?? "?"
-                    try channel.pipeline.syncOperations.addHandler(try GatewayTLSHandler(context: context))
-                    try channel.pipeline.syncOperations.addHandler(
-                        PumpSessionHandler(
-                            registry: registry,
-                            logger: logger,
-                            carrier: "direct \(remote)",
-                            clock: { Int64(Date().timeIntervalSince1970 * 1000) }
-                        )
-                    )
-                }
-            }
+            .childChannelInitializer(childInitializer)
             .bind(host: address.host, port: address.port)
             .get()
+    }
+}
+
+/// Builds one pump's inner session on a channel that carries the pump's raw TLS bytes: a
+/// TCP connection (direct) or an HTTP/2 stream of a phone's uplink (relayed). Both paths use
+/// exactly this, so a relayed pump gets the same TLS profile, checks and registry.
+struct PumpSessionInstaller: Sendable {
+    let context: GatewayTLSContext
+    let registry: PumpRegistry
+    let logger: Logger
+    let clock: @Sendable () -> Int64
+
+    /// `carrier` names how the bytes came: `direct ADDRESS` or `phone ID`.
+    func install(on pipeline: ChannelPipeline.SynchronousOperations, carrier: String) throws {
+        try pipeline.addHandler(try GatewayTLSHandler(context: self.context))
+        try pipeline.addHandler(
+            PumpSessionHandler(registry: self.registry, logger: self.logger, carrier: carrier, clock: self.clock)
+        )
     }
 }
 

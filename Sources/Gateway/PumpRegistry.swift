@@ -12,6 +12,8 @@ public struct PumpStatus: Sendable, Equatable {
     public var resumedSessions: Int
     public var lastTelemetry: InnerMessage.Telemetry?
     public var telemetryStored: Int
+    /// How the current or last session's bytes came: `direct ADDRESS` or `phone ID`.
+    public var carrier: String? = nil
 }
 
 /// A security-relevant event: handshake failures with their reason, tampered records,
@@ -36,7 +38,7 @@ public final class PumpRegistry: Sendable {
 
     public init() {}
 
-    public func sessionStarted(serial: String, resumed: Bool, now: Int64) {
+    public func sessionStarted(serial: String, resumed: Bool, now: Int64, carrier: String? = nil) {
         self.state.withLock { state in
             var pump =
                 state.pumps[serial]
@@ -51,6 +53,7 @@ public final class PumpRegistry: Sendable {
                     telemetryStored: 0
                 )
             pump.connected = true
+            pump.carrier = carrier
             pump.sessions += 1
             if resumed { pump.resumedSessions += 1 }
             pump.lastSeenMilliseconds = now

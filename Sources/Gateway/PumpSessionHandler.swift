@@ -43,7 +43,7 @@ final class PumpSessionHandler: ChannelInboundHandler {
                 )
             )
         }
-        self.registry.sessionStarted(serial: serial, resumed: peer.resumed, now: self.clock())
+        self.registry.sessionStarted(serial: serial, resumed: peer.resumed, now: self.clock(), carrier: self.carrier)
         self.logger.info(
             "pump connected",
             metadata: ["resumed": "\(peer.resumed)", "suite": "\(peer.cipherSuite)", "via": "\(self.carrier)"]

@@ -1,6 +1,6 @@
 public import NIOCore
 public import PumpTLS
-import TunnelProtocol
+public import TunnelProtocol
 
 /// What one simulated pump session achieved.
 public struct PumpSessionReport: Sendable {
@@ -117,7 +117,13 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
         guard self.sent < self.telemetryCount, self.tls.state == .established else { return }
         let sequence = self.firstTelemetrySequence + UInt64(self.sent)
         self.sent += 1
-        let telemetry = InnerMessage.Telemetry(
+        self.send(.telemetry(Self.telemetry(sequence: sequence)), context)
+        self.flush(context)
+    }
+
+    /// The telemetry a simulated pump sends with `sequence` (tests look for its plaintext).
+    public static func telemetry(sequence: UInt64) -> InnerMessage.Telemetry {
+        InnerMessage.Telemetry(
             sequence: sequence,
             timeMilliseconds: Int64(sequence),
             reservoirMilliunits: 150_000 - UInt32(truncatingIfNeeded: sequence % 1000) * 10,
@@ -125,8 +131,6 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
             glucoseMgPerDL: 110,
             batteryPercent: 90
         )
-        self.send(.telemetry(telemetry), context)
-        self.flush(context)
     }
 
     private func send(_ message: InnerMessage, _ context: ChannelHandlerContext) {

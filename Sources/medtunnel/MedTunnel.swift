@@ -8,6 +8,7 @@ struct MedTunnel: AsyncParsableCommand {
         subcommands: [
             PKICommand.self,
             GatewayCommand.self,
+            RelayCommand.self,
             PumpSimCommand.self,
             DemoCommand.self,
             PolicyCommand.self,

@@ -1,0 +1,90 @@
+import Foundation
+import GatewayTLS
+import Logging
+import NIOCore
+import NIOHTTP2
+import RelayFraming
+
+/// The gateway's end of one phone relay's uplink, above the outer ``GatewayTLSHandler``
+/// (phone profile: TLS 1.3, the client certificate must name a phone and not be revoked).
+/// Once the phone is authenticated it puts the HTTP/2 server on the channel; each stream the
+/// phone opens gets its own inner pump session, built by the same ``PumpSessionInstaller`` as
+/// a direct pump connection, with the phone as its carrier.
+final class RelayUplinkSessionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let sessions: PumpSessionInstaller
+    private var logger: Logger
+    private var phone: String?
+
+    init(sessions: PumpSessionInstaller, remote: String) {
+        self.sessions = sessions
+        self.logger = sessions.logger
+        self.logger[metadataKey: "relay"] = "\(remote)"
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard case .established(let peer)? = event as? GatewayTLSEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        // The phone profile already refuses any other identity; checked again because the
+        // carrier name below must be a phone's.
+        guard case .phone(let id)? = peer.identity else {
+            self.record(
+                "relay_identity_rejected",
+                device: peer.identity?.description,
+                "\(String(describing: peer.identity)) is not a phone"
+            )
+            context.close(promise: nil)
+            return
+        }
+        self.phone = id
+        self.logger[metadataKey: "phone"] = "\(id)"
+        self.logger.info("relay connected", metadata: ["suite": "\(peer.cipherSuite)"])
+        let sessions = self.sessions
+        let carrier = "phone \(id)"
+        do {
+            _ = try RelayWireFormat.configureHTTP2(on: context.pipeline.syncOperations, mode: .server) { stream in
+                stream.eventLoop.makeCompletedFuture {
+                    let sync = stream.pipeline.syncOperations
+                    try sync.addHandler(RelayStreamHandler(role: .gateway))
+                    try sessions.install(on: sync, carrier: carrier)
+                }
+            }
+        } catch {
+            self.logger.error("cannot start HTTP/2 on the uplink", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let tls = error as? GatewayTLSError {
+            self.logger.warning("relay TLS refused", metadata: ["code": "\(tls.code)", "reason": "\(tls.reason)"])
+            self.record(
+                self.phone == nil ? "relay_handshake_failed" : "relay_tunnel_failed",
+                device: self.phone.map { "phone \($0)" },
+                "\(tls)"
+            )
+        } else {
+            self.logger.warning("relay uplink error", metadata: ["error": "\(error)"])
+            self.record("relay_error", device: self.phone.map { "phone \($0)" }, "\(error)")
+        }
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if self.phone != nil { self.logger.info("relay disconnected") }
+        context.fireChannelInactive()
+    }
+
+    private func record(_ kind: String, device: String?, _ detail: String) {
+        self.sessions.registry.record(
+            SecurityEvent(timeMilliseconds: self.sessions.clock(), kind: kind, device: device, detail: detail)
+        )
+    }
+}
+
+@available(*, unavailable)
+extension RelayUplinkSessionHandler: Sendable {}

@@ -1,0 +1,137 @@
+import NIOCore
+import NIOHTTP2
+
+/// One half of the copy between a pump link and its uplink stream (swift-nio's `GlueHandler`
+/// pattern, both channels on one event loop). It reads its own channel only while the
+/// partner's channel is writable, so a pump that stops reading closes its own stream's HTTP/2
+/// window and nothing else; it caps what it has written and not yet sent at
+/// ``RelayLimits/maximumQueuedBytes`` and drops the link past that. Either side closing or
+/// failing closes both.
+final class RelayGlueHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    enum Side { case pumpLink, uplinkStream }
+
+    private let side: Side
+    private let counters: RelayCounters
+    private let maximumQueuedBytes: Int
+    private var partner: RelayGlueHandler?
+    private var context: ChannelHandlerContext?
+    private var pendingRead = false
+    /// Bytes written into this handler's channel whose write has not completed yet.
+    private var queuedBytes = 0
+    private var closed = false
+
+    private init(side: Side, counters: RelayCounters, maximumQueuedBytes: Int) {
+        self.side = side
+        self.counters = counters
+        self.maximumQueuedBytes = maximumQueuedBytes
+    }
+
+    static func pair(
+        counters: RelayCounters,
+        maximumQueuedBytes: Int = RelayLimits.maximumQueuedBytes
+    ) -> (link: RelayGlueHandler, stream: RelayGlueHandler) {
+        let link = RelayGlueHandler(side: .pumpLink, counters: counters, maximumQueuedBytes: maximumQueuedBytes)
+        let stream = RelayGlueHandler(side: .uplinkStream, counters: counters, maximumQueuedBytes: maximumQueuedBytes)
+        link.partner = stream
+        stream.partner = link
+        return (link, stream)
+    }
+
+    // MARK: Called by the partner
+
+    private func partnerWrite(_ buffer: ByteBuffer) {
+        guard let context = self.context, !self.closed else { return }
+        let count = buffer.readableBytes
+        guard self.queuedBytes + count <= self.maximumQueuedBytes else {
+            self.counters.drop(.bufferFull)
+            self.closeBoth()
+            return
+        }
+        self.queuedBytes += count
+        self.counters.queued(self.queuedBytes)
+        if self.side == .pumpLink { self.counters.toPump(count) }
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.assumeIsolated().whenComplete { _ in self.queuedBytes -= count }
+        context.write(Self.wrapOutboundOut(buffer), promise: promise)
+    }
+
+    private func partnerFlush() { self.context?.flush() }
+
+    private func partnerClosed() {
+        guard let context = self.context, !self.closed else { return }
+        self.closed = true
+        context.close(promise: nil)
+    }
+
+    private func partnerBecameWritable() {
+        guard self.pendingRead, let context = self.context else { return }
+        self.pendingRead = false
+        context.read()
+    }
+
+    private var isWritable: Bool { self.context.map { $0.channel.isWritable && !self.closed } ?? false }
+
+    private func closeBoth() {
+        self.partner?.partnerClosed()
+        self.partnerClosed()
+    }
+
+    // MARK: ChannelDuplexHandler
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if self.side == .pumpLink { self.counters.linkOpened() }
+        // The partner may have held a read back while this side was not there yet.
+        if context.channel.isWritable { self.partner?.partnerBecameWritable() }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        self.partner = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = Self.unwrapInboundIn(data)
+        if self.side == .pumpLink { self.counters.fromPump(buffer.readableBytes) }
+        self.partner?.partnerWrite(buffer)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        self.partner?.partnerFlush()
+        context.fireChannelReadComplete()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if self.side == .pumpLink { self.counters.linkClosed() }
+        self.closed = true
+        self.partner?.partnerClosed()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A stream reset with CANCEL is how either end closes a link it is done with.
+        let cancelled = (error as? NIOHTTP2Errors.StreamClosed)?.errorCode == .cancel
+        if self.side == .uplinkStream && !cancelled { self.counters.drop(.streamError) }
+        self.closeBoth()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { self.partner?.partnerBecameWritable() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if self.partner?.isWritable ?? false {
+            context.read()
+        } else {
+            self.pendingRead = true
+        }
+    }
+}
+
+@available(*, unavailable)
+extension RelayGlueHandler: Sendable {}

@@ -1,0 +1,21 @@
+/// The relay's memory bounds, per pump link and direction. The relay reads from one side only
+/// while the other side can take the bytes, so in steady state it holds at most:
+///
+/// | direction        | held by the relay                                                        |
+/// |------------------|--------------------------------------------------------------------------|
+/// | pump → gateway   | one link read (``linkReadSize``) + the stream's outbound buffer up to its |
+/// |                  | high watermark (16 KiB) and what waits for the gateway's stream window   |
+/// | gateway → pump   | the relay's stream window (64 KiB, the gateway cannot send more) + the   |
+/// |                  | link's write buffer up to ``linkWriteHighWatermark``                     |
+///
+/// ``maximumQueuedBytes`` is the hard cap on bytes written into one side and not yet gone: a
+/// link that exceeds it is dropped (counted as `buffer_full`), never buffered further.
+public enum RelayLimits {
+    /// The most bytes read from a pump link at once.
+    public static let linkReadSize = 16 * 1024
+    /// A pump link stops taking bytes from its stream above this many unsent bytes.
+    public static let linkWriteHighWatermark = 64 * 1024
+    public static let linkWriteLowWatermark = 16 * 1024
+    /// Hard cap per link and direction, on bytes written and not yet sent.
+    public static let maximumQueuedBytes = 192 * 1024
+}

@@ -1,0 +1,109 @@
+public import NIOCore
+public import NIOHTTP2
+
+/// Turns one HTTP/2 stream channel into a byte pipe: DATA frames in, `ByteBuffer`s up;
+/// `ByteBuffer`s down, DATA frames out. Speaks the request/response of ``RelayWireFormat``
+/// on either end (see ``RelayStreamStateMachine``) and closes the stream on anything out of
+/// place, after firing the ``RelayFramingError`` through `errorCaught`.
+public final class RelayStreamHandler: ChannelDuplexHandler {
+    public typealias InboundIn = HTTP2Frame.FramePayload
+    public typealias InboundOut = ByteBuffer
+    public typealias OutboundIn = ByteBuffer
+    public typealias OutboundOut = HTTP2Frame.FramePayload
+
+    private var stateMachine: RelayStreamStateMachine
+
+    public init(role: RelayStreamStateMachine.Role) {
+        self.stateMachine = RelayStreamStateMachine(role: role)
+    }
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { self.apply(self.stateMachine.activated(), context: context) }
+    }
+
+    public func channelActive(context: ChannelHandlerContext) {
+        self.apply(self.stateMachine.activated(), context: context)
+        context.fireChannelActive()
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch Self.unwrapInboundIn(data) {
+        case .headers(let headers):
+            self.apply(
+                self.stateMachine.headersReceived(headers.headers, endStream: headers.endStream),
+                context: context
+            )
+        case .data(let payload):
+            switch self.stateMachine.dataReceived(endStream: payload.endStream) {
+            case .deliver(let endStream):
+                if case .byteBuffer(let buffer) = payload.data, buffer.readableBytes > 0 {
+                    context.fireChannelRead(Self.wrapInboundOut(buffer))
+                }
+                if endStream {
+                    context.fireChannelReadComplete()
+                    context.close(promise: nil)
+                }
+            case .close(let error):
+                self.fail(error, context: context)
+            }
+        case .rstStream:
+            self.stateMachine.closed()
+            context.close(promise: nil)
+        case .windowUpdate, .priority:
+            break
+        case .pushPromise, .settings, .ping, .goAway, .alternativeService, .origin:
+            self.stateMachine.closed()
+            self.fail(RelayFramingError(.unexpectedFrame, "a connection frame on a pump-link stream"), context: context)
+        }
+    }
+
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard self.stateMachine.canWrite else {
+            promise?.fail(RelayFramingError(.writeBeforeOpen, "bytes written to a pump-link stream that is not open"))
+            return
+        }
+        let buffer = Self.unwrapOutboundIn(data)
+        context.write(Self.wrapOutboundOut(.data(.init(data: .byteBuffer(buffer)))), promise: promise)
+    }
+
+    public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        // End our direction cleanly when we can, so bytes already written arrive before the reset.
+        if mode == .all, self.stateMachine.canWrite {
+            self.stateMachine.closed()
+            let end = HTTP2Frame.FramePayload.data(
+                .init(data: .byteBuffer(context.channel.allocator.buffer(capacity: 0)), endStream: true)
+            )
+            context.writeAndFlush(Self.wrapOutboundOut(end), promise: nil)
+        }
+        context.close(mode: mode, promise: promise)
+    }
+
+    private func apply(_ action: RelayStreamStateMachine.HeadersAction, context: ChannelHandlerContext) {
+        switch action {
+        case .none:
+            break
+        case .send(let headers):
+            context.writeAndFlush(Self.wrapOutboundOut(.headers(.init(headers: headers))), promise: nil)
+        case .refuse(let headers, let error):
+            context.writeAndFlush(
+                Self.wrapOutboundOut(.headers(.init(headers: headers, endStream: true))),
+                promise: nil
+            )
+            self.fail(error, context: context)
+        case .close(let error):
+            if let error {
+                self.fail(error, context: context)
+            } else {
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    private func fail(_ error: RelayFramingError, context: ChannelHandlerContext) {
+        context.fireErrorCaught(error)
+        context.close(promise: nil)
+    }
+}
+
+@available(*, unavailable)
+extension RelayStreamHandler: Sendable {}

@@ -1,0 +1,91 @@
+import NIOCore
+import NIOEmbedded
+import NIOHPACK
+import NIOHTTP2
+import RelayFraming
+import Testing
+
+@Suite("Relay: one pump-link stream under EmbeddedChannel")
+struct RelayStreamHandlerTests {
+    func gatewayEnd() -> EmbeddedChannel {
+        EmbeddedChannel(handler: RelayStreamHandler(role: .gateway))
+    }
+
+    func headers(_ headers: HPACKHeaders, endStream: Bool = false) -> HTTP2Frame.FramePayload {
+        .headers(.init(headers: headers, endStream: endStream))
+    }
+
+    func data(_ text: String, endStream: Bool = false) -> HTTP2Frame.FramePayload {
+        .data(.init(data: .byteBuffer(ByteBuffer(string: text)), endStream: endStream))
+    }
+
+    func outboundHeaders(_ channel: EmbeddedChannel) throws -> HTTP2Frame.FramePayload.Headers? {
+        guard case .headers(let headers)? = try channel.readOutbound(as: HTTP2Frame.FramePayload.self) else {
+            return nil
+        }
+        return headers
+    }
+
+    @Test("gateway end: a pump-link request is accepted with 200, then bytes pass both ways unchanged")
+    func gatewayAcceptsPumpLink() throws {
+        let channel = self.gatewayEnd()
+        try channel.writeInbound(self.headers(RelayWireFormat.request(authority: "localhost:7445")))
+        #expect(try self.outboundHeaders(channel)?.headers.first(name: ":status") == "200")
+        try channel.writeInbound(self.data("\u{16}\u{03}\u{03}opaque record"))
+        #expect(try channel.readInbound(as: ByteBuffer.self) == ByteBuffer(string: "\u{16}\u{03}\u{03}opaque record"))
+        try channel.writeOutbound(ByteBuffer(string: "reply"))
+        guard case .data(let reply)? = try channel.readOutbound(as: HTTP2Frame.FramePayload.self),
+            case .byteBuffer(let bytes) = reply.data
+        else {
+            Issue.record("no DATA frame written")
+            return
+        }
+        #expect(bytes == ByteBuffer(string: "reply"))
+        _ = try? channel.finish()
+    }
+
+    @Test("gateway end: another path is answered 404 and the stream fails with notAPumpLink")
+    func gatewayRefusesOtherPath() throws {
+        let channel = self.gatewayEnd()
+        var request = RelayWireFormat.request(authority: "localhost")
+        request.replaceOrAdd(name: ":path", value: "/admin")
+        let error = #expect(throws: RelayFramingError.self) { try channel.writeInbound(self.headers(request)) }
+        #expect(error?.code == .notAPumpLink)
+        let answer = try self.outboundHeaders(channel)
+        #expect(answer?.headers.first(name: ":status") == "404")
+        #expect(answer?.endStream == true)
+        _ = try? channel.finish()
+    }
+
+    @Test("gateway end: DATA before the request fails with unexpectedFrame and delivers nothing")
+    func gatewayRefusesDataFirst() throws {
+        let channel = self.gatewayEnd()
+        let error = #expect(throws: RelayFramingError.self) { try channel.writeInbound(self.data("early")) }
+        #expect(error?.code == .unexpectedFrame)
+        #expect(try channel.readInbound(as: ByteBuffer.self) == nil)
+        _ = try? channel.finish()
+    }
+
+    @Test("gateway end: bytes written before the request is accepted fail with writeBeforeOpen")
+    func gatewayWriteBeforeOpen() throws {
+        let channel = self.gatewayEnd()
+        let error = #expect(throws: RelayFramingError.self) { try channel.writeOutbound(ByteBuffer(string: "x")) }
+        #expect(error?.code == .writeBeforeOpen)
+        _ = try? channel.finish()
+    }
+
+    @Test("relay end: sends the pump-link request on activation; a non-200 answer fails with refusedByGateway")
+    func relayRefusedByGateway() throws {
+        let channel = EmbeddedChannel(handler: RelayStreamHandler(role: .relay(authority: "gw:7445")))
+        try channel.connect(to: .init(ipAddress: "127.0.0.1", port: 1)).wait()
+        let request = try self.outboundHeaders(channel)
+        #expect(request?.headers.first(name: ":path") == RelayWireFormat.path)
+        #expect(request?.headers.first(name: ":authority") == "gw:7445")
+        #expect(RelayWireFormat.requestProblem(request?.headers ?? [:]) == nil)
+        let error = #expect(throws: RelayFramingError.self) {
+            try channel.writeInbound(self.headers([":status": "503"], endStream: true))
+        }
+        #expect(error?.code == .refusedByGateway)
+        _ = try? channel.finish()
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import Gateway
+import GatewayTLS
+import Logging
+import MedTunnelIdentity
+import MedTunnelPKI
+import NIOCore
+import NIOPosix
+import PumpSimulator
+import PumpTLS
+import RelayCore
+import Synchronization
+
+/// A gateway with a relay listener, in this process, over loopback, on a throwaway PKI.
+final class RelayTestBed: Sendable {
+    let directory: URL
+    let pki: PKIDirectory
+    let gateway: GatewayServer
+    let relayListener: any Channel
+    let group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    static let quiet = Logger(label: "relay-tests", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    init(pumps: [String] = ["PUMP-0001", "PUMP-0002", "PUMP-0003"], phones: [String] = ["PHONE-1"]) async throws {
+        self.directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "medtunnel-relay-test-\(UUID().uuidString)"
+        )
+        self.pki = PKIDirectory(self.directory.appendingPathComponent("pki").path)
+        try PKIOperations.initialize(self.pki)
+        for serial in pumps { try PKIOperations.issue(.pump(serial: serial), in: self.pki) }
+        for id in phones { try PKIOperations.issue(.phone(id: id), in: self.pki) }
+        self.gateway = try GatewayServer(
+            configuration: .init(
+                pki: self.pki,
+                stateDirectory: self.directory.appendingPathComponent("state").path,
+                pumpListen: nil
+            ),
+            logger: Self.quiet,
+            group: MultiThreadedEventLoopGroup.singleton
+        )
+        self.relayListener = try await self.gateway.bindRelayListener(HostPort(host: "127.0.0.1", port: 0))
+    }
+
+    var relayPort: Int { self.relayListener.localAddress?.port ?? 0 }
+
+    func read(_ url: URL) throws -> String { try String(contentsOf: url, encoding: .utf8) }
+
+    /// A phone relay presenting `identity`'s certificate (a pump's, for the hostile case).
+    func relay(
+        as identity: DeviceIdentity = .phone(id: "PHONE-1"),
+        tap: RelayByteTap? = nil,
+        gatewayPort: Int? = nil
+    ) throws -> PhoneRelay {
+        let tls = try GatewayTLSContext(
+            .phoneClient(
+                trustRootsPEM: try self.read(self.pki.caCertificate),
+                certificateChainPEM: try self.read(self.pki.certificate(for: identity)),
+                privateKeyPEM: try self.read(self.pki.key(for: identity)),
+                gatewayHost: "localhost"
+            )
+        )
+        return PhoneRelay(
+            configuration: .init(
+                tls: tls,
+                gatewayHost: "127.0.0.1",
+                gatewayPort: gatewayPort ?? self.relayPort,
+                tap: tap
+            ),
+            eventLoop: self.group.next(),
+            logger: Self.quiet
+        )
+    }
+
+    func pump(_ serial: String) throws -> SimulatedPump {
+        let identity = DeviceIdentity.pump(serial: serial)
+        let configuration = try PumpTLSConfiguration(
+            trustedCAPEM: try self.read(self.pki.caCertificate),
+            certificatePEM: try self.read(self.pki.certificate(for: identity)),
+            privateKeyPEM: try self.read(self.pki.key(for: identity))
+        )
+        return SimulatedPump(serial: serial, configuration: configuration, serverName: "localhost")
+    }
+
+    /// Waits (polling, bounded) until `condition` holds; returns whether it did.
+    func eventually(within seconds: Double = 5, _ condition: () -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while ContinuousClock.now < deadline {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return condition()
+    }
+
+    func shutdown() async {
+        try? await self.relayListener.close()
+        try? FileManager.default.removeItem(at: self.directory)
+    }
+}
+
+/// Records every byte a relay handles, by tap point.
+final class ByteRecorder: Sendable {
+    private let bytes = Mutex<[RelayTapPoint: [UInt8]]>([:])
+
+    var tap: RelayByteTap {
+        { point, view in self.bytes.withLock { $0[point, default: []].append(contentsOf: view) } }
+    }
+
+    func recorded(_ point: RelayTapPoint) -> [UInt8] { self.bytes.withLock { $0[point] ?? [] } }
+    var all: [UInt8] { self.bytes.withLock { $0.values.reduce([], +) } }
+}
+
+extension Array where Element == UInt8 {
+    func contains(subsequence needle: [UInt8]) -> Bool {
+        guard !needle.isEmpty, needle.count <= self.count else { return needle.isEmpty }
+        return (0...(self.count - needle.count)).contains { start in
+            self[start..<(start + needle.count)].elementsEqual(needle)
+        }
+    }
+}
