@@ -2,6 +2,7 @@ import ArgumentParser
 import AuditLog
 import Foundation
 import Gateway
+import GatewayTLS
 import Logging
 import MedTunnelIdentity
 import MedTunnelPKI
@@ -9,12 +10,14 @@ import NIOCore
 import NIOPosix
 import PumpSimulator
 import PumpTLS
+import RelayCore
 import Synchronization
 
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Run the MedTunnel story on loopback: PKI, gateway, pumps, a hostile link, a revoked pump."
+        abstract:
+            "Run the MedTunnel story on loopback: PKI, gateway, phone relay, pumps, a hostile link, a revoked pump, policy and audit."
     )
 
     @Option(
@@ -47,7 +50,8 @@ struct DemoCommand: AsyncParsableCommand {
         story.step("A throwaway PKI in \(root)/pki")
         try PKIOperations.initialize(pki, force: true)
         for serial in serials { try PKIOperations.issue(.pump(serial: serial), in: pki, force: true) }
-        story.line("the MedTunnel CA, a gateway certificate, and one certificate per pump (ECDSA P-256)")
+        try PKIOperations.issue(.phone(id: "PHONE-1"), in: pki, force: true)
+        story.line("the MedTunnel CA, a gateway certificate, one per pump and one for the phone (ECDSA P-256)")
 
         story.step("The gateway terminates each pump's inner TLS (OpenSSL, TLS 1.2, ECDHE-ECDSA AEAD)")
         let group = MultiThreadedEventLoopGroup.singleton
@@ -56,10 +60,41 @@ struct DemoCommand: AsyncParsableCommand {
             logger: logger,
             group: group
         )
-        let listener = try await gateway.bindPumpListener(HostPort(host: "127.0.0.1", port: 0))
-        defer { listener.close(promise: nil) }
-        let port = listener.localAddress?.port ?? 0
-        story.line("listening for pumps on 127.0.0.1:\(port)")
+        let relayListener = try await gateway.bindRelayListener(HostPort(host: "127.0.0.1", port: 0))
+        defer { relayListener.close(promise: nil) }
+        let gatewayPort = relayListener.localAddress?.port ?? 0
+        story.line(
+            "listening for phone relays on 127.0.0.1:\(gatewayPort) (outer TLS 1.3, the phone's own certificate)"
+        )
+
+        story.step("The patient's phone relays: one TLS 1.3 uplink, one HTTP/2 stream per pump, ciphertext only")
+        let seen = RelaySight()
+        let relay = PhoneRelay(
+            configuration: .init(
+                tls: try GatewayTLSContext(
+                    .phoneClient(
+                        trustRootsPEM: try String(contentsOf: pki.caCertificate, encoding: .utf8),
+                        certificateChainPEM: try String(
+                            contentsOf: pki.certificate(for: .phone(id: "PHONE-1")),
+                            encoding: .utf8
+                        ),
+                        privateKeyPEM: try String(contentsOf: pki.key(for: .phone(id: "PHONE-1")), encoding: .utf8),
+                        gatewayHost: "127.0.0.1"
+                    )
+                ),
+                gatewayHost: "127.0.0.1",
+                gatewayPort: gatewayPort,
+                tap: { point, bytes in seen.record(point, bytes) }
+            ),
+            eventLoop: group.next(),
+            logger: logger
+        )
+        let uplink = try await relay.connectUplink()
+        defer { uplink.close(promise: nil) }
+        let links = try await relay.listen(TCPPumpLinkListener(host: "127.0.0.1", port: 0))
+        defer { links.channel.close(promise: nil) }
+        let port = links.channel.localAddress?.port ?? 0
+        story.line("PHONE-1 connected to the gateway; pumps reach the phone at \(links.address)")
 
         let pumps = try serials.map { serial in
             SimulatedPump(
@@ -106,6 +141,16 @@ struct DemoCommand: AsyncParsableCommand {
             )
         }
         story.line("the gateway's registry: \(serials.count) pumps, 3 telemetry each, stored once per sequence number")
+        let carriers = Set(serials.compactMap { gateway.registry.pump($0)?.carrier })
+        try story.expect(carriers == ["phone PHONE-1"], "the pumps were not carried by PHONE-1: \(carriers)")
+        story.line("each pump's session is bound to its serial (from its certificate) and to phone PHONE-1")
+        let sight = seen.snapshot()
+        try story.expect(sight.fromPump > 0, "the relay's tap saw no bytes")
+        try story.expect(!sight.sawPlaintext, "the relay saw inner plaintext")
+        story.line(
+            "what the phone saw: \(sight.fromPump) B from pumps, \(sight.toPump) B to pumps, "
+                + "\(sight.uplinkOut) B up the uplink; searched for the pumps' firmware name (sent inside the tunnel in every hello): not found"
+        )
 
         story.step("PUMP-0001's link drops; it reconnects and resumes its TLS session")
         let resumed = try await pumps[0].runSession(
@@ -142,6 +187,8 @@ struct DemoCommand: AsyncParsableCommand {
             throw DemoFailure("the tampered session was accepted")
         } catch let error as PumpTLSError where error.code == .peerAlert {
             story.line("the gateway refused the record and ended the session with a fatal alert (bad_record_mac)")
+        } catch let error as PumpTLSError where error.code == .truncated {
+            story.line("the gateway refused the record and ended the session; the pump saw its link close")
         } catch is PumpLinkClosed {
             story.line("the gateway refused the record and ended the session; the pump saw the link close")
         }
@@ -168,7 +215,7 @@ struct DemoCommand: AsyncParsableCommand {
             )
             throw DemoFailure("the revoked pump was accepted")
         } catch let error as PumpTLSError {
-            story.line("PUMP-0003 was refused during the handshake (\(error.code))")
+            story.line("PUMP-0003 got no session (the pump saw: \(error.code))")
         }
         try await story.eventually(
             gateway.registry.events.contains { $0.detail.contains("certificateRevoked") },
@@ -219,6 +266,39 @@ struct DemoCommand: AsyncParsableCommand {
 }
 
 /// Prints the demo's numbered story.
+/// What the relay's byte tap saw: counts per direction, and whether any inner plaintext the
+/// demo pumps send (their firmware name in the hello) ever passed through the phone.
+final class RelaySight: Sendable {
+    struct Snapshot: Sendable {
+        var fromPump = 0
+        var toPump = 0
+        var uplinkOut = 0
+        var sawPlaintext = false
+    }
+    private let state = Locked(Snapshot())
+    private static let marker = Array("medtunnel-sim-1".utf8)
+
+    func record(_ point: RelayTapPoint, _ bytes: ByteBufferView) {
+        let chunk = Array(bytes)
+        let clear =
+            chunk.count >= Self.marker.count
+            && (0...(chunk.count - Self.marker.count)).contains {
+                chunk[$0..<($0 + Self.marker.count)].elementsEqual(Self.marker)
+            }
+        self.state.withLock { snapshot in
+            switch point {
+            case .fromPump: snapshot.fromPump += chunk.count
+            case .toPump: snapshot.toPump += chunk.count
+            case .uplinkOut: snapshot.uplinkOut += chunk.count
+            case .uplinkIn: break
+            }
+            if clear { snapshot.sawPlaintext = true }
+        }
+    }
+
+    func snapshot() -> Snapshot { self.state.withLock { $0 } }
+}
+
 final class DemoStory: Sendable {
     private let counter = Locked(0)
 

@@ -8,6 +8,8 @@ struct DemoCommandTests {
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
         #expect(result.stdout.contains("The story succeeded."))
         #expect(result.stdout.contains("gateway confirms the session was reused"))
+        #expect(result.stdout.contains("bound to its serial (from its certificate) and to phone PHONE-1"))
+        #expect(result.stdout.contains("in every hello): not found"))
         #expect(result.stdout.contains("(recordRejected)"))
         #expect(result.stdout.contains("certificateRevoked"))
         #expect(result.stdout.contains("decision: accept"))
