@@ -1,5 +1,4 @@
 import NIOCore
-import NIOHTTP2
 
 /// One half of the copy between a pump link and its uplink stream (swift-nio's `GlueHandler`
 /// pattern, both channels on one event loop). It reads its own channel only while the
@@ -113,9 +112,8 @@ final class RelayGlueHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // A stream reset with CANCEL is how either end closes a link it is done with.
-        let cancelled = (error as? NIOHTTP2Errors.StreamClosed)?.errorCode == .cancel
-        if self.side == .uplinkStream && !cancelled { self.counters.drop(.streamError) }
+        // (A reset with CANCEL, the normal end of a link, never gets here: RelayStreamHandler.)
+        if self.side == .uplinkStream { self.counters.drop(.streamError) }
         self.closeBoth()
     }
 

@@ -43,6 +43,8 @@ public final class RelayStreamHandler: ChannelDuplexHandler {
                     context.fireChannelReadComplete()
                     context.close(promise: nil)
                 }
+            case .ignore:
+                break
             case .close(let error):
                 self.fail(error, context: context)
             }
@@ -55,6 +57,17 @@ public final class RelayStreamHandler: ChannelDuplexHandler {
             self.stateMachine.closed()
             self.fail(RelayFramingError(.unexpectedFrame, "a connection frame on a pump-link stream"), context: context)
         }
+    }
+
+    /// A reset with CANCEL is how either end closes a link it is done with: a normal end, not an
+    /// error for the handlers above. Anything else passes on.
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let closed = error as? NIOHTTP2Errors.StreamClosed, closed.errorCode == .cancel {
+            self.stateMachine.closed()
+            context.close(promise: nil)
+            return
+        }
+        context.fireErrorCaught(error)
     }
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

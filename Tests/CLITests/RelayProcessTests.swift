@@ -86,6 +86,8 @@ struct RelayProcessTests {
         #expect(connected.count == 3)
         #expect(connected.allSatisfy { $0.contains("via=phone PHONE-1") }, "\(connected)")
         #expect(self.gatewayLogs(running, "relay connected"))
+        #expect(self.gatewayLogs(running, "pump disconnected"))
+        #expect(!running.gateway.stderr.contains("warning"), "\(running.gateway.stderr)")
     }
 
     @Test("a relay with a revoked phone certificate exits non-zero; the gateway logs certificateRevoked")

@@ -65,6 +65,9 @@ struct RelayForwardingTests {
         #expect(counters.linksAccepted == 3)
         #expect(counters.bytesFromPumps == fromPumps.count)
         #expect(counters.drops.isEmpty)
+        // Links that ended normally are not security events.
+        #expect(await bed.eventually { bed.gateway.registry.pumps.allSatisfy { !$0.connected } })
+        #expect(bed.gateway.registry.events.isEmpty, "\(bed.gateway.registry.events)")
 
         try? await listening.channel.close()
         try? await uplink.close()

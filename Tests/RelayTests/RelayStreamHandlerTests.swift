@@ -89,3 +89,17 @@ struct RelayStreamHandlerTests {
         _ = try? channel.finish()
     }
 }
+
+extension RelayStreamHandlerTests {
+    @Test("a stream reset with CANCEL is a normal end: no error above; DATA after this end closed is ignored")
+    func cancelIsANormalEnd() throws {
+        let channel = self.gatewayEnd()
+        try channel.writeInbound(self.headers(RelayWireFormat.request(authority: "gw")))
+        _ = try channel.readOutbound(as: HTTP2Frame.FramePayload.self)
+        channel.pipeline.fireErrorCaught(NIOHTTP2Errors.streamClosed(streamID: 1, errorCode: .cancel))
+        #expect(throws: Never.self) { try channel.throwIfErrorCaught() }
+        try channel.writeInbound(self.data("late", endStream: true))
+        #expect(try channel.readInbound(as: ByteBuffer.self) == nil)
+        _ = try? channel.finish()
+    }
+}
