@@ -12,6 +12,8 @@ public final class RelayStreamHandler: ChannelDuplexHandler {
     public typealias OutboundOut = HTTP2Frame.FramePayload
 
     private var stateMachine: RelayStreamStateMachine
+    /// Bytes written and not yet sent; capped at ``RelayWireFormat/maximumPendingBytesPerStream``.
+    private var pendingBytes = 0
 
     public init(role: RelayStreamStateMachine.Role) {
         self.stateMachine = RelayStreamStateMachine(role: role)
@@ -76,7 +78,20 @@ public final class RelayStreamHandler: ChannelDuplexHandler {
             return
         }
         let buffer = Self.unwrapOutboundIn(data)
-        context.write(Self.wrapOutboundOut(.data(.init(data: .byteBuffer(buffer)))), promise: promise)
+        let count = buffer.readableBytes
+        guard self.pendingBytes + count <= RelayWireFormat.maximumPendingBytesPerStream else {
+            let error = RelayFramingError(
+                .outboundLimitExceeded,
+                "\(self.pendingBytes + count) bytes waiting for the peer's stream window"
+            )
+            promise?.fail(error)
+            self.fail(error, context: context)
+            return
+        }
+        self.pendingBytes += count
+        let written = promise ?? context.eventLoop.makePromise()
+        written.futureResult.assumeIsolated().whenComplete { _ in self.pendingBytes -= count }
+        context.write(Self.wrapOutboundOut(.data(.init(data: .byteBuffer(buffer)))), promise: written)
     }
 
     public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
