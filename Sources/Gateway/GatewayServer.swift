@@ -157,6 +157,13 @@ struct PumpSessionInstaller: Sendable {
             PumpSessionHandler(registry: self.registry, logger: self.logger, carrier: carrier, clock: self.clock)
         )
     }
+
+    /// Records a security event now.
+    func record(_ kind: String, device: String?, _ detail: String, carrier: String?) {
+        self.registry.record(
+            SecurityEvent(timeMilliseconds: self.clock(), kind: kind, device: device, detail: detail, carrier: carrier)
+        )
+    }
 }
 
 public struct GatewayStartupError: Error, CustomStringConvertible {

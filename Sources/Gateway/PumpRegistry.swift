@@ -23,6 +23,9 @@ public struct SecurityEvent: Sendable, Equatable {
     public let kind: String
     public let device: String?
     public let detail: String
+    /// How the device's bytes came, when known: `direct ADDRESS` or `phone ID` (so a
+    /// misbehaving phone can be identified from the events it carried).
+    public var carrier: String? = nil
 }
 
 /// The connected pumps and what they last said. Called from event loops, so it is a

@@ -39,7 +39,8 @@ final class PumpSessionHandler: ChannelInboundHandler {
                     timeMilliseconds: self.clock(),
                     kind: "duplicate_session",
                     device: serial,
-                    detail: "a second session replaced the first"
+                    detail: "a second session replaced the first",
+                    carrier: self.carrier
                 )
             )
         }
@@ -64,7 +65,8 @@ final class PumpSessionHandler: ChannelInboundHandler {
                     timeMilliseconds: self.clock(),
                     kind: "protocol_violation",
                     device: serial,
-                    detail: "\(error)"
+                    detail: "\(error)",
+                    carrier: self.carrier
                 )
             )
             context.close(promise: nil)
@@ -112,7 +114,13 @@ final class PumpSessionHandler: ChannelInboundHandler {
             self.logger.warning("session error", metadata: ["error": "\(error)"])
         }
         self.registry.record(
-            SecurityEvent(timeMilliseconds: self.clock(), kind: kind, device: self.serial, detail: "\(error)")
+            SecurityEvent(
+                timeMilliseconds: self.clock(),
+                kind: kind,
+                device: self.serial,
+                detail: "\(error)",
+                carrier: self.carrier
+            )
         )
         context.close(promise: nil)
     }

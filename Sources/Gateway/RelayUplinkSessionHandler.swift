@@ -53,6 +53,9 @@ final class RelayUplinkSessionHandler: ChannelInboundHandler {
                     try sessions.install(on: sync, carrier: carrier)
                 }
             }
+            try context.pipeline.syncOperations.addHandler(
+                RelayUplinkProtocolHandler(sessions: sessions, logger: self.logger, carrier: carrier)
+            )
         } catch {
             self.logger.error("cannot start HTTP/2 on the uplink", metadata: ["error": "\(error)"])
             context.close(promise: nil)
@@ -80,11 +83,40 @@ final class RelayUplinkSessionHandler: ChannelInboundHandler {
     }
 
     private func record(_ kind: String, device: String?, _ detail: String) {
-        self.sessions.registry.record(
-            SecurityEvent(timeMilliseconds: self.sessions.clock(), kind: kind, device: device, detail: detail)
-        )
+        self.sessions.record(kind, device: device, detail, carrier: self.phone.map { "phone \($0)" })
+    }
+}
+
+/// The end of an authenticated uplink's pipeline, after the HTTP/2 handler: sees the
+/// connection-level frames and errors. A phone that breaks HTTP/2 (bad frames, flow-control
+/// violations, too many resets) loses its uplink and is named in a security event.
+final class RelayUplinkProtocolHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTP2Frame
+
+    private let sessions: PumpSessionInstaller
+    private let logger: Logger
+    private let carrier: String
+
+    init(sessions: PumpSessionInstaller, logger: Logger, carrier: String) {
+        self.sessions = sessions
+        self.logger = logger
+        self.carrier = carrier
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .goAway(_, let code, _) = Self.unwrapInboundIn(data).payload {
+            self.logger.info("relay is going away", metadata: ["code": "\(code)"])
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.logger.warning("relay broke the relay protocol", metadata: ["error": "\(error)"])
+        self.sessions.record("relay_protocol_violation", device: self.carrier, "\(error)", carrier: self.carrier)
+        context.close(promise: nil)
     }
 }
 
 @available(*, unavailable)
 extension RelayUplinkSessionHandler: Sendable {}
+@available(*, unavailable)
+extension RelayUplinkProtocolHandler: Sendable {}

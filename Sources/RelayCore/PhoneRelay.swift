@@ -144,7 +144,10 @@ public final class PhoneRelay: Sendable {
                     return link.eventLoop.makeFailedFuture(error)
                 }
             }
-            let glue = NIOLoopBound(RelayGlueHandler.pair(counters: counters), eventLoop: link.eventLoop)
+            let glue = NIOLoopBound(
+                RelayGlueHandler.pair(counters: counters, logger: logger),
+                eventLoop: link.eventLoop
+            )
             let stream = link.eventLoop.makePromise(of: (any Channel).self)
             multiplexer.createStreamChannel(promise: stream) { stream in
                 stream.eventLoop.makeCompletedFuture {

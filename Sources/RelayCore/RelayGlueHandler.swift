@@ -1,5 +1,5 @@
+import Logging
 import NIOCore
-import NIOHTTP2
 
 /// One half of the copy between a pump link and its uplink stream (swift-nio's `GlueHandler`
 /// pattern, both channels on one event loop). It reads its own channel only while the
@@ -23,19 +23,35 @@ final class RelayGlueHandler: ChannelDuplexHandler {
     /// Bytes written into this handler's channel whose write has not completed yet.
     private var queuedBytes = 0
     private var closed = false
+    /// Bytes read from this side's channel and written to it (byte counts only, for the log).
+    private var bytesRead = 0
+    private var bytesWritten = 0
+    private let logger: Logger
 
-    private init(side: Side, counters: RelayCounters, maximumQueuedBytes: Int) {
+    private init(side: Side, counters: RelayCounters, maximumQueuedBytes: Int, logger: Logger) {
         self.side = side
         self.counters = counters
         self.maximumQueuedBytes = maximumQueuedBytes
+        self.logger = logger
     }
 
     static func pair(
         counters: RelayCounters,
+        logger: Logger,
         maximumQueuedBytes: Int = RelayLimits.maximumQueuedBytes
     ) -> (link: RelayGlueHandler, stream: RelayGlueHandler) {
-        let link = RelayGlueHandler(side: .pumpLink, counters: counters, maximumQueuedBytes: maximumQueuedBytes)
-        let stream = RelayGlueHandler(side: .uplinkStream, counters: counters, maximumQueuedBytes: maximumQueuedBytes)
+        let link = RelayGlueHandler(
+            side: .pumpLink,
+            counters: counters,
+            maximumQueuedBytes: maximumQueuedBytes,
+            logger: logger
+        )
+        let stream = RelayGlueHandler(
+            side: .uplinkStream,
+            counters: counters,
+            maximumQueuedBytes: maximumQueuedBytes,
+            logger: logger
+        )
         link.partner = stream
         stream.partner = link
         return (link, stream)
@@ -52,6 +68,7 @@ final class RelayGlueHandler: ChannelDuplexHandler {
             return
         }
         self.queuedBytes += count
+        self.bytesWritten += count
         self.counters.queued(self.queuedBytes)
         if self.side == .pumpLink { self.counters.toPump(count) }
         let promise = context.eventLoop.makePromise(of: Void.self)
@@ -96,6 +113,7 @@ final class RelayGlueHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = Self.unwrapInboundIn(data)
+        self.bytesRead += buffer.readableBytes
         if self.side == .pumpLink { self.counters.fromPump(buffer.readableBytes) }
         self.partner?.partnerWrite(buffer)
     }
@@ -106,16 +124,21 @@ final class RelayGlueHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if self.side == .pumpLink { self.counters.linkClosed() }
+        if self.side == .pumpLink {
+            self.counters.linkClosed()
+            self.logger.info(
+                "pump link closed",
+                metadata: ["bytes_from_pump": "\(self.bytesRead)", "bytes_to_pump": "\(self.bytesWritten)"]
+            )
+        }
         self.closed = true
         self.partner?.partnerClosed()
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // A stream reset with CANCEL is how either end closes a link it is done with.
-        let cancelled = (error as? NIOHTTP2Errors.StreamClosed)?.errorCode == .cancel
-        if self.side == .uplinkStream && !cancelled { self.counters.drop(.streamError) }
+        // (A reset with CANCEL, the normal end of a link, never gets here: RelayStreamHandler.)
+        if self.side == .uplinkStream { self.counters.drop(.streamError) }
         self.closeBoth()
     }
 

@@ -6,6 +6,7 @@ public struct RelayFramingError: Error, Hashable, CustomStringConvertible {
             case refusedByGateway
             case unexpectedFrame
             case writeBeforeOpen
+            case outboundLimitExceeded
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -19,6 +20,10 @@ public struct RelayFramingError: Error, Hashable, CustomStringConvertible {
         public static let unexpectedFrame = Code(.unexpectedFrame)
         /// Bytes were written to a stream that is not open (yet, or any more).
         public static let writeBeforeOpen = Code(.writeBeforeOpen)
+        /// More than ``RelayWireFormat/maximumPendingBytesPerStream`` bytes were written to the
+        /// stream and not yet sent: the peer keeps its window shut. The stream is closed
+        /// rather than buffered further.
+        public static let outboundLimitExceeded = Code(.outboundLimitExceeded)
 
         public var description: String { self.base.rawValue }
     }

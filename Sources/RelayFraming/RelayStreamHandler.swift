@@ -12,6 +12,8 @@ public final class RelayStreamHandler: ChannelDuplexHandler {
     public typealias OutboundOut = HTTP2Frame.FramePayload
 
     private var stateMachine: RelayStreamStateMachine
+    /// Bytes written and not yet sent; capped at ``RelayWireFormat/maximumPendingBytesPerStream``.
+    private var pendingBytes = 0
 
     public init(role: RelayStreamStateMachine.Role) {
         self.stateMachine = RelayStreamStateMachine(role: role)
@@ -43,6 +45,8 @@ public final class RelayStreamHandler: ChannelDuplexHandler {
                     context.fireChannelReadComplete()
                     context.close(promise: nil)
                 }
+            case .ignore:
+                break
             case .close(let error):
                 self.fail(error, context: context)
             }
@@ -57,13 +61,37 @@ public final class RelayStreamHandler: ChannelDuplexHandler {
         }
     }
 
+    /// A reset with CANCEL is how either end closes a link it is done with: a normal end, not an
+    /// error for the handlers above. Anything else passes on.
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let closed = error as? NIOHTTP2Errors.StreamClosed, closed.errorCode == .cancel {
+            self.stateMachine.closed()
+            context.close(promise: nil)
+            return
+        }
+        context.fireErrorCaught(error)
+    }
+
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         guard self.stateMachine.canWrite else {
             promise?.fail(RelayFramingError(.writeBeforeOpen, "bytes written to a pump-link stream that is not open"))
             return
         }
         let buffer = Self.unwrapOutboundIn(data)
-        context.write(Self.wrapOutboundOut(.data(.init(data: .byteBuffer(buffer)))), promise: promise)
+        let count = buffer.readableBytes
+        guard self.pendingBytes + count <= RelayWireFormat.maximumPendingBytesPerStream else {
+            let error = RelayFramingError(
+                .outboundLimitExceeded,
+                "\(self.pendingBytes + count) bytes waiting for the peer's stream window"
+            )
+            promise?.fail(error)
+            self.fail(error, context: context)
+            return
+        }
+        self.pendingBytes += count
+        let written = promise ?? context.eventLoop.makePromise()
+        written.futureResult.assumeIsolated().whenComplete { _ in self.pendingBytes -= count }
+        context.write(Self.wrapOutboundOut(.data(.init(data: .byteBuffer(buffer)))), promise: written)
     }
 
     public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {

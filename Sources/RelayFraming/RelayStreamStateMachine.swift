@@ -31,6 +31,8 @@ public struct RelayStreamStateMachine: Sendable {
 
     public enum DataAction: Sendable, Equatable {
         case deliver(endStream: Bool)
+        /// This end already closed the stream; what the peer sent meanwhile goes nowhere.
+        case ignore
         case close(RelayFramingError)
     }
 
@@ -84,6 +86,7 @@ public struct RelayStreamStateMachine: Sendable {
     }
 
     public mutating func dataReceived(endStream: Bool) -> DataAction {
+        if self.state == .closed { return .ignore }
         guard self.state == .open else {
             let state = self.state
             self.state = .closed

@@ -36,6 +36,10 @@ public enum RelayWireFormat {
     public static let maximumFrameSize = 16_384
     /// How many pump links one phone may carry at once; the gateway refuses more streams.
     public static let maximumStreamsPerPhone = 256
+    /// Bytes written to one stream and not yet sent (the peer's window is shut) beyond which
+    /// ``RelayStreamHandler`` closes the stream: writers that ignore writability (the inner
+    /// TLS session on the gateway) cannot make an end buffer without bound.
+    public static let maximumPendingBytesPerStream = 256 * 1024
     /// Outbound bytes a stream channel holds before it reports itself not writable.
     public static let streamOutboundHighWatermark = 16 * 1024
     public static let streamOutboundLowWatermark = 8 * 1024

@@ -40,9 +40,12 @@ struct RelayProcessTests {
     }
 
     /// Polls the gateway's log (bounded) for `text`.
-    func gatewayLogs(_ running: Running, _ text: String) -> Bool {
+    func gatewayLogs(_ running: Running, _ text: String) -> Bool { self.logs(running.gateway, text) }
+
+    /// Polls a process's log (bounded, 5 s) for `text`.
+    func logs(_ process: BackgroundProcess, _ text: String) -> Bool {
         for _ in 0..<100 {
-            if running.gateway.stderr.contains(text) { return true }
+            if process.stderr.contains(text) { return true }
             Thread.sleep(forTimeInterval: 0.05)
         }
         return false
@@ -86,6 +89,10 @@ struct RelayProcessTests {
         #expect(connected.count == 3)
         #expect(connected.allSatisfy { $0.contains("via=phone PHONE-1") }, "\(connected)")
         #expect(self.gatewayLogs(running, "relay connected"))
+        #expect(self.gatewayLogs(running, "pump disconnected"))
+        #expect(!running.gateway.stderr.contains("warning"), "\(running.gateway.stderr)")
+        // The relay logs byte counts per link, never contents.
+        #expect(self.logs(relay, "bytes_from_pump="), "\(relay.stderr)")
     }
 
     @Test("a relay with a revoked phone certificate exits non-zero; the gateway logs certificateRevoked")

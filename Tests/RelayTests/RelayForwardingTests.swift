@@ -1,4 +1,5 @@
 import Gateway
+import GatewayTLS
 import NIOCore
 import NIOPosix
 import PumpSimulator
@@ -18,22 +19,8 @@ struct RelayForwardingTests {
         let port = listening.channel.localAddress?.port ?? 0
         let serials = ["PUMP-0001", "PUMP-0002", "PUMP-0003"]
 
-        let reports = try await withThrowingTaskGroup(of: PumpSessionReport.self) { group in
-            for serial in serials {
-                let pump = try bed.pump(serial)
-                group.addTask {
-                    try await pump.runSession(
-                        host: "127.0.0.1",
-                        port: port,
-                        telemetryCount: 3,
-                        intervalMilliseconds: 0,
-                        firstTelemetrySequence: 1,
-                        group: MultiThreadedEventLoopGroup.singleton
-                    )
-                }
-            }
-            return try await group.reduce(into: []) { $0.append($1) }
-        }
+        let results = try await bed.runPumps(serials, port: port)
+        let reports = results.values.compactMap { try? $0.get() }
 
         #expect(reports.count == 3)
         #expect(reports.allSatisfy { $0.telemetryAcknowledged == 3 })
@@ -65,6 +52,51 @@ struct RelayForwardingTests {
         #expect(counters.linksAccepted == 3)
         #expect(counters.bytesFromPumps == fromPumps.count)
         #expect(counters.drops.isEmpty)
+        // Links that ended normally are not security events.
+        #expect(await bed.eventually { bed.gateway.registry.pumps.allSatisfy { !$0.connected } })
+        #expect(bed.gateway.registry.events.isEmpty, "\(bed.gateway.registry.events)")
+
+        try? await listening.channel.close()
+        try? await uplink.close()
+        await bed.shutdown()
+    }
+
+    @Test(
+        "a record tampered on one pump's link ends only that tunnel: the event names the pump and its phone, nothing is stored, the other pumps carry on"
+    )
+    func tamperedLinkEndsOnlyItsTunnel() async throws {
+        let bed = try await RelayTestBed()
+        let relay = try bed.relay()
+        let uplink = try await relay.connectUplink()
+        let listening = try await relay.listen(TCPPumpLinkListener(host: "127.0.0.1", port: 0))
+        let port = try #require(listening.channel.localAddress?.port)
+
+        let results = try await bed.runPumps(
+            ["PUMP-0001", "PUMP-0002", "PUMP-0003"],
+            port: port,
+            tampered: "PUMP-0003"
+        )
+
+        for serial in ["PUMP-0001", "PUMP-0002"] {
+            #expect(
+                (try? results[serial]?.get())?.telemetryAcknowledged == 3,
+                "\(serial): \(String(describing: results[serial]))"
+            )
+        }
+        guard case .failure? = results["PUMP-0003"] else {
+            Issue.record("the tampered session survived")
+            return
+        }
+        #expect(bed.gateway.registry.pump("PUMP-0003")?.telemetryStored == 0)
+        #expect(bed.gateway.registry.pump("PUMP-0003")?.firmware == nil, "the tampered hello was applied")
+        let event = bed.gateway.registry.events.first { $0.device == "PUMP-0003" }
+        #expect(event?.kind == "tunnel_failed")
+        #expect(event?.carrier == "phone PHONE-1")
+        #expect(
+            event?.detail.contains("TLS \(GatewayTLSError.Code.recordRejected):") == true,
+            "\(String(describing: event))"
+        )
+        #expect(!bed.gateway.registry.events.contains { $0.device != "PUMP-0003" })
 
         try? await listening.channel.close()
         try? await uplink.close()

@@ -89,3 +89,36 @@ struct RelayStreamHandlerTests {
         _ = try? channel.finish()
     }
 }
+
+extension RelayStreamHandlerTests {
+    @Test("a stream reset with CANCEL is a normal end: no error above; DATA after this end closed is ignored")
+    func cancelIsANormalEnd() throws {
+        let channel = self.gatewayEnd()
+        try channel.writeInbound(self.headers(RelayWireFormat.request(authority: "gw")))
+        _ = try channel.readOutbound(as: HTTP2Frame.FramePayload.self)
+        channel.pipeline.fireErrorCaught(NIOHTTP2Errors.streamClosed(streamID: 1, errorCode: .cancel))
+        #expect(throws: Never.self) { try channel.throwIfErrorCaught() }
+        try channel.writeInbound(self.data("late", endStream: true))
+        #expect(try channel.readInbound(as: ByteBuffer.self) == nil)
+        _ = try? channel.finish()
+    }
+}
+
+extension RelayStreamHandlerTests {
+    @Test("bytes piling up behind a shut stream window close the stream with outboundLimitExceeded")
+    func pendingBytesAreCapped() throws {
+        let channel = self.gatewayEnd()
+        try channel.writeInbound(self.headers(RelayWireFormat.request(authority: "gw")))
+        _ = try channel.readOutbound(as: HTTP2Frame.FramePayload.self)
+        // Written but never flushed: as if the peer kept the window shut.
+        let chunk = ByteBuffer(repeating: 0x17, count: 16 * 1024)
+        for _ in 0..<(RelayWireFormat.maximumPendingBytesPerStream / chunk.readableBytes) {
+            channel.write(chunk, promise: nil)
+        }
+        #expect(throws: Never.self) { try channel.throwIfErrorCaught() }
+        let refused = channel.write(chunk)
+        #expect(throws: RelayFramingError.self) { try refused.wait() }
+        let error = #expect(throws: RelayFramingError.self) { try channel.throwIfErrorCaught() }
+        #expect(error?.code == .outboundLimitExceeded)
+    }
+}

@@ -80,6 +80,36 @@ final class RelayTestBed: Sendable {
         return SimulatedPump(serial: serial, configuration: configuration, serverName: "localhost")
     }
 
+    /// Runs one session of each pump at once through `port`; `tampered` flips a bit in its
+    /// pump's third write (ClientHello, client flight, then the first application record).
+    func runPumps(
+        _ serials: [String],
+        port: Int,
+        telemetry: Int = 3,
+        tampered: String? = nil
+    ) async throws -> [String: Result<PumpSessionReport, any Error>] {
+        try await withThrowingTaskGroup(of: (String, Result<PumpSessionReport, any Error>).self) { group in
+            for serial in serials {
+                let pump = try self.pump(serial)
+                group.addTask {
+                    let result = await Result(catching: {
+                        try await pump.runSession(
+                            host: "127.0.0.1",
+                            port: port,
+                            telemetryCount: telemetry,
+                            intervalMilliseconds: 10,
+                            firstTelemetrySequence: 1,
+                            tamperWithWrite: serial == tampered ? 3 : nil,
+                            group: MultiThreadedEventLoopGroup.singleton
+                        )
+                    })
+                    return (serial, result)
+                }
+            }
+            return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+    }
+
     /// Waits (polling, bounded) until `condition` holds; returns whether it did.
     func eventually(within seconds: Double = 5, _ condition: () -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
@@ -114,5 +144,11 @@ extension Array where Element == UInt8 {
         return (0...(self.count - needle.count)).contains { start in
             self[start..<(start + needle.count)].elementsEqual(needle)
         }
+    }
+}
+
+extension Result where Failure == any Error {
+    init(catching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
     }
 }
