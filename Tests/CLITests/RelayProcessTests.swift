@@ -76,7 +76,7 @@ struct RelayProcessTests {
                 name: serial
             )
         }
-        defer { pumps.forEach { $0.stop() } }
+        defer { for pump in pumps { pump.stop() } }
         for pump in pumps {
             let report = try pump.waitForLine(containing: "connection 1:", timeout: 30)
             #expect(report.contains("handshake full"), "\(report)")
