@@ -150,6 +150,7 @@ let package = Package(
             dependencies: ["MedTunnelPKI", "MedTunnelIdentity"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "TunnelProtocol"], swiftSettings: swiftSettings),
         .testTarget(name: "CLITests", dependencies: ["MedTunnelPKI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RelayTests",

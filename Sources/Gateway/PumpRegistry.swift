@@ -1,4 +1,4 @@
-public import MedTunnelIdentity
+import MedTunnelIdentity
 import Synchronization
 public import TunnelProtocol
 
@@ -41,7 +41,10 @@ public final class PumpRegistry: Sendable {
 
     public init() {}
 
-    public func sessionStarted(serial: String, resumed: Bool, now: Int64, carrier: String? = nil) {
+    /// Records a new session and returns its number for this pump, which ``sessionEnded``
+    /// takes: a session that ends after a newer one started must not mark the pump gone.
+    @discardableResult
+    public func sessionStarted(serial: String, resumed: Bool, now: Int64, carrier: String? = nil) -> Int {
         self.state.withLock { state in
             var pump =
                 state.pumps[serial]
@@ -61,6 +64,7 @@ public final class PumpRegistry: Sendable {
             if resumed { pump.resumedSessions += 1 }
             pump.lastSeenMilliseconds = now
             state.pumps[serial] = pump
+            return pump.sessions
         }
     }
 
@@ -85,8 +89,11 @@ public final class PumpRegistry: Sendable {
         }
     }
 
-    public func sessionEnded(serial: String, now: Int64) {
+    /// Ends session number `session` of the pump; the pump stays connected if a newer
+    /// session has replaced this one.
+    public func sessionEnded(serial: String, session: Int, now: Int64) {
         self.state.withLock { state in
+            guard state.pumps[serial]?.sessions == session else { return }
             state.pumps[serial]?.connected = false
             state.pumps[serial]?.lastSeenMilliseconds = now
         }

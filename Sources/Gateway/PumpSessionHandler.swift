@@ -1,7 +1,7 @@
 import GatewayTLS
 import Logging
 import MedTunnelIdentity
-public import NIOCore
+import NIOCore
 import TunnelProtocol
 
 /// The gateway's end of one pump's inner tunnel, above ``GatewayTLSHandler``: decodes inner
@@ -15,6 +15,8 @@ final class PumpSessionHandler: ChannelInboundHandler {
     private var logger: Logger
     private let clock: @Sendable () -> Int64
     private var serial: String?
+    /// This session's number for its pump (from the registry).
+    private var session = 0
     private var saidHello = false
     private var decoder = InnerFrameDecoder()
     private let carrier: String
@@ -44,7 +46,12 @@ final class PumpSessionHandler: ChannelInboundHandler {
                 )
             )
         }
-        self.registry.sessionStarted(serial: serial, resumed: peer.resumed, now: self.clock(), carrier: self.carrier)
+        self.session = self.registry.sessionStarted(
+            serial: serial,
+            resumed: peer.resumed,
+            now: self.clock(),
+            carrier: self.carrier
+        )
         self.logger.info(
             "pump connected",
             metadata: ["resumed": "\(peer.resumed)", "suite": "\(peer.cipherSuite)", "via": "\(self.carrier)"]
@@ -127,7 +134,7 @@ final class PumpSessionHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         if let serial = self.serial {
-            self.registry.sessionEnded(serial: serial, now: self.clock())
+            self.registry.sessionEnded(serial: serial, session: self.session, now: self.clock())
             self.logger.info("pump disconnected")
         }
         context.fireChannelInactive()

@@ -1,6 +1,10 @@
 internal import COpenSSL
 public import MedTunnelIdentity
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// What the peer turned out to be once the handshake finished.
 public struct TLSPeer: Sendable, Equatable {
     /// The pump or phone named by the verified client certificate (server side), or nil on
@@ -71,6 +75,8 @@ public final class GatewayTLSConnection {
     private var closeNotifySent = false
     /// Plaintext bytes read per `SSL_read` call.
     private static let readChunk = 16 * 1024
+    /// Reused for every `SSL_read`: one allocation per connection, not per call.
+    private var readBuffer = [UInt8](repeating: 0, count: GatewayTLSConnection.readChunk)
 
     public init(context: GatewayTLSContext, resuming session: GatewayTLSSession? = nil) throws {
         self.context = context
@@ -93,11 +99,8 @@ public final class GatewayTLSConnection {
             SSL_set_connect_state(ssl)
             if case .host(let host) = context.configuration.expectedPeer {
                 _ = SSL_set1_host(ssl, host)
-                if !host.contains(where: { $0 == ":" || ($0 >= "0" && $0 <= "9") || $0 == "." })
-                    || host.contains(where: \.isLetter)
-                {
-                    _ = c_mt_SSL_set_tlsext_host_name(ssl, host)
-                }
+                // SNI carries host names only, never IP literals (RFC 6066, section 3).
+                if !Self.isIPLiteral(host) { _ = c_mt_SSL_set_tlsext_host_name(ssl, host) }
             }
             if let session { _ = SSL_set_session(ssl, session.session) }
         }
@@ -111,7 +114,7 @@ public final class GatewayTLSConnection {
         switch self.state {
         case .established, .closed:
             SSL_set_shutdown(self.ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN)
-        case .failed(let error) where error.code == .truncated && self.verifiedOrResumed:
+        case .failed(let error) where error.code == .truncated && self.wasEstablished:
             SSL_set_shutdown(self.ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN)
         case .failed, .handshaking:
             break
@@ -119,7 +122,13 @@ public final class GatewayTLSConnection {
         SSL_free(self.ssl)
     }
 
-    private var verifiedOrResumed = false
+    private var wasEstablished = false
+
+    static func isIPLiteral(_ host: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
+    }
 
     static func from(ssl: OpaquePointer) -> GatewayTLSConnection? {
         guard let pointer = SSL_get_ex_data(ssl, 0) else { return nil }
@@ -141,6 +150,9 @@ public final class GatewayTLSConnection {
         var output = GatewayTLSOutput()
         var offset = 0
         while offset < ciphertext.count, self.isOpen {
+            // OpenSSL pulls what the BIO holds into its own record buffer (one record at most)
+            // on every `advance`, so this cap is a backstop: bytes are written in slices that
+            // can never make the BIO hold more than the cap.
             let room = self.context.configuration.maximumBufferedCiphertext - Int(BIO_ctrl_pending(self.inbound))
             guard room > 0 else {
                 self.fail(
@@ -257,10 +269,9 @@ public final class GatewayTLSConnection {
             case .failed(let error): self.fail(error, &output)
             }
         }
-        var buffer = [UInt8](repeating: 0, count: Self.readChunk)
         while case .established = self.state {
             ERR_clear_error()
-            let result = buffer.withUnsafeMutableBytes { SSL_read(self.ssl, $0.baseAddress, Int32($0.count)) }
+            let result = self.readBuffer.withUnsafeMutableBytes { SSL_read(self.ssl, $0.baseAddress, Int32($0.count)) }
             if self.renegotiationAttempted {
                 self.fail(
                     GatewayTLSError(.renegotiationRefused, "the peer tried to renegotiate; this session is ended"),
@@ -269,7 +280,7 @@ public final class GatewayTLSConnection {
                 return
             }
             switch self.step(result) {
-            case .complete(let count): output.events.append(.plaintext(Array(buffer[0..<count])))
+            case .complete(let count): output.events.append(.plaintext(Array(self.readBuffer[0..<count])))
             case .incomplete: return
             case .peerClosed: self.peerClosed(&output)
             case .failed(let error): self.fail(error, &output)
@@ -307,7 +318,7 @@ public final class GatewayTLSConnection {
             protocolVersion: version,
             cipherSuite: cipher
         )
-        self.verifiedOrResumed = true
+        self.wasEstablished = true
         self.state = .established(peer)
         output.events.append(.established(peer))
     }

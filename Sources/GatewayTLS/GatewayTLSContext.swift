@@ -65,7 +65,7 @@ public final class GatewayTLSContext: @unchecked Sendable {
 
         let verifyMode = SSL_VERIFY_PEER | (c.role == .server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0)
         SSL_CTX_set_verify(ctx, verifyMode, gatewayTLSVerifyCallback)
-        _ = SSL_CTX_set_verify_depth(ctx, 2)
+        SSL_CTX_set_verify_depth(ctx, 2)
         _ = SSL_CTX_set_purpose(ctx, c.role == .server ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER)
         _ = SSL_CTX_set_ex_data(ctx, 0, Unmanaged.passUnretained(self).toOpaque())
 
