@@ -32,7 +32,11 @@ let package = Package(
         .target(name: "SafetyPolicy", dependencies: ["TherapyModel"], swiftSettings: swiftSettings),
         // JSON for TherapyModel and SafetyPolicy (uses Foundation, so it is not in the domain modules).
         .target(name: "TherapyJSON", dependencies: ["TherapyModel", "SafetyPolicy"], swiftSettings: swiftSettings),
-        .target(name: "TunnelProtocol", dependencies: ["TherapyModel"], swiftSettings: swiftSettings),
+        .target(
+            name: "TunnelProtocol",
+            dependencies: ["TherapyModel", "MedTunnelIdentity"],
+            swiftSettings: swiftSettings
+        ),
 
         // MARK: TLS engines
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),

@@ -99,7 +99,9 @@ final class PumpSessionHandler: ChannelInboundHandler {
             self.send(.heartbeatReply(nonce: nonce), context)
         case .heartbeatReply:
             break
-        case .helloAccepted, .telemetryStored:
+        case .acknowledgement:
+            break  // The command pipeline (issue 6) records acknowledgements; none are sent yet.
+        case .helloAccepted, .telemetryStored, .command:
             throw TunnelProtocolError(.invalidField, "a gateway-to-pump message came from the pump")
         }
     }

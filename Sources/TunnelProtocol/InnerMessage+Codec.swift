@@ -34,6 +34,12 @@ extension InnerMessage {
         case .heartbeatReply(let nonce):
             type = .heartbeatReply
             body.append(nonce)
+        case .command(let bytes):
+            type = .command
+            body.append(bytes: bytes)
+        case .acknowledgement(let signed):
+            type = .acknowledgement
+            body.append(bytes: signed.encoded)
         }
         var frame = ByteWriter()
         frame.append(type.rawValue)
@@ -92,6 +98,10 @@ extension InnerMessage {
             return .telemetryStored(sequence: reader.readUInt64())
         case .heartbeatReply:
             return .heartbeatReply(nonce: reader.readUInt64())
+        case .command:
+            return .command(body: Array(body))
+        case .acknowledgement:
+            return .acknowledgement(try SignedAcknowledgement.decode(body))
         }
     }
 }
@@ -105,7 +115,7 @@ public struct InnerFrameDecoder: Sendable {
 
     /// Appends bytes from the tunnel. Call ``next()`` until it returns nil after each append:
     /// lengths are checked as soon as a header is complete, so what stays buffered between
-    /// appends is less than one maximal frame (3 + 512 bytes).
+    /// appends is less than one maximal frame (3 + ``InnerFrame/maximumBodyLength`` bytes).
     public mutating func append(_ bytes: [UInt8]) {
         if self.start > 0 && self.start == self.buffer.count {
             self.buffer.removeAll(keepingCapacity: true)
@@ -142,49 +152,4 @@ public struct InnerFrameDecoder: Sendable {
 
     /// Unconsumed bytes: a partial frame. Non-zero when a tunnel closes means truncation.
     public var pendingByteCount: Int { self.buffer.count - self.start }
-}
-
-/// Big-endian writer.
-struct ByteWriter {
-    var bytes: [UInt8] = []
-    mutating func append(_ value: UInt8) { self.bytes.append(value) }
-    mutating func append(_ value: UInt16) { self.appendBigEndian(UInt64(value), width: 2) }
-    mutating func append(_ value: UInt32) { self.appendBigEndian(UInt64(value), width: 4) }
-    mutating func append(_ value: UInt64) { self.appendBigEndian(value, width: 8) }
-    mutating func append(bytes: [UInt8]) { self.bytes += bytes }
-    private mutating func appendBigEndian(_ value: UInt64, width: Int) {
-        for shift in stride(from: (width - 1) * 8, through: 0, by: -8) {
-            self.bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
-        }
-    }
-}
-
-/// Big-endian reader over a body whose length was checked beforehand: reads never run past
-/// the end (a short read is a programming error caught by the length table).
-struct ByteReader {
-    private let bytes: ArraySlice<UInt8>
-    private var index: Int
-    init(_ bytes: ArraySlice<UInt8>) {
-        self.bytes = bytes
-        self.index = bytes.startIndex
-    }
-    var remaining: Int { self.bytes.endIndex - self.index }
-    mutating func readUInt8() -> UInt8 { UInt8(self.readBigEndian(width: 1)) }
-    mutating func readUInt16() -> UInt16 { UInt16(self.readBigEndian(width: 2)) }
-    mutating func readUInt32() -> UInt32 { UInt32(self.readBigEndian(width: 4)) }
-    mutating func readUInt64() -> UInt64 { self.readBigEndian(width: 8) }
-    mutating func readBytes(_ count: Int) -> [UInt8] {
-        precondition(count <= self.remaining, "read past a checked body: \(count) > \(self.remaining)")
-        defer { self.index += count }
-        return Array(self.bytes[self.index..<(self.index + count)])
-    }
-    private mutating func readBigEndian(width: Int) -> UInt64 {
-        precondition(width <= self.remaining, "read past a checked body: \(width) > \(self.remaining)")
-        var value: UInt64 = 0
-        for _ in 0..<width {
-            value = value << 8 | UInt64(self.bytes[self.index])
-            self.index += 1
-        }
-        return value
-    }
 }

@@ -19,10 +19,17 @@
 /// | 0x81 | helloAccepted  | gw → pump  | version u8, gateway time ms i64                                  | 9      |
 /// | 0x82 | telemetryStored| gw → pump  | seq u64 (the highest telemetry sequence stored)                  | 8      |
 /// | 0x83 | heartbeatReply | either     | nonce u64                                                        | 8      |
+/// | 0x10 | command        | gw → pump  | a signed command envelope (`CommandEnvelope`'s table)            | 102…598|
+/// | 0x90 | acknowledgement| pump → gw  | the pump's signed answer (`CommandAcknowledgement`'s table)      | 158…221|
 ///
-/// Types 0x10…0x3F and 0x90…0xBF are reserved for setting-change commands and their
-/// acknowledgements. An unknown type is an error: a peer that does not speak the same
-/// version must be noticed, not ignored.
+/// Types 0x11…0x3F and 0x91…0xBF stay reserved for commands and acknowledgements. An unknown
+/// type is an error: a peer that does not speak the same version must be noticed, not ignored.
+///
+/// A command frame is handed up as its body bytes, checked only for length: the pump
+/// runtime decodes and verifies it, and answers every command frame, even one it cannot
+/// read, with a signed acknowledgement (`malformed`). An acknowledgement frame is decoded
+/// here in full (not verified: that takes the pump's certificate); a malformed one ends the
+/// tunnel like any other bad frame.
 public enum InnerMessage: Sendable, Equatable {
     case hello(Hello)
     case telemetry(Telemetry)
@@ -30,6 +37,9 @@ public enum InnerMessage: Sendable, Equatable {
     case helloAccepted(version: UInt8, gatewayTimeMilliseconds: Int64)
     case telemetryStored(sequence: UInt64)
     case heartbeatReply(nonce: UInt64)
+    /// The body of a command frame: a `SignedCommand`'s `encoded` bytes, not yet decoded.
+    case command(body: [UInt8])
+    case acknowledgement(SignedAcknowledgement)
 
     public struct Hello: Sendable, Equatable {
         public static let currentVersion: UInt8 = 1
@@ -108,9 +118,9 @@ public enum InnerMessage: Sendable, Equatable {
 /// Frame layout constants: the spec table above, in numbers.
 public enum InnerFrame {
     public static let headerLength = 3
-    /// The largest body of any message type. Frames are also bounded by the TLS maximum
-    /// fragment length the pump negotiates (2 KiB).
-    public static let maximumBodyLength = 512
+    /// The largest body of any message type: a command envelope carrying a 48-entry
+    /// correction range schedule for a 64-character serial.
+    public static let maximumBodyLength = CommandEnvelope.bodyLengths.upperBound
 
     enum MessageType: UInt8 {
         case hello = 0x01
@@ -119,6 +129,8 @@ public enum InnerFrame {
         case helloAccepted = 0x81
         case telemetryStored = 0x82
         case heartbeatReply = 0x83
+        case command = 0x10
+        case acknowledgement = 0x90
 
         /// The body length a frame of this type may have.
         var allowedBodyLengths: ClosedRange<Int> {
@@ -127,6 +139,8 @@ public enum InnerFrame {
             case .telemetry: return 28...28
             case .heartbeat, .telemetryStored, .heartbeatReply: return 8...8
             case .helloAccepted: return 9...9
+            case .command: return CommandEnvelope.bodyLengths
+            case .acknowledgement: return CommandAcknowledgement.bodyLengths
             }
         }
     }

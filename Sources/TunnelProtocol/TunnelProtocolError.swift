@@ -7,6 +7,7 @@ public struct TunnelProtocolError: Error, Hashable, CustomStringConvertible {
             case badLength
             case invalidField
             case bufferLimitExceeded
+            case unsupportedVersion
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -19,6 +20,8 @@ public struct TunnelProtocolError: Error, Hashable, CustomStringConvertible {
         public static let invalidField = Code(.invalidField)
         /// More unread bytes are buffered than one maximal frame.
         public static let bufferLimitExceeded = Code(.bufferLimitExceeded)
+        /// A format version this side does not read.
+        public static let unsupportedVersion = Code(.unsupportedVersion)
 
         public var description: String { self.base.rawValue }
     }
