@@ -52,6 +52,25 @@ let package = Package(
         .systemLibrary(name: "CMbedTLS", providers: [.apt(["libmbedtls-dev"])]),
         .target(name: "PumpTLS", dependencies: ["CMbedTLS"], swiftSettings: swiftSettings),
 
+        // MARK: Commands
+        // PumpRuntime: the pump firmware's command core (verify, apply, persist, acknowledge),
+        // Foundation-free, crypto by mbedTLS. CommandAuthority: the gateway's side (signs
+        // envelopes with the command key, verifies acknowledgements), swift-crypto.
+        .target(
+            name: "PumpRuntime",
+            dependencies: ["CMbedTLS", "TunnelProtocol", "TherapyModel", "MedTunnelIdentity"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "CommandAuthority",
+            dependencies: [
+                "TunnelProtocol", "TherapyModel", "MedTunnelPKI", "MedTunnelIdentity",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: PKI
         .target(
             name: "MedTunnelPKI",
@@ -102,7 +121,7 @@ let package = Package(
         .target(
             name: "PumpSimulator",
             dependencies: [
-                "PumpTLS", "TunnelProtocol",
+                "PumpTLS", "TunnelProtocol", "PumpRuntime", "TherapyModel",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -141,6 +160,17 @@ let package = Package(
         .testTarget(name: "TunnelProtocolTests", dependencies: ["TunnelProtocol"], swiftSettings: swiftSettings),
         .testTarget(name: "AuditLogTests", dependencies: ["AuditLog"], swiftSettings: swiftSettings),
         .testTarget(
+            name: "PumpRuntimeTests",
+            dependencies: [
+                "PumpRuntime", "CommandAuthority", "TunnelProtocol", "TherapyModel", "MedTunnelPKI",
+                "MedTunnelIdentity", "GatewayTLS", "PumpSimulator", "PumpTLS",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "TLSTests",
             dependencies: [
                 "GatewayTLS", "PumpTLS", "MedTunnelPKI",
@@ -155,7 +185,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "TunnelProtocol"], swiftSettings: swiftSettings),
-        .testTarget(name: "CLITests", dependencies: ["MedTunnelPKI"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CLITests",
+            dependencies: [
+                "MedTunnelPKI", "CommandAuthority", "TunnelProtocol", "GatewayTLS", "TherapyModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "RelayTests",
             dependencies: [

@@ -4,10 +4,12 @@
 #define MEDTUNNEL_CMBEDTLS_SHIM_H
 
 #include <mbedtls/ctr_drbg.h>
+#include <mbedtls/ecdsa.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/platform_util.h>
+#include <mbedtls/sha256.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/ssl_ciphersuites.h>
 #include <mbedtls/ssl_internal.h>
@@ -70,5 +72,12 @@ static inline const mbedtls_x509_name *medtunnel_x509_crt_subject(const mbedtls_
 
 /// MBEDTLS_X509_ID_FLAG is a macro.
 static inline uint32_t medtunnel_x509_id_flag(int id) { return MBEDTLS_X509_ID_FLAG(id); }
+
+/// The EC key pair inside a parsed key, or NULL when the key is not an EC key
+/// (mbedtls_pk_ec takes the context by value, which Swift would copy).
+static inline mbedtls_ecp_keypair *medtunnel_pk_ec_keypair(const mbedtls_pk_context *pk) {
+    if (mbedtls_pk_get_type(pk) != MBEDTLS_PK_ECKEY && mbedtls_pk_get_type(pk) != MBEDTLS_PK_ECDSA) return NULL;
+    return (mbedtls_ecp_keypair *) pk->pk_ctx;
+}
 
 #endif

@@ -10,6 +10,7 @@ import Glibc
 /// ```
 /// DIR/ca.pem, DIR/ca.key            the MedTunnel CA (the key never leaves this directory)
 /// DIR/gateway.pem, DIR/gateway.key  the gateway's TLS server certificate
+/// DIR/command.key, DIR/command.pem  the gateway's command-signing key and its public key
 /// DIR/pumps/SERIAL.pem, .key        one per pump (clientAuth)
 /// DIR/phones/ID.pem, .key           one per phone relay (clientAuth)
 /// DIR/revoked.txt                   the revocation list the gateway checks at every handshake

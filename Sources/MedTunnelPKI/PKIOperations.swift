@@ -3,7 +3,8 @@ public import MedTunnelIdentity
 
 /// The operations behind `medtunnel pki`: each works on a PKI directory.
 public enum PKIOperations {
-    /// Creates the CA and the gateway certificate. Refuses to replace an existing CA unless `force`.
+    /// Creates the CA, the gateway certificate and the command key. Refuses to replace an
+    /// existing CA unless `force` (which also replaces the command key).
     @discardableResult
     public static func initialize(
         _ directory: PKIDirectory,
@@ -17,6 +18,7 @@ public enum PKIOperations {
         try ca.save(to: directory, force: force)
         try writeFileDurably(gateway.privateKeyPEM, to: directory.gatewayKey, mode: 0o600)
         try writeFileDurably(gateway.certificatePEM, to: directory.gatewayCertificate, mode: 0o644)
+        try createCommandKey(in: directory, force: force)
         return ca
     }
 

@@ -1,5 +1,6 @@
 public import NIOCore
 import NIOPosix
+public import PumpRuntime
 public import PumpTLS
 
 /// One simulated pump: its TLS profile and the session it resumes on reconnect.
@@ -9,6 +10,8 @@ public final class SimulatedPump: @unchecked Sendable {
     public let serverName: String?
     /// The session to resume; set by the handler on the event loop once established.
     var session: PumpTLSSession?
+    /// The command core (`--state-dir`); without it the pump takes no commands.
+    public var runtime: PumpRuntime?
 
     public init(serial: String, configuration: PumpTLSConfiguration, serverName: String?) {
         self.serial = serial

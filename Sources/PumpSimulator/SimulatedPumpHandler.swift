@@ -21,7 +21,7 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
     public typealias OutboundOut = ByteBuffer
 
     private let tls: PumpTLSConnection
-    private let pump: SimulatedPump
+    let pump: SimulatedPump
     private var report: PumpSessionReport
     private let done: EventLoopPromise<PumpSessionReport>
     private let telemetryCount: Int
@@ -71,12 +71,7 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
             self.report.resumed = self.tls.isResumed
             self.report.cipherSuite = self.tls.negotiatedCipherSuiteName
             if let session = try? self.tls.exportSession() { self.pump.session = session }
-            let hello = try! InnerMessage.Hello(
-                lastAppliedSequence: 0,
-                settingsDigest: [UInt8](repeating: 0, count: 32),
-                firmware: "medtunnel-sim-1"
-            )
-            self.send(.hello(hello), context)
+            self.send(.hello(self.pump.hello()), context)
         }
         self.decoder.append(self.tls.readPlaintext())
         do {
@@ -108,6 +103,8 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
             }
         case .heartbeat(let nonce):
             self.send(.heartbeatReply(nonce: nonce), context)
+        case .command(let body):
+            self.answerCommand(body, context)
         default:
             break
         }
@@ -133,7 +130,7 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
         )
     }
 
-    private func send(_ message: InnerMessage, _ context: ChannelHandlerContext) {
+    func send(_ message: InnerMessage, _ context: ChannelHandlerContext) {
         do {
             try self.tls.write(plaintext: message.encoded())
         } catch {
@@ -141,14 +138,14 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
         }
     }
 
-    private func flush(_ context: ChannelHandlerContext) {
+    func flush(_ context: ChannelHandlerContext) {
         let out = self.tls.takeOutbound()
         guard !out.isEmpty else { return }
         self.report.bytesSent += out.count
         context.writeAndFlush(Self.wrapOutboundOut(context.channel.allocator.buffer(bytes: out)), promise: nil)
     }
 
-    private func finish(_ context: ChannelHandlerContext, _ result: Result<PumpSessionReport, any Error>) {
+    func finish(_ context: ChannelHandlerContext, _ result: Result<PumpSessionReport, any Error>) {
         self.done.completeWith(result)
         context.close(promise: nil)
     }

@@ -12,7 +12,8 @@ struct PKICommand: AsyncParsableCommand {
 
     struct Init: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create DIR/ca.pem, ca.key, gateway.pem, gateway.key. Keys are written with mode 0600."
+            abstract:
+                "Create DIR/ca.pem, ca.key, gateway.pem, gateway.key, command.key, command.pem. Keys are written with mode 0600; an existing PKI without a command key gets just that."
         )
         @Option(help: "The PKI directory.") var dir: String
         @Option(
@@ -24,6 +25,10 @@ struct PKICommand: AsyncParsableCommand {
 
         func run() throws {
             let names = self.gatewayNames.isEmpty ? ["localhost", "127.0.0.1"] : self.gatewayNames
+            if !self.force, try PKIOperations.addMissingCommandKey(PKIDirectory(self.dir)) {
+                print("kept the existing CA in \(self.dir) and added the command key (command.key, command.pem)")
+                return
+            }
             try PKIOperations.initialize(PKIDirectory(self.dir), gatewayNames: names, force: self.force)
             print(
                 "created the MedTunnel CA and a gateway certificate for \(names.joined(separator: ", ")) in \(self.dir)"

@@ -23,6 +23,7 @@ struct PumpSimCommand: AsyncParsableCommand {
     @Option(name: .customLong("server-name"), help: "The gateway host name to verify.") var serverName = "localhost"
     @Flag(help: "Issue the pump's certificate into the PKI directory first if it is missing.") var issue = false
     @Flag(name: .customLong("no-resume"), help: "Always run a full handshake (for benchmarks).") var noResume = false
+    @OptionGroup var commands: PumpStateOptions
 
     func run() async throws {
         guard let gateway = HostPort(self.connect) else {
@@ -37,6 +38,7 @@ struct PumpSimCommand: AsyncParsableCommand {
             privateKeyPEM: try String(contentsOf: directory.key(for: identity), encoding: .utf8)
         )
         let pump = SimulatedPump(serial: self.serial, configuration: configuration, serverName: self.serverName)
+        pump.runtime = try self.commands.runtime(serial: self.serial, pki: directory)
         var sequence: UInt64 = 1
         for index in 1...max(1, self.connections) {
             if self.noResume { pump.forgetSession() }

@@ -22,10 +22,18 @@ enum ProcessHarness {
     }
 
     /// Runs to completion (killed after `timeout` seconds).
-    static func run(_ executable: String, _ arguments: [String], timeout: Double = 60) throws -> Result {
+    static func run(
+        _ executable: String,
+        _ arguments: [String],
+        timeout: Double = 60,
+        environment: [String: String] = [:]
+    ) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out
@@ -45,8 +53,12 @@ enum ProcessHarness {
         )
     }
 
-    static func medtunnel(_ arguments: [String], timeout: Double = 60) throws -> Result {
-        try run(self.medtunnel, arguments, timeout: timeout)
+    static func medtunnel(
+        _ arguments: [String],
+        timeout: Double = 60,
+        environment: [String: String] = [:]
+    ) throws -> Result {
+        try run(self.medtunnel, arguments, timeout: timeout, environment: environment)
     }
 }
 

@@ -1,0 +1,177 @@
+import TherapyModel
+import TunnelProtocol
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The pump's state file, `STATE/SERIAL.state`. All integers big-endian:
+///
+/// | offset | size | field                                                                  |
+/// |--------|------|------------------------------------------------------------------------|
+/// | 0      | 4    | magic "MTPS"                                                           |
+/// | 4      | 1    | format version, 1                                                      |
+/// | 5      | 1    | n, serial length                                                       |
+/// | 6      | n    | the pump serial (a file copied from another pump is refused)           |
+/// | 6+n    | 8    | high-water sequence u64                                                |
+/// | 14+n   | 8    | last applied sequence u64 (≤ high-water)                               |
+/// | 22+n   | 1    | flags: bit 0 locked out, bit 1 the lockout suspends delivery, bit 2 suspended by command |
+/// | 23+n   | 2    | s, settings length u16                                                 |
+/// | 25+n   | s    | the settings in `SettingsDigest`'s canonical form                      |
+/// | 25+n+s | 32   | SHA-256 of every byte before it                                        |
+///
+/// Written whole to `.SERIAL.state.tmp`, fsync'd, renamed over the old file, then the
+/// directory fsync'd: after a crash the file is the old state or the new one, never a mix.
+/// A file that fails any check is an error, never a reason to start from defaults.
+enum PumpStateFile {
+    static let magic: [UInt8] = Array("MTPS".utf8)
+    static let formatVersion: UInt8 = 1
+    static let checksumLength = 32
+    /// Far above the largest state (about 2.5 KiB): anything bigger is not a state file.
+    static let maximumLength = 16 * 1024
+
+    static func encode(_ state: PumpState, serial: String) -> [UInt8] {
+        var bytes = Self.magic
+        bytes.append(Self.formatVersion)
+        let serialBytes = Array(serial.utf8)
+        bytes.append(UInt8(serialBytes.count))
+        bytes += serialBytes
+        appendBigEndian(state.highWaterSequence, width: 8, to: &bytes)
+        appendBigEndian(state.lastAppliedSequence, width: 8, to: &bytes)
+        var flags: UInt8 = 0
+        if case .active(let suspends) = state.lockout { flags |= suspends ? 0b011 : 0b001 }
+        if state.suspendedByCommand { flags |= 0b100 }
+        bytes.append(flags)
+        let settings = SettingsDigest.canonicalBytes(of: state.settings)
+        appendBigEndian(UInt64(settings.count), width: 2, to: &bytes)
+        bytes += settings
+        bytes += PumpCrypto.sha256(bytes)
+        return bytes
+    }
+
+    static func decode(_ bytes: [UInt8], serial: String, path: String) throws(PumpRuntimeError) -> PumpState {
+        func corrupt(_ what: String) -> PumpRuntimeError {
+            PumpRuntimeError(
+                .stateCorrupt,
+                "\(path) is corrupt (\(what)); the pump will not guess its state: restore the file from a "
+                    + "backup, or remove it only if this pump must start over from factory settings and "
+                    + "sequence 0"
+            )
+        }
+        guard bytes.count >= Self.magic.count + 2 + Self.checksumLength, bytes.starts(with: Self.magic) else {
+            throw corrupt("not a MedTunnel pump state file")
+        }
+        let body = Array(bytes.dropLast(Self.checksumLength))
+        guard PumpCrypto.sha256(body) == Array(bytes.suffix(Self.checksumLength)) else {
+            throw corrupt("checksum mismatch")
+        }
+        guard bytes[4] == Self.formatVersion else {
+            throw PumpRuntimeError(
+                .stateUnsupportedVersion,
+                "\(path) has state format \(bytes[4]); this runtime reads format \(Self.formatVersion)"
+            )
+        }
+        var index = 6
+        let serialLength = Int(body[5])
+        func read(_ width: Int) -> UInt64? {
+            guard index + width <= body.count else { return nil }
+            defer { index += width }
+            return body[index..<(index + width)].reduce(0) { $0 << 8 | UInt64($1) }
+        }
+        guard index + serialLength <= body.count else { throw corrupt("serial runs past the end") }
+        let fileSerial = String(decoding: body[index..<(index + serialLength)], as: UTF8.self)
+        index += serialLength
+        guard fileSerial == serial else {
+            throw PumpRuntimeError(.stateWrongPump, "\(path) belongs to pump \(fileSerial), not \(serial)")
+        }
+        guard let highWater = read(8), let lastApplied = read(8), let flags = read(1), let length = read(2),
+            index + Int(length) == body.count
+        else { throw corrupt("lengths do not add up") }
+        guard lastApplied <= highWater, flags & ~0b111 == 0, flags & 0b010 == 0 || flags & 0b001 != 0 else {
+            throw corrupt("impossible sequence or flag values")
+        }
+        let settings: TherapySettings
+        do {
+            settings = try SettingsDigest.decode(body[index...])
+        } catch {
+            throw corrupt("settings: \(error.reason)")
+        }
+        return PumpState(
+            settings: settings,
+            lockout: flags & 0b001 == 0 ? .none : .active(suspendsDelivery: flags & 0b010 != 0),
+            suspendedByCommand: flags & 0b100 != 0,
+            highWaterSequence: highWater,
+            lastAppliedSequence: lastApplied
+        )
+    }
+
+    private static func appendBigEndian(_ value: UInt64, width: Int, to bytes: inout [UInt8]) {
+        for shift in stride(from: (width - 1) * 8, through: 0, by: -8) {
+            bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
+        }
+    }
+}
+
+/// Plain POSIX file I/O: the firmware has no Foundation.
+enum DurableFile {
+    /// The whole file, or nil when it does not exist.
+    static func load(_ path: String, limit: Int) throws(PumpRuntimeError) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw PumpRuntimeError(.stateIOFailed, "cannot open \(path): \(Self.lastError())")
+        }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw PumpRuntimeError(.stateIOFailed, "cannot read \(path): \(Self.lastError())") }
+            if n == 0 { return bytes }
+            bytes += chunk[0..<n]
+            guard bytes.count <= limit else {
+                throw PumpRuntimeError(.stateCorrupt, "\(path) is larger than any state file (\(limit) bytes)")
+            }
+        }
+    }
+
+    /// Replaces `path` with `bytes`: temporary file, fsync, rename, fsync of the directory.
+    static func replace(_ path: String, with bytes: [UInt8]) throws(PumpRuntimeError) {
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { String(path[..<$0]) } ?? "."
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        let temporary = (directory.isEmpty ? "" : directory + "/") + "." + name + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw PumpRuntimeError(.stateIOFailed, "cannot create \(temporary): \(Self.lastError())")
+        }
+        var written = 0
+        var ok = true
+        while ok && written < bytes.count {
+            let n = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            ok = n > 0
+            if ok { written += n }
+        }
+        ok = ok && fsync(fd) == 0
+        let failure = ok ? "" : Self.lastError()
+        close(fd)
+        guard ok, rename(temporary, path) == 0 else {
+            let reason = ok ? Self.lastError() : failure
+            unlink(temporary)
+            throw PumpRuntimeError(.stateIOFailed, "cannot write \(path): \(reason)")
+        }
+        let directoryFD = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directoryFD >= 0, fsync(directoryFD) == 0 else {
+            let reason = Self.lastError()
+            if directoryFD >= 0 { close(directoryFD) }
+            throw PumpRuntimeError(.stateIOFailed, "cannot fsync the directory of \(path): \(reason)")
+        }
+        close(directoryFD)
+    }
+
+    private static func lastError() -> String { String(cString: strerror(errno)) }
+}
