@@ -61,6 +61,11 @@ extension Signed where Content == CommandEnvelope {
     public var envelope: CommandEnvelope { self.content }
 }
 
+extension InnerMessage {
+    /// The command frame for `signed`.
+    public static func command(_ signed: SignedCommand) -> InnerMessage { .command(body: signed.encoded) }
+}
+
 extension Signed where Content == CommandAcknowledgement {
     public var acknowledgement: CommandAcknowledgement { self.content }
 }

@@ -61,7 +61,7 @@ final class CommandTestGateway: Sendable {
                 case .hello(let hello):
                     self.gateway.record.withLock { $0.hellos.append(hello) }
                     self.send(.helloAccepted(version: 1, gatewayTimeMilliseconds: 0), context)
-                    for command in self.gateway.plan(hello) { self.send(.command(body: command.encoded), context) }
+                    for command in self.gateway.plan(hello) { self.send(.command(command), context) }
                 case .telemetry(let telemetry):
                     self.send(.telemetryStored(sequence: telemetry.sequence), context)
                 case .acknowledgement(let acknowledgement):

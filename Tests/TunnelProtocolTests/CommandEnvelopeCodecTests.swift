@@ -26,8 +26,9 @@ struct CommandEnvelopeCodecTests {
         #expect(decoded.envelope.command.kind == command.kind)
         #expect(decoded.signedMessage == CommandEnvelope.signingContext + signed.envelope.fieldBytes)
 
+        #expect(InnerMessage.command(signed) == .command(body: signed.encoded))
         var frames = InnerFrameDecoder()
-        for byte in InnerMessage.command(body: signed.encoded).encoded() {
+        for byte in InnerMessage.command(signed).encoded() {
             frames.append([byte])
             if let message = try frames.next() {
                 #expect(message == .command(body: signed.encoded))
