@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
     ],
     targets: [
         // MARK: Domain (Foundation-free)
@@ -66,6 +67,31 @@ let package = Package(
         .target(
             name: "AuditLog",
             dependencies: ["SQLiteStore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Accounts, tokens and change requests (issue 6)
+        // Accounts: users with a role and attributes (STATE/accounts.sqlite). AccessTokens: ES256
+        // bearer tokens and the Authenticator the operator API calls (no HTTP framework).
+        // ChangeRequests: the durable change-request store and per-pump command queue
+        // (STATE/changes.sqlite), written in step with the audit log.
+        .target(
+            name: "Accounts",
+            dependencies: ["SQLiteStore", "AuditLog", "SafetyPolicy", "TherapyModel"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "AccessTokens",
+            dependencies: [
+                "Accounts", "AuditLog", "SafetyPolicy",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ChangeRequests",
+            dependencies: ["SQLiteStore", "AuditLog", "SafetyPolicy", "TherapyModel", "TherapyJSON"],
             swiftSettings: swiftSettings
         ),
 
@@ -119,7 +145,7 @@ let package = Package(
             name: "medtunnel",
             dependencies: [
                 "Gateway", "PumpSimulator", "MedTunnelPKI", "MedTunnelIdentity", "AuditLog", "RelayCore",
-                "SQLiteStore", "SafetyPolicy", "TherapyModel", "TherapyJSON",
+                "SQLiteStore", "SafetyPolicy", "TherapyModel", "TherapyJSON", "Accounts", "AccessTokens",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -136,6 +162,16 @@ let package = Package(
         ),
         .testTarget(name: "TunnelProtocolTests", dependencies: ["TunnelProtocol"], swiftSettings: swiftSettings),
         .testTarget(name: "AuditLogTests", dependencies: ["AuditLog"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "AccountsTests",
+            dependencies: ["Accounts", "AccessTokens", "AuditLog", "SafetyPolicy", "TherapyModel"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ChangeRequestsTests",
+            dependencies: ["ChangeRequests", "AuditLog", "SafetyPolicy", "TherapyModel", "TherapyJSON"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "TLSTests",
             dependencies: [
