@@ -1,75 +1,56 @@
 import Foundation
 import SQLiteStore
-import TherapyJSON
 import TherapyModel
 
 /// Applying an audited step to the store: the one code path for both a live step (after its
-/// append) and recovery (redoing an entry the store lacks), so the two cannot disagree.
+/// append) and recovery (redoing an entry the store lacks), so the two cannot disagree. The new
+/// value comes from `ChangeRequest.created(by:)` / `applying(_:)`; this only persists it.
 extension ChangeRequestStore {
-    /// Applies `event`, recorded at `auditIndex`, inside the caller's transaction. Throws
-    /// `illegalTransition` if the request is not in the state the entry says it left.
-    func apply(_ event: ChangeRequestEvent, actor: ChangeActor, auditIndex: UInt64) throws {
-        guard let id = event.requestID, let states = event.enteredStates else {
-            throw ChangeRequestError(.invalidInput, "audit entry \(auditIndex): not a well-formed change-request step")
+    /// Applies `event`, recorded at `auditIndex`, inside the caller's transaction, and returns the
+    /// request as stored. `current` is the request before the step when the caller holds it (a
+    /// live step, guarded against concurrent steps); otherwise it is read.
+    func apply(
+        _ event: ChangeRequestEvent,
+        actor: ChangeActor,
+        auditIndex: UInt64,
+        current known: ChangeRequest? = nil
+    ) throws -> ChangeRequest {
+        if event.creation != nil {
+            let request = try ChangeRequest.created(by: event, actor: actor, auditIndex: auditIndex)
+            try insert(request)
+            try insertTransitions(request, from: 0)
+            return request
         }
-        if let creation = event.creation {
-            try insertCreated(id, event, creation, states: states, actor: actor, auditIndex: auditIndex)
-            return
+        guard let id = event.requestID,
+            let current = try known ?? ChangeRequestSchema.loadRequest(connection, id)
+        else {
+            throw ChangeRequestError(.notFound, "audit entry \(auditIndex): no change request \(event.requestId)")
         }
-        guard let current = try ChangeRequestSchema.loadRequest(connection, id) else {
-            throw ChangeRequestError(.notFound, "audit entry \(auditIndex): no change request \(id)")
-        }
-        guard let from = event.fromState, from == current.state else {
-            throw ChangeRequestError.illegal(id, from: current.state, to: states[0])
-        }
-        try Self.checkChain(id, from: from, states)
+        let next = try current.applying(event, actor: actor, auditIndex: auditIndex)
         let update = try connection.prepare(
             """
-            UPDATE request SET state = ?, refusal_code = ?, updated_ms = ?,
-                sequence = coalesce(?, sequence), expires_ms = coalesce(?, expires_ms),
-                approver_id = coalesce(?, approver_id), queue_position = coalesce(?, queue_position)
+            UPDATE request SET state = ?, refusal_code = ?, updated_ms = ?, sequence = ?, expires_ms = ?,
+                approver_id = ?, queue_position = ?
             WHERE id = ?
             """
         )
-        let final = states[states.count - 1]
-        try update.bind(final.name, at: 1)
-        try Self.bind(final.refusalCode, update, 2)
-        try update.bind(event.at, at: 3)
-        try Self.bind(event.sequence.map { Int64(clamping: $0) }, update, 4)
-        try Self.bind(event.expiresAt, update, 5)
-        try Self.bind(event.approver, update, 6)
-        try Self.bind(states.contains(.queued) ? Int64(auditIndex) : nil, update, 7)
+        try update.bind(next.state.name, at: 1)
+        try Self.bind(next.state.refusalCode, update, 2)
+        try update.bind(next.updatedAt.millisecondsSinceEpoch, at: 3)
+        try Self.bind(next.sequence.map { Int64(clamping: $0) }, update, 4)
+        try Self.bind(next.expiresAt?.millisecondsSinceEpoch, update, 5)
+        try Self.bind(next.approverID, update, 6)
+        try Self.bind(next.authorizingAuditIndex.map { Int64(clamping: $0) }, update, 7)
         try update.bind(id.rawValue, at: 8)
         try update.run()
-        try insertTransitions(
-            id,
-            from: from,
-            states,
-            at: event.at,
-            actor: actor,
-            auditIndex: auditIndex,
-            firstStep: current.history.count
-        )
-        if let sequence = event.sequence {
-            try ChangeRequestSchema.raiseSequence(connection, serial: current.pumpSerial, to: sequence)
+        try insertTransitions(next, from: current.history.count)
+        if let sequence = next.sequence, sequence != current.sequence {
+            try ChangeRequestSchema.raiseSequence(connection, serial: next.pumpSerial, to: sequence)
         }
+        return next
     }
 
-    private func insertCreated(
-        _ id: ChangeRequestID,
-        _ event: ChangeRequestEvent,
-        _ creation: ChangeRequestEvent.Creation,
-        states: [ChangeRequestState],
-        actor: ChangeActor,
-        auditIndex: UInt64
-    ) throws {
-        guard ChangeRequestState.initialStates.contains(states[0]) else {
-            throw ChangeRequestError.illegal(id, from: states[0], to: states[0])
-        }
-        try Self.checkChain(id, from: states[0], Array(states.dropFirst()))
-        guard let change = try? TherapyJSON.change(from: try creation.change.data) else {
-            throw ChangeRequestError(.invalidInput, "audit entry \(auditIndex): the change of \(id) does not decode")
-        }
+    private func insert(_ request: ChangeRequest) throws {
         let insert = try connection.prepare(
             """
             INSERT INTO request(id, pump_serial, requester_id, requester_role, idempotency_key, change_json,
@@ -77,59 +58,49 @@ extension ChangeRequestStore {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """
         )
-        let final = states[states.count - 1]
-        try insert.bind(id.rawValue, at: 1)
-        try insert.bind(event.pumpSerial, at: 2)
-        try insert.bind(creation.requester, at: 3)
-        try insert.bind(creation.requesterRole, at: 4)
-        try insert.bind(creation.idempotencyKey, at: 5)
-        try insert.bind(String(decoding: TherapyJSON.encode(change), as: UTF8.self), at: 6)
-        try insert.bind(String(decoding: try JSONValue.encoder.encode(creation.decision), as: UTF8.self), at: 7)
-        try insert.bind(final.name, at: 8)
-        try Self.bind(final.refusalCode, insert, 9)
-        try insert.bind(event.at, at: 10)
-        try insert.bind(event.at, at: 11)
-        try Self.bind(states.contains(.queued) ? Int64(auditIndex) : nil, insert, 12)
-        try Self.bind(event.expiresAt, insert, 13)
+        try insert.bind(request.id.rawValue, at: 1)
+        try insert.bind(request.pumpSerial, at: 2)
+        try insert.bind(request.requesterID, at: 3)
+        try insert.bind(request.requesterRole, at: 4)
+        try insert.bind(request.idempotencyKey, at: 5)
+        try insert.bind(request.changeJSON, at: 6)
+        let decision = ChangeRequestEvent.DecisionBody(request.decision)
+        try insert.bind(String(decoding: try JSONValue.encoder.encode(decision), as: UTF8.self), at: 7)
+        try insert.bind(request.state.name, at: 8)
+        try Self.bind(request.state.refusalCode, insert, 9)
+        try insert.bind(request.createdAt.millisecondsSinceEpoch, at: 10)
+        try insert.bind(request.updatedAt.millisecondsSinceEpoch, at: 11)
+        try Self.bind(request.authorizingAuditIndex.map { Int64(clamping: $0) }, insert, 12)
+        try Self.bind(request.expiresAt?.millisecondsSinceEpoch, insert, 13)
         do {
             try insert.run()
         } catch let error as SQLiteError where error.primaryCode == 19 {  // SQLITE_CONSTRAINT
             throw ChangeRequestError(
                 .idempotencyKeyReused,
-                "audit entry \(auditIndex): request \(id) collides with a stored request (id or idempotency key)"
+                "request \(request.id) collides with a stored request (its id, or its requester's idempotency key)"
             )
         }
-        try insertTransitions(id, from: nil, states, at: event.at, actor: actor, auditIndex: auditIndex, firstStep: 0)
     }
 
-    private func insertTransitions(
-        _ id: ChangeRequestID,
-        from: ChangeRequestState?,
-        _ states: [ChangeRequestState],
-        at: Int64,
-        actor: ChangeActor,
-        auditIndex: UInt64,
-        firstStep: Int
-    ) throws {
+    /// Inserts the history of `request` from step `first` on.
+    private func insertTransitions(_ request: ChangeRequest, from first: Int) throws {
         let insert = try connection.prepare(
             """
             INSERT INTO transition(request_id, step, from_state, to_state, refusal_code, at_ms, actor_id, actor_role,
                 audit_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """
         )
-        var previous = from
-        for (offset, state) in states.enumerated() {
-            try insert.bind(id.rawValue, at: 1)
-            try insert.bind(Int64(firstStep + offset), at: 2)
-            try Self.bind(previous?.name, insert, 3)
-            try insert.bind(state.name, at: 4)
-            try Self.bind(state.refusalCode, insert, 5)
-            try insert.bind(at, at: 6)
-            try insert.bind(actor.id, at: 7)
-            try insert.bind(actor.role, at: 8)
-            try insert.bind(Int64(auditIndex), at: 9)
+        for (step, transition) in request.history.enumerated().dropFirst(first) {
+            try insert.bind(request.id.rawValue, at: 1)
+            try insert.bind(Int64(step), at: 2)
+            try Self.bind(transition.from?.name, insert, 3)
+            try insert.bind(transition.to.name, at: 4)
+            try Self.bind(transition.to.refusalCode, insert, 5)
+            try insert.bind(transition.at.millisecondsSinceEpoch, at: 6)
+            try insert.bind(transition.actor.id, at: 7)
+            try insert.bind(transition.actor.role, at: 8)
+            try insert.bind(Int64(transition.auditIndex), at: 9)
             try insert.run()
-            previous = state
         }
     }
 

@@ -54,7 +54,9 @@ extension ChangeRequestStore {
         let last = try reading("read the sequence of \(serial)") {
             try ChangeRequestSchema.lastSequence(connection, serial: serial)
         }
-        return try await transition(id, to: [.sent], kind: .commandSent, actor: .gateway, now: now) { event, request in
+        return try await transition(current, to: [.sent], kind: .commandSent, actor: .gateway, now: now) {
+            event,
+            request in
             event.sequence = last + 1
             event.expiresAt = request.expiresAt?.millisecondsSinceEpoch
         }
@@ -88,7 +90,7 @@ extension ChangeRequestStore {
             case .refused(let code): .refusedByPump(code: code)
             }
         let kind: AuditKind = request.state == .uncertain ? .commandReconciled : .commandAcknowledged
-        return try await transition(request.id, to: [state], kind: kind, actor: .pump(serial), now: now) { event, _ in
+        return try await transition(request, to: [state], kind: kind, actor: .pump(serial), now: now) { event, _ in
             event.sequence = sequence
             event.evidence = evidence.isEmpty ? nil : Data(evidence).base64EncodedString()
         }
@@ -104,13 +106,7 @@ extension ChangeRequestStore {
                 bindings: [serial]
             )
         }
-        var marked: [ChangeRequest] = []
-        for request in sent where !busyRequests.contains(request.id) {
-            marked.append(
-                try await transition(request.id, to: [.uncertain], kind: .commandUncertain, actor: .gateway, now: now)
-            )
-        }
-        return marked
+        return try await sweep(sent, to: .uncertain, kind: .commandUncertain, now: now)
     }
 
     /// Settles an uncertain command from the pump's own report (its hello): applied, refused, or
@@ -127,10 +123,14 @@ extension ChangeRequestStore {
             case .refused(let code): .refusedByPump(code: code)
             case .notApplied: .notApplied
             }
-        let serial = try require(id).pumpSerial
-        return try await transition(id, to: [state], kind: .commandReconciled, actor: .pump(serial), now: now) {
-            event,
-            _ in
+        let current = try require(id)
+        return try await transition(
+            current,
+            to: [state],
+            kind: .commandReconciled,
+            actor: .pump(current.pumpSerial),
+            now: now
+        ) { event, _ in
             event.evidence = evidence.isEmpty ? nil : Data(evidence).base64EncodedString()
         }
     }
@@ -145,13 +145,27 @@ extension ChangeRequestStore {
                 bindings: []
             )
         }
-        var expired: [ChangeRequest] = []
-        for request in due where !busyRequests.contains(request.id) {
-            expired.append(
-                try await transition(request.id, to: [.expired], kind: .commandExpired, actor: .gateway, now: now)
-            )
+        return try await sweep(due, to: .expired, kind: .commandExpired, now: now)
+    }
+
+    /// Moves each of `requests` to `state` as the gateway, one audited step each, skipping any
+    /// that another step is changing or has already moved on since they were listed.
+    func sweep(
+        _ requests: [ChangeRequest],
+        to state: ChangeRequestState,
+        kind: AuditKind,
+        now: Timestamp
+    ) async throws -> [ChangeRequest] {
+        var moved: [ChangeRequest] = []
+        for request in requests where !busyRequests.contains(request.id) {
+            do {
+                moved.append(try await transition(request.id, to: [state], kind: kind, actor: .gateway, now: now))
+            } catch let error as ChangeRequestError where error.code == .illegalTransition || error.code == .requestBusy
+            {
+                continue
+            }
         }
-        return expired
+        return moved
     }
 
     /// The last sequence number given to a command of `serial` (0: none yet).

@@ -58,11 +58,8 @@ extension ChangeRequestStore {
         for request in try unfinishedRequests() {
             try await checkAuditEntry(of: request, into: &report)
         }
-        for request in try unfinishedRequests() where request.state == .sent && !busyRequests.contains(request.id) {
-            report.markedUncertain.append(
-                try await transition(request.id, to: [.uncertain], kind: .commandUncertain, actor: .gateway, now: now)
-            )
-        }
+        let sent = try unfinishedRequests().filter { $0.state == .sent }
+        report.markedUncertain = try await sweep(sent, to: .uncertain, kind: .commandUncertain, now: now)
         report.unfinished = try unfinishedRequests()
         return report
     }
@@ -81,7 +78,7 @@ extension ChangeRequestStore {
         do {
             if let event = ChangeRequestEvent(entry) {
                 guard try !ChangeRequestSchema.hasTransition(connection, auditIndex: entry.index) else { return }
-                try connection.writeTransaction { try apply(event, actor: actor, auditIndex: entry.index) }
+                _ = try connection.writeTransaction { try apply(event, actor: actor, auditIndex: entry.index) }
                 report.rolledForward.append(entry.index)
             } else if let event = PumpTherapyEvent(entry) {
                 guard try !hasTherapy(auditIndex: entry.index) else { return }

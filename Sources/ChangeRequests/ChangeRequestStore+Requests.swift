@@ -64,13 +64,14 @@ extension ChangeRequestStore {
             change: try JSONValue(parsing: Data(changeJSON.utf8)),
             decision: ChangeRequestEvent.DecisionBody(decision)
         )
-        try await step(
+        let created = try await step(
             event,
             kind: .changeRequested,
             actor: ChangeActor(submission.requester),
+            current: nil,
             phoneID: submission.phoneID
         )
-        return .created(try require(id))
+        return .created(created)
     }
 
     /// A second clinician approved a change held for approval: it is queued (one audit entry,
@@ -108,7 +109,19 @@ extension ChangeRequestStore {
         now: Timestamp,
         configure: (inout ChangeRequestEvent, ChangeRequest) throws -> Void = { _, _ in }
     ) async throws -> ChangeRequest {
-        let current = try require(id)
+        try await transition(try require(id), to: states, kind: kind, actor: actor, now: now, configure: configure)
+    }
+
+    /// `transition` for a request the caller has just read.
+    func transition(
+        _ current: ChangeRequest,
+        to states: [ChangeRequestState],
+        kind: AuditKind,
+        actor: ChangeActor,
+        now: Timestamp,
+        configure: (inout ChangeRequestEvent, ChangeRequest) throws -> Void = { _, _ in }
+    ) async throws -> ChangeRequest {
+        let id = current.id
         try Self.checkChain(id, from: current.state, states)
         guard !busyRequests.contains(id) else {
             throw ChangeRequestError(.requestBusy, "request \(id) is being changed by another step; retry shortly")
@@ -123,19 +136,27 @@ extension ChangeRequestStore {
             at: now
         )
         try configure(&event, current)
-        try await step(event, kind: kind, actor: actor)
-        return try require(id)
+        return try await step(event, kind: kind, actor: actor, current: current)
     }
 
-    /// Audits `event` and applies it.
-    func step(_ event: ChangeRequestEvent, kind: AuditKind, actor: ChangeActor, phoneID: String? = nil) async throws {
+    /// Audits `event` and applies it; returns the request as stored.
+    func step(
+        _ event: ChangeRequestEvent,
+        kind: AuditKind,
+        actor: ChangeActor,
+        current: ChangeRequest?,
+        phoneID: String? = nil
+    ) async throws -> ChangeRequest {
         let auditEvent: AuditEvent
         do {
             auditEvent = try event.auditEvent(kind: kind, actor: actor, phoneID: phoneID)
         } catch {
             throw ChangeRequestError(.invalidInput, "\(kind) for \(event.requestId): \(error)")
         }
-        try await record(auditEvent) { index in try apply(event, actor: actor, auditIndex: index) }
+        guard let stored = try await record(auditEvent, .change(event, actor, current: current)) else {
+            throw ChangeRequestError(.storageFailure, "\(kind) for \(event.requestId) was not stored")
+        }
+        return stored
     }
 
     static func validateSerial(_ serial: String) throws {

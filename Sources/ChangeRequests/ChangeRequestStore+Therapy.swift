@@ -48,7 +48,7 @@ extension ChangeRequestStore {
         } catch {
             throw ChangeRequestError(.invalidInput, "pump.therapy.set for \(serial): \(error)")
         }
-        try await record(auditEvent) { index in try applyTherapy(event, actor: actor, auditIndex: index) }
+        try await record(auditEvent, .therapy(event, actor))
         guard let stored = try therapy(for: serial), stored.version == version else {
             throw ChangeRequestError(.storageFailure, "the therapy of pump \(serial) version \(version) was not stored")
         }

@@ -20,7 +20,8 @@ import Darwin
 ///    start until this one ends;
 /// 2. **appended to the audit log** (`AuditLog.append`, durable on return), with a payload that
 ///    holds everything needed to redo the step (`ChangeRequestEvent`);
-/// 3. committed to this store in one transaction, with the audit index in the request's history.
+/// 3. committed to this store with the audit index in the request's history (steps that
+///    arrive together share one transaction: `ChangeRequestStore+Commit.swift`).
 ///
 /// Nothing may be delivered before step 3 returns (the pipeline sends a command only after
 /// `markSent` returns), so nothing is ever forwarded that the log lacks.
@@ -63,6 +64,11 @@ public actor ChangeRequestStore {
     var inflightFloors: [UInt64: UInt64] = [:]
     var nextStepToken: UInt64 = 0
     var failure: String?
+    /// Steps whose audit entries are durable, waiting for the store's group commit.
+    var waitingSteps: [StepWaiter] = []
+    var committing = false
+    /// Store transactions committed for steps; steps / commits is the group-commit batch size.
+    public internal(set) var commitCount: UInt64 = 0
     /// Tests only: stop dead at this point, as a crash would.
     var crashPoint: CrashPoint?
 
@@ -112,50 +118,6 @@ public actor ChangeRequestStore {
     }
 
     deinit { executor.shutdown() }
-
-    // MARK: The audited step
-
-    /// Appends `event` to the audit log, then applies it to the store with its index, in one
-    /// transaction that also moves the recovery floor. See the type's comment.
-    @discardableResult
-    func record(_ event: AuditEvent, apply: (UInt64) throws -> Void) async throws -> UInt64 {
-        try checkAvailable()
-        let token = nextStepToken
-        nextStepToken += 1
-        defer { inflightFloors[token] = nil }
-        let index: UInt64
-        do {
-            inflightFloors[token] = try await audit.storedSize()
-            index = try await audit.append(event).index
-        } catch {
-            throw ChangeRequestError(
-                .auditFailed,
-                "the audit log refused the \(event.kind) entry; nothing changed: \(error)"
-            )
-        }
-        if crashPoint == .afterAuditAppend {
-            failure = "simulated crash after the audit append of entry \(index)"
-            throw ChangeRequestError(.storeUnavailable, failure ?? "")
-        }
-        do {
-            try connection.writeTransaction {
-                try apply(index)
-                let others = inflightFloors.filter { $0.key != token }.values.min() ?? UInt64.max
-                try ChangeRequestSchema.setMeta(
-                    connection,
-                    ChangeRequestSchema.recoveryFloorKey,
-                    min(others, index + 1)
-                )
-            }
-        } catch {
-            failure = "audit entry \(index) (\(event.kind)) is in the log but could not be stored: \(error)"
-            throw ChangeRequestError(
-                .storeUnavailable,
-                "\(failure ?? ""); restart the gateway so recovery completes it from the log"
-            )
-        }
-        return index
-    }
 
     func checkAvailable() throws {
         if let failure {

@@ -149,6 +149,7 @@ struct ChangeRequestStoreTests {
             now: StoreFixture.later(2)
         )
         #expect(approved.state == .queued && approved.approverID == "drjones")
+        #expect(try await fixture.store.request(held.id) == approved)
         #expect(approved.history.map(\.to) == [.pendingApproval, .approved, .queued])
         let entry = try #require(try await fixture.entries().last)
         #expect(entry.event.kind == .changeApproved && entry.event.actor.id == "drjones")

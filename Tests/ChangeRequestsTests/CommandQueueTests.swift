@@ -29,6 +29,7 @@ struct CommandQueueTests {
         #expect(try await fixture.store.next(for: serial, now: now)?.id == first.id)
         let sent = try await fixture.store.markSent(first.id, now: now)
         #expect(sent.sequence == 1 && sent.state == .sent)
+        #expect(try await fixture.store.request(first.id) == sent)
         let entry = try #require(try await fixture.entries().last)
         #expect(
             entry.event.kind == .commandSent
@@ -90,6 +91,7 @@ struct CommandQueueTests {
         _ = try await fixture.store.markSent(first.id, now: now)
         let marked = try await fixture.store.markUncertain(forSerial: serial, now: StoreFixture.later(1))
         #expect(marked.map(\.id) == [first.id] && marked.first?.state == .uncertain)
+        #expect(try await fixture.store.request(first.id) == marked.first)
         #expect(try await fixture.entries().last?.event.kind == .commandUncertain)
         #expect(try await fixture.store.markUncertain(forSerial: serial, now: now).isEmpty)
 
@@ -162,5 +164,43 @@ struct CommandQueueTests {
         #expect(try await fixture.store.requests(forPump: serial).map(\.id) == [done.id, new.id, old.id])
         #expect(try await fixture.store.requests(forPump: serial, limit: 1).map(\.id) == [done.id])
         #expect(try await fixture.store.unfinishedRequests().map(\.id) == [old.id, new.id])
+    }
+
+    @Test("many pumps at once: steps share store commits, each pump's sequences are 1...n, all durable")
+    func concurrentPumps() async throws {
+        let fixture = try await StoreFixture.make()
+        let pumps = 40
+        let perPump = 3
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for pump in 0..<pumps {
+                group.addTask {
+                    let serial = "PUMP-\(pump)"
+                    for expected in 1...UInt64(perPump) {
+                        let request = try await fixture.submit(serial: serial)
+                        let sent = try await fixture.store.markSent(request.id, now: StoreFixture.now)
+                        #expect(sent.sequence == expected)
+                        let applied = try await fixture.store.markAcknowledged(
+                            serial: serial,
+                            sequence: expected,
+                            outcome: .applied,
+                            now: StoreFixture.now
+                        )
+                        #expect(applied.state == .applied)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await fixture.audit.storedSize() == UInt64(pumps * perPump * 3))
+        let commits = await fixture.store.commitCount
+        #expect(commits < UInt64(pumps * perPump * 3), "\(commits) store commits for \(pumps * perPump * 3) steps")
+        let restarted = try await fixture.restarted()
+        let report = try await restarted.store.recover(now: StoreFixture.now)
+        #expect(report.rolledForward.isEmpty && report.problems.isEmpty && report.unfinished.isEmpty)
+        for pump in 0..<pumps {
+            let requests = try await restarted.store.requests(forPump: "PUMP-\(pump)")
+            #expect(requests.count == perPump && requests.allSatisfy { $0.state == .applied })
+            #expect(Set(requests.compactMap(\.sequence)) == Set(1...UInt64(perPump)))
+        }
     }
 }

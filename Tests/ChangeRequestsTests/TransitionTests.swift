@@ -109,6 +109,7 @@ struct TransitionTests {
             now: StoreFixture.now
         )
         #expect(applied.state == .applied)
+        #expect(try await fixture.store.request(request.id) == applied)  // what is returned is what is stored
         let entry = try #require(try await fixture.entries().last)
         #expect(entry.event.kind == .commandAcknowledged && entry.event.actor.role == "pump")
         #expect(String(decoding: entry.event.payload, as: UTF8.self).contains(#""evidence":"AQID""#))
