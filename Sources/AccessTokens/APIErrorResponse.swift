@@ -6,7 +6,8 @@ public import SafetyPolicy
 ///
 /// | failure                                   | status | `error`           | `reason`                         |
 /// |-------------------------------------------|--------|-------------------|----------------------------------|
-/// | any `AuthenticationError`                 | 401    | `unauthenticated` | its code (`expired`, `missing`…) |
+/// | any `AuthenticationError` but `unavailable` | 401  | `unauthenticated` | its code (`expired`, `missing`…) |
+/// | `AuthenticationError` `unavailable`       | 503    | `unavailable`     | `unavailable`                    |
 /// | policy `not_authorized`                   | 403    | `forbidden`       | `not_authorized`                 |
 /// | policy `control_not_permitted`            | 403    | `forbidden`       | `control_not_permitted`          |
 ///
@@ -29,8 +30,16 @@ public struct APIErrorResponse: Sendable, Hashable {
         self.body = Array((try? encoder.encode(document)) ?? Data())
     }
 
-    /// The 401 for an authentication failure.
+    /// The 401 for an authentication failure (503 when the account store failed).
     public static func unauthenticated(_ error: AuthenticationError) -> APIErrorResponse {
+        if error.code == .unavailable {
+            return APIErrorResponse(
+                status: 503,
+                error: "unavailable",
+                reason: error.code.rawValue,
+                message: error.reason
+            )
+        }
         let challenge =
             error.code == .missing
             ? "Bearer realm=\"medtunnel\""
@@ -54,6 +63,6 @@ public struct APIErrorResponse: Sendable, Hashable {
 }
 
 extension AuthenticationError {
-    /// The 401 this failure is answered with.
+    /// The response this failure is answered with (401; 503 for `unavailable`).
     public var response: APIErrorResponse { .unauthenticated(self) }
 }

@@ -1,5 +1,6 @@
-/// Why a request could not be authenticated. Every case is an HTTP 401 (see `APIErrorResponse`);
-/// "authenticated but not authorized" is a different thing (a 403, from the safety policy).
+/// Why a request could not be authenticated. Every case is an HTTP 401 (see `APIErrorResponse`)
+/// except `unavailable` (503: the account store failed, not the caller); "authenticated but not
+/// authorized" is a different thing (a 403, from the safety policy).
 /// `reason` says what was wrong and what to do, without echoing the token. Equality is on `code`.
 public struct AuthenticationError: Error, Sendable, Hashable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
@@ -13,6 +14,7 @@ public struct AuthenticationError: Error, Sendable, Hashable, CustomStringConver
             case wrongIssuer = "wrong_issuer"
             case unknownUser = "unknown_user"
             case disabledUser = "disabled_user"
+            case unavailable
         }
 
         private let base: Base
@@ -36,6 +38,8 @@ public struct AuthenticationError: Error, Sendable, Hashable, CustomStringConver
         public static let unknownUser = Code(.unknownUser)
         /// The subject's account is disabled: its tokens stop working at once.
         public static let disabledUser = Code(.disabledUser)
+        /// The account store could not be read: no identity can be vouched for right now (503).
+        public static let unavailable = Code(.unavailable)
 
         /// The stable name, used in the JSON body of the 401.
         public var rawValue: String { base.rawValue }

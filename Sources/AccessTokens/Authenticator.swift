@@ -57,7 +57,7 @@ public struct Authenticator: Sendable {
             account = try await accounts.account(id: userID)
         } catch {
             // The store failing is not the caller's fault, but no identity can be vouched for.
-            throw AuthenticationError(.unknownUser, "the account store could not be read; try again")
+            throw AuthenticationError(.unavailable, "the account store could not be read; try again shortly")
         }
         guard let account else {
             throw AuthenticationError(.unknownUser, "the token's user '\(userID)' has no account")

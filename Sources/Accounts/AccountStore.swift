@@ -137,6 +137,8 @@ public actor AccountStore {
         audit: AuditLog
     ) async throws -> Account {
         try Account.validateID(id)
+        // The attributes were checked for some role; check them for this one.
+        let attributes = try AccountAttributes(attributes.all, for: role)
         return try await asWriter {
             if try storage("read account \(id)", { try rows(where: "id = ?", id).first }) != nil {
                 throw AccountError(

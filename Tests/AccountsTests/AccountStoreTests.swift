@@ -46,6 +46,23 @@ struct AccountStoreTests {
         #expect(try await fixture.audit.storedSize() == size + 1)  // only the disable
     }
 
+    @Test("attributes checked for one role are checked again for the role the account gets")
+    func attributesRecheckedForRole() async throws {
+        let fixture = try await AccountsFixture.make()
+        let forPatient = try AccountAttributes([try AccountAttribute(parsing: "patient=p1")], for: .patient)
+        await #expect(throws: AccountError(.attributeNotAllowed, "")) {
+            try await fixture.store.add(
+                id: "sneaky",
+                role: .admin,
+                attributes: forPatient,
+                by: AccountsFixture.admin,
+                now: AccountsFixture.now,
+                audit: fixture.audit
+            )
+        }
+        #expect(try await fixture.entries().isEmpty)
+    }
+
     @Test("disable: logged, takes effect, refused twice and for unknown users")
     func disable() async throws {
         let fixture = try await AccountsFixture.make()

@@ -228,6 +228,7 @@ struct AuthenticatorTests {
         let body = try JSONSerialization.jsonObject(with: Data(expired.body)) as? [String: String]
         #expect(body == ["error": "unauthenticated", "reason": "expired", "message": "the token expired"])
         #expect(AuthenticationError(.missing, "").response.headers["WWW-Authenticate"] == #"Bearer realm="medtunnel""#)
+        #expect(AuthenticationError(.unavailable, "").response.status == 503)
 
         let forbidden = try #require(APIErrorResponse.forbidden(PolicyReason(code: .notAuthorized, message: "no")))
         #expect(forbidden.status == 403)
