@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
     ],
     targets: [
         // MARK: Domain (Foundation-free)
@@ -92,6 +93,31 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: Accounts, tokens and change requests (issue 6)
+        // Accounts: users with a role and attributes (STATE/accounts.sqlite). AccessTokens: ES256
+        // bearer tokens and the Authenticator the operator API calls (no HTTP framework).
+        // ChangeRequests: the durable change-request store and per-pump command queue
+        // (STATE/changes.sqlite), written in step with the audit log.
+        .target(
+            name: "Accounts",
+            dependencies: ["SQLiteStore", "AuditLog", "SafetyPolicy", "TherapyModel"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "AccessTokens",
+            dependencies: [
+                "Accounts", "AuditLog", "SafetyPolicy",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ChangeRequests",
+            dependencies: ["SQLiteStore", "AuditLog", "SafetyPolicy", "TherapyModel", "TherapyJSON"],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Relay (the untrusted phone: forwards ciphertext, never decrypts)
         // RelayFraming: the outer wire format (HTTP/2, one stream per pump link), shared by
         // the relay and the gateway. RelayCore uses GatewayTLS only for its own outer TLS
@@ -142,7 +168,7 @@ let package = Package(
             name: "medtunnel",
             dependencies: [
                 "Gateway", "PumpSimulator", "MedTunnelPKI", "MedTunnelIdentity", "AuditLog", "RelayCore",
-                "SQLiteStore", "SafetyPolicy", "TherapyModel", "TherapyJSON",
+                "SQLiteStore", "SafetyPolicy", "TherapyModel", "TherapyJSON", "Accounts", "AccessTokens",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -168,6 +194,16 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AccountsTests",
+            dependencies: ["Accounts", "AccessTokens", "AuditLog", "SafetyPolicy", "TherapyModel"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ChangeRequestsTests",
+            dependencies: ["ChangeRequests", "AuditLog", "SafetyPolicy", "TherapyModel", "TherapyJSON"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -47,8 +47,23 @@ public struct AuditKind: Hashable, Sendable, CustomStringConvertible {
     public static let configChanged = AuditKind(known: "config.changed")
     public static let securityEvent = AuditKind(known: "security.event")
 
+    // MARK: Kinds of issue 6 (accounts, change requests, per-pump therapy).
+    /// A user account was created (`medtunnel user add`).
+    public static let accountCreated = AuditKind(known: "account.created")
+    /// A user account was disabled; its tokens stop working at once.
+    public static let accountDisabled = AuditKind(known: "account.disabled")
+    /// A change request was cancelled before delivery.
+    public static let changeCancelled = AuditKind(known: "change.cancelled")
+    /// A change held for approval was refused by a clinician.
+    public static let changeRejected = AuditKind(known: "change.rejected")
+    /// An uncertain command was settled from the pump's own report (applied or not).
+    public static let commandReconciled = AuditKind(known: "command.reconciled")
+    /// A clinician set a pump's prescription and pump model.
+    public static let pumpTherapySet = AuditKind(known: "pump.therapy.set")
+
     public static let known: [AuditKind] = [
         .changeRequested, .changeDecided, .changeApproved, .commandSent, .commandAcknowledged, .commandExpired,
         .commandUncertain, .lockoutStarted, .lockoutLifted, .login, .export, .configChanged, .securityEvent,
+        .accountCreated, .accountDisabled, .changeCancelled, .changeRejected, .commandReconciled, .pumpTherapySet,
     ]
 }

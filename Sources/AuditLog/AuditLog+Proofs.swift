@@ -78,10 +78,6 @@ extension AuditLog {
         guard let row = try await self.store.entries(in: index..<index + 1).first else {
             throw AuditLogError(.missingEntry, "entry \(index): not in the log (size \(self.size))")
         }
-        let entry = try AuditEntry(decoding: row.body, context: "entry \(index)")
-        guard entry.index == index, RFC9162.leafHash(row.body) == row.leafHash else {
-            throw AuditLogError(.leafHashMismatch, "entry \(index): stored bytes do not match the stored leaf hash")
-        }
-        return entry
+        return try Self.checkedEntry(row)
     }
 }

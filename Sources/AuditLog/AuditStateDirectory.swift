@@ -30,35 +30,10 @@ public struct AuditStateDirectory: Sendable {
 
     /// Loads the checkpoint signing key, generating it (mode 0600) if `create` and it is absent.
     public func signer(name: String, create: Bool) throws -> CheckpointSigner {
-        if !FileManager.default.fileExists(atPath: self.signingKeyPath) {
-            guard create else {
-                throw AuditLogError(
-                    .keyFile,
-                    "\(self.signingKeyPath): no checkpoint signing key in this state directory"
-                )
-            }
-            try self.create()
-            let fresh = try CheckpointSigner.generate(name: name)
-            if try StateFiles.createExclusively(
-                Data(fresh.pemRepresentation.utf8),
-                at: self.signingKeyPath,
-                mode: 0o600
-            ) {
-                return fresh
-            }
-        }
-        var info = stat()
-        guard stat(self.signingKeyPath, &info) == 0 else {
-            throw StateFiles.posixError("stat \(self.signingKeyPath)", errno)
-        }
-        guard info.st_mode & 0o077 == 0 else {
-            throw AuditLogError(
-                .keyFile,
-                "\(self.signingKeyPath): readable by group or others (mode \(String(info.st_mode & 0o777, radix: 8))); run chmod 600"
-            )
-        }
-        guard let pem = try? String(contentsOfFile: self.signingKeyPath, encoding: .utf8) else {
-            throw AuditLogError(.keyFile, "\(self.signingKeyPath): unreadable")
+        if create { try self.create() }
+        let pem = try StateFiles.privateKeyPEM(at: self.signingKeyPath, what: "checkpoint signing key", create: create)
+        {
+            try CheckpointSigner.generate(name: name).pemRepresentation
         }
         return try CheckpointSigner(name: name, pem: pem)
     }

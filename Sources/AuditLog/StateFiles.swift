@@ -7,7 +7,42 @@ import Darwin
 #endif
 
 /// Small durable-file helpers for the state directory.
-enum StateFiles {
+public enum StateFiles {
+    /// Reads the PEM private key at `path`; when it is absent and `create` is true, writes
+    /// `generate()` there first (mode 0600, fsync'd, never half-written; if another process
+    /// creates it at the same moment, its key wins and is read back). A key file readable by
+    /// group or others is refused. `what` names the key in errors; the key is never logged.
+    public static func privateKeyPEM(
+        at path: String,
+        what: String,
+        create: Bool,
+        generate: () throws -> String
+    ) throws -> String {
+        if !FileManager.default.fileExists(atPath: path) {
+            guard create else {
+                throw AuditLogError(.keyFile, "\(path): no \(what) in this state directory")
+            }
+            let fresh = try generate()
+            if try self.createExclusively(Data(fresh.utf8), at: path, mode: 0o600) {
+                return fresh
+            }
+        }
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw self.posixError("stat \(path)", errno)
+        }
+        guard info.st_mode & 0o077 == 0 else {
+            throw AuditLogError(
+                .keyFile,
+                "\(path): readable by group or others (mode \(String(info.st_mode & 0o777, radix: 8))); run chmod 600"
+            )
+        }
+        guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw AuditLogError(.keyFile, "\(path): unreadable")
+        }
+        return pem
+    }
+
     /// Writes `data` to `path` atomically and durably: a temporary file in the same directory
     /// (created with `mode`), fsync, rename over `path`, fsync of the directory.
     static func writeDurably(_ data: Data, to path: String, mode: mode_t) throws {

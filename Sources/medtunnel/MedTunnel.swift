@@ -13,6 +13,8 @@ struct MedTunnel: AsyncParsableCommand {
             DemoCommand.self,
             PolicyCommand.self,
             AuditCommand.self,
+            UserCommand.self,
+            TokenCommand.self,
         ]
     )
 }

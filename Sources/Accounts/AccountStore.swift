@@ -1,0 +1,351 @@
+public import AuditLog
+import Foundation
+import SQLiteStore
+public import SafetyPolicy
+public import TherapyModel
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The accounts of the operator API, in `STATE/accounts.sqlite` (WAL, `synchronous=FULL`, mode
+/// 0600) beside the audit log.
+///
+/// Schema (version 1):
+///
+///     account(id TEXT PRIMARY KEY, role TEXT, attributes TEXT,     -- attributes: sorted KEY=VALUE lines
+///             created_ms INTEGER, created_audit INTEGER,           -- created_audit NULL while pending
+///             disabled_ms INTEGER, disabled_audit INTEGER,         -- disabled_ms set: disabled
+///             pending TEXT, pending_floor INTEGER)                 -- 'create' | 'disable' | NULL
+///
+/// **Every change is in the audit log before it is reported done**, in three durable steps:
+/// 1. the row is written marked `pending` with the audit log's size at that moment (the floor);
+/// 2. the `account.created` / `account.disabled` entry is appended (durable on return);
+/// 3. the row is marked done with that entry's index.
+///
+/// A pending creation is invisible (`account(id:)` returns nil, no token can be issued for it);
+/// a pending disable already counts (disabling is the safe direction). After a crash,
+/// `recover(audit:now:)` settles every pending row by looking for its entry in the log from its
+/// floor on: found, the row is marked done with that index; not found, a creation is dropped
+/// (nothing was promised, the admin saw no "done") and a disable is logged now (it stood).
+///
+/// Writers (this process's and other processes': the CLI, a starting gateway) are serialised by
+/// an exclusive lock on `accounts.sqlite.lock`. Reads never wait for it.
+public actor AccountStore {
+    public static let schemaVersion = 1
+
+    public nonisolated let path: String
+    private let executor: SQLiteExecutor
+    private let connection: SQLiteConnection
+    private let lock: WriterLock
+    private var writerBusy = false
+    private var writerQueue: [CheckedContinuation<Void, Never>] = []
+    /// Tests only: stop dead at this point of a write, as a crash would.
+    var crashPoint: CrashPoint?
+
+    enum CrashPoint: Sendable {
+        /// The row is written pending; the audit entry is not.
+        case afterPendingWrite
+        /// The audit entry is durable; the row is still pending.
+        case afterAuditAppend
+    }
+
+    func simulateCrash(at point: CrashPoint?) { crashPoint = point }
+
+    private func crashIfAsked(_ point: CrashPoint) throws {
+        if crashPoint == point { throw AccountError(.storageFailure, "simulated crash (\(point))") }
+    }
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    /// `DIR/accounts.sqlite`.
+    public static func databasePath(stateDirectory: String) -> String { "\(stateDirectory)/accounts.sqlite" }
+
+    /// Opens (creating on first use, with the directory) the accounts of a state directory.
+    public static func open(stateDirectory: String) throws -> AccountStore {
+        if mkdir(stateDirectory, 0o700) != 0 && errno != EEXIST {
+            throw AccountError(
+                .storageFailure,
+                "create state directory \(stateDirectory): \(String(cString: strerror(errno)))"
+            )
+        }
+        return try AccountStore(path: databasePath(stateDirectory: stateDirectory))
+    }
+
+    /// Opens the database at `path`, creating it (mode 0600) and its schema if absent.
+    public init(path: String) throws {
+        self.path = path
+        self.lock = WriterLock(path: path + ".lock")
+        self.executor = SQLiteExecutor(name: "accounts-sqlite")
+        do {
+            self.connection = try Self.openConnection(path: path)
+        } catch {
+            self.executor.shutdown()
+            throw error
+        }
+    }
+
+    deinit { executor.shutdown() }
+
+    private static func openConnection(path: String) throws -> SQLiteConnection {
+        do {
+            return try SQLiteConnection.openPrivate(
+                path: path,
+                schemaVersion: schemaVersion,
+                schema: """
+                    CREATE TABLE IF NOT EXISTS account(
+                        id TEXT PRIMARY KEY, role TEXT NOT NULL, attributes TEXT NOT NULL,
+                        created_ms INTEGER NOT NULL, created_audit INTEGER,
+                        disabled_ms INTEGER, disabled_audit INTEGER,
+                        pending TEXT CHECK (pending IN ('create', 'disable')), pending_floor INTEGER);
+                    """
+            )
+        } catch let error as SQLiteError {
+            throw AccountError(.storageFailure, "\(path): \(error.reason)")
+        }
+    }
+
+    // MARK: Reading
+
+    /// The account with `id`, disabled or not; nil when there is none (or its creation is not yet
+    /// in the audit log).
+    public func account(id: String) throws -> Account? {
+        try storage("read account \(id)") {
+            try rows(where: "id = ? AND (pending IS NULL OR pending <> 'create')", id).first
+        }
+    }
+
+    /// Every account, by id (pending creations left out).
+    public func accounts() throws -> [Account] {
+        try storage("list accounts") {
+            try rows(where: "pending IS NULL OR pending <> 'create'", nil)
+        }
+    }
+
+    // MARK: Writing
+
+    /// Creates an account; returns once the creation is in the audit log and the row is done.
+    /// Throws `invalidUserID`, `duplicateUser` (also for a disabled or pending id), `auditFailed`.
+    public func add(
+        id: String,
+        role: ActorRole,
+        attributes: AccountAttributes,
+        by actor: AuditActor,
+        now: Timestamp,
+        audit: AuditLog
+    ) async throws -> Account {
+        try Account.validateID(id)
+        // The attributes were checked for some role; check them for this one.
+        let attributes = try AccountAttributes(attributes.all, for: role)
+        return try await asWriter {
+            if try storage("read account \(id)", { try rows(where: "id = ?", id).first }) != nil {
+                throw AccountError(
+                    .duplicateUser,
+                    "user '\(id)' exists already (ids are never reused, disabled accounts included); choose another id"
+                )
+            }
+            let floor = try await auditSize(audit)
+            try storage("insert account \(id)") {
+                try connection.writeTransaction {
+                    let insert = try connection.prepare(
+                        """
+                        INSERT INTO account(id, role, attributes, created_ms, pending, pending_floor)
+                        VALUES (?, ?, ?, ?, 'create', ?)
+                        """
+                    )
+                    try insert.bind(id, at: 1)
+                    try insert.bind(role.rawValue, at: 2)
+                    try insert.bind(attributes.all.map(\.description).joined(separator: "\n"), at: 3)
+                    try insert.bind(now.millisecondsSinceEpoch, at: 4)
+                    try insert.bind(Int64(floor), at: 5)
+                    try insert.run()
+                }
+            }
+            try crashIfAsked(.afterPendingWrite)
+            let record = AccountAuditRecord(
+                op: .create,
+                id: id,
+                role: role.rawValue,
+                attributes: attributes.all.map(\.description),
+                at: now.millisecondsSinceEpoch
+            )
+            let index: UInt64
+            do {
+                index = try await append(record, by: actor, to: audit)
+            } catch {
+                // Not logged, so not done: drop the pending row (recovery would, too).
+                try? storage("drop pending account \(id)") { try deletePendingCreation(id) }
+                throw error
+            }
+            try crashIfAsked(.afterAuditAppend)
+            try finish(id: id, op: .create, auditIndex: index)
+            guard let account = try storage("read account \(id)", { try rows(where: "id = ?", id).first }) else {
+                throw AccountError(.storageFailure, "user '\(id)' vanished after it was created")
+            }
+            return account
+        }
+    }
+
+    /// Disables an account: from the moment this starts, tokens for it no longer authenticate.
+    /// Returns once the disable is in the audit log. Throws `unknownUser`, `alreadyDisabled`,
+    /// `auditFailed` (the disable stands and is logged by the next `recover`).
+    public func disable(id: String, by actor: AuditActor, now: Timestamp, audit: AuditLog) async throws -> Account {
+        try await asWriter {
+            guard let account = try self.account(id: id) else {
+                throw AccountError(.unknownUser, "user '\(id)': no such account; see `medtunnel user list`")
+            }
+            guard !account.isDisabled else {
+                throw AccountError(.alreadyDisabled, "user '\(id)': already disabled")
+            }
+            let floor = try await auditSize(audit)
+            try storage("disable account \(id)") {
+                try connection.writeTransaction {
+                    let update = try connection.prepare(
+                        "UPDATE account SET disabled_ms = ?, pending = 'disable', pending_floor = ? WHERE id = ?"
+                    )
+                    try update.bind(now.millisecondsSinceEpoch, at: 1)
+                    try update.bind(Int64(floor), at: 2)
+                    try update.bind(id, at: 3)
+                    try update.run()
+                }
+            }
+            try crashIfAsked(.afterPendingWrite)
+            let record = AccountAuditRecord(op: .disable, id: id, at: now.millisecondsSinceEpoch)
+            let index = try await append(record, by: actor, to: audit)
+            try crashIfAsked(.afterAuditAppend)
+            try finish(id: id, op: .disable, auditIndex: index)
+            guard let disabled = try self.account(id: id) else {
+                throw AccountError(.storageFailure, "user '\(id)' vanished while being disabled")
+            }
+            return disabled
+        }
+    }
+
+    // MARK: Helpers shared with recovery
+
+    func asWriter<T>(_ body: () async throws -> T) async throws -> T {
+        // One writer of this process at a time (the actor is re-entered across awaits), then the
+        // file lock for other processes.
+        if writerBusy {
+            await withCheckedContinuation { writerQueue.append($0) }
+        } else {
+            writerBusy = true
+        }
+        defer {
+            if writerQueue.isEmpty {
+                writerBusy = false
+            } else {
+                writerQueue.removeFirst().resume()
+            }
+        }
+        let fd = try lock.acquire()
+        defer { lock.release(fd) }
+        return try await body()
+    }
+
+    func auditSize(_ audit: AuditLog) async throws -> UInt64 {
+        do {
+            return try await audit.storedSize()
+        } catch {
+            throw AccountError(.auditFailed, "read the audit log's size: \(error)")
+        }
+    }
+
+    func append(_ record: AccountAuditRecord, by actor: AuditActor, to audit: AuditLog) async throws -> UInt64 {
+        do {
+            return try await audit.append(try record.event(by: actor)).index
+        } catch {
+            throw AccountError(
+                .auditFailed,
+                "user '\(record.id)': the audit log refused the \(record.kind) entry: \(error)"
+            )
+        }
+    }
+
+    func finish(id: String, op: AccountAuditRecord.Operation, auditIndex: UInt64) throws {
+        try storage("finish \(op) of account \(id)") {
+            try connection.writeTransaction {
+                let column = op == .create ? "created_audit" : "disabled_audit"
+                let update = try connection.prepare(
+                    "UPDATE account SET \(column) = ?, pending = NULL, pending_floor = NULL WHERE id = ? AND pending = ?"
+                )
+                try update.bind(Int64(auditIndex), at: 1)
+                try update.bind(id, at: 2)
+                try update.bind(op.rawValue, at: 3)
+                try update.run()
+            }
+        }
+    }
+
+    func deletePendingCreation(_ id: String) throws {
+        try connection.writeTransaction {
+            let delete = try connection.prepare("DELETE FROM account WHERE id = ? AND pending = 'create'")
+            try delete.bind(id, at: 1)
+            try delete.run()
+        }
+    }
+
+    /// Pending rows: (id, operation, floor).
+    func pendingRows() throws -> [(id: String, op: AccountAuditRecord.Operation, floor: UInt64)] {
+        try storage("read pending accounts") {
+            let select = try connection.prepare(
+                "SELECT id, pending, pending_floor FROM account WHERE pending IS NOT NULL ORDER BY id"
+            )
+            var result: [(id: String, op: AccountAuditRecord.Operation, floor: UInt64)] = []
+            while try select.step() {
+                let op = AccountAuditRecord.Operation(rawValue: select.text(1)) ?? .create
+                result.append((select.text(0), op, UInt64(max(0, select.int64(2)))))
+            }
+            return result
+        }
+    }
+
+    func storage<T>(_ what: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as SQLiteError {
+            throw AccountError(.storageFailure, "\(path): \(what): \(error.reason)")
+        }
+    }
+
+    private func rows(where condition: String, _ id: String?) throws -> [Account] {
+        let select = try connection.prepare(
+            """
+            SELECT id, role, attributes, created_ms, created_audit, disabled_ms
+            FROM account WHERE \(condition) ORDER BY id
+            """
+        )
+        if let id { try select.bind(id, at: 1) }
+        var accounts: [Account] = []
+        while try select.step() {
+            accounts.append(try decodeRow(select))
+        }
+        return accounts
+    }
+
+    private func decodeRow(_ row: SQLiteStatement) throws -> Account {
+        let id = row.text(0)
+        do throws(AccountError) {
+            let role = try Account.role(named: row.text(1))
+            let text = row.text(2)
+            let attributes =
+                try text.isEmpty
+                ? []
+                : text.split(separator: "\n").map { line throws(AccountError) in
+                    try AccountAttribute(parsing: String(line))
+                }
+            return Account(
+                id: id,
+                role: role,
+                attributes: try AccountAttributes(attributes, for: role),
+                createdAt: Timestamp(millisecondsSinceEpoch: row.int64(3)),
+                createdAuditIndex: row.isNull(4) ? nil : UInt64(row.int64(4)),
+                disabledAt: row.isNull(5) ? nil : Timestamp(millisecondsSinceEpoch: row.int64(5))
+            )
+        } catch {
+            throw AccountError(.storageFailure, "\(path): account '\(id)' is stored malformed: \(error.reason)")
+        }
+    }
+}

@@ -1,0 +1,94 @@
+public import Foundation
+import TherapyJSON
+import TherapyModel
+
+/// The JSON the operator API answers with for change requests and pump therapy. Times are
+/// ISO 8601 UTC with milliseconds; doses stay integer milliunits inside the change.
+///
+/// ```
+/// {"id": "chg_…", "pumpSerial": "PUMP-0001", "requester": "alice", "requesterRole": "patient",
+///  "state": "queued", "change": {"kind": "bolus", "milliunits": 2000},
+///  "decision": {"decision": "accept", "reasons": []}, "requestAuditIndex": 12,
+///  "createdAt": "…", "updatedAt": "…", "expiresAt": "…", "sequence": null,
+///  "history": [{"from": null, "to": "accepted", "at": "…", "actor": "alice", "actorRole": "patient",
+///               "auditIndex": 12}, …]}
+/// ```
+/// `refusalCode`, `approver`, `integrityProblem` appear when set.
+public enum ChangeRequestJSON {
+    public static func encode(_ request: ChangeRequest) -> Data {
+        render(object(request))
+    }
+
+    /// `{"changes": [...]}`.
+    public static func encode(_ requests: [ChangeRequest]) -> Data {
+        render(.object(["changes": .array(requests.map(object))]))
+    }
+
+    /// `{"pumpSerial", "version", "prescription", "model", "setBy", "setByRole", "setAt", "auditIndex"}`.
+    public static func encode(_ therapy: PumpTherapy) -> Data {
+        render(
+            .object([
+                "pumpSerial": .string(therapy.pumpSerial),
+                "version": .int(therapy.version),
+                "prescription": (try? JSONValue(parsing: TherapyJSON.encode(therapy.prescription))) ?? .null,
+                "model": (try? JSONValue(parsing: TherapyJSON.encode(therapy.model))) ?? .null,
+                "setBy": .string(therapy.setBy.id),
+                "setByRole": .string(therapy.setBy.role),
+                "setAt": time(therapy.setAt),
+                "auditIndex": .int(Int64(clamping: therapy.auditIndex)),
+            ])
+        )
+    }
+
+    private static func object(_ request: ChangeRequest) -> JSONValue {
+        var members: [String: JSONValue] = [
+            "id": .string(request.id.rawValue),
+            "pumpSerial": .string(request.pumpSerial),
+            "requester": .string(request.requesterID),
+            "requesterRole": .string(request.requesterRole),
+            "state": .string(request.state.name),
+            "change": (try? JSONValue(parsing: Data(request.changeJSON.utf8))) ?? .null,
+            "decision": .object([
+                "decision": .string(request.decision.outcome.rawValue),
+                "reasons": .array(
+                    request.decision.reasons.map {
+                        .object(["code": .string($0.code), "message": .string($0.message)])
+                    }
+                ),
+            ]),
+            "requestAuditIndex": .int(Int64(clamping: request.requestAuditIndex)),
+            "createdAt": time(request.createdAt),
+            "updatedAt": time(request.updatedAt),
+            "expiresAt": request.expiresAt.map(time) ?? .null,
+            "sequence": request.sequence.map { .int(Int64(clamping: $0)) } ?? .null,
+            "history": .array(
+                request.history.map { step in
+                    .object([
+                        "from": step.from.map { .string($0.name) } ?? .null,
+                        "to": .string(step.to.name),
+                        "at": time(step.at),
+                        "actor": .string(step.actor.id),
+                        "actorRole": .string(step.actor.role),
+                        "auditIndex": .int(Int64(clamping: step.auditIndex)),
+                    ])
+                }
+            ),
+        ]
+        if let code = request.state.refusalCode { members["refusalCode"] = .string(code) }
+        if let approver = request.approverID { members["approver"] = .string(approver) }
+        if let problem = request.integrityProblem { members["integrityProblem"] = .string(problem) }
+        return .object(members)
+    }
+
+    private static func time(_ timestamp: Timestamp) -> JSONValue {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let date = Date(timeIntervalSince1970: Double(timestamp.millisecondsSinceEpoch) / 1000)
+        return .string(formatter.string(from: date))
+    }
+
+    private static func render(_ value: JSONValue) -> Data {
+        // Integers, strings, arrays and objects always encode.
+        (try? value.data) ?? Data()
+    }
+}

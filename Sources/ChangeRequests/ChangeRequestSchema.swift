@@ -1,0 +1,211 @@
+import Foundation
+import SQLiteStore
+import TherapyJSON
+import TherapyModel
+
+/// The tables of `changes.sqlite` (schema version 1) and how rows become values.
+///
+///     request(id TEXT PRIMARY KEY, pump_serial, requester_id, requester_role, idempotency_key,
+///             change_json,            -- canonical JSON of the change (TherapyJSON.encode)
+///             decision_json,          -- {"decision": …, "reasons": [{"code", "message"}]}
+///             state, refusal_code, created_ms, updated_ms,
+///             queue_position,         -- audit index of the step into `queued`: FIFO order
+///             sequence,               -- per-pump sequence, set when sent; UNIQUE per pump
+///             expires_ms, approver_id,
+///             integrity_problem,      -- set by recovery: never deliver
+///             UNIQUE(requester_id, idempotency_key))
+///     transition(request_id, step, from_state, to_state, refusal_code, at_ms, actor_id, actor_role,
+///                audit_index)         -- history; audit_index indexed (recovery looks it up)
+///     pump_sequence(pump_serial PRIMARY KEY, last_sequence)   -- never decreases
+///     pump_therapy(pump_serial, version, prescription_json, model_json, set_by, set_by_role, set_ms,
+///                  audit_index UNIQUE, PRIMARY KEY(pump_serial, version))
+///     meta(key PRIMARY KEY, value)     -- recovery_floor
+enum ChangeRequestSchema {
+    static let recoveryFloorKey = "recovery_floor"
+
+    static let unfinishedStates: [ChangeRequestState] = [
+        .pendingApproval, .approved, .accepted, .queued, .sent, .uncertain,
+    ]
+    static var unfinishedStateList: String { unfinishedStates.map { "'\($0.name)'" }.joined(separator: ", ") }
+
+    static func open(path: String) throws -> SQLiteConnection {
+        do {
+            return try SQLiteConnection.openPrivate(
+                path: path,
+                schemaVersion: ChangeRequestStore.schemaVersion,
+                schema: """
+                    CREATE TABLE IF NOT EXISTS request(
+                        id TEXT PRIMARY KEY, pump_serial TEXT NOT NULL, requester_id TEXT NOT NULL,
+                        requester_role TEXT NOT NULL, idempotency_key TEXT NOT NULL, change_json TEXT NOT NULL,
+                        decision_json TEXT NOT NULL, state TEXT NOT NULL, refusal_code TEXT,
+                        created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, queue_position INTEGER,
+                        sequence INTEGER, expires_ms INTEGER, approver_id TEXT, integrity_problem TEXT,
+                        UNIQUE(requester_id, idempotency_key));
+                    CREATE INDEX IF NOT EXISTS request_by_pump ON request(pump_serial, created_ms);
+                    CREATE INDEX IF NOT EXISTS request_queue ON request(pump_serial, state, queue_position);
+                    CREATE UNIQUE INDEX IF NOT EXISTS request_sequence ON request(pump_serial, sequence)
+                        WHERE sequence IS NOT NULL;
+                    CREATE TABLE IF NOT EXISTS transition(
+                        request_id TEXT NOT NULL, step INTEGER NOT NULL, from_state TEXT, to_state TEXT NOT NULL,
+                        refusal_code TEXT, at_ms INTEGER NOT NULL, actor_id TEXT NOT NULL, actor_role TEXT NOT NULL,
+                        audit_index INTEGER NOT NULL, PRIMARY KEY(request_id, step));
+                    CREATE INDEX IF NOT EXISTS transition_by_audit ON transition(audit_index);
+                    CREATE TABLE IF NOT EXISTS pump_sequence(pump_serial TEXT PRIMARY KEY, last_sequence INTEGER NOT NULL);
+                    CREATE TABLE IF NOT EXISTS pump_therapy(
+                        pump_serial TEXT NOT NULL, version INTEGER NOT NULL, prescription_json TEXT NOT NULL,
+                        model_json TEXT NOT NULL, set_by TEXT NOT NULL, set_by_role TEXT NOT NULL,
+                        set_ms INTEGER NOT NULL, audit_index INTEGER NOT NULL UNIQUE,
+                        PRIMARY KEY(pump_serial, version));
+                    CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                    """
+            )
+        } catch let error as SQLiteError {
+            throw ChangeRequestError(.storageFailure, "\(path): \(error.reason)")
+        }
+    }
+
+    // MARK: Meta
+
+    static func meta(_ connection: SQLiteConnection, _ key: String) throws -> UInt64? {
+        let select = try connection.prepare("SELECT value FROM meta WHERE key = ?")
+        try select.bind(key, at: 1)
+        return try select.step() ? UInt64(max(0, select.int64(0))) : nil
+    }
+
+    static func setMeta(_ connection: SQLiteConnection, _ key: String, _ value: UInt64) throws {
+        let upsert = try connection.prepare(
+            "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+        )
+        try upsert.bind(key, at: 1)
+        try upsert.bind(Int64(clamping: value), at: 2)
+        try upsert.run()
+    }
+
+    // MARK: Requests
+
+    static func loadRequest(_ connection: SQLiteConnection, _ id: ChangeRequestID) throws -> ChangeRequest? {
+        try loadRequests(connection, where: "id = ?", bindings: [id.rawValue]).first
+    }
+
+    static func loadRequests(
+        _ connection: SQLiteConnection,
+        where condition: String,
+        bindings: [String]
+    ) throws -> [ChangeRequest] {
+        let select = try connection.prepare(
+            """
+            SELECT id, pump_serial, requester_id, requester_role, idempotency_key, change_json, decision_json,
+                   state, refusal_code, created_ms, updated_ms, sequence, expires_ms, approver_id, integrity_problem
+            FROM request WHERE \(condition)
+            """
+        )
+        for (index, value) in bindings.enumerated() {
+            try select.bind(value, at: Int32(index + 1))
+        }
+        var requests: [ChangeRequest] = []
+        while try select.step() {
+            requests.append(try decodeRequest(select, connection: connection))
+        }
+        return requests
+    }
+
+    private static func decodeRequest(_ row: SQLiteStatement, connection: SQLiteConnection) throws -> ChangeRequest {
+        let rawID = row.text(0)
+        guard let id = ChangeRequestID(rawID) else { throw malformed(rawID, "id") }
+        let changeJSON = row.text(5)
+        guard let change = try? TherapyJSON.change(from: Data(changeJSON.utf8)) else {
+            throw malformed(rawID, "change")
+        }
+        guard let body = try? JSONDecoder().decode(ChangeRequestEvent.DecisionBody.self, from: Data(row.text(6).utf8)),
+            let decision = body.value
+        else { throw malformed(rawID, "decision") }
+        guard let state = ChangeRequestState(name: row.text(7), refusal: row.isNull(8) ? nil : row.text(8)) else {
+            throw malformed(rawID, "state")
+        }
+        return ChangeRequest(
+            id: id,
+            pumpSerial: row.text(1),
+            requesterID: row.text(2),
+            requesterRole: row.text(3),
+            idempotencyKey: row.text(4),
+            change: change,
+            changeJSON: changeJSON,
+            decision: decision,
+            state: state,
+            createdAt: Timestamp(millisecondsSinceEpoch: row.int64(9)),
+            updatedAt: Timestamp(millisecondsSinceEpoch: row.int64(10)),
+            expiresAt: row.isNull(12) ? nil : Timestamp(millisecondsSinceEpoch: row.int64(12)),
+            sequence: row.isNull(11) ? nil : UInt64(row.int64(11)),
+            approverID: row.isNull(13) ? nil : row.text(13),
+            integrityProblem: row.isNull(14) ? nil : row.text(14),
+            history: try loadHistory(connection, id)
+        )
+    }
+
+    private static func loadHistory(_ connection: SQLiteConnection, _ id: ChangeRequestID) throws -> [ChangeTransition]
+    {
+        let select = try connection.prepare(
+            """
+            SELECT from_state, to_state, refusal_code, at_ms, actor_id, actor_role, audit_index
+            FROM transition WHERE request_id = ? ORDER BY step
+            """
+        )
+        try select.bind(id.rawValue, at: 1)
+        var history: [ChangeTransition] = []
+        while try select.step() {
+            let refusal = select.isNull(2) ? nil : select.text(2)
+            let from = select.isNull(0) ? nil : ChangeRequestState(name: select.text(0), refusal: refusal)
+            guard let to = ChangeRequestState(name: select.text(1), refusal: refusal) else {
+                throw malformed(id.rawValue, "history")
+            }
+            history.append(
+                ChangeTransition(
+                    from: from,
+                    to: to,
+                    at: Timestamp(millisecondsSinceEpoch: select.int64(3)),
+                    actor: ChangeActor(id: select.text(4), role: select.text(5)),
+                    auditIndex: UInt64(select.int64(6))
+                )
+            )
+        }
+        return history
+    }
+
+    static func hasTransition(_ connection: SQLiteConnection, auditIndex: UInt64) throws -> Bool {
+        let select = try connection.prepare("SELECT 1 FROM transition WHERE audit_index = ? LIMIT 1")
+        try select.bind(Int64(auditIndex), at: 1)
+        return try select.step()
+    }
+
+    /// Whether any request of `serial` is sent or uncertain (a command not yet settled).
+    static func hasUnsettledCommand(_ connection: SQLiteConnection, serial: String) throws -> Bool {
+        let select = try connection.prepare(
+            "SELECT 1 FROM request WHERE pump_serial = ? AND state IN ('sent', 'uncertain') LIMIT 1"
+        )
+        try select.bind(serial, at: 1)
+        return try select.step()
+    }
+
+    static func lastSequence(_ connection: SQLiteConnection, serial: String) throws -> UInt64 {
+        let select = try connection.prepare("SELECT last_sequence FROM pump_sequence WHERE pump_serial = ?")
+        try select.bind(serial, at: 1)
+        return try select.step() ? UInt64(max(0, select.int64(0))) : 0
+    }
+
+    /// Raises the pump's last sequence to at least `sequence`; never lowers it.
+    static func raiseSequence(_ connection: SQLiteConnection, serial: String, to sequence: UInt64) throws {
+        let upsert = try connection.prepare(
+            """
+            INSERT INTO pump_sequence(pump_serial, last_sequence) VALUES (?, ?)
+            ON CONFLICT(pump_serial) DO UPDATE SET last_sequence = max(last_sequence, excluded.last_sequence)
+            """
+        )
+        try upsert.bind(serial, at: 1)
+        try upsert.bind(Int64(clamping: sequence), at: 2)
+        try upsert.run()
+    }
+
+    static func malformed(_ id: String, _ column: String) -> ChangeRequestError {
+        ChangeRequestError(.storageFailure, "change request \(id): stored \(column) is malformed")
+    }
+}

@@ -1,0 +1,150 @@
+import AuditLog
+import SQLiteStore
+
+/// What a step writes to the store once its audit entry is durable.
+enum StoreStep: Sendable {
+    /// A change-request step; `current` is the request before it, when the caller holds it.
+    case change(ChangeRequestEvent, ChangeActor, current: ChangeRequest?)
+    case therapy(PumpTherapyEvent, ChangeActor)
+}
+
+/// A step waiting in the store's group-commit queue.
+struct StepWaiter: Sendable {
+    enum Role: Sendable {
+        case done(Result<ChangeRequest?, ChangeRequestError>)
+        case lead
+    }
+
+    let token: UInt64
+    let index: UInt64
+    let step: StoreStep
+    let continuation: CheckedContinuation<Role, Never>
+}
+
+/// The audited step: append to the audit log, then commit to the store, group-committed.
+///
+/// Steps whose audit entries became durable while the store was committing are applied together
+/// in the next transaction (one fsync for all), each inside its own savepoint: the first step to
+/// find the store idle leads the commit, later ones wait, and the lead passes to the next waiter,
+/// as `AuditLog` does for its appends. Every caller returns only once its own step is durable.
+extension ChangeRequestStore {
+    /// The most steps one store transaction takes.
+    static let maximumBatch = 512
+
+    /// Appends `event` to the audit log, then applies `step` with the entry's index (see the
+    /// type's comment for why in this order, and `recover()` for a crash in between). Returns the
+    /// request as stored after a change-request step.
+    @discardableResult
+    func record(_ event: AuditEvent, _ step: StoreStep) async throws -> ChangeRequest? {
+        try checkAvailable()
+        let token = nextStepToken
+        nextStepToken += 1
+        defer { inflightFloors[token] = nil }
+        // This writer's size is a lower bound of the index the entry gets: a safe floor.
+        inflightFloors[token] = await audit.size
+        let index: UInt64
+        do {
+            index = try await audit.append(event).index
+        } catch {
+            throw ChangeRequestError(
+                .auditFailed,
+                "the audit log refused the \(event.kind) entry; nothing changed: \(error)"
+            )
+        }
+        if crashPoint == .afterAuditAppend {
+            failure = "simulated crash after the audit append of entry \(index)"
+            throw ChangeRequestError(.storeUnavailable, failure ?? "")
+        }
+        let role: StepWaiter.Role = await withCheckedContinuation { continuation in
+            let waiter = StepWaiter(token: token, index: index, step: step, continuation: continuation)
+            if committing {
+                waitingSteps.append(waiter)
+            } else {
+                committing = true
+                waitingSteps.insert(waiter, at: 0)
+                continuation.resume(returning: .lead)
+            }
+        }
+        switch role {
+        case .done(let result):
+            return try result.get()
+        case .lead:
+            return try await leadCommit(token)
+        }
+    }
+
+    /// Commits the waiting steps (this leader's first) and wakes their callers.
+    private func leadCommit(_ ownToken: UInt64) async throws -> ChangeRequest? {
+        // Let steps whose audit entries just became durable join this transaction.
+        await Task.yield()
+        let batch = Array(waitingSteps.prefix(Self.maximumBatch))
+        waitingSteps.removeFirst(batch.count)
+        let results = commit(batch)
+        var own: Result<ChangeRequest?, ChangeRequestError> = .success(nil)
+        for (waiter, result) in zip(batch, results) {
+            if waiter.token == ownToken {
+                own = result
+            } else {
+                waiter.continuation.resume(returning: .done(result))
+            }
+        }
+        if waitingSteps.isEmpty {
+            committing = false
+        } else {
+            waitingSteps[0].continuation.resume(returning: .lead)
+        }
+        return try own.get()
+    }
+
+    /// One transaction for `batch`, each step in a savepoint; moves the recovery floor.
+    private func commit(_ batch: [StepWaiter]) -> [Result<ChangeRequest?, ChangeRequestError>] {
+        var results: [Result<ChangeRequest?, ChangeRequestError>] = []
+        do {
+            try checkAvailable()
+            try connection.writeTransaction {
+                for waiter in batch {
+                    try connection.execute("SAVEPOINT step")
+                    do {
+                        let stored = try apply(waiter.step, auditIndex: waiter.index)
+                        try connection.execute("RELEASE step")
+                        results.append(.success(stored))
+                    } catch let error as ChangeRequestError {
+                        try connection.execute("ROLLBACK TO step; RELEASE step")
+                        failure = "audit entry \(waiter.index) is in the log but contradicts the store: \(error.reason)"
+                        results.append(.failure(self.unavailable()))
+                    }
+                }
+                let committed = Set(batch.map(\.token))
+                let others = inflightFloors.filter { !committed.contains($0.key) }.values.min() ?? UInt64.max
+                let highest = batch.map(\.index).max() ?? 0
+                try ChangeRequestSchema.setMeta(
+                    connection,
+                    ChangeRequestSchema.recoveryFloorKey,
+                    min(others, highest + 1)
+                )
+            }
+            commitCount += 1
+            return results
+        } catch {
+            failure = failure ?? "audit entries \(batch.map(\.index)) are in the log but could not be stored: \(error)"
+            return batch.map { _ in .failure(self.unavailable()) }
+        }
+    }
+
+    private func apply(_ step: StoreStep, auditIndex: UInt64) throws -> ChangeRequest? {
+        switch step {
+        case .change(let event, let actor, let current):
+            return try apply(event, actor: actor, auditIndex: auditIndex, current: current)
+        case .therapy(let event, let actor):
+            try applyTherapy(event, actor: actor, auditIndex: auditIndex)
+            return nil
+        }
+    }
+
+    private func unavailable() -> ChangeRequestError {
+        ChangeRequestError(
+            .storeUnavailable,
+            "\(failure ?? "the store stopped"); restart the gateway so recovery completes it from the log"
+        )
+    }
+}

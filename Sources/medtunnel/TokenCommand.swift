@@ -1,0 +1,73 @@
+import AccessTokens
+import Accounts
+import ArgumentParser
+import AuditLog
+import Foundation
+
+/// `medtunnel token issue`: a short-lived bearer token for the operator API.
+struct TokenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token",
+        abstract: "Issue bearer tokens for the operator API.",
+        subcommands: [Issue.self]
+    )
+
+    struct Issue: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a signed token (ES256 JWT) for an existing, enabled account.",
+            discussion: """
+                The token is signed with the state directory's token key (token-signing-key.pem, \
+                created on first use, mode 0600) and names only the user: the role and attributes \
+                are read from the accounts at every request. Only the token is printed, on stdout; \
+                the issue is recorded in the audit log (auth.login, with the token's id, never the token).
+                """
+        )
+
+        @Option(name: .customLong("state-dir"), help: "The gateway's state directory.")
+        var stateDirectory: String
+
+        @Option(help: "The user id.")
+        var user: String
+
+        @Option(help: "Lifetime: a whole number and s, m or h, e.g. 15m; at most \(TokenLifetime.maximum).")
+        var ttl: String = TokenLifetime.default.description
+
+        func run() async throws {
+            do {
+                let lifetime = try TokenLifetime(parsing: self.ttl)
+                let key = try TokenSigningKey.load(stateDirectory: self.stateDirectory)
+                let accounts = try AccountStore.open(stateDirectory: self.stateDirectory)
+                let issuer = try await TokenIssuer(key: key, accounts: accounts)
+                let issued = try await issuer.issue(to: self.user, lifetime: lifetime, now: CommandClock.now())
+                let audit = try await AuditLog.open(stateDirectory: self.stateDirectory)
+                let payload = try Console.json([
+                    "user": issued.userID, "tokenId": issued.tokenID, "via": "cli",
+                    "issuedAt": issued.issuedAt.millisecondsSinceEpoch,
+                    "expiresAt": issued.expiresAt.millisecondsSinceEpoch,
+                ])
+                _ = try await audit.append(
+                    try AuditEvent(
+                        timeMilliseconds: issued.issuedAt.millisecondsSinceEpoch,
+                        actor: try AuditActor(id: issued.userID, role: issued.role.rawValue),
+                        kind: .login,
+                        payload: Array(payload.utf8)
+                    )
+                )
+                Console.out(issued.token)
+            } catch let error as TokenError {
+                Console.err("token issue: \(error.reason)")
+                switch error.code {
+                case .unknownUser, .disabledUser: throw ExitCode(1)
+                case .signingKey, .signingFailed: throw ExitCode(3)
+                default: throw ExitCode(2)
+                }
+            } catch let error as AccountError {
+                Console.err("token issue: \(error.reason)")
+                throw ExitCode(3)
+            } catch let error as AuditLogError {
+                Console.err("token issue: audit log: \(error.reason)")
+                throw ExitCode(3)
+            }
+        }
+    }
+}
