@@ -114,7 +114,21 @@ let package = Package(
         ),
         .target(
             name: "ChangeRequests",
-            dependencies: ["SQLiteStore", "AuditLog", "SafetyPolicy", "TherapyModel", "TherapyJSON"],
+            dependencies: ["SQLiteStore", "AuditLog", "SafetyPolicy", "TherapyModel", "TherapyJSON", "TunnelProtocol"],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: The setting-change pipeline (issue 6)
+        // authenticate → authorize → policy → audit → store → sign → deliver → verify the
+        // acknowledgement → audit. No HTTP or NIO: the operator API and the gateway's pump
+        // sessions call it.
+        .target(
+            name: "CommandPipeline",
+            dependencies: [
+                "ChangeRequests", "Accounts", "AccessTokens", "AuditLog", "SafetyPolicy", "TherapyModel", "TherapyJSON",
+                "TunnelProtocol", "CommandAuthority", "MedTunnelPKI",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
 
@@ -204,6 +218,17 @@ let package = Package(
         .testTarget(
             name: "ChangeRequestsTests",
             dependencies: ["ChangeRequests", "AuditLog", "SafetyPolicy", "TherapyModel", "TherapyJSON"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CommandPipelineTests",
+            dependencies: [
+                "CommandPipeline", "ChangeRequests", "Accounts", "AccessTokens", "AuditLog", "SafetyPolicy",
+                "TherapyModel", "TherapyJSON", "TunnelProtocol", "CommandAuthority", "MedTunnelPKI",
+                "MedTunnelIdentity",
+                "PumpRuntime",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -60,10 +60,13 @@ public struct AuditKind: Hashable, Sendable, CustomStringConvertible {
     public static let commandReconciled = AuditKind(known: "command.reconciled")
     /// A clinician set a pump's prescription and pump model.
     public static let pumpTherapySet = AuditKind(known: "pump.therapy.set")
+    /// An authenticated actor was refused an operation it is not authorized for (a 403).
+    public static let accessDenied = AuditKind(known: "access.denied")
 
     public static let known: [AuditKind] = [
         .changeRequested, .changeDecided, .changeApproved, .commandSent, .commandAcknowledged, .commandExpired,
         .commandUncertain, .lockoutStarted, .lockoutLifted, .login, .export, .configChanged, .securityEvent,
         .accountCreated, .accountDisabled, .changeCancelled, .changeRejected, .commandReconciled, .pumpTherapySet,
+        .accessDenied,
     ]
 }

@@ -129,8 +129,8 @@ extension ChangeRequestEvent.DecisionBody {
     }
 }
 
-/// The payload of a `pump.therapy.set` entry: the full prescription and pump model, so the
-/// version can be rebuilt from the log.
+/// The payload of a `pump.therapy.set` entry: the full prescription, pump model and (when
+/// given) the pump's current settings, so the version can be rebuilt from the log.
 struct PumpTherapyEvent: Codable, Hashable {
     static let schemaName = "medtunnel.pump-therapy.v1"
 
@@ -139,13 +139,22 @@ struct PumpTherapyEvent: Codable, Hashable {
     var version: Int64
     var prescription: JSONValue
     var model: JSONValue
+    var settings: JSONValue?
     var at: Int64
 
-    init(pumpSerial: String, version: Int64, prescription: Prescription, model: PumpModel, at: Timestamp) throws {
+    init(
+        pumpSerial: String,
+        version: Int64,
+        prescription: Prescription,
+        model: PumpModel,
+        settings: TherapySettings?,
+        at: Timestamp
+    ) throws {
         self.pumpSerial = pumpSerial
         self.version = version
         self.prescription = try JSONValue(parsing: TherapyJSON.encode(prescription))
         self.model = try JSONValue(parsing: TherapyJSON.encode(model))
+        self.settings = try settings.map { try JSONValue(parsing: TherapyJSON.encode($0)) }
         self.at = at.millisecondsSinceEpoch
     }
 

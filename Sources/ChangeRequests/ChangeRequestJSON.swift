@@ -24,10 +24,12 @@ public enum ChangeRequestJSON {
         render(.object(["changes": .array(requests.map(object))]))
     }
 
-    /// `{"pumpSerial", "version", "prescription", "model", "setBy", "setByRole", "setAt", "auditIndex"}`.
+    /// `{"pumpSerial", "version", "prescription", "model", "settings", "setBy", "setByRole", "setAt",
+    /// "auditIndex"}` (`settings` null when none were given).
     public static func encode(_ therapy: PumpTherapy) -> Data {
         render(
             .object([
+                "settings": therapy.settings.flatMap { try? JSONValue(parsing: TherapyJSON.encode($0)) } ?? .null,
                 "pumpSerial": .string(therapy.pumpSerial),
                 "version": .int(therapy.version),
                 "prescription": (try? JSONValue(parsing: TherapyJSON.encode(therapy.prescription))) ?? .null,

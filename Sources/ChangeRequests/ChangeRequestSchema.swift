@@ -18,7 +18,8 @@ import TherapyModel
 ///                audit_index)         -- history; audit_index indexed (recovery looks it up)
 ///     pump_sequence(pump_serial PRIMARY KEY, last_sequence)   -- never decreases
 ///     pump_therapy(pump_serial, version, prescription_json, model_json, set_by, set_by_role, set_ms,
-///                  audit_index UNIQUE, PRIMARY KEY(pump_serial, version))
+///                  audit_index UNIQUE, settings_json,   -- NULL: no settings given
+///                  PRIMARY KEY(pump_serial, version))
 ///     meta(key PRIMARY KEY, value)     -- recovery_floor
 enum ChangeRequestSchema {
     static let recoveryFloorKey = "recovery_floor"
@@ -54,7 +55,7 @@ enum ChangeRequestSchema {
                     CREATE TABLE IF NOT EXISTS pump_therapy(
                         pump_serial TEXT NOT NULL, version INTEGER NOT NULL, prescription_json TEXT NOT NULL,
                         model_json TEXT NOT NULL, set_by TEXT NOT NULL, set_by_role TEXT NOT NULL,
-                        set_ms INTEGER NOT NULL, audit_index INTEGER NOT NULL UNIQUE,
+                        set_ms INTEGER NOT NULL, audit_index INTEGER NOT NULL UNIQUE, settings_json TEXT,
                         PRIMARY KEY(pump_serial, version));
                     CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
                     """

@@ -11,6 +11,10 @@ public struct PumpTherapy: Sendable, Hashable {
     public let version: Int64
     public let prescription: Prescription
     public let model: PumpModel
+    /// The pump's settings as the clinician stated them with this version: the gateway's
+    /// baseline of what the pump holds, moved on by every change the pump applies since. nil
+    /// when none were given (the policy cannot decide changes for such a pump).
+    public let settings: TherapySettings?
     public let setBy: ChangeActor
     public let setAt: Timestamp
     /// The `pump.therapy.set` entry that recorded it.
@@ -18,13 +22,14 @@ public struct PumpTherapy: Sendable, Hashable {
 }
 
 extension ChangeRequestStore {
-    /// Sets the prescription and pump model of `serial` as a new version, audited
-    /// (`pump.therapy.set`, with both documents) before it is stored. Who may do this (a
-    /// clinician of the prescription's patient) is the caller's check.
+    /// Sets the prescription, pump model and (optionally) current settings of `serial` as a new
+    /// version, audited (`pump.therapy.set`, with every document) before it is stored. Who may do
+    /// this (a clinician of the prescription's patient) is the caller's check.
     public func setTherapy(
         serial: String,
         prescription: Prescription,
         model: PumpModel,
+        settings: TherapySettings? = nil,
         by actor: ChangeActor,
         now: Timestamp
     ) async throws -> PumpTherapy {
@@ -40,6 +45,7 @@ extension ChangeRequestStore {
             version: version,
             prescription: prescription,
             model: model,
+            settings: settings,
             at: now
         )
         let auditEvent: AuditEvent
@@ -69,7 +75,7 @@ extension ChangeRequestStore {
         let insert = try connection.prepare(
             """
             INSERT INTO pump_therapy(pump_serial, version, prescription_json, model_json, set_by, set_by_role, set_ms,
-                audit_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                audit_index, settings_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """
         )
         try insert.bind(event.pumpSerial, at: 1)
@@ -80,6 +86,9 @@ extension ChangeRequestStore {
         try insert.bind(actor.role, at: 6)
         try insert.bind(event.at, at: 7)
         try insert.bind(Int64(auditIndex), at: 8)
+        if let settings = event.settings {
+            try insert.bind(String(decoding: try settings.data, as: UTF8.self), at: 9)
+        }
         do {
             try insert.run()
         } catch let error as SQLiteError where error.primaryCode == 19 {  // SQLITE_CONSTRAINT
@@ -94,19 +103,21 @@ extension ChangeRequestStore {
         try reading("read the therapy of \(serial)") {
             let select = try connection.prepare(
                 """
-                SELECT version, prescription_json, model_json, set_by, set_by_role, set_ms, audit_index
+                SELECT version, prescription_json, model_json, set_by, set_by_role, set_ms, audit_index, settings_json
                 FROM pump_therapy WHERE pump_serial = ? ORDER BY version DESC \(latestOnly ? "LIMIT 1" : "")
                 """
             )
             try select.bind(serial, at: 1)
             var versions: [PumpTherapy] = []
             while try select.step() {
+                let settings = select.isNull(7) ? nil : try? TherapyJSON.settings(from: Data(select.text(7).utf8))
                 guard let prescription = try? TherapyJSON.prescription(from: Data(select.text(1).utf8)),
-                    let model = try? TherapyJSON.pumpModel(from: Data(select.text(2).utf8))
+                    let model = try? TherapyJSON.pumpModel(from: Data(select.text(2).utf8)),
+                    select.isNull(7) || settings != nil
                 else {
                     throw ChangeRequestSchema.malformed(
                         "\(serial) therapy v\(select.int64(0))",
-                        "prescription or model"
+                        "prescription, model or settings"
                     )
                 }
                 versions.append(
@@ -115,6 +126,7 @@ extension ChangeRequestStore {
                         version: select.int64(0),
                         prescription: prescription,
                         model: model,
+                        settings: settings,
                         setBy: ChangeActor(id: select.text(3), role: select.text(4)),
                         setAt: Timestamp(millisecondsSinceEpoch: select.int64(5)),
                         auditIndex: UInt64(select.int64(6))

@@ -1,20 +1,14 @@
 public import TherapyModel
+import TunnelProtocol
 
 /// How long a queued command stays deliverable, from the moment it is queued (accepted, or
 /// approved). Past that it is expired and never sent; a sent command carries the same expiry in
 /// its envelope, and the pump refuses it after that by its own clock.
 ///
-/// | kind                                   | lives  | why                                          |
-/// |----------------------------------------|--------|----------------------------------------------|
-/// | `bolus`                                | 5 min  | dosed for a meal or a reading now; delivered |
-/// |                                        |        | late it may stack on a manual bolus          |
-/// | `temp_basal`                           | 10 min | its start time is part of the intent         |
-/// | `suspend`, `resume`                    | 15 min | urgent, but the patient may act on the pump  |
-/// | schedules, maxima, ratios, thresholds  | 24 h   | not tied to the moment; reach the pump at    |
-/// |                                        |        | its next connection within a day             |
-///
-/// The gateway may pass its own table (the command envelope's owner decides); this is the
-/// default.
+/// The default is TunnelProtocol's `CommandLifetime` table (bolus, temporary basal, suspend and
+/// resume 5 minutes; settings 24 hours; the reasons are there): one table for the queue and the
+/// envelope, so a change queued at `t` always fits an envelope issued at or after `t`. Tests may
+/// pass shorter lifetimes; never longer ones, or the envelope cannot carry the queue's expiry.
 public struct CommandLifetimes: Sendable {
     public var milliseconds: @Sendable (ControlKind) -> Int64
 
@@ -22,16 +16,7 @@ public struct CommandLifetimes: Sendable {
         self.milliseconds = milliseconds
     }
 
-    public static let `default` = CommandLifetimes { kind in
-        switch kind {
-        case .bolus: 5 * 60_000
-        case .tempBasal: 10 * 60_000
-        case .suspend, .resume: 15 * 60_000
-        case .setBasalSchedule, .setMaxBasal, .setMaxBolus, .setCarbRatios, .setSensitivities, .setCorrectionRange,
-            .setSuspendThreshold:
-            24 * 60 * 60_000
-        }
-    }
+    public static let `default` = CommandLifetimes { CommandLifetime.maximumMilliseconds(for: $0) }
 
     /// When a command of `kind` queued at `now` expires.
     public func expiry(of kind: ControlKind, queuedAt now: Timestamp) -> Timestamp {

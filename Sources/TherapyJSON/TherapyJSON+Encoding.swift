@@ -2,8 +2,8 @@ public import Foundation
 public import TherapyModel
 
 /// Canonical JSON for stored and audited values: the formats the decoders read, compact, with
-/// sorted keys. `change(from: encode(c)) == c` for every change (likewise for prescriptions and
-/// pump models), and equal values always encode to equal bytes, so stored bodies compare by bytes.
+/// sorted keys. `change(from: encode(c)) == c` for every change (likewise for prescriptions, pump
+/// models and settings), and equal values always encode to equal bytes, so stored bodies compare by bytes.
 extension TherapyJSON {
     public static func encode(_ change: SettingChange) -> Data {
         self.object(change).data
@@ -47,6 +47,23 @@ extension TherapyJSON {
             "tempBasalDurationStepMinutes": .int(Int64(model.tempBasalDurationStepMinutes)),
             "maxTempBasalDurationMinutes": .int(Int64(model.maxTempBasalDurationMinutes)),
             "supportedControls": self.controls(model.supportedControls),
+        ]).data
+    }
+
+    /// The format `settings(from:)` reads (`Examples/policy/settings.json`).
+    public static func encode(_ settings: TherapySettings) -> Data {
+        CanonicalJSON.object([
+            "basalSchedule": self.schedule(settings.basalSchedule) { ["milliunitsPerHour": .int($0.rawValue)] },
+            "maxBasalRateMilliunitsPerHour": .int(settings.maxBasalRate.rawValue),
+            "maxBolusMilliunits": .int(settings.maxBolus.rawValue),
+            "carbRatioSchedule": self.schedule(settings.carbRatioSchedule) { ["gramsPerUnit": .int($0.gramsPerUnit)] },
+            "sensitivitySchedule": self.schedule(settings.sensitivitySchedule) {
+                ["mgdLPerUnit": .int($0.mgdLPerUnit)]
+            },
+            "correctionRangeSchedule": self.schedule(settings.correctionRangeSchedule) {
+                ["lowerMgdL": .int($0.lower.rawValue), "upperMgdL": .int($0.upper.rawValue)]
+            },
+            "suspendThresholdMgdL": .int(settings.suspendThreshold.rawValue),
         ]).data
     }
 

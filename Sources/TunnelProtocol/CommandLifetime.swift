@@ -1,3 +1,5 @@
+public import TherapyModel
+
 /// How long a signed command stays valid, by kind: the gateway sets
 /// `expiresAt = issuedAt + lifetime` and the pump refuses an envelope whose window is
 /// longer than this table allows (`malformed`) or whose expiry its clock has passed
@@ -34,6 +36,33 @@ public enum CommandLifetime {
             return 24 * 60 * minute
         case .lockoutLift:
             return 60 * minute
+        }
+    }
+}
+
+extension CommandLifetime {
+    /// The lifetime of the command a therapy change of `kind` travels as: the one table for
+    /// the gateway's queue (how long a queued change stays deliverable) and the envelope.
+    public static func maximumMilliseconds(for kind: ControlKind) -> Int64 {
+        maximumMilliseconds(for: CommandKind(kind))
+    }
+}
+
+extension CommandKind {
+    /// The command kind a therapy change of `kind` is sent as.
+    public init(_ kind: ControlKind) {
+        switch kind {
+        case .setBasalSchedule: self = .setBasalSchedule
+        case .tempBasal: self = .tempBasal
+        case .bolus: self = .bolus
+        case .setMaxBasal: self = .setMaxBasal
+        case .setMaxBolus: self = .setMaxBolus
+        case .setCarbRatios: self = .setCarbRatios
+        case .setSensitivities: self = .setSensitivities
+        case .setCorrectionRange: self = .setCorrectionRange
+        case .setSuspendThreshold: self = .setSuspendThreshold
+        case .suspend: self = .suspend
+        case .resume: self = .resume
         }
     }
 }

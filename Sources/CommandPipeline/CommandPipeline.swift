@@ -1,0 +1,260 @@
+public import AccessTokens
+public import AuditLog
+public import ChangeRequests
+public import CommandAuthority
+import Foundation
+public import Logging
+import Synchronization
+public import TherapyModel
+public import TunnelProtocol
+
+/// The gateway's setting-change pipeline: the one path from an API request to a pump's signed
+/// acknowledgement, in this order and nothing forwarded out of it (DESIGN.md, "The rule"):
+///
+/// 1. **authenticate** the bearer token (`Authenticator`; 401 with the reason);
+/// 2. **authorize**: role ∩ attributes ∩ pump model ∩ prescription must allow the change's kind
+///    (403 `not_authorized` for an empty intersection, `control_not_permitted` for another kind);
+///    every 403 is audited (`access.denied`);
+/// 3. **policy**: `TherapyPolicy` on the pump's context (prescription and model from the store,
+///    the settings the gateway expects the pump to hold, insulin delivered and on its way,
+///    the pump's lockout): accept, needs approval, or reject with reasons;
+/// 4. **audit append, durable** (`change.requested` with the decision), then the store: the
+///    change-request store appends every step before it records it;
+/// 5. when the pump is connected and nothing is in flight: `markSent` (audited, allocates the
+///    sequence) — only after it returns is the envelope **built and signed** with the command key;
+/// 6. **deliver** it over the pump's session;
+/// 7. **verify the signed acknowledgement** (pump certificate, serial, sequence, the digest of
+///    the command as sent) and **append it** (`command.acknowledged`); the request ends applied or
+///    refused by the pump, and the settings digest the pump reports is compared with the
+///    settings the gateway expects.
+///
+/// ## Sessions, one command at a time, reconciliation
+/// Per pump, everything happens in one order on one worker (``PumpMailboxes``): the hello, the
+/// acknowledgements, the disconnect, API operations, deliveries. One command is in flight per
+/// pump. A session that ends with a command sent and not acknowledged leaves it `uncertain`
+/// (audited); the next hello settles it from the pump's last applied sequence (applied or not
+/// applied, `command.reconciled`) and it is never re-sent. Queued commands past their expiry are
+/// expired by `sweep()` (run every `sweepInterval` by `run()`), which also ends a session whose
+/// acknowledgement is overdue.
+///
+/// ## Expected settings
+/// A clinician states the pump's settings with its prescription (`setTherapy`); every change
+/// the pump applies moves them on. Each hello and acknowledgement carries the pump's settings
+/// digest; a mismatch is a security event and holds deliveries and new changes for the pump
+/// until a clinician sets its therapy again (with the settings the pump reports).
+///
+/// ## Running it
+/// `recover()` once at startup (before serving), then `run()` for as long as the gateway
+/// serves: it starts the pumps' workers and the sweep, and API operations wait for it.
+public actor CommandPipeline: PumpSessionObserver {
+    public struct Configuration: Sendable {
+        /// How often `run()` calls `sweep()`; nil: never (tests call it themselves).
+        public var sweepInterval: Duration?
+        /// A command not acknowledged this long after it was sent ends its session.
+        public var acknowledgementTimeoutMilliseconds: Int64
+        /// Called with each security event once it is audited (the gateway mirrors them).
+        public var onSecurityEvent: (@Sendable (PipelineSecurityEvent) -> Void)?
+
+        public init(
+            sweepInterval: Duration? = .seconds(1),
+            acknowledgementTimeoutMilliseconds: Int64 = 30_000,
+            onSecurityEvent: (@Sendable (PipelineSecurityEvent) -> Void)? = nil
+        ) {
+            self.sweepInterval = sweepInterval
+            self.acknowledgementTimeoutMilliseconds = acknowledgementTimeoutMilliseconds
+            self.onSecurityEvent = onSecurityEvent
+        }
+    }
+
+    public nonisolated let store: ChangeRequestStore
+    public nonisolated let audit: AuditLog
+    public nonisolated let configuration: Configuration
+    nonisolated let authenticator: Authenticator
+    nonisolated let signer: CommandSigner
+    nonisolated let pumpKeys: PumpKeys
+    nonisolated let clock: @Sendable () -> Timestamp
+    nonisolated let logger: Logger
+    nonisolated let mailboxes = PumpMailboxes()
+    private nonisolated let sessionNumbers = Atomic<UInt64>(0)
+    /// What the gateway knows of each pump it has seen; touched only by the pump's worker
+    /// (and read by `sweep`).
+    var pumps: [String: PumpSlot] = [:]
+
+    public init(
+        store: ChangeRequestStore,
+        audit: AuditLog,
+        authenticator: Authenticator,
+        signer: CommandSigner,
+        pumpKeys: PumpKeys,
+        configuration: Configuration = Configuration(),
+        logger: Logger,
+        clock: @escaping @Sendable () -> Timestamp = CommandPipeline.wallClock
+    ) {
+        self.store = store
+        self.audit = audit
+        self.authenticator = authenticator
+        self.signer = signer
+        self.pumpKeys = pumpKeys
+        self.configuration = configuration
+        self.logger = logger
+        self.clock = clock
+    }
+
+    /// The system clock in milliseconds.
+    public static func wallClock() -> Timestamp {
+        Timestamp(millisecondsSinceEpoch: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
+    }
+
+    /// Puts the change-request store back in step with the audit log after a stop of any kind
+    /// (commands in flight become uncertain). Call once, before `run()` and before serving.
+    public func recover() async throws -> ChangeRecoveryReport {
+        let report = try await store.recover(now: clock())
+        for problem in report.problems {
+            logger.error("recovery found a problem", metadata: ["problem": "\(problem)"])
+        }
+        return report
+    }
+
+    /// Runs the pumps' workers and the periodic sweep until the calling task is cancelled.
+    /// Call once. When it returns, API operations fail with 503 and pump events are dropped.
+    public nonisolated func run() async {
+        await withDiscardingTaskGroup { group in
+            if let interval = configuration.sweepInterval {
+                group.addTask { await self.sweepEvery(interval) }
+            }
+            for await serial in mailboxes.starts {
+                group.addTask { await self.drain(serial) }
+            }
+            group.cancelAll()
+        }
+        mailboxes.close()
+    }
+
+    /// Returns once nothing is queued or running for `serial` (tests, the demo).
+    public nonisolated func waitUntilIdle(_ serial: String) async {
+        await mailboxes.waitUntilIdle(serial)
+    }
+
+    /// Expires queued commands past their expiry (each audited, `command.expired`) and ends the
+    /// session of any pump whose acknowledgement is overdue (its command becomes uncertain).
+    public func sweep() async {
+        let now = clock()
+        do {
+            for request in try await store.expire(now: now) {
+                logger.info(
+                    "queued command expired undelivered",
+                    metadata: ["device": "\(request.pumpSerial)", "request": "\(request.id)"]
+                )
+            }
+        } catch {
+            logger.error("expiry sweep failed", metadata: ["error": "\(error)"])
+        }
+        for (serial, slot) in pumps {
+            guard let session = slot.session, let inFlight = slot.inFlight, !inFlight.closing,
+                now.millisecondsSinceEpoch - inFlight.sentAt.millisecondsSinceEpoch
+                    >= configuration.acknowledgementTimeoutMilliseconds
+            else { continue }
+            slot.inFlight?.closing = true
+            await securityEvent(
+                "acknowledgement_timeout",
+                serial: serial,
+                detail: "no acknowledgement for sequence \(inFlight.command.envelope.sequence) after "
+                    + "\(configuration.acknowledgementTimeoutMilliseconds) ms; the session is ended"
+            )
+            session.channel.close()
+        }
+    }
+
+    /// What the pipeline holds for one pump right now.
+    public func status(of serial: String) -> PumpCommandStatus {
+        let slot = pumps[serial]
+        return PumpCommandStatus(
+            connected: slot?.session != nil,
+            inFlightSequence: slot?.inFlight?.command.envelope.sequence,
+            settingsDivergence: slot?.divergence
+        )
+    }
+
+    // MARK: Session events (PumpSessionObserver)
+
+    public nonisolated func pumpConnected(
+        serial: String,
+        hello: InnerMessage.Hello,
+        channel: PumpSessionChannel
+    ) -> PumpLink {
+        let number = sessionNumbers.wrappingAdd(1, ordering: .relaxed).newValue
+        let link = PumpLink(serial: serial, session: number)
+        mailboxes.post(.connected(link, hello, channel), to: serial)
+        return link
+    }
+
+    public nonisolated func acknowledgement(_ signed: SignedAcknowledgement, on link: PumpLink) {
+        mailboxes.post(.acknowledgement(link, signed), to: link.serial)
+    }
+
+    /// An acknowledgement frame body not yet decoded.
+    public nonisolated func acknowledgement(body: [UInt8], on link: PumpLink) {
+        do {
+            acknowledgement(try SignedAcknowledgement.decode(body[...]), on: link)
+        } catch {
+            mailboxes.post(.malformedAcknowledgement(link, "\(error)"), to: link.serial)
+        }
+    }
+
+    public nonisolated func pumpDisconnected(_ link: PumpLink) {
+        mailboxes.post(.disconnected(link), to: link.serial)
+    }
+
+    // MARK: Workers
+
+    private nonisolated func sweepEvery(_ interval: Duration) async {
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: interval)
+            } catch {
+                return
+            }
+            await sweep()
+        }
+    }
+
+    private nonisolated func drain(_ serial: String) async {
+        while let event = mailboxes.take(serial) {
+            await handle(event, serial: serial)
+        }
+    }
+
+    private func handle(_ event: PumpEvent, serial: String) async {
+        let slot = self.slot(serial)
+        switch event {
+        case .connected(let link, let hello, let channel):
+            await connected(link, hello: hello, channel: channel, slot: slot)
+        case .acknowledgement(let link, let signed):
+            await acknowledged(signed, on: link, slot: slot)
+        case .malformedAcknowledgement(let link, let problem):
+            await securityEvent("malformed_acknowledgement", serial: link.serial, detail: problem)
+        case .disconnected(let link):
+            guard slot.session?.link == link else { break }  // an older session, already replaced
+            await sessionEnded(serial, slot: slot)
+        case .job(let job):
+            await job.run()
+        }
+        await deliverNext(serial, slot: slot)
+    }
+
+    func slot(_ serial: String) -> PumpSlot {
+        if let slot = pumps[serial] { return slot }
+        let slot = PumpSlot()
+        pumps[serial] = slot
+        return slot
+    }
+}
+
+/// What ``CommandPipeline/status(of:)`` reports.
+public struct PumpCommandStatus: Sendable, Hashable {
+    public let connected: Bool
+    /// The sequence of the command sent and not yet acknowledged.
+    public let inFlightSequence: UInt64?
+    /// Why deliveries and new changes are held: the pump's settings differ from the expected.
+    public let settingsDivergence: String?
+}

@@ -1,0 +1,143 @@
+import AuditLog
+import ChangeRequests
+import CommandPipeline
+import Foundation
+import Testing
+import TherapyModel
+
+/// Changes held for approval, approval by a second clinician, cancellation.
+@Suite("Command pipeline: approval and cancellation")
+struct ApprovalTests {
+    static let suspendAt85 = Data("{\"kind\": \"set_suspend_threshold\", \"mgdL\": 85}".utf8)
+
+    @Test(
+        "outside the recommended range: held (202), refused to its requester and to non-clinicians, approved by a second clinician, applied"
+    )
+    func approvalBySecondClinician() async throws {
+        let fixture = try await PipelineFixture.make()
+        let pump = try TestPump(fixture: fixture)
+        try await fixture.running {
+            try await fixture.setTherapy()
+            pump.connect()
+            let held = try await fixture.submit(Self.suspendAt85, by: "drsmith")
+            #expect(held.status == 202 && held.request.state == .pendingApproval)
+            #expect(held.request.decision.reasons.map(\.code) == ["suspend_threshold_outside_recommended"])
+            await fixture.pipeline.waitUntilIdle(PipelineFixture.serial)
+            #expect(pump.received.withLock { $0 }.isEmpty)
+
+            let id = held.request.id.rawValue
+            let refusals: [(String, String)] = [
+                ("drsmith", "self_approval"),
+                ("alice", "approver_not_clinician"),
+                ("drwho", "approver_not_linked_to_patient"),
+            ]
+            for (user, reason) in refusals {
+                let error = await apiError {
+                    try await fixture.pipeline.approveChange(id, authorization: try await fixture.bearer(user))
+                }
+                #expect(error?.status == 403 && error?.reason == reason, "\(user)")
+            }
+            #expect(try await fixture.entries(of: .accessDenied).count == 3)
+            #expect(try await fixture.request(held.request.id).state == .pendingApproval)
+
+            let approved = try await fixture.pipeline.approveChange(
+                id,
+                authorization: try await fixture.bearer("drjones")
+            )
+            #expect(approved.approverID == "drjones")
+            await fixture.pipeline.waitUntilIdle(PipelineFixture.serial)
+            let request = try await fixture.request(held.request.id)
+            #expect(request.state == .applied)
+            #expect(request.history.map(\.to) == [.pendingApproval, .approved, .queued, .sent, .applied])
+            #expect(pump.state.settings.suspendThreshold == GlucoseMgdL(85))
+            // The envelope names the approval's audit entry.
+            let envelope = try #require(pump.commands.first).envelope
+            #expect(try await fixture.entries()[Int(envelope.auditIndex)].event.kind == .changeApproved)
+            let twice = await apiError {
+                try await fixture.pipeline.approveChange(id, authorization: try await fixture.bearer("drjones"))
+            }
+            #expect(twice?.status == 409 && twice?.reason == "illegal_transition")
+            try await expectAuditAgreesWithPump(fixture, pump)
+        }
+    }
+
+    @Test(
+        "approval decides again: a change held while the prescription narrowed is refused (422) with the policy reason"
+    )
+    func approvalDecidesAgain() async throws {
+        let fixture = try await PipelineFixture.make()
+        try await fixture.running {
+            // A clinician's change that needs approval, then the prescription lowers the
+            // maximum suspend threshold below it: approving it would now be a reject.
+            try await fixture.setTherapy()
+            let held = try await fixture.submit(Self.suspendAt85, by: "drsmith")
+            #expect(held.status == 202)
+            let lowered = PipelineFixture.prescriptionJSON.replacingOccurrences(
+                of: "\"suspendThresholdMgdL\": {\"min\": 70, \"max\": 90}",
+                with: "\"suspendThresholdMgdL\": {\"min\": 70, \"max\": 80}"
+            )
+            _ = try await fixture.pipeline.setTherapy(
+                serial: PipelineFixture.serial,
+                body: PipelineFixture.therapyBody(prescription: lowered),
+                authorization: try await fixture.bearer("drjones")
+            )
+            let error = await apiError {
+                try await fixture.pipeline.approveChange(
+                    held.request.id.rawValue,
+                    authorization: try await fixture.bearer("drjones")
+                )
+            }
+            #expect(error?.status == 422 && error?.reason == "prescription_suspend_threshold_range")
+            #expect(try await fixture.request(held.request.id).state == .pendingApproval)
+        }
+    }
+
+    @Test("cancel before delivery: the command is never sent; an operator may not cancel")
+    func cancelBeforeDelivery() async throws {
+        let fixture = try await PipelineFixture.make()
+        let pump = try TestPump(fixture: fixture)
+        try await fixture.running {
+            try await fixture.setTherapy()
+            let queued = try await fixture.submit(PipelineFixture.bolus(2000), by: "carol")
+            #expect(queued.request.state == .queued)
+            let id = queued.request.id.rawValue
+            let byOperator = await apiError {
+                try await fixture.pipeline.cancelChange(id, authorization: try await fixture.bearer("olga"))
+            }
+            #expect(byOperator?.status == 403 && byOperator?.reason == "not_authorized")
+            // The patient cancels her caregiver's bolus.
+            let cancelled = try await fixture.pipeline.cancelChange(
+                id,
+                authorization: try await fixture.bearer("alice")
+            )
+            #expect(cancelled.state == .cancelled)
+            #expect(cancelled.history.last?.actor.id == "alice")
+            pump.connect()
+            await fixture.pipeline.waitUntilIdle(PipelineFixture.serial)
+            #expect(pump.received.withLock { $0 }.isEmpty)
+            #expect(pump.state.lastAppliedSequence == 0)
+            try await expectAuditAgreesWithPump(fixture, pump)
+        }
+    }
+
+    @Test("cancel after the command was sent is refused (409); the pump's acknowledgement settles it")
+    func cancelAfterSent() async throws {
+        let fixture = try await PipelineFixture.make()
+        let pump = try TestPump(fixture: fixture, behaviour: .holdAcknowledgements)
+        try await fixture.running {
+            let submitted = try await fixture.connectAndSubmit(PipelineFixture.bolus(2000), pump: pump)
+            #expect(try await fixture.request(submitted.request.id).state == .sent)
+            let error = await apiError {
+                try await fixture.pipeline.cancelChange(
+                    submitted.request.id.rawValue,
+                    authorization: try await fixture.bearer("alice")
+                )
+            }
+            #expect(error?.status == 409 && error?.reason == "illegal_transition")
+            pump.deliver(try #require(pump.held.withLock { $0 }.first))
+            await fixture.pipeline.waitUntilIdle(PipelineFixture.serial)
+            #expect(try await fixture.request(submitted.request.id).state == .applied)
+            try await expectAuditAgreesWithPump(fixture, pump)
+        }
+    }
+}
