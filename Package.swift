@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // MARK: Domain (Foundation-free)
@@ -132,6 +134,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // ChangeRoutes: the operator API's change routes (Hummingbird) over the pipeline.
+        .target(
+            name: "ChangeRoutes",
+            dependencies: [
+                "CommandPipeline", "ChangeRequests", "AccessTokens",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Relay (the untrusted phone: forwards ciphertext, never decrypts)
         // RelayFraming: the outer wire format (HTTP/2, one stream per pump link), shared by
         // the relay and the gateway. RelayCore uses GatewayTLS only for its own outer TLS
@@ -223,7 +236,11 @@ let package = Package(
         .testTarget(
             name: "CommandPipelineTests",
             dependencies: [
-                "CommandPipeline", "ChangeRequests", "Accounts", "AccessTokens", "AuditLog", "SafetyPolicy",
+                "CommandPipeline", "ChangeRoutes",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"), "ChangeRequests", "Accounts", "AccessTokens",
+                "AuditLog", "SafetyPolicy",
                 "TherapyModel", "TherapyJSON", "TunnelProtocol", "CommandAuthority", "MedTunnelPKI",
                 "MedTunnelIdentity",
                 "PumpRuntime",
