@@ -297,6 +297,10 @@ final class TestPump: Sendable {
         case holdAcknowledgements
         /// Never see the commands (lost on the link).
         case swallowCommands
+        /// Receive every command twice (a relay duplicating the frame); answer both.
+        case duplicateCommands
+        /// Receive commands only when `releaseDelayed()` is called (a relay holding them).
+        case delayCommands
     }
 
     let serial: String
@@ -308,6 +312,7 @@ final class TestPump: Sendable {
     let link = Mutex<PumpLink?>(nil)
     let received = Mutex<[[UInt8]]>([])
     let held = Mutex<[SignedAcknowledgement]>([])
+    let delayed = Mutex<[[UInt8]]>([])
     let closedByGateway = Mutex(0)
 
     init(
@@ -371,21 +376,40 @@ final class TestPump: Sendable {
             return
         }
         received.withLock { $0.append(body) }
-        let behaviour = self.behaviour.withLock { $0 }
-        if behaviour == .swallowCommands { return }
-        let now = clock.now()
-        let acknowledgement = runtime.withLock { $0.handle(commandBody: body, now: now) }
-        if behaviour == .answer {
-            deliver(acknowledgement)
-        } else {
+        switch behaviour.withLock({ $0 }) {
+        case .swallowCommands:
+            return
+        case .delayCommands:
+            delayed.withLock { $0.append(body) }
+        case .holdAcknowledgements:
+            let acknowledgement = handle(body)
             held.withLock { $0.append(acknowledgement) }
+        case .answer:
+            deliver(handle(body))
+        case .duplicateCommands:
+            deliver(handle(body))
+            deliver(handle(body))
         }
+    }
+
+    /// The held-back commands reach the pump now; their acknowledgements go back.
+    func releaseDelayed() {
+        for body in delayed.withLock({ commands in
+            defer { commands = [] }
+            return commands
+        }) {
+            deliver(handle(body))
+        }
+    }
+
+    private func handle(_ body: [UInt8]) -> SignedAcknowledgement {
+        let now = clock.now()
+        return runtime.withLock { $0.handle(commandBody: body, now: now) }
     }
 
     /// The runtime answering `command` directly, as if a relay delivered it (not the pipeline).
     func answer(_ command: SignedCommand) -> SignedAcknowledgement {
-        let now = clock.now()
-        return runtime.withLock { $0.handle(commandBody: command.encoded, now: now) }
+        handle(command.encoded)
     }
 
     /// The commands received so far, decoded.
