@@ -1,0 +1,38 @@
+import AccessTokens
+import Accounts
+public import AuditLog
+import ChangeRequests
+import CommandAuthority
+public import Logging
+public import MedTunnelPKI
+
+extension CommandPipeline {
+    /// The pipeline of a gateway: its state directory's audit log (`audit`, or opened here),
+    /// accounts, token key (created on first use) and change-request store; the PKI's command
+    /// key and pump certificates. Call `recover()` on it before serving, then `run()`.
+    public static func open(
+        stateDirectory: String,
+        pki: PKIDirectory,
+        audit: AuditLog? = nil,
+        configuration: Configuration = Configuration(),
+        logger: Logger
+    ) async throws -> CommandPipeline {
+        let log: AuditLog
+        if let audit {
+            log = audit
+        } else {
+            log = try await AuditLog.open(stateDirectory: stateDirectory)
+        }
+        let accounts = try AccountStore.open(stateDirectory: stateDirectory)
+        let key = try TokenSigningKey.load(stateDirectory: stateDirectory)
+        return CommandPipeline(
+            store: try ChangeRequestStore.open(stateDirectory: stateDirectory, audit: log),
+            audit: log,
+            authenticator: try await Authenticator(key: key, accounts: accounts),
+            signer: try CommandSigner.load(from: pki),
+            pumpKeys: .pki(pki),
+            configuration: configuration,
+            logger: logger
+        )
+    }
+}
