@@ -33,6 +33,8 @@ final class ManualClock: Sendable {
 struct SharedPKI: Sendable {
     static let serial = "PUMP-0001"
     static let otherSerial = "PUMP-0002"
+    /// A small fleet, PUMP-0001 … PUMP-0012.
+    static let fleet = (1...12).map { "PUMP-" + String(format: "%04d", $0) }
     static let shared: SharedPKI = try! SharedPKI()
 
     let directory: PKIDirectory
@@ -43,8 +45,9 @@ struct SharedPKI: Sendable {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("pipeline-pki-\(UUID())")
         let directory = PKIDirectory(root.path)
         try PKIOperations.initialize(directory)
-        try PKIOperations.issue(.pump(serial: Self.serial), in: directory)
-        try PKIOperations.issue(.pump(serial: Self.otherSerial), in: directory)
+        for serial in Self.fleet {
+            try PKIOperations.issue(.pump(serial: serial), in: directory)
+        }
         self.directory = directory
         self.signer = try CommandSigner.load(from: directory)
         self.commandPublicKeyPEM = try directory.commandPublicKeyPEM()
@@ -216,11 +219,11 @@ final class PipelineFixture: Sendable {
         return Data("{\"prescription\": \(prescription), \"model\": \(model), \"settings\": \(settings)}".utf8)
     }
 
-    /// drsmith sets PUMP-0001's therapy.
+    /// drsmith sets a pump's therapy (PUMP-0001's unless told).
     @discardableResult
-    func setTherapy(settings: TherapySettings = factory) async throws -> PumpTherapy {
+    func setTherapy(settings: TherapySettings = factory, serial: String = serial) async throws -> PumpTherapy {
         try await pipeline.setTherapy(
-            serial: Self.serial,
+            serial: serial,
             body: Self.therapyBody(settings: settings),
             authorization: try await bearer("drsmith")
         )
