@@ -31,6 +31,15 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
     private var established = false
     private var sent = 0
     private var started: NIODeadline = .now()
+    /// How long the pump waits for the gateway's answer to a hello or telemetry before it
+    /// sends the same message again (once), and then gives up; nil waits for ever.
+    private let responseTimeout: TimeAmount?
+    private var awaiting: (message: InnerMessage, resent: Bool, timer: Scheduled<Void>)?
+
+    /// Sent through the pipeline to end the session cleanly now (close_notify).
+    public struct Stop: Sendable {
+        public init() {}
+    }
 
     public init(
         tls: PumpTLSConnection,
@@ -38,8 +47,10 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
         telemetryCount: Int,
         intervalMilliseconds: Int64,
         firstTelemetrySequence: UInt64,
+        responseTimeoutMilliseconds: Int64? = nil,
         done: EventLoopPromise<PumpSessionReport>
     ) {
+        self.responseTimeout = responseTimeoutMilliseconds.map { .milliseconds($0) }
         self.tls = tls
         self.pump = pump
         self.report = PumpSessionReport(serial: pump.serial)
@@ -71,12 +82,13 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
             self.report.resumed = self.tls.isResumed
             self.report.cipherSuite = self.tls.negotiatedCipherSuiteName
             if let session = try? self.tls.exportSession() { self.pump.session = session }
+            self.pump.activity?.established(resumed: self.report.resumed)
             let hello = try! InnerMessage.Hello(
                 lastAppliedSequence: 0,
                 settingsDigest: [UInt8](repeating: 0, count: 32),
                 firmware: "medtunnel-sim-1"
             )
-            self.send(.hello(hello), context)
+            self.request(.hello(hello), context)
         }
         self.decoder.append(self.tls.readPlaintext())
         do {
@@ -89,9 +101,15 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
 
     private func handle(_ message: InnerMessage, _ context: ChannelHandlerContext) {
         switch message {
+        case .helloAccepted where self.isExtraAnswer, .telemetryStored where self.isExtraAnswer:
+            break
         case .helloAccepted:
+            self.answered()
             self.sendNextTelemetry(context)
-        case .telemetryStored:
+        case .telemetryStored(let sequence):
+            self.answered()
+            self.pump.lastAcknowledgedSequence = sequence
+            self.pump.activity?.acknowledged()
             self.report.telemetryAcknowledged += 1
             if self.report.telemetryAcknowledged >= self.telemetryCount {
                 self.tls.close()
@@ -117,8 +135,55 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
         guard self.sent < self.telemetryCount, self.tls.state == .established else { return }
         let sequence = self.firstTelemetrySequence + UInt64(self.sent)
         self.sent += 1
-        self.send(.telemetry(Self.telemetry(sequence: sequence)), context)
+        self.request(.telemetry(Self.telemetry(sequence: sequence)), context)
         self.flush(context)
+    }
+
+    /// Sends a message the gateway must answer, and waits for the answer at most the
+    /// response timeout before sending it again (as a new TLS record), then gives up.
+    private func request(_ message: InnerMessage, _ context: ChannelHandlerContext, resent: Bool = false) {
+        self.send(message, context)
+        guard let timeout = self.responseTimeout else { return }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let timer = context.eventLoop.scheduleTask(in: timeout) {
+            let (handler, context) = bound.value
+            handler.responseTimedOut(context)
+        }
+        self.awaiting = (message, resent, timer)
+    }
+
+    /// An answer when none is awaited: the second answer to a message sent again after a
+    /// timeout, both copies having arrived after all.
+    private var isExtraAnswer: Bool { self.responseTimeout != nil && self.awaiting == nil }
+
+    private func answered() {
+        self.awaiting?.timer.cancel()
+        self.awaiting = nil
+    }
+
+    private func responseTimedOut(_ context: ChannelHandlerContext) {
+        guard let (message, resent, _) = self.awaiting, self.tls.state == .established else { return }
+        self.awaiting = nil
+        if resent {
+            self.finish(
+                context,
+                .failure(PumpResponseTimeout(telemetryAcknowledged: self.report.telemetryAcknowledged))
+            )
+        } else {
+            self.request(message, context, resent: true)
+            self.flush(context)
+        }
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is Stop else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        self.answered()
+        self.tls.close()
+        self.flush(context)
+        self.finish(context, .success(self.report))
     }
 
     /// The telemetry a simulated pump sends with `sequence` (tests look for its plaintext).
@@ -149,11 +214,14 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
     }
 
     private func finish(_ context: ChannelHandlerContext, _ result: Result<PumpSessionReport, any Error>) {
+        self.answered()
         self.done.completeWith(result)
         context.close(promise: nil)
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
+        self.answered()
+        if self.established { self.pump.activity?.ended() }
         self.tls.transportClosed()
         if case .failed(let error) = self.tls.state {
             self.done.fail(error)
@@ -165,6 +233,15 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         self.finish(context, .failure(error))
+    }
+}
+
+/// The gateway answered neither a message nor the same message sent again within the
+/// response timeout each.
+public struct PumpResponseTimeout: Error, CustomStringConvertible {
+    public let telemetryAcknowledged: Int
+    public var description: String {
+        "no answer from the gateway to a message sent twice (\(self.telemetryAcknowledged) telemetry acknowledged)"
     }
 }
 
