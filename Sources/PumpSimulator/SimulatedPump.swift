@@ -41,7 +41,8 @@ public final class SimulatedPump: @unchecked Sendable {
         firstTelemetrySequence: UInt64,
         responseTimeoutMilliseconds: Int64? = nil,
         tamperWithWrite: Int? = nil,
-        group: any EventLoopGroup
+        group: any EventLoopGroup,
+        onEstablished: (@Sendable (_ resumed: Bool) -> Void)? = nil
     ) async throws -> PumpSessionReport {
         // Handed over to the channel's event loop; this task never touches it again.
         nonisolated(unsafe) let tls = try PumpTLSConnection(
@@ -69,6 +70,7 @@ public final class SimulatedPump: @unchecked Sendable {
                             intervalMilliseconds: intervalMilliseconds,
                             firstTelemetrySequence: firstTelemetrySequence,
                             responseTimeoutMilliseconds: responseTimeoutMilliseconds,
+                            onEstablished: onEstablished,
                             done: done
                         )
                     )

@@ -35,6 +35,7 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
     /// sends the same message again (once), and then gives up; nil waits for ever.
     private let responseTimeout: TimeAmount?
     private var awaiting: (message: InnerMessage, resent: Bool, timer: Scheduled<Void>)?
+    private let onEstablished: (@Sendable (_ resumed: Bool) -> Void)?
 
     /// Sent through the pipeline to end the session cleanly now (close_notify).
     public struct Stop: Sendable {
@@ -48,8 +49,10 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
         intervalMilliseconds: Int64,
         firstTelemetrySequence: UInt64,
         responseTimeoutMilliseconds: Int64? = nil,
+        onEstablished: (@Sendable (_ resumed: Bool) -> Void)? = nil,
         done: EventLoopPromise<PumpSessionReport>
     ) {
+        self.onEstablished = onEstablished
         self.responseTimeout = responseTimeoutMilliseconds.map { .milliseconds($0) }
         self.tls = tls
         self.pump = pump
@@ -83,6 +86,7 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
             self.report.cipherSuite = self.tls.negotiatedCipherSuiteName
             if let session = try? self.tls.exportSession() { self.pump.session = session }
             self.pump.activity?.established(resumed: self.report.resumed)
+            self.onEstablished?(self.report.resumed)
             let hello = try! InnerMessage.Hello(
                 lastAppliedSequence: 0,
                 settingsDigest: [UInt8](repeating: 0, count: 32),

@@ -140,6 +140,14 @@ public final class PhoneRelay: Sendable {
         }
     }
 
+    /// Closes the current uplink, if there is one, as if it were lost: its pump links close
+    /// with it, and ``keepUplink(after:backoff:)`` connects a new one.
+    public func closeUplink() async {
+        let uplink = self.uplink
+        let channel = try? await self.eventLoop.submit { uplink.value?.channel }.get()
+        try? await channel?.close()
+    }
+
     /// Opens one more stream on the current uplink, with no pump link behind it, and hands it
     /// to `initialize` after its ``RelayStreamHandler``; does nothing while the uplink is down.
     /// For a ``PumpLinkInterposer`` (a hostile relay replaying a recorded link).

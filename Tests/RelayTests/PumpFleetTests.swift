@@ -1,0 +1,90 @@
+import Gateway
+import NIOCore
+import NIOPosix
+import PumpSimulator
+import RelayCore
+import Synchronization
+import Testing
+
+@Suite("pump-sim --count: many pumps, reconnecting through a relay that loses its uplink")
+struct PumpFleetTests {
+    @Test("serials are PREFIX-0001… with at least four digits")
+    func serials() {
+        #expect(PumpFleet.serials(prefix: "P", count: 3) == ["P-0001", "P-0002", "P-0003"])
+        #expect(PumpFleet.serials(prefix: "P", count: 12_000).last == "P-12000")
+        #expect(PumpFleet.serials(prefix: "P", count: 12_000)[8] == "P-00009")
+    }
+
+    @Test(
+        "the uplink is lost twice mid-run: every pump reconnects by resumption and its telemetry 1…N is stored exactly once"
+    )
+    func fleetSurvivesUplinkLoss() async throws {
+        let serials = PumpFleet.serials(prefix: "FLEET", count: 6)
+        let bed = try await RelayTestBed(pumps: serials)
+        let relay = try bed.relay()
+        let first = try await relay.connectUplink()
+        let listening = try await relay.listen(TCPPumpLinkListener(host: "127.0.0.1", port: 0))
+        let port = try #require(listening.channel.localAddress?.port)
+        let activity = PumpActivity()
+        let pumps = try serials.map { try bed.pump($0, activity: activity) }
+        var configuration = PumpFleet.Configuration(
+            host: "127.0.0.1",
+            port: port,
+            telemetryPerPump: 40,
+            intervalMilliseconds: 25
+        )
+        configuration.initialBackoff = .milliseconds(50)
+        let fleet = PumpFleet(pumps: pumps, configuration: configuration)
+        let reconnects = ReconnectLog()
+        let registry = bed.gateway.registry
+
+        await withTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { await relay.keepUplink(after: first, backoff: RelayBackoff(initial: .milliseconds(50))) }
+            tasks.addTask {
+                await fleet.run(group: MultiThreadedEventLoopGroup.singleton) { event in
+                    if case .connected(let serial, let resumed, true, let next) = event {
+                        reconnects.add(serial, resumed: resumed, next: next)
+                    }
+                }
+            }
+            for loss in 1...2 {
+                let stored = registry.pumps.map(\.telemetryStored).reduce(0, +)
+                #expect(
+                    await bed.eventually(within: 30) {
+                        registry.pumps.count == 6 && registry.pumps.allSatisfy { $0.connected }
+                            && registry.pumps.map(\.telemetryStored).reduce(0, +) >= stored + 24
+                    },
+                    "loss \(loss): \(registry.pumps)"
+                )
+                // Cut the uplink: the relay reconnects it, the pumps reconnect through it.
+                let uplinks = relay.counters.snapshot.uplinkConnects
+                await relay.closeUplink()
+                #expect(await bed.eventually(within: 30) { relay.counters.snapshot.uplinkConnects == uplinks + 1 })
+            }
+            await tasks.next()  // the fleet ends when every pump has sent its 40
+            tasks.cancelAll()
+        }
+        for serial in serials {
+            let status = try #require(registry.pump(serial))
+            #expect(status.telemetryStored == 40 && status.lastTelemetry?.sequence == 40, "\(status)")
+            #expect(status.resumedSessions == status.sessions - 1, "\(serial): every session after the first resumed")
+            let seen = reconnects[serial]
+            #expect(seen.count >= 2 && seen.allSatisfy(\.resumed), "\(serial): \(seen)")
+        }
+        #expect(activity.snapshot.telemetryAcknowledged >= 6 * 40)
+        #expect(activity.snapshot.connected == 0)
+        try? await listening.channel.close()
+        await bed.shutdown()
+    }
+}
+
+/// The reconnections a fleet reported, by serial.
+final class ReconnectLog: Sendable {
+    private let entries = Mutex<[String: [(resumed: Bool, next: UInt64)]]>([:])
+
+    func add(_ serial: String, resumed: Bool, next: UInt64) {
+        self.entries.withLock { $0[serial, default: []].append((resumed, next)) }
+    }
+
+    subscript(_ serial: String) -> [(resumed: Bool, next: UInt64)] { self.entries.withLock { $0[serial] ?? [] } }
+}
