@@ -42,6 +42,7 @@ public final class SimulatedPump: @unchecked Sendable {
         responseTimeoutMilliseconds: Int64? = nil,
         tamperWithWrite: Int? = nil,
         group: any EventLoopGroup,
+        benchmark: PumpBenchmark? = nil,
         onEstablished: (@Sendable (_ resumed: Bool) -> Void)? = nil
     ) async throws -> PumpSessionReport {
         // Handed over to the channel's event loop; this task never touches it again.
@@ -71,6 +72,7 @@ public final class SimulatedPump: @unchecked Sendable {
                             firstTelemetrySequence: firstTelemetrySequence,
                             responseTimeoutMilliseconds: responseTimeoutMilliseconds,
                             onEstablished: onEstablished,
+                            benchmark: benchmark,
                             done: done
                         )
                     )

@@ -11,6 +11,11 @@ public struct PumpSessionReport: Sendable {
     public var bytesSent = 0
     public var bytesReceived = 0
     public var handshakeNanoseconds: UInt64 = 0
+    /// ``PumpBenchmark/ping(count:)``: each heartbeat's round trip.
+    public var roundTripNanoseconds: [UInt64] = []
+    /// ``PumpBenchmark/bulk(bytes:)``: plaintext sent, and the time until the gateway had it all.
+    public var bulkBytes = 0
+    public var bulkNanoseconds: UInt64 = 0
 }
 
 /// Drives a pump's mbedTLS engine over a byte link (a TCP channel in simulation): the
@@ -20,9 +25,9 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
     public typealias InboundIn = ByteBuffer
     public typealias OutboundOut = ByteBuffer
 
-    private let tls: PumpTLSConnection
+    let tls: PumpTLSConnection
     private let pump: SimulatedPump
-    private var report: PumpSessionReport
+    var report: PumpSessionReport
     private let done: EventLoopPromise<PumpSessionReport>
     private let telemetryCount: Int
     private let intervalMilliseconds: Int64
@@ -36,6 +41,9 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
     private let responseTimeout: TimeAmount?
     private var awaiting: (message: InnerMessage, resent: Bool, timer: Scheduled<Void>)?
     private let onEstablished: (@Sendable (_ resumed: Bool) -> Void)?
+    /// Instead of telemetry after the hello (see `SimulatedPumpHandler+Benchmark.swift`).
+    let benchmark: PumpBenchmark?
+    var benchmarkState = BenchmarkState()
 
     /// Sent through the pipeline to end the session cleanly now (close_notify).
     public struct Stop: Sendable {
@@ -50,9 +58,11 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
         firstTelemetrySequence: UInt64,
         responseTimeoutMilliseconds: Int64? = nil,
         onEstablished: (@Sendable (_ resumed: Bool) -> Void)? = nil,
+        benchmark: PumpBenchmark? = nil,
         done: EventLoopPromise<PumpSessionReport>
     ) {
         self.onEstablished = onEstablished
+        self.benchmark = benchmark
         self.responseTimeout = responseTimeoutMilliseconds.map { .milliseconds($0) }
         self.tls = tls
         self.pump = pump
@@ -109,7 +119,13 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
             break
         case .helloAccepted:
             self.answered()
-            self.sendNextTelemetry(context)
+            if let benchmark = self.benchmark {
+                self.startBenchmark(benchmark, context)
+            } else {
+                self.sendNextTelemetry(context)
+            }
+        case .heartbeatReply(let nonce) where self.benchmark != nil:
+            self.benchmarkReply(nonce, context)
         case .telemetryStored(let sequence):
             self.answered()
             self.pump.lastAcknowledgedSequence = sequence
@@ -202,7 +218,7 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
         )
     }
 
-    private func send(_ message: InnerMessage, _ context: ChannelHandlerContext) {
+    func send(_ message: InnerMessage, _ context: ChannelHandlerContext) {
         do {
             try self.tls.write(plaintext: message.encoded())
         } catch {
@@ -210,14 +226,14 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
         }
     }
 
-    private func flush(_ context: ChannelHandlerContext) {
+    func flush(_ context: ChannelHandlerContext) {
         let out = self.tls.takeOutbound()
         guard !out.isEmpty else { return }
         self.report.bytesSent += out.count
         context.writeAndFlush(Self.wrapOutboundOut(context.channel.allocator.buffer(bytes: out)), promise: nil)
     }
 
-    private func finish(_ context: ChannelHandlerContext, _ result: Result<PumpSessionReport, any Error>) {
+    func finish(_ context: ChannelHandlerContext, _ result: Result<PumpSessionReport, any Error>) {
         self.answered()
         self.done.completeWith(result)
         context.close(promise: nil)

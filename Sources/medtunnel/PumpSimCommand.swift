@@ -39,6 +39,10 @@ struct PumpSimCommand: AsyncParsableCommand {
         help: "Milliseconds a pump waits for an answer before sending again once, then reconnecting (--count)."
     )
     var responseTimeout: Int64 = 5_000
+    @Option(help: "Benchmark (one pump): instead of telemetry, N heartbeat round trips per connection; prints p50/p99.")
+    var ping: Int?
+    @Option(help: "Benchmark (one pump): instead of telemetry, send this many MiB per connection as fast as possible.")
+    var bulk: Int?
     @Flag(help: "Issue missing pump certificates into the PKI directory first.") var issue = false
     @Flag(name: .customLong("no-resume"), help: "Always run a full handshake (for benchmarks).") var noResume = false
     @Flag(help: "With --count: a line per pump event (connected, lost, finished) even for many pumps.")
@@ -52,6 +56,9 @@ struct PumpSimCommand: AsyncParsableCommand {
         }
         if (self.serial == nil) == (self.count == nil) {
             throw ValidationError("give exactly one of --serial SERIAL (one pump) and --count N (many pumps)")
+        }
+        if self.count != nil, self.ping != nil || self.bulk != nil {
+            throw ValidationError("--ping and --bulk run one pump (--serial), not --count")
         }
         if let count = self.count, !(1...100_000).contains(count) {
             throw ValidationError("--count \(count) must be from 1 to 100000")
@@ -80,17 +87,42 @@ struct PumpSimCommand: AsyncParsableCommand {
                 telemetryCount: telemetry,
                 intervalMilliseconds: self.interval ?? 0,
                 firstTelemetrySequence: sequence,
-                group: MultiThreadedEventLoopGroup.singleton
+                group: MultiThreadedEventLoopGroup.singleton,
+                benchmark: self.benchmark
             )
             sequence += UInt64(telemetry)
             let ms = Double(report.handshakeNanoseconds) / 1e6
             print(
                 "pump \(pump.serial) connection \(index): handshake \(report.resumed ? "resumed" : "full") "
                     + "\(String(format: "%.2f", ms)) ms, \(report.cipherSuite ?? "?"), "
-                    + "telemetry acknowledged \(report.telemetryAcknowledged)/\(telemetry), "
+                    + "telemetry acknowledged \(report.telemetryAcknowledged)/\(self.benchmark == nil ? telemetry : 0), "
                     + "bytes sent \(report.bytesSent) received \(report.bytesReceived)"
+                    + Self.benchmarkSummary(report)
             )
+            fflush(nil)
         }
+    }
+
+    private var benchmark: PumpBenchmark? {
+        if let ping = self.ping { return .ping(count: ping) }
+        if let bulk = self.bulk { return .bulk(bytes: bulk * 1_048_576) }
+        return nil
+    }
+
+    private static func benchmarkSummary(_ report: PumpSessionReport) -> String {
+        if !report.roundTripNanoseconds.isEmpty {
+            let sorted = report.roundTripNanoseconds.sorted()
+            func percentile(_ p: Double) -> String {
+                String(format: "%.1f", Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) / 1_000)
+            }
+            return ", ping \(sorted.count) round trips p50 \(percentile(0.5)) us p99 \(percentile(0.99)) us"
+        }
+        if report.bulkBytes > 0 {
+            let seconds = Double(report.bulkNanoseconds) / 1e9
+            return ", bulk \(report.bulkBytes) bytes in \(String(format: "%.3f", seconds)) s "
+                + "(\(String(format: "%.1f", Double(report.bulkBytes) / seconds / 1_048_576)) MiB/s)"
+        }
+        return ""
     }
 
     private func pump(

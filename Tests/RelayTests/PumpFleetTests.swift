@@ -88,3 +88,39 @@ final class ReconnectLog: Sendable {
 
     subscript(_ serial: String) -> [(resumed: Bool, next: UInt64)] { self.entries.withLock { $0[serial] ?? [] } }
 }
+
+@Suite("pump-sim benchmarks: heartbeat round trips and bulk through the relay")
+struct PumpBenchmarkTests {
+    @Test("--ping: every heartbeat answered, one round trip each; --bulk: all bytes read by the gateway before the end")
+    func pingAndBulk() async throws {
+        let bed = try await RelayTestBed(pumps: ["PUMP-0001"])
+        let relay = try bed.relay()
+        let uplink = try await relay.connectUplink()
+        let listening = try await relay.listen(TCPPumpLinkListener(host: "127.0.0.1", port: 0))
+        let port = try #require(listening.channel.localAddress?.port)
+        let pump = try bed.pump("PUMP-0001")
+        func run(_ benchmark: PumpBenchmark) async throws -> PumpSessionReport {
+            try await pump.runSession(
+                host: "127.0.0.1",
+                port: port,
+                telemetryCount: 0,
+                intervalMilliseconds: 0,
+                firstTelemetrySequence: 1,
+                group: bed.group,
+                benchmark: benchmark
+            )
+        }
+        let ping = try await run(.ping(count: 50))
+        #expect(ping.roundTripNanoseconds.count == 50 && ping.roundTripNanoseconds.allSatisfy { $0 > 0 })
+        #expect(ping.telemetryAcknowledged == 0)
+        let before = relay.counters.snapshot.bytesFromPumps
+        let bulk = try await run(.bulk(bytes: 1_048_576))
+        #expect(bulk.bulkBytes >= 1_048_576 && bulk.bulkNanoseconds > 0)
+        #expect(bulk.bytesSent > bulk.bulkBytes, "ciphertext is larger than the plaintext it carries")
+        #expect(await bed.eventually { relay.counters.snapshot.bytesFromPumps - before == bulk.bytesSent })
+        #expect(bed.gateway.registry.events.isEmpty, "\(bed.gateway.registry.events)")
+        try? await listening.channel.close()
+        try? await uplink.close()
+        await bed.shutdown()
+    }
+}
