@@ -70,12 +70,13 @@ struct HostileScenario {
     }
 
     /// Waits for a security event about `device` of `kind`, and checks that it names the
-    /// phone and carries the gateway TLS engine's `code`.
+    /// phone and carries the gateway TLS engine's `code` (or `other`).
     @discardableResult
     func expectEvent(
         device: String?,
         kind: String,
         code: GatewayTLSError.Code,
+        or other: GatewayTLSError.Code? = nil,
         sourceLocation: SourceLocation = #_sourceLocation
     ) async -> SecurityEvent? {
         let registry = self.registry
@@ -89,9 +90,10 @@ struct HostileScenario {
             sourceLocation: sourceLocation
         )
         #expect(event?.carrier == Self.phone, "\(String(describing: event))", sourceLocation: sourceLocation)
+        let codes = [code] + (other.map { [$0] } ?? [])
         #expect(
-            event?.detail.hasPrefix("TLS \(code):") == true,
-            "expected \(code): \(String(describing: event))",
+            codes.contains { event?.detail.hasPrefix("TLS \($0):") == true },
+            "expected \(codes): \(String(describing: event))",
             sourceLocation: sourceLocation
         )
         return event

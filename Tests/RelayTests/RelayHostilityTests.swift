@@ -32,6 +32,30 @@ struct RelayHostilityTests {
         }
     }
 
+    @Test(
+        "the pump's handshake flight reordered, flipped, duplicated or injected: the handshake fails, the pump is never connected",
+        arguments: [HostileBehaviour.reorder, .flip, .duplicate, .inject]
+    )
+    func handshakeTampered(_ behaviour: HostileBehaviour) async throws {
+        // Record 1 is the ClientHello; record 2 starts the pump's second flight.
+        try await HostileScenario.run("\(behaviour),link=3,records=handshake,after=1,count=1") { scenario in
+            let result = await scenario.session(Self.target)
+            #expect(result.failure != nil, "the tampered handshake succeeded: \(result)")
+            #expect(scenario.hostile.counters[behaviour] == 1)
+            // A bit flipped in the pump's certificate breaks its signature instead.
+            await scenario.expectEvent(
+                device: nil,
+                kind: "handshake_failed",
+                code: .handshakeFailed,
+                or: behaviour == .flip ? .certificateRejected : nil
+            )
+            #expect(
+                scenario.registry.pump(Self.target) == nil,
+                "\(String(describing: scenario.registry.pump(Self.target)))"
+            )
+        }
+    }
+
     @Test("a duplicated record: the original is stored once, the copy is refused and ends the tunnel")
     func duplicate() async throws {
         try await HostileScenario.run("duplicate,link=3,records=app,after=2,count=1") { scenario in
