@@ -171,7 +171,7 @@ struct RelayTruncationSweepTests {
         firstSequence: UInt64
     ) async throws -> (bytes: [UInt8], result: Result<PumpSessionReport, any Error>) {
         let recorder = ByteRecorder()
-        let (relay, hostile) = try bed.hostileRelay("truncate-at=\(offset)", tap: recorder.tap)
+        let (relay, _) = try bed.hostileRelay("truncate-at=\(offset)", tap: recorder.tap)
         let uplink = try await relay.connectUplink()
         let listening = try await relay.listen(TCPPumpLinkListener(host: "127.0.0.1", port: 0))
         let port = try #require(listening.channel.localAddress?.port)
@@ -187,7 +187,6 @@ struct RelayTruncationSweepTests {
             )
         }
         #expect(await bed.eventually { relay.counters.snapshot.linksOpen == 0 })
-        _ = hostile
         try? await listening.channel.close()
         try? await uplink.close()
         return (recorder.recorded(.fromPump), result)
