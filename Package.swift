@@ -143,6 +143,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // RelayHostility: a hostile relay for tests and demos (drop, delay, duplicate, reorder, flip,
+        // truncate, inject, replay, splice), put in a relay's link path through RelayCore's
+        // interposer hook. Like the relay, it must never depend on PumpTLS or TunnelProtocol.
+        .target(
+            name: "RelayHostility",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Processes
         .target(
             name: "PumpSimulator",
@@ -168,6 +180,7 @@ let package = Package(
             name: "medtunnel",
             dependencies: [
                 "Gateway", "PumpSimulator", "MedTunnelPKI", "MedTunnelIdentity", "AuditLog", "RelayCore",
+                "RelayHostility",
                 "SQLiteStore", "SafetyPolicy", "TherapyModel", "TherapyJSON", "Accounts", "AccessTokens",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -233,7 +246,8 @@ let package = Package(
         .testTarget(
             name: "RelayTests",
             dependencies: [
-                "RelayCore", "RelayFraming", "Gateway", "GatewayTLS", "PumpSimulator", "PumpTLS", "TunnelProtocol",
+                "RelayCore", "RelayFraming", "RelayHostility", "Gateway", "GatewayTLS", "PumpSimulator", "PumpTLS",
+                "TunnelProtocol",
                 "MedTunnelPKI", "MedTunnelIdentity",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
