@@ -101,13 +101,13 @@ struct GatewayIdleTimeoutTests {
         let silent = try bed.pump("PUMP-0001")
         let talking = try bed.pump("PUMP-0002")
         let started = ContinuousClock.now
-        // Silent: one message, then 10 s of nothing before the second.
+        // Silent: one message, then a minute of nothing before the second.
         async let silentResult = Result(catching: {
             try await silent.runSession(
                 host: "127.0.0.1",
                 port: port,
                 telemetryCount: 2,
-                intervalMilliseconds: 10_000,
+                intervalMilliseconds: 60_000,
                 firstTelemetrySequence: 1,
                 group: group
             )
@@ -130,7 +130,9 @@ struct GatewayIdleTimeoutTests {
             return
         }
         #expect(error is PumpLinkClosed, "\(error)")
-        #expect(waited >= .milliseconds(900) && waited < .seconds(5), "closed after \(waited)")
+        // Not before the timeout; the upper bound is loose for a loaded machine (the counter
+        // below tells that it was the idle timeout, not the pump's next message).
+        #expect(waited >= .milliseconds(900) && waited < .seconds(45), "closed after \(waited)")
         #expect(bed.gateway.registry.pump("PUMP-0001")?.telemetryStored == 1)
         let report = try await talkingResult.get()
         #expect(report.telemetryAcknowledged == 8)
@@ -146,10 +148,10 @@ struct GatewayIdleTimeoutTests {
         let relay = try bed.relay("PHONE-1", port: try #require(listener.localAddress?.port))
         let started = ContinuousClock.now
         let uplink = try await relay.connectUplink()
-        #expect(bed.gateway.phones.phone("PHONE-1")?.connected == true)
         try await uplink.closeFuture.get()
         let waited = ContinuousClock.now - started
-        #expect(waited >= .milliseconds(900) && waited < .seconds(5), "closed after \(waited)")
+        #expect(waited >= .milliseconds(900) && waited < .seconds(45), "closed after \(waited)")
+        #expect(bed.gateway.phones.phone("PHONE-1")?.uplinksTotal == 1)
         #expect(bed.counter(GatewayMetrics.uplinksClosed, [("reason", "idle")]) == 1)
         var disconnected = false
         for _ in 0..<100 where !disconnected {
