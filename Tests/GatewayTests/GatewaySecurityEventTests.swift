@@ -8,7 +8,9 @@ import Testing
 
 @Suite("Gateway: refused handshakes are security events with their reason and the phone that carried them")
 struct GatewaySecurityEventTests {
-    @Test("a revoked pump through a phone: handshake_failed, reason certificateRevoked, the pump and the phone named, counted by reason")
+    @Test(
+        "a revoked pump through a phone: handshake_failed, reason certificateRevoked, the pump and the phone named, counted by reason"
+    )
     func revokedPumpThroughPhone() async throws {
         let bed = try GatewayTestBed(pumps: ["PUMP-0001"])
         let listener = try await bed.gateway.bindRelayListener(HostPort(host: "127.0.0.1", port: 0))
