@@ -25,6 +25,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
@@ -170,6 +173,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // RelayHostility: a hostile relay for tests and demos (drop, delay, duplicate, reorder, flip,
+        // truncate, inject, replay, splice), put in a relay's link path through RelayCore's
+        // interposer hook. Like the relay, it must never depend on PumpTLS or TunnelProtocol.
+        .target(
+            name: "RelayHostility",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Processes
         .target(
             name: "PumpSimulator",
@@ -180,10 +195,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // TelemetryStore: what pumps said and when they were seen, in SQLite under the state dir.
+        .target(
+            name: "TelemetryStore",
+            dependencies: ["SQLiteStore", "TunnelProtocol"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Gateway",
             dependencies: [
                 "GatewayTLS", "TunnelProtocol", "MedTunnelPKI", "AuditLog", "SafetyPolicy", "RelayFraming",
+                "TelemetryStore",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -191,14 +215,28 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // OperatorAPI: the operators' HTTP API (JSON) and Prometheus metrics over the gateway's state.
+        .target(
+            name: "OperatorAPI",
+            dependencies: [
+                "Gateway", "TelemetryStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "medtunnel",
             dependencies: [
-                "Gateway", "PumpSimulator", "MedTunnelPKI", "MedTunnelIdentity", "AuditLog", "RelayCore",
+                "Gateway", "OperatorAPI", "PumpSimulator", "MedTunnelPKI", "MedTunnelIdentity", "AuditLog", "RelayCore",
+                "RelayHostility",
                 "SQLiteStore", "SafetyPolicy", "TherapyModel", "TherapyJSON", "Accounts", "AccessTokens",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -262,11 +300,34 @@ let package = Package(
             dependencies: ["MedTunnelPKI", "MedTunnelIdentity"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "TunnelProtocol"], swiftSettings: swiftSettings),
         .testTarget(
+            name: "GatewayTests",
+            dependencies: [
+                "Gateway", "TunnelProtocol", "TelemetryStore", "SQLiteStore", "PumpSimulator", "PumpTLS",
+                "MedTunnelPKI", "MedTunnelIdentity", "RelayCore", "GatewayTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OperatorAPITests",
+            dependencies: [
+                "OperatorAPI", "Gateway", "TunnelProtocol", "TelemetryStore", "MedTunnelPKI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+                .testTarget(
             name: "CLITests",
             dependencies: [
-                "MedTunnelPKI", "CommandAuthority", "TunnelProtocol", "GatewayTLS", "TherapyModel",
+                "MedTunnelPKI", "SQLiteStore", "CommandAuthority", "TunnelProtocol", "GatewayTLS", "TherapyModel",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -275,7 +336,8 @@ let package = Package(
         .testTarget(
             name: "RelayTests",
             dependencies: [
-                "RelayCore", "RelayFraming", "Gateway", "GatewayTLS", "PumpSimulator", "PumpTLS", "TunnelProtocol",
+                "RelayCore", "RelayFraming", "RelayHostility", "Gateway", "GatewayTLS", "PumpSimulator", "PumpTLS",
+                "TunnelProtocol",
                 "MedTunnelPKI", "MedTunnelIdentity",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -4,6 +4,8 @@ public import Logging
 public import MedTunnelPKI
 public import NIOCore
 import NIOPosix
+import Synchronization
+public import TelemetryStore
 
 /// A host and port to listen on or connect to, parsed from `HOST:PORT` (IPv6 as `[::1]:PORT`).
 public struct HostPort: Sendable, Equatable, CustomStringConvertible {
@@ -32,13 +34,26 @@ public struct HostPort: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// The gateway process: terminates pump TLS, directly over TCP or inside a phone relay's
-/// uplink (one HTTP/2 stream per pump), and keeps the registry.
+/// uplink (one HTTP/2 stream per pump), keeps the registries of pumps and phones, and stores
+/// telemetry under its state directory (`gateway.sqlite`).
+///
+/// A swift-service-lifecycle `Service`: ``run()`` waits for graceful shutdown, then stops
+/// accepting, closes every session with close_notify and flushes the telemetry store.
 public final class GatewayServer: Sendable {
     public struct Configuration: Sendable {
         public var pki: PKIDirectory
         public var stateDirectory: String
         public var pumpListen: HostPort?
         public var relayListen: HostPort?
+        /// A pump session that sends nothing for this long is closed (heartbeats count).
+        public var pumpIdleTimeout: TimeAmount = .seconds(120)
+        /// A phone uplink with no pump stream that sends nothing (not even a PING) for this
+        /// long is closed; nil keeps idle uplinks open.
+        public var uplinkIdleTimeout: TimeAmount? = .seconds(300)
+        /// How long graceful shutdown waits for sessions and uplinks to close.
+        public var shutdownTimeout: TimeAmount = .seconds(5)
+        /// Where the gateway's counters go (swift-metrics); no-op by default.
+        public var metrics = GatewayMetrics()
 
         public init(pki: PKIDirectory, stateDirectory: String, pumpListen: HostPort?, relayListen: HostPort? = nil) {
             self.pki = pki
@@ -49,13 +64,18 @@ public final class GatewayServer: Sendable {
     }
 
     public let configuration: Configuration
-    public let registry = PumpRegistry()
+    public let registry: PumpRegistry
+    public let phones = PhoneRegistry()
+    /// `STATE/gateway.sqlite`: pumps and their telemetry.
+    public let store: TelemetryStore
     /// The inner TLS: pump ↔ gateway, the same whichever way the pump's bytes arrive.
     public let pumpTLS: GatewayTLSContext
     /// The outer TLS: phone relay ↔ gateway.
     public let phoneTLS: GatewayTLSContext
-    private let logger: Logger
-    private let group: any EventLoopGroup
+    let logger: Logger
+    let group: any EventLoopGroup
+    /// The bound listeners, closed first at shutdown.
+    private let listeners = Mutex<[any Channel]>([])
 
     public init(configuration: Configuration, logger: Logger, group: any EventLoopGroup) throws {
         self.configuration = configuration
@@ -89,6 +109,14 @@ public final class GatewayServer: Sendable {
             isRevoked: { revocations.isRevoked($0) }
         )
         try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
+        do {
+            self.store = try TelemetryStore(directory: configuration.stateDirectory)
+        } catch {
+            throw GatewayStartupError(
+                "cannot open the telemetry store in \(configuration.stateDirectory): \(error). Check that the directory is writable and not used by another gateway"
+            )
+        }
+        self.registry = PumpRegistry(store: self.store, metrics: configuration.metrics)
     }
 
     /// Binds the pump listener. Returns the bound channel (its local address has the real port).
@@ -96,7 +124,7 @@ public final class GatewayServer: Sendable {
         let sessions = self.pumpSessions
         return try await self.bind(address) { channel in
             channel.eventLoop.makeCompletedFuture {
-                let remote = channel.remoteAddress?.description ?? "?"
+                let remote = describe(channel.remoteAddress)
                 try sessions.install(on: channel.pipeline.syncOperations, carrier: "direct \(remote)")
             }
         }
@@ -107,13 +135,15 @@ public final class GatewayServer: Sendable {
     public func bindRelayListener(_ address: HostPort) async throws -> any Channel {
         let context = self.phoneTLS
         let sessions = self.pumpSessions
+        let phones = self.phones
+        let idle = self.configuration.uplinkIdleTimeout
         return try await self.bind(address) { channel in
             channel.eventLoop.makeCompletedFuture {
-                let remote = channel.remoteAddress?.description ?? "?"
-                try channel.pipeline.syncOperations.addHandler(try GatewayTLSHandler(context: context))
-                try channel.pipeline.syncOperations.addHandler(
-                    RelayUplinkSessionHandler(sessions: sessions, remote: remote)
-                )
+                let remote = describe(channel.remoteAddress)
+                let sync = channel.pipeline.syncOperations
+                try sync.addHandler(try GatewayTLSHandler(context: context))
+                if let idle { try sync.addHandler(IdleStateHandler(readTimeout: idle)) }
+                try sync.addHandler(RelayUplinkSessionHandler(sessions: sessions, phones: phones, remote: remote))
             }
         }
     }
@@ -123,6 +153,7 @@ public final class GatewayServer: Sendable {
             context: self.pumpTLS,
             registry: self.registry,
             logger: self.logger,
+            idleTimeout: self.configuration.pumpIdleTimeout,
             clock: { Int64(Date().timeIntervalSince1970 * 1000) }
         )
     }
@@ -131,13 +162,23 @@ public final class GatewayServer: Sendable {
         _ address: HostPort,
         childInitializer: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>
     ) async throws -> any Channel {
-        try await ServerBootstrap(group: self.group)
+        let channel = try await ServerBootstrap(group: self.group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer(childInitializer)
             .bind(host: address.host, port: address.port)
             .get()
+        self.listeners.withLock { $0.append(channel) }
+        return channel
+    }
+
+    /// The bound listeners, forgotten here (shutdown closes them).
+    func takeListeners() -> [any Channel] {
+        self.listeners.withLock { listeners in
+            defer { listeners = [] }
+            return listeners
+        }
     }
 }
 
@@ -148,22 +189,39 @@ struct PumpSessionInstaller: Sendable {
     let context: GatewayTLSContext
     let registry: PumpRegistry
     let logger: Logger
+    let idleTimeout: TimeAmount
     let clock: @Sendable () -> Int64
 
     /// `carrier` names how the bytes came: `direct ADDRESS` or `phone ID`.
     func install(on pipeline: ChannelPipeline.SynchronousOperations, carrier: String) throws {
         try pipeline.addHandler(try GatewayTLSHandler(context: self.context))
+        try pipeline.addHandler(IdleStateHandler(readTimeout: self.idleTimeout))
         try pipeline.addHandler(
             PumpSessionHandler(registry: self.registry, logger: self.logger, carrier: carrier, clock: self.clock)
         )
     }
 
     /// Records a security event now.
-    func record(_ kind: String, device: String?, _ detail: String, carrier: String?) {
+    func record(_ kind: String, device: String?, _ detail: String, carrier: String?, reason: String? = nil) {
         self.registry.record(
-            SecurityEvent(timeMilliseconds: self.clock(), kind: kind, device: device, detail: detail, carrier: carrier)
+            SecurityEvent(
+                timeMilliseconds: self.clock(),
+                kind: kind,
+                device: device,
+                detail: detail,
+                carrier: carrier,
+                reason: reason
+            )
         )
     }
+}
+
+/// `127.0.0.1:5000` or `[::1]:5000` (NIO's own description adds the family and repeats the host).
+func describe(_ address: SocketAddress?) -> String {
+    guard let address, let ip = address.ipAddress, let port = address.port else {
+        return address?.description ?? "?"
+    }
+    return HostPort(host: ip, port: port).description
 }
 
 public struct GatewayStartupError: Error, CustomStringConvertible {

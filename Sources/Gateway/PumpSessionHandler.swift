@@ -5,8 +5,9 @@ import NIOCore
 import TunnelProtocol
 
 /// The gateway's end of one pump's inner tunnel, above ``GatewayTLSHandler``: decodes inner
-/// frames, answers hello, stores telemetry once per sequence, answers heartbeats. Any
-/// malformed frame ends the tunnel.
+/// frames, answers hello, stores telemetry once per sequence (acknowledged once durable),
+/// answers heartbeats. Any malformed frame ends the tunnel; so does a newer session of the
+/// same pump, and silence longer than the idle timeout (an `IdleStateHandler` below it).
 final class PumpSessionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -29,29 +30,50 @@ final class PumpSessionHandler: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .read? = event as? IdleStateHandler.IdleStateEvent {
+            // Before the handshake completes its own timer governs; after it, silence ends the session.
+            guard self.serial != nil else { return }
+            self.logger.info("pump session idle; closing it")
+            self.registry.metrics.sessionClosed(reason: "idle")
+            context.close(promise: nil)
+            return
+        }
         guard case .established(let peer)? = event as? GatewayTLSEvent, case .pump(let serial)? = peer.identity else {
             context.fireUserInboundEventTriggered(event)
             return
         }
         self.serial = serial
         self.logger[metadataKey: "device"] = "\(serial)"
-        if let previous = self.registry.pump(serial), previous.connected {
+        let channel = context.channel
+        let start = self.registry.startSession(
+            serial: serial,
+            resumed: peer.resumed,
+            now: self.clock(),
+            carrier: self.carrier,
+            close: { channel.close(promise: nil) }
+        )
+        self.session = start.number
+        if let replaced = start.replaced {
+            // One pump, one session: the newer one wins (the pump reconnected, perhaps through
+            // another phone, before the gateway noticed the old link was gone), and the old
+            // one is ended so that nothing more is accepted on it.
+            replaced.close()
+            self.registry.metrics.sessionClosed(reason: "replaced")
+            self.logger.warning(
+                "duplicate session: the older session is closed",
+                metadata: ["replaced": "\(replaced.number)", "replaced_via": "\(replaced.carrier ?? "?")"]
+            )
             self.registry.record(
                 SecurityEvent(
                     timeMilliseconds: self.clock(),
                     kind: "duplicate_session",
                     device: serial,
-                    detail: "a second session replaced the first",
+                    detail:
+                        "session \(start.number) via \(self.carrier) replaced session \(replaced.number) via \(replaced.carrier ?? "?"), which was closed",
                     carrier: self.carrier
                 )
             )
         }
-        self.session = self.registry.sessionStarted(
-            serial: serial,
-            resumed: peer.resumed,
-            now: self.clock(),
-            carrier: self.carrier
-        )
         self.logger.info(
             "pump connected",
             metadata: ["resumed": "\(peer.resumed)", "suite": "\(peer.cipherSuite)", "via": "\(self.carrier)"]
@@ -91,10 +113,7 @@ final class PumpSessionHandler: ChannelInboundHandler {
             guard self.saidHello else {
                 throw TunnelProtocolError(.invalidField, "telemetry before hello")
             }
-            if !self.registry.storeTelemetry(serial: serial, telemetry, now: now) {
-                self.logger.debug("duplicate telemetry ignored", metadata: ["sequence": "\(telemetry.sequence)"])
-            }
-            self.send(.telemetryStored(sequence: telemetry.sequence), context)
+            self.accept(telemetry, serial: serial, now: now, context: context)
         case .heartbeat(let nonce):
             self.send(.heartbeatReply(nonce: nonce), context)
         case .heartbeatReply:
@@ -103,6 +122,47 @@ final class PumpSessionHandler: ChannelInboundHandler {
             break  // The command pipeline (issue 6) records acknowledgements; none are sent yet.
         case .helloAccepted, .telemetryStored, .command:
             throw TunnelProtocolError(.invalidField, "a gateway-to-pump message came from the pump")
+        }
+    }
+
+    /// Stores the message and acknowledges it once it is durable (the store's writer
+    /// reports that on its own thread; the acknowledgement is written through the channel).
+    /// A store that refuses it ends the session: the pump keeps unacknowledged telemetry and
+    /// sends it again when it reconnects.
+    private func accept(
+        _ telemetry: InnerMessage.Telemetry,
+        serial: String,
+        now: Int64,
+        context: ChannelHandlerContext
+    ) {
+        let channel = context.channel
+        let logger = self.logger
+        let sequence = telemetry.sequence
+        let outcome = self.registry.acceptTelemetry(serial: serial, telemetry, now: now, carrier: self.carrier) {
+            result in
+            switch result {
+            case .success:
+                let ack = InnerMessage.telemetryStored(sequence: sequence).encoded()
+                channel.writeAndFlush(channel.allocator.buffer(bytes: ack), promise: nil)
+            case .failure(let error):
+                logger.error("telemetry not stored; ending the session", metadata: ["error": "\(error)"])
+                channel.close(promise: nil)
+            }
+        }
+        switch outcome {
+        case .stored:
+            break
+        case .duplicate:
+            self.logger.debug("duplicate telemetry ignored", metadata: ["sequence": "\(sequence)"])
+        case .unknownPump:
+            context.close(promise: nil)
+        case .refused(let error):
+            self.logger.warning(
+                "the telemetry store refused a message; ending the session",
+                metadata: ["error": "\(error)"]
+            )
+            self.registry.metrics.sessionClosed(reason: "store_refused")
+            context.close(promise: nil)
         }
     }
 
@@ -115,8 +175,12 @@ final class PumpSessionHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         let kind: String
+        var reason: String?
+        var device = self.serial
         if let tls = error as? GatewayTLSError {
             kind = self.serial == nil ? "handshake_failed" : "tunnel_failed"
+            reason = "\(tls.code)"
+            device = device ?? tls.claimedIdentity.map(deviceName)
             self.logger.warning("TLS refused", metadata: ["code": "\(tls.code)", "reason": "\(tls.reason)"])
         } else {
             kind = "error"
@@ -126,9 +190,10 @@ final class PumpSessionHandler: ChannelInboundHandler {
             SecurityEvent(
                 timeMilliseconds: self.clock(),
                 kind: kind,
-                device: self.serial,
+                device: device,
                 detail: "\(error)",
-                carrier: self.carrier
+                carrier: self.carrier,
+                reason: reason
             )
         )
         context.close(promise: nil)
@@ -145,3 +210,11 @@ final class PumpSessionHandler: ChannelInboundHandler {
 
 @available(*, unavailable)
 extension PumpSessionHandler: Sendable {}
+
+/// How events name a device: a pump by its serial, a phone as `phone ID`.
+func deviceName(_ identity: DeviceIdentity) -> String {
+    switch identity {
+    case .pump(let serial): return serial
+    case .phone(let id): return "phone \(id)"
+    }
+}

@@ -15,16 +15,31 @@ final class RelayUplinkSessionHandler: ChannelInboundHandler {
     typealias InboundOut = ByteBuffer
 
     private let sessions: PumpSessionInstaller
+    private let phones: PhoneRegistry
     private var logger: Logger
+    private let remote: String
     private var phone: String?
+    /// This uplink's number in the phone registry and its traffic, once the phone is known.
+    private var uplink: (number: Int, traffic: UplinkTraffic)?
 
-    init(sessions: PumpSessionInstaller, remote: String) {
+    init(sessions: PumpSessionInstaller, phones: PhoneRegistry, remote: String) {
         self.sessions = sessions
+        self.phones = phones
+        self.remote = remote
         self.logger = sessions.logger
         self.logger[metadataKey: "relay"] = "\(remote)"
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .read? = event as? IdleStateHandler.IdleStateEvent {
+            // An authenticated uplink that carries no pump and says nothing (not even an
+            // HTTP/2 PING) is closed; pumps' own sessions have their own idle timeout.
+            guard let uplink = self.uplink, uplink.traffic.openStreams == 0 else { return }
+            self.logger.info("relay uplink idle with no pump streams; closing it")
+            self.sessions.registry.metrics.uplinkClosed(reason: "idle")
+            context.close(promise: nil)
+            return
+        }
         guard case .established(let peer)? = event as? GatewayTLSEvent else {
             context.fireUserInboundEventTriggered(event)
             return
@@ -43,13 +58,24 @@ final class RelayUplinkSessionHandler: ChannelInboundHandler {
         self.phone = id
         self.logger[metadataKey: "phone"] = "\(id)"
         self.logger.info("relay connected", metadata: ["suite": "\(peer.cipherSuite)"])
+        let channel = context.channel
+        let uplink = self.phones.uplinkStarted(
+            phone: id,
+            remote: self.remote,
+            now: self.sessions.clock(),
+            close: { channel.close(promise: nil) }
+        )
+        self.uplink = uplink
+        self.sessions.registry.metrics.uplinkStarted()
         let sessions = self.sessions
         let carrier = "phone \(id)"
+        let traffic = uplink.traffic
         do {
             _ = try RelayWireFormat.configureHTTP2(on: context.pipeline.syncOperations, mode: .server) { stream in
                 stream.eventLoop.makeCompletedFuture {
                     let sync = stream.pipeline.syncOperations
                     try sync.addHandler(RelayStreamHandler(role: .gateway))
+                    try sync.addHandler(CarriedTrafficHandler(traffic: traffic))
                     try sessions.install(on: sync, carrier: carrier)
                 }
             }
@@ -67,8 +93,9 @@ final class RelayUplinkSessionHandler: ChannelInboundHandler {
             self.logger.warning("relay TLS refused", metadata: ["code": "\(tls.code)", "reason": "\(tls.reason)"])
             self.record(
                 self.phone == nil ? "relay_handshake_failed" : "relay_tunnel_failed",
-                device: self.phone.map { "phone \($0)" },
-                "\(tls)"
+                device: self.phone.map { "phone \($0)" } ?? tls.claimedIdentity.map(deviceName),
+                "\(tls)",
+                reason: "\(tls.code)"
             )
         } else {
             self.logger.warning("relay uplink error", metadata: ["error": "\(error)"])
@@ -79,11 +106,12 @@ final class RelayUplinkSessionHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         if self.phone != nil { self.logger.info("relay disconnected") }
+        if let uplink = self.uplink { self.phones.uplinkEnded(uplink.number, now: self.sessions.clock()) }
         context.fireChannelInactive()
     }
 
-    private func record(_ kind: String, device: String?, _ detail: String) {
-        self.sessions.record(kind, device: device, detail, carrier: self.phone.map { "phone \($0)" })
+    private func record(_ kind: String, device: String?, _ detail: String, reason: String? = nil) {
+        self.sessions.record(kind, device: device, detail, carrier: self.phone.map { "phone \($0)" }, reason: reason)
     }
 }
 
@@ -111,7 +139,13 @@ final class RelayUplinkProtocolHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         self.logger.warning("relay broke the relay protocol", metadata: ["error": "\(error)"])
-        self.sessions.record("relay_protocol_violation", device: self.carrier, "\(error)", carrier: self.carrier)
+        self.sessions.record(
+            "relay_protocol_violation",
+            device: self.carrier,
+            "\(error)",
+            carrier: self.carrier,
+            reason: nil
+        )
         context.close(promise: nil)
     }
 }
@@ -120,3 +154,32 @@ final class RelayUplinkProtocolHandler: ChannelInboundHandler {
 extension RelayUplinkSessionHandler: Sendable {}
 @available(*, unavailable)
 extension RelayUplinkProtocolHandler: Sendable {}
+
+/// Counts one pump stream on a phone's uplink and the pump ciphertext it carries, between
+/// the stream's framing and the pump's inner TLS.
+final class CarriedTrafficHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let traffic: UplinkTraffic
+
+    init(traffic: UplinkTraffic) { self.traffic = traffic }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.traffic.streamOpened() }
+    func handlerRemoved(context: ChannelHandlerContext) { self.traffic.streamClosed() }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.traffic.carried(fromPhone: Self.unwrapInboundIn(data).readableBytes)
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        self.traffic.carried(toPhone: Self.unwrapOutboundIn(data).readableBytes)
+        context.write(data, promise: promise)
+    }
+}
+
+@available(*, unavailable)
+extension CarriedTrafficHandler: Sendable {}

@@ -354,7 +354,8 @@ public final class GatewayTLSConnection {
             return self.reject(
                 GatewayTLSError(
                     .identityRejected,
-                    "a \(identity) certificate was offered where a \(expected) is required"
+                    "a \(identity) certificate was offered where a \(expected) is required",
+                    claimedIdentity: identity
                 )
             )
         }
@@ -368,7 +369,9 @@ public final class GatewayTLSConnection {
             )
         }
         if self.context.isRevoked(identity) {
-            return self.reject(GatewayTLSError(.certificateRevoked, "\(identity) is revoked"))
+            return self.reject(
+                GatewayTLSError(.certificateRevoked, "\(identity) is revoked", claimedIdentity: identity)
+            )
         }
         self.verifiedIdentity = identity
         return nil
@@ -443,7 +446,12 @@ public final class GatewayTLSConnection {
         let entries = OpenSSLErrorQueue.drain()
         let texts = entries.map(\.text)
         if let rejection = self.rejection {
-            return GatewayTLSError(rejection.code, rejection.reason, openSSLErrors: texts)
+            return GatewayTLSError(
+                rejection.code,
+                rejection.reason,
+                claimedIdentity: rejection.claimedIdentity,
+                openSSLErrors: texts
+            )
         }
         let handshaking = self.state == .handshaking
         for entry in entries where entry.library == ERR_LIB_SSL {

@@ -1,3 +1,5 @@
+public import MedTunnelIdentity
+
 /// An error from the gateway's TLS engine. Every OpenSSL failure becomes one of these,
 /// carrying the drained OpenSSL error queue and, for certificate failures, the X.509
 /// verification result.
@@ -76,6 +78,9 @@ public struct GatewayTLSError: Error, Hashable, CustomStringConvertible {
     public let code: Code
     public let reason: String
     public let verifyFailure: VerifyFailure?
+    /// The device the refused certificate named, when it was read before the refusal
+    /// (revoked, wrong kind of device): lets the gateway name who tried.
+    public let claimedIdentity: DeviceIdentity?
     /// The OpenSSL error queue drained at the failure, oldest first.
     public let openSSLErrors: [String]
     public let file: String
@@ -85,6 +90,7 @@ public struct GatewayTLSError: Error, Hashable, CustomStringConvertible {
         _ code: Code,
         _ reason: String,
         verifyFailure: VerifyFailure? = nil,
+        claimedIdentity: DeviceIdentity? = nil,
         openSSLErrors: [String] = [],
         file: String = #fileID,
         line: Int = #line
@@ -92,6 +98,7 @@ public struct GatewayTLSError: Error, Hashable, CustomStringConvertible {
         self.code = code
         self.reason = reason
         self.verifyFailure = verifyFailure
+        self.claimedIdentity = claimedIdentity
         self.openSSLErrors = openSSLErrors
         self.file = file
         self.line = line

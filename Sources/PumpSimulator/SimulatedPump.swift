@@ -12,25 +12,41 @@ public final class SimulatedPump: @unchecked Sendable {
     var session: PumpTLSSession?
     /// The command core (`--state-dir`); without it the pump takes no commands.
     public var runtime: PumpRuntime?
+    /// The highest telemetry sequence the gateway acknowledged, over all sessions.
+    public internal(set) var lastAcknowledgedSequence: UInt64?
+    /// Told about sessions and acknowledgements as they happen (a fleet's progress line).
+    public let activity: PumpActivity?
 
-    public init(serial: String, configuration: PumpTLSConfiguration, serverName: String?) {
+    public init(
+        serial: String,
+        configuration: PumpTLSConfiguration,
+        serverName: String?,
+        activity: PumpActivity? = nil
+    ) {
         self.serial = serial
         self.configuration = configuration
         self.serverName = serverName
+        self.activity = activity
     }
 
     /// Drops the remembered session: the next connection runs a full handshake.
     public func forgetSession() { self.session = nil }
 
     /// Connects over TCP, runs one session, and remembers the TLS session for next time.
+    /// With `responseTimeoutMilliseconds`, a message the gateway does not answer in time is
+    /// sent once more, then the session fails (``PumpResponseTimeout``). Cancelling the task
+    /// ends the session cleanly (close_notify) and returns its report.
     public func runSession(
         host: String,
         port: Int,
         telemetryCount: Int,
         intervalMilliseconds: Int64,
         firstTelemetrySequence: UInt64,
+        responseTimeoutMilliseconds: Int64? = nil,
         tamperWithWrite: Int? = nil,
-        group: any EventLoopGroup
+        group: any EventLoopGroup,
+        benchmark: PumpBenchmark? = nil,
+        onEstablished: (@Sendable (_ resumed: Bool) -> Void)? = nil
     ) async throws -> PumpSessionReport {
         // Handed over to the channel's event loop; this task never touches it again.
         nonisolated(unsafe) let tls = try PumpTLSConnection(
@@ -57,6 +73,9 @@ public final class SimulatedPump: @unchecked Sendable {
                             telemetryCount: telemetryCount,
                             intervalMilliseconds: intervalMilliseconds,
                             firstTelemetrySequence: firstTelemetrySequence,
+                            responseTimeoutMilliseconds: responseTimeoutMilliseconds,
+                            onEstablished: onEstablished,
+                            benchmark: benchmark,
                             done: done
                         )
                     )
@@ -69,7 +88,11 @@ public final class SimulatedPump: @unchecked Sendable {
             done.fail(error)
             throw error
         }
-        let report = try await done.futureResult.get()
+        let report = try await withTaskCancellationHandler {
+            try await done.futureResult.get()
+        } onCancel: {
+            channel.pipeline.fireUserInboundEventTriggered(SimulatedPumpHandler.Stop())
+        }
         try? await channel.closeFuture.get()
         return report
     }

@@ -11,6 +11,11 @@ public struct PumpSessionReport: Sendable {
     public var bytesSent = 0
     public var bytesReceived = 0
     public var handshakeNanoseconds: UInt64 = 0
+    /// ``PumpBenchmark/ping(count:)``: each heartbeat's round trip.
+    public var roundTripNanoseconds: [UInt64] = []
+    /// ``PumpBenchmark/bulk(bytes:)``: plaintext sent, and the time until the gateway had it all.
+    public var bulkBytes = 0
+    public var bulkNanoseconds: UInt64 = 0
 }
 
 /// Drives a pump's mbedTLS engine over a byte link (a TCP channel in simulation): the
@@ -20,9 +25,9 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
     public typealias InboundIn = ByteBuffer
     public typealias OutboundOut = ByteBuffer
 
-    private let tls: PumpTLSConnection
+    let tls: PumpTLSConnection
     let pump: SimulatedPump
-    private var report: PumpSessionReport
+    var report: PumpSessionReport
     private let done: EventLoopPromise<PumpSessionReport>
     private let telemetryCount: Int
     private let intervalMilliseconds: Int64
@@ -31,6 +36,19 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
     private var established = false
     private var sent = 0
     private var started: NIODeadline = .now()
+    /// How long the pump waits for the gateway's answer to a hello or telemetry before it
+    /// sends the same message again (once), and then gives up; nil waits for ever.
+    private let responseTimeout: TimeAmount?
+    private var awaiting: (message: InnerMessage, resent: Bool, timer: Scheduled<Void>)?
+    private let onEstablished: (@Sendable (_ resumed: Bool) -> Void)?
+    /// Instead of telemetry after the hello (see `SimulatedPumpHandler+Benchmark.swift`).
+    let benchmark: PumpBenchmark?
+    var benchmarkState = BenchmarkState()
+
+    /// Sent through the pipeline to end the session cleanly now (close_notify).
+    public struct Stop: Sendable {
+        public init() {}
+    }
 
     public init(
         tls: PumpTLSConnection,
@@ -38,8 +56,14 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
         telemetryCount: Int,
         intervalMilliseconds: Int64,
         firstTelemetrySequence: UInt64,
+        responseTimeoutMilliseconds: Int64? = nil,
+        onEstablished: (@Sendable (_ resumed: Bool) -> Void)? = nil,
+        benchmark: PumpBenchmark? = nil,
         done: EventLoopPromise<PumpSessionReport>
     ) {
+        self.onEstablished = onEstablished
+        self.benchmark = benchmark
+        self.responseTimeout = responseTimeoutMilliseconds.map { .milliseconds($0) }
         self.tls = tls
         self.pump = pump
         self.report = PumpSessionReport(serial: pump.serial)
@@ -71,7 +95,9 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
             self.report.resumed = self.tls.isResumed
             self.report.cipherSuite = self.tls.negotiatedCipherSuiteName
             if let session = try? self.tls.exportSession() { self.pump.session = session }
-            self.send(.hello(self.pump.hello()), context)
+            self.pump.activity?.established(resumed: self.report.resumed)
+            self.onEstablished?(self.report.resumed)
+            self.request(.hello(self.pump.hello()), context)
         }
         self.decoder.append(self.tls.readPlaintext())
         do {
@@ -84,9 +110,21 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
 
     private func handle(_ message: InnerMessage, _ context: ChannelHandlerContext) {
         switch message {
+        case .helloAccepted where self.isExtraAnswer, .telemetryStored where self.isExtraAnswer:
+            break
         case .helloAccepted:
-            self.sendNextTelemetry(context)
-        case .telemetryStored:
+            self.answered()
+            if let benchmark = self.benchmark {
+                self.startBenchmark(benchmark, context)
+            } else {
+                self.sendNextTelemetry(context)
+            }
+        case .heartbeatReply(let nonce) where self.benchmark != nil:
+            self.benchmarkReply(nonce, context)
+        case .telemetryStored(let sequence):
+            self.answered()
+            self.pump.lastAcknowledgedSequence = sequence
+            self.pump.activity?.acknowledged()
             self.report.telemetryAcknowledged += 1
             if self.report.telemetryAcknowledged >= self.telemetryCount {
                 self.tls.close()
@@ -114,8 +152,55 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
         guard self.sent < self.telemetryCount, self.tls.state == .established else { return }
         let sequence = self.firstTelemetrySequence + UInt64(self.sent)
         self.sent += 1
-        self.send(.telemetry(Self.telemetry(sequence: sequence)), context)
+        self.request(.telemetry(Self.telemetry(sequence: sequence)), context)
         self.flush(context)
+    }
+
+    /// Sends a message the gateway must answer, and waits for the answer at most the
+    /// response timeout before sending it again (as a new TLS record), then gives up.
+    private func request(_ message: InnerMessage, _ context: ChannelHandlerContext, resent: Bool = false) {
+        self.send(message, context)
+        guard let timeout = self.responseTimeout else { return }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let timer = context.eventLoop.scheduleTask(in: timeout) {
+            let (handler, context) = bound.value
+            handler.responseTimedOut(context)
+        }
+        self.awaiting = (message, resent, timer)
+    }
+
+    /// An answer when none is awaited: the second answer to a message sent again after a
+    /// timeout, both copies having arrived after all.
+    private var isExtraAnswer: Bool { self.responseTimeout != nil && self.awaiting == nil }
+
+    private func answered() {
+        self.awaiting?.timer.cancel()
+        self.awaiting = nil
+    }
+
+    private func responseTimedOut(_ context: ChannelHandlerContext) {
+        guard let (message, resent, _) = self.awaiting, self.tls.state == .established else { return }
+        self.awaiting = nil
+        if resent {
+            self.finish(
+                context,
+                .failure(PumpResponseTimeout(telemetryAcknowledged: self.report.telemetryAcknowledged))
+            )
+        } else {
+            self.request(message, context, resent: true)
+            self.flush(context)
+        }
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is Stop else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        self.answered()
+        self.tls.close()
+        self.flush(context)
+        self.finish(context, .success(self.report))
     }
 
     /// The telemetry a simulated pump sends with `sequence` (tests look for its plaintext).
@@ -146,11 +231,14 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
     }
 
     func finish(_ context: ChannelHandlerContext, _ result: Result<PumpSessionReport, any Error>) {
+        self.answered()
         self.done.completeWith(result)
         context.close(promise: nil)
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
+        self.answered()
+        if self.established { self.pump.activity?.ended() }
         self.tls.transportClosed()
         if case .failed(let error) = self.tls.state {
             self.done.fail(error)
@@ -162,6 +250,15 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         self.finish(context, .failure(error))
+    }
+}
+
+/// The gateway answered neither a message nor the same message sent again within the
+/// response timeout each.
+public struct PumpResponseTimeout: Error, CustomStringConvertible {
+    public let telemetryAcknowledged: Int
+    public var description: String {
+        "no answer from the gateway to a message sent twice (\(self.telemetryAcknowledged) telemetry acknowledged)"
     }
 }
 

@@ -5,6 +5,16 @@ import NIOHTTP2
 import NIOPosix
 import RelayFraming
 
+/// Called on the relay's event loop for every pump link it accepts, before the link's first
+/// byte: may add handlers to the link's pipeline (inbound: the pump's bytes; outbound: bytes to
+/// the pump), which then sit between the link and its uplink stream. The second argument opens
+/// extra streams (``PhoneRelay/openStream(_:)``). Tests and demos use it for a hostile relay.
+public typealias PumpLinkInterposer =
+    @Sendable (
+        _ link: any Channel,
+        _ openStream: @escaping @Sendable (_ initialize: @escaping @Sendable (any Channel) throws -> Void) -> Void
+    ) throws -> Void
+
 /// The phone relay: accepts pump links and carries each one as an HTTP/2 stream of the one
 /// outer TLS 1.3 uplink it holds to the gateway, presenting the phone's own certificate. It
 /// copies bytes and counts them; it cannot decrypt them (this module does not link the pump
@@ -21,13 +31,22 @@ public final class PhoneRelay: Sendable {
         public var authority: String
         /// Sees every byte the relay handles; for tests.
         public var tap: RelayByteTap?
+        /// Put in every pump link's byte path (tests and demos: a hostile relay).
+        public var interposer: PumpLinkInterposer?
 
-        public init(tls: GatewayTLSContext, gatewayHost: String, gatewayPort: Int, tap: RelayByteTap? = nil) {
+        public init(
+            tls: GatewayTLSContext,
+            gatewayHost: String,
+            gatewayPort: Int,
+            tap: RelayByteTap? = nil,
+            interposer: PumpLinkInterposer? = nil
+        ) {
             self.tls = tls
             self.gatewayHost = gatewayHost
             self.gatewayPort = gatewayPort
             self.authority = "\(gatewayHost):\(gatewayPort)"
             self.tap = tap
+            self.interposer = interposer
         }
     }
 
@@ -121,6 +140,33 @@ public final class PhoneRelay: Sendable {
         }
     }
 
+    /// Closes the current uplink, if there is one, as if it were lost: its pump links close
+    /// with it, and ``keepUplink(after:backoff:)`` connects a new one.
+    public func closeUplink() async {
+        let uplink = self.uplink
+        let channel = try? await self.eventLoop.submit { uplink.value?.channel }.get()
+        try? await channel?.close()
+    }
+
+    /// Opens one more stream on the current uplink, with no pump link behind it, and hands it
+    /// to `initialize` after its ``RelayStreamHandler``; does nothing while the uplink is down.
+    /// For a ``PumpLinkInterposer`` (a hostile relay replaying a recorded link).
+    public func openStream(_ initialize: @escaping @Sendable (any Channel) throws -> Void) {
+        let uplink = self.uplink
+        let authority = self.configuration.authority
+        self.eventLoop.execute {
+            guard let (_, multiplexer) = uplink.value else { return }
+            multiplexer.createStreamChannel(promise: nil) { stream in
+                stream.eventLoop.makeCompletedFuture {
+                    try stream.pipeline.syncOperations.addHandler(
+                        RelayStreamHandler(role: .relay(authority: authority))
+                    )
+                    try initialize(stream)
+                }
+            }
+        }
+    }
+
     /// Starts accepting pump links. Each link becomes one stream of the uplink; a link that
     /// arrives while there is no uplink is closed and counted (`uplink_down`).
     public func listen(_ listener: some PumpLinkListener) async throws -> PumpLinkListening {
@@ -135,14 +181,15 @@ public final class PhoneRelay: Sendable {
                 logger.warning("pump link refused: no uplink")
                 return link.close()
             }
-            if let tap = configuration.tap {
-                do {
+            do {
+                if let tap = configuration.tap {
                     try link.pipeline.syncOperations.addHandler(
                         RelayTapHandler(tap: tap, inbound: .fromPump, outbound: .toPump)
                     )
-                } catch {
-                    return link.eventLoop.makeFailedFuture(error)
                 }
+                try configuration.interposer?(link, self.openStream)
+            } catch {
+                return link.eventLoop.makeFailedFuture(error)
             }
             let glue = NIOLoopBound(
                 RelayGlueHandler.pair(counters: counters, logger: logger),

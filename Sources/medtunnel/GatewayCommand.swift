@@ -5,11 +5,19 @@ import Logging
 import MedTunnelPKI
 import NIOCore
 import NIOPosix
+import OperatorAPI
+import Prometheus
+import ServiceLifecycle
 
 struct GatewayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gateway",
-        abstract: "Run the gateway: terminates each pump's inner TLS and keeps the registry of pumps."
+        abstract: "Run the gateway: terminates each pump's inner TLS and keeps the registry of pumps.",
+        discussion: """
+            Stores pumps and telemetry in STATE/gateway.sqlite. SIGTERM or SIGINT stops it \
+            gracefully: no new connections, every session closed with close_notify, the \
+            telemetry store flushed, exit 0.
+            """
     )
 
     @Option(help: "The PKI directory (from `medtunnel pki init`).") var pki: String
@@ -24,7 +32,44 @@ struct GatewayCommand: AsyncParsableCommand {
         help: "HOST:PORT for phone relays (outer TLS 1.3 with the phone's certificate, HTTP/2 inside)."
     )
     var relayListen: String?
+    @Option(
+        name: .customLong("api-listen"),
+        help: """
+            HOST:PORT for the operator API (HTTP, JSON, /metrics). It has no authentication \
+            yet, so it must be a loopback address unless --api-allow-remote is given. Port 0 \
+            (the default) picks a free port, printed at startup.
+            """
+    )
+    var apiListen = "127.0.0.1:0"
+    @Flag(
+        name: .customLong("api-allow-remote"),
+        help: "Allow --api-listen on a non-loopback address (the API is unauthenticated)."
+    )
+    var apiAllowRemote = false
+    @Option(
+        name: .customLong("idle-timeout"),
+        help: "Seconds of silence after which a pump session is closed (heartbeats count)."
+    )
+    var idleTimeout = 120
+    @Option(
+        name: .customLong("uplink-idle-timeout"),
+        help: "Seconds after which a phone uplink with no pump streams and no traffic is closed (0: never)."
+    )
+    var uplinkIdleTimeout = 300
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.") var logLevel = "info"
+
+    func validate() throws {
+        guard let api = HostPort(self.apiListen) else {
+            throw ValidationError("--api-listen '\(self.apiListen)' is not HOST:PORT")
+        }
+        if !self.apiAllowRemote && !OperatorAPI.isLoopback(host: api.host) {
+            throw ValidationError(
+                "--api-listen \(self.apiListen) is not a loopback address, and the operator API has no authentication yet. Use 127.0.0.1 or [::1], or pass --api-allow-remote to expose it anyway"
+            )
+        }
+        guard self.idleTimeout > 0 else { throw ValidationError("--idle-timeout must be at least 1 second") }
+        guard self.uplinkIdleTimeout >= 0 else { throw ValidationError("--uplink-idle-timeout must not be negative") }
+    }
 
     func run() async throws {
         let logger = makeLogger(label: "medtunnel.gateway", level: self.logLevel)
@@ -37,32 +82,55 @@ struct GatewayCommand: AsyncParsableCommand {
             }
             return address
         }
-        let group = MultiThreadedEventLoopGroup.singleton
-        let server = try GatewayServer(
-            configuration: .init(
-                pki: PKIDirectory(self.pki),
-                stateDirectory: self.stateDir,
-                pumpListen: listen,
-                relayListen: relayListen
-            ),
-            logger: logger,
-            group: group
+        guard let apiListen = HostPort(self.apiListen) else {
+            throw ValidationError("--api-listen '\(self.apiListen)' is not HOST:PORT")
+        }
+        let prometheus = PrometheusCollectorRegistry()
+        var configuration = GatewayServer.Configuration(
+            pki: PKIDirectory(self.pki),
+            stateDirectory: self.stateDir,
+            pumpListen: listen,
+            relayListen: relayListen
         )
-        let channel = try await server.bindPumpListener(listen)
-        let port = channel.localAddress?.port ?? listen.port
+        configuration.metrics = GatewayMetrics(factory: OperatorAPI.metricsFactory(prometheus))
+        configuration.pumpIdleTimeout = .seconds(Int64(self.idleTimeout))
+        configuration.uplinkIdleTimeout = self.uplinkIdleTimeout == 0 ? nil : .seconds(Int64(self.uplinkIdleTimeout))
+        let server = try GatewayServer(
+            configuration: configuration,
+            logger: logger,
+            group: MultiThreadedEventLoopGroup.singleton
+        )
+
         // One line on stdout per listener, which scripts and tests wait for.
-        print("gateway: listening for pumps on \(listen.host):\(port)")
-        var relayChannel: (any Channel)?
+        let channel = try await server.bindPumpListener(listen)
+        print("gateway: listening for pumps on \(listen.host):\(channel.localAddress?.port ?? listen.port)")
         if let relayListen {
             let relay = try await server.bindRelayListener(relayListen)
-            relayChannel = relay
             print(
                 "gateway: listening for relays on \(relayListen.host):\(relay.localAddress?.port ?? relayListen.port)"
             )
         }
         fflush(nil)
-        try await channel.closeFuture.get()
-        try await relayChannel?.closeFuture.get()
+        let api = OperatorAPI(gateway: server, prometheus: prometheus).application(
+            host: apiListen.host,
+            port: apiListen.port,
+            logger: logger
+        ) { port in
+            print("gateway: operator API on http://\(HostPort(host: apiListen.host, port: port))")
+            fflush(nil)
+        }
+        let services = ServiceGroup(
+            configuration: .init(
+                services: [
+                    // Shut down in reverse order: the API first, then the gateway's sessions.
+                    .init(service: server, failureTerminationBehavior: .gracefullyShutdownGroup),
+                    .init(service: api, failureTerminationBehavior: .gracefullyShutdownGroup),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await services.run()
     }
 }
 

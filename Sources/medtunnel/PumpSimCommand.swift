@@ -10,54 +10,229 @@ import PumpTLS
 struct PumpSimCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pump-sim",
-        abstract: "Run a simulated pump (mbedTLS, the pump firmware profile) against a gateway."
+        abstract:
+            "Run simulated pumps (mbedTLS, the pump firmware profile) against a gateway or through a phone relay.",
+        discussion: """
+            One pump: --serial S, with --connections sessions of --telemetry messages each. \
+            Many pumps: --count N (serials PREFIX-0001…), each keeping a session open, sending telemetry every \
+            --interval ms and reconnecting with backoff and session resumption when its link drops.
+            """
     )
 
     @Option(help: "The PKI directory.") var pki: String
-    @Option(help: "The pump serial (its certificate is DIR/pumps/SERIAL.pem).") var serial: String
-    @Option(help: "HOST:PORT of the gateway's pump listener.") var connect: String
-    @Option(help: "Telemetry messages per connection.") var telemetry = 3
-    @Option(help: "Milliseconds between telemetry messages.") var interval: Int64 = 0
+    @Option(help: "One pump's serial (its certificate is DIR/pumps/SERIAL.pem).") var serial: String?
+    @Option(help: "Run this many pumps in one process (serials PREFIX-0001…).") var count: Int?
+    @Option(name: .customLong("serial-prefix"), help: "The serial prefix for --count.") var serialPrefix = "PUMP"
+    @Option(help: "HOST:PORT of the gateway's pump listener (pumps connect directly).") var connect: String?
+    @Option(help: "HOST:PORT of a phone relay's pump listener (pumps connect through the relay).") var relay: String?
+    @Option(
+        help: "Telemetry messages per connection (one pump), or per pump over all its sessions (--count; 0: no end)."
+    )
+    var telemetry: Int?
+    @Option(help: "Milliseconds between telemetry messages.") var interval: Int64?
     @Option(help: "How many times to connect; every connection after the first resumes the TLS session.")
     var connections = 1
     @Option(name: .customLong("server-name"), help: "The gateway host name to verify.") var serverName = "localhost"
-    @Flag(help: "Issue the pump's certificate into the PKI directory first if it is missing.") var issue = false
+    @Option(help: "Seconds between progress lines with --count (0: none).") var progress = 5.0
+    @Option(
+        name: .customLong("response-timeout"),
+        help: "Milliseconds a pump waits for an answer before sending again once, then reconnecting (--count)."
+    )
+    var responseTimeout: Int64 = 5_000
+    @Option(help: "Benchmark (one pump): instead of telemetry, N heartbeat round trips per connection; prints p50/p99.")
+    var ping: Int?
+    @Option(help: "Benchmark (one pump): instead of telemetry, send this many MiB per connection as fast as possible.")
+    var bulk: Int?
+    @Flag(help: "Issue missing pump certificates into the PKI directory first.") var issue = false
     @Flag(name: .customLong("no-resume"), help: "Always run a full handshake (for benchmarks).") var noResume = false
     @OptionGroup var commands: PumpStateOptions
+    @Flag(help: "With --count: a line per pump event (connected, lost, finished) even for many pumps.")
+    var verbose = false
+
+    func validate() throws {
+        if (self.connect == nil) == (self.relay == nil) {
+            throw ValidationError(
+                "give exactly one of --connect HOST:PORT (the gateway) and --relay HOST:PORT (a phone relay)"
+            )
+        }
+        if (self.serial == nil) == (self.count == nil) {
+            throw ValidationError("give exactly one of --serial SERIAL (one pump) and --count N (many pumps)")
+        }
+        if self.count != nil, self.ping != nil || self.bulk != nil {
+            throw ValidationError("--ping and --bulk run one pump (--serial), not --count")
+        }
+        if let count = self.count, !(1...100_000).contains(count) {
+            throw ValidationError("--count \(count) must be from 1 to 100000")
+        }
+    }
 
     func run() async throws {
-        guard let gateway = HostPort(self.connect) else {
-            throw ValidationError("--connect '\(self.connect)' is not HOST:PORT")
+        let text = self.connect ?? self.relay ?? ""
+        guard let address = HostPort(text) else {
+            throw ValidationError("--\(self.connect != nil ? "connect" : "relay") '\(text)' is not HOST:PORT")
         }
         let directory = PKIDirectory(self.pki)
-        let identity = DeviceIdentity.pump(serial: self.serial)
-        if self.issue { try PKIOperations.issue(identity, in: directory) }
-        let configuration = try PumpTLSConfiguration(
-            trustedCAPEM: try String(contentsOf: directory.caCertificate, encoding: .utf8),
-            certificatePEM: try String(contentsOf: directory.certificate(for: identity), encoding: .utf8),
-            privateKeyPEM: try String(contentsOf: directory.key(for: identity), encoding: .utf8)
-        )
-        let pump = SimulatedPump(serial: self.serial, configuration: configuration, serverName: self.serverName)
-        pump.runtime = try self.commands.runtime(serial: self.serial, pki: directory)
+        let caPEM = try Self.read(directory.caCertificate, "the CA certificate", pki: self.pki)
+        if let count = self.count {
+            try await self.runFleet(count: count, address: address, directory: directory, caPEM: caPEM)
+            return
+        }
+        let pump = try self.pump(self.serial ?? "", directory: directory, caPEM: caPEM, activity: nil)
+        let telemetry = self.telemetry ?? 3
         var sequence: UInt64 = 1
         for index in 1...max(1, self.connections) {
             if self.noResume { pump.forgetSession() }
             let report = try await pump.runSession(
-                host: gateway.host,
-                port: gateway.port,
-                telemetryCount: self.telemetry,
-                intervalMilliseconds: self.interval,
+                host: address.host,
+                port: address.port,
+                telemetryCount: telemetry,
+                intervalMilliseconds: self.interval ?? 0,
                 firstTelemetrySequence: sequence,
-                group: MultiThreadedEventLoopGroup.singleton
+                group: MultiThreadedEventLoopGroup.singleton,
+                benchmark: self.benchmark
             )
-            sequence += UInt64(self.telemetry)
+            sequence += UInt64(telemetry)
             let ms = Double(report.handshakeNanoseconds) / 1e6
             print(
-                "pump \(self.serial) connection \(index): handshake \(report.resumed ? "resumed" : "full") "
+                "pump \(pump.serial) connection \(index): handshake \(report.resumed ? "resumed" : "full") "
                     + "\(String(format: "%.2f", ms)) ms, \(report.cipherSuite ?? "?"), "
-                    + "telemetry acknowledged \(report.telemetryAcknowledged)/\(self.telemetry), "
+                    + "telemetry acknowledged \(report.telemetryAcknowledged)/\(self.benchmark == nil ? telemetry : 0), "
                     + "bytes sent \(report.bytesSent) received \(report.bytesReceived)"
+                    + Self.benchmarkSummary(report)
             )
+            fflush(nil)
         }
+    }
+
+    private var benchmark: PumpBenchmark? {
+        if let ping = self.ping { return .ping(count: ping) }
+        if let bulk = self.bulk { return .bulk(bytes: bulk * 1_048_576) }
+        return nil
+    }
+
+    private static func benchmarkSummary(_ report: PumpSessionReport) -> String {
+        if !report.roundTripNanoseconds.isEmpty {
+            let sorted = report.roundTripNanoseconds.sorted()
+            func percentile(_ p: Double) -> String {
+                String(format: "%.1f", Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) / 1_000)
+            }
+            return ", ping \(sorted.count) round trips p50 \(percentile(0.5)) us p99 \(percentile(0.99)) us"
+        }
+        if report.bulkBytes > 0 {
+            let seconds = Double(report.bulkNanoseconds) / 1e9
+            return ", bulk \(report.bulkBytes) bytes in \(String(format: "%.3f", seconds)) s "
+                + "(\(String(format: "%.1f", Double(report.bulkBytes) / seconds / 1_048_576)) MiB/s)"
+        }
+        return ""
+    }
+
+    private func pump(
+        _ serial: String,
+        directory: PKIDirectory,
+        caPEM: String,
+        activity: PumpActivity?
+    ) throws -> SimulatedPump {
+        let identity = DeviceIdentity.pump(serial: serial)
+        if self.issue { try PKIOperations.issue(identity, in: directory) }
+        let hint = self.issue ? "" : " (add --issue to create it)"
+        let configuration = try PumpTLSConfiguration(
+            trustedCAPEM: caPEM,
+            certificatePEM: try Self.read(
+                directory.certificate(for: identity),
+                "\(serial)'s certificate\(hint)",
+                pki: self.pki
+            ),
+            privateKeyPEM: try Self.read(directory.key(for: identity), "\(serial)'s key\(hint)", pki: self.pki)
+        )
+        let pump = SimulatedPump(
+            serial: serial,
+            configuration: configuration,
+            serverName: self.serverName,
+            activity: activity
+        )
+        pump.runtime = try self.commands.runtime(serial: serial, pki: directory)
+        return pump
+    }
+
+    private static func read(_ url: URL, _ what: String, pki: String) throws -> String {
+        do {
+            return try String(contentsOf: url, encoding: .utf8)
+        } catch {
+            throw ValidationError("cannot read \(what) at \(url.path) in the PKI directory \(pki)")
+        }
+    }
+
+    private func runFleet(count: Int, address: HostPort, directory: PKIDirectory, caPEM: String) async throws {
+        let activity = PumpActivity()
+        let serials = PumpFleet.serials(prefix: self.serialPrefix, count: count)
+        let started = ContinuousClock.now
+        let pumps = try serials.map { try self.pump($0, directory: directory, caPEM: caPEM, activity: activity) }
+        let telemetry = self.telemetry ?? 0
+        var configuration = PumpFleet.Configuration(
+            host: address.host,
+            port: address.port,
+            telemetryPerPump: telemetry > 0 ? telemetry : nil,
+            intervalMilliseconds: self.interval ?? 1_000
+        )
+        configuration.responseTimeoutMilliseconds = self.responseTimeout
+        let fleet = PumpFleet(pumps: pumps, configuration: configuration)
+        let via = self.relay != nil ? "through the relay at \(address)" : "directly to the gateway at \(address)"
+        Self.say(
+            "pump-sim: \(count) pumps \(serials.first ?? "")…\(serials.last ?? "") \(via), "
+                + "telemetry every \(configuration.intervalMilliseconds) ms"
+                + (telemetry > 0 ? ", \(telemetry) each" : "")
+                + " (certificates ready in \(Self.seconds(ContinuousClock.now - started)) s)"
+        )
+        let perPump = self.verbose || count <= 10
+        await withTaskGroup(of: Void.self) { tasks in
+            tasks.addTask {
+                await fleet.run(group: MultiThreadedEventLoopGroup.singleton) { event in
+                    guard perPump else { return }
+                    Self.say(Self.line(event))
+                }
+            }
+            if self.progress > 0 {
+                let period = Duration.milliseconds(Int64(self.progress * 1000))
+                tasks.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: period)
+                        Self.say(Self.summary(activity.snapshot, count: count))
+                    }
+                }
+            }
+            await tasks.next()
+            tasks.cancelAll()
+        }
+        Self.say(Self.summary(activity.snapshot, count: count) + " (done)")
+    }
+
+    private static func line(_ event: PumpFleet.Event) -> String {
+        switch event {
+        case .connected(let serial, let resumed, let reconnect, let next):
+            return
+                "pump \(serial) \(reconnect ? "reconnected" : "connected"): handshake \(resumed ? "resumed" : "full"), "
+                + "telemetry continues at sequence \(next)"
+        case .lost(let serial, let error, let acknowledged, let retry):
+            return "pump \(serial) link lost (\(error)) after \(acknowledged) telemetry acknowledged; "
+                + "reconnecting in \(Int(retry / .milliseconds(1))) ms"
+        case .finished(let serial, let acknowledged):
+            return "pump \(serial) finished: telemetry acknowledged \(acknowledged)"
+        }
+    }
+
+    private static func summary(_ snapshot: PumpActivity.Snapshot, count: Int) -> String {
+        "pump-sim: connected \(snapshot.connected)/\(count), sessions \(snapshot.sessions) "
+            + "(resumed \(snapshot.resumedSessions)), telemetry acknowledged \(snapshot.telemetryAcknowledged), "
+            + "reconnects \(snapshot.reconnects), failed attempts \(snapshot.failedAttempts)"
+    }
+
+    private static func seconds(_ duration: Duration) -> String {
+        String(format: "%.1f", Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+    }
+
+    /// One line on stdout, flushed (scripts and tests read it while the process runs).
+    private static func say(_ line: String) {
+        print(line)
+        fflush(nil)
     }
 }

@@ -8,6 +8,7 @@ import MedTunnelPKI
 import NIOCore
 import NIOPosix
 import RelayCore
+import RelayHostility
 
 struct RelayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,6 +24,22 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(name: .customLong("server-name"), help: "The gateway host name to verify (default: the --gateway host).")
     var serverName: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.") var logLevel = "info"
+    @Option(
+        help: ArgumentHelp(
+            "Demos and tests only: tamper with the pump links as a hostile phone would.",
+            discussion: """
+                SPEC is a comma-separated list of behaviours with rates and the options that target them; \
+                ';' starts a group with its own targets. Behaviours: drop[=RATE], delay=TIME[@RATE], \
+                duplicate[=RATE], reorder[=RATE], flip[=RATE], truncate[=RATE], truncate-at=BYTES, \
+                inject[=RATE], splice=LINK[@RATE], replay. Options: link=N, records=app|handshake|all, \
+                after=K, count=K, dir=up|down|both. Named: chaos. Example: 'flip=0.01,drop=0.001;delay=50ms,link=2'.
+                """,
+            valueName: "SPEC"
+        )
+    )
+    var hostile: String?
+    @Option(name: .customLong("hostile-seed"), help: "Seed of the hostile choices (the same seed repeats a run).")
+    var hostileSeed: UInt64 = 1
 
     func run() async throws {
         let logger = makeLogger(label: "medtunnel.relay", level: self.logLevel)
@@ -53,11 +70,20 @@ struct RelayCommand: AsyncParsableCommand {
             )
         )
         // One thread: the uplink, its streams and every pump link share one event loop.
-        let relay = PhoneRelay(
-            configuration: .init(tls: tls, gatewayHost: gateway.host, gatewayPort: gateway.port),
-            eventLoop: MultiThreadedEventLoopGroup.singleton.next(),
-            logger: logger
-        )
+        let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
+        var configuration = PhoneRelay.Configuration(tls: tls, gatewayHost: gateway.host, gatewayPort: gateway.port)
+        if let text = self.hostile {
+            let spec: HostilitySpec
+            do {
+                spec = try HostilitySpec(parsing: text)
+            } catch {
+                throw ValidationError("--hostile: \(error.reason)")
+            }
+            let hostile = HostileRelay(spec: spec, seed: self.hostileSeed, eventLoop: eventLoop, logger: logger)
+            configuration.interposer = { link, openStream in try hostile.install(on: link, openStream: openStream) }
+            print("relay: HOSTILE (\(text), seed \(self.hostileSeed)): it will tamper with the pump links it carries")
+        }
+        let relay = PhoneRelay(configuration: configuration, eventLoop: eventLoop, logger: logger)
         let uplink: any Channel
         do {
             uplink = try await relay.connectUplink()

@@ -11,7 +11,7 @@ struct RelayProcessTests {
         let relayPort: String
     }
 
-    func startGateway(pumps: [String]) throws -> Running {
+    func startGateway(pumps: [String], extraArguments: [String] = []) throws -> Running {
         let tmp = try TemporaryDirectory()
         let pki = tmp.sub("pki")
         #expect(try ProcessHarness.medtunnel(["pki", "init", "--dir", pki]).status == 0)
@@ -24,7 +24,7 @@ struct RelayProcessTests {
             [
                 "gateway", "--pki", pki, "--state-dir", tmp.sub("state"), "--pump-listen", "127.0.0.1:0",
                 "--relay-listen", "127.0.0.1:0",
-            ],
+            ] + extraArguments,
             in: tmp.url,
             name: "gateway"
         )

@@ -7,7 +7,7 @@ import Testing
 struct RelayDependencyTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
-    static let relayModules = ["RelayCore", "RelayFraming"]
+    static let relayModules = ["RelayCore", "RelayFraming", "RelayHostility"]
     /// The inner TLS engine (and its C library), the inner message codec, and what holds them.
     static let forbidden: Set<String> = ["PumpTLS", "CMbedTLS", "TunnelProtocol", "PumpRuntime", "Gateway"]
 
@@ -33,7 +33,17 @@ struct RelayDependencyTests {
         return graph
     }
 
-    @Test("RelayCore and RelayFraming reach neither the inner TLS engine nor the inner codec, even transitively")
+    @Test("the hostile relay module depends on no local module at all (only NIOCore and swift-log)")
+    func hostilityDependsOnNothingLocal() throws {
+        let graph = try Self.localDependencies()
+        #expect(graph["RelayHostility"] == [], "\(String(describing: graph["RelayHostility"]))")
+        // Control: the medtunnel executable does link it (for `relay --hostile`).
+        #expect(graph["medtunnel"]?.contains("RelayHostility") == true)
+    }
+
+    @Test(
+        "RelayCore, RelayFraming and RelayHostility reach neither the inner TLS engine nor the inner codec, even transitively"
+    )
     func relayTargetsCannotDecrypt() throws {
         let graph = try Self.localDependencies()
         #expect(graph["RelayCore"]?.contains("RelayFraming") == true, "Package.swift not read: \(graph)")

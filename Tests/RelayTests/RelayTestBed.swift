@@ -9,6 +9,7 @@ import NIOPosix
 import PumpSimulator
 import PumpTLS
 import RelayCore
+import RelayHostility
 import Synchronization
 
 /// A gateway with a relay listener, in this process, over loopback, on a throwaway PKI.
@@ -48,7 +49,9 @@ final class RelayTestBed: Sendable {
     func relay(
         as identity: DeviceIdentity = .phone(id: "PHONE-1"),
         tap: RelayByteTap? = nil,
-        gatewayPort: Int? = nil
+        gatewayPort: Int? = nil,
+        eventLoop: (any EventLoop)? = nil,
+        interposer: PumpLinkInterposer? = nil
     ) throws -> PhoneRelay {
         let tls = try GatewayTLSContext(
             .phoneClient(
@@ -63,21 +66,41 @@ final class RelayTestBed: Sendable {
                 tls: tls,
                 gatewayHost: "127.0.0.1",
                 gatewayPort: gatewayPort ?? self.relayPort,
-                tap: tap
+                tap: tap,
+                interposer: interposer
             ),
-            eventLoop: self.group.next(),
+            eventLoop: eventLoop ?? self.group.next(),
             logger: Self.quiet
         )
     }
 
-    func pump(_ serial: String) throws -> SimulatedPump {
+    /// A phone relay that tampers with its links as `spec` says (``HostileRelay``).
+    func hostileRelay(
+        _ spec: String,
+        seed: UInt64 = 1,
+        tap: RelayByteTap? = nil
+    ) throws -> (relay: PhoneRelay, hostile: HostileRelay) {
+        let eventLoop = self.group.next()
+        let hostile = HostileRelay(
+            spec: try HostilitySpec(parsing: spec),
+            seed: seed,
+            eventLoop: eventLoop,
+            logger: Self.quiet
+        )
+        let relay = try self.relay(tap: tap, eventLoop: eventLoop) { link, openStream in
+            try hostile.install(on: link, openStream: openStream)
+        }
+        return (relay, hostile)
+    }
+
+    func pump(_ serial: String, activity: PumpActivity? = nil) throws -> SimulatedPump {
         let identity = DeviceIdentity.pump(serial: serial)
         let configuration = try PumpTLSConfiguration(
             trustedCAPEM: try self.read(self.pki.caCertificate),
             certificatePEM: try self.read(self.pki.certificate(for: identity)),
             privateKeyPEM: try self.read(self.pki.key(for: identity))
         )
-        return SimulatedPump(serial: serial, configuration: configuration, serverName: "localhost")
+        return SimulatedPump(serial: serial, configuration: configuration, serverName: "localhost", activity: activity)
     }
 
     /// Runs one session of each pump at once through `port`; `tampered` flips a bit in its
@@ -129,6 +152,8 @@ final class RelayTestBed: Sendable {
 /// Records every byte a relay handles, by tap point.
 final class ByteRecorder: Sendable {
     private let bytes = Mutex<[RelayTapPoint: [UInt8]]>([:])
+
+    func reset() { self.bytes.withLock { $0 = [:] } }
 
     var tap: RelayByteTap {
         { point, view in self.bytes.withLock { $0[point, default: []].append(contentsOf: view) } }

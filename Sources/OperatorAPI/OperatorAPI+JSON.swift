@@ -1,0 +1,163 @@
+import Foundation
+import Gateway
+public import Hummingbird
+import TelemetryStore
+import TunnelProtocol
+
+/// The JSON the operator API answers with. Times are ISO 8601 (UTC, milliseconds); insulin in
+/// integer milliunits, rates in milliunits per hour, glucose in mg/dL.
+public enum APIJSON {
+    public struct Pump: ResponseCodable, Equatable, Sendable {
+        public let serial: String
+        public let connected: Bool
+        /// The phone that carries (or last carried) the pump; null for a direct connection.
+        public let phone: String?
+        /// How the pump's bytes came: `phone ID` or `direct ADDRESS`.
+        public let carrier: String?
+        public let lastSeen: String
+        public let firmware: String?
+        public let sessions: Int
+        public let resumedSessions: Int
+        public let telemetryStored: Int
+    }
+
+    public struct PumpDetail: ResponseCodable, Equatable, Sendable {
+        public let pump: Pump
+        public let latestTelemetry: Telemetry?
+    }
+
+    public struct Telemetry: ResponseCodable, Equatable, Sendable {
+        public let sequence: UInt64
+        /// The pump's clock when it took the reading (milliseconds, as the pump sent it).
+        public let pumpTimeMilliseconds: Int64
+        public let received: String?
+        public let reservoirMilliunits: UInt32
+        public let basalRateMilliunitsPerHour: UInt32
+        /// Null when the pump had no glucose reading.
+        public let glucoseMgPerDL: UInt16?
+        public let batteryPercent: UInt8
+        /// `suspended`, `lockedOut`, `occlusion`.
+        public let flags: [String]
+    }
+
+    public struct Pumps: ResponseCodable, Equatable, Sendable {
+        public let pumps: [Pump]
+    }
+
+    public struct Phone: ResponseCodable, Equatable, Sendable {
+        public let id: String
+        public let connected: Bool
+        /// Pumps whose live session this phone carries now.
+        public let pumps: [String]
+        public let uplinks: Int
+        public let streamsOpen: Int
+        public let streamsTotal: Int
+        /// Pump ciphertext carried, both directions.
+        public let bytesFromPhone: Int
+        public let bytesToPhone: Int
+        /// Now for a connected phone; else when its last uplink ended.
+        public let lastSeen: String
+        public let remote: String?
+    }
+
+    public struct Phones: ResponseCodable, Equatable, Sendable {
+        public let phones: [Phone]
+    }
+
+    public struct Event: ResponseCodable, Equatable, Sendable {
+        public let time: String
+        public let kind: String
+        public let device: String?
+        public let phone: String?
+        public let carrier: String?
+        public let reason: String?
+        public let detail: String
+    }
+
+    public struct Events: ResponseCodable, Equatable, Sendable {
+        /// Newest first.
+        public let events: [Event]
+    }
+
+    public struct Health: ResponseCodable, Equatable, Sendable {
+        /// `ok`, or `failing` when the telemetry store refuses writes.
+        public let status: String
+        public let telemetryStore: String
+        public let pumpsConnected: Int
+        public let phonesConnected: Int
+    }
+}
+
+extension APIJSON {
+    /// `2026-01-02T03:04:05.678Z`, from integer milliseconds (no floating-point rounding).
+    static func time(_ milliseconds: Int64) -> String {
+        let (seconds, millis) = milliseconds.quotientAndRemainder(dividingBy: 1000)
+        let whole = millis < 0 ? seconds - 1 : seconds
+        let fraction = millis < 0 ? millis + 1000 : millis
+        let text = Date(timeIntervalSince1970: Double(whole)).formatted(Date.ISO8601FormatStyle())
+        let digits = String(fraction)
+        return text.dropLast() + "." + String(repeating: "0", count: 3 - digits.count) + digits + "Z"
+    }
+
+    static func pump(_ status: PumpStatus) -> Pump {
+        Pump(
+            serial: status.serial,
+            connected: status.connected,
+            phone: status.phone,
+            carrier: status.carrier,
+            lastSeen: self.time(status.lastSeenMilliseconds),
+            firmware: status.firmware,
+            sessions: status.sessions,
+            resumedSessions: status.resumedSessions,
+            telemetryStored: status.telemetryStored
+        )
+    }
+
+    static func telemetry(_ telemetry: InnerMessage.Telemetry, received: Int64?) -> Telemetry {
+        var flags: [String] = []
+        if telemetry.flags.contains(.suspended) { flags.append("suspended") }
+        if telemetry.flags.contains(.lockedOut) { flags.append("lockedOut") }
+        if telemetry.flags.contains(.occlusion) { flags.append("occlusion") }
+        return Telemetry(
+            sequence: telemetry.sequence,
+            pumpTimeMilliseconds: telemetry.timeMilliseconds,
+            received: received.map(self.time),
+            reservoirMilliunits: telemetry.reservoirMilliunits,
+            basalRateMilliunitsPerHour: telemetry.basalRateMilliunitsPerHour,
+            glucoseMgPerDL: telemetry.glucoseMgPerDL == 0 ? nil : telemetry.glucoseMgPerDL,
+            batteryPercent: telemetry.batteryPercent,
+            flags: flags
+        )
+    }
+
+    static func telemetry(_ record: TelemetryRecord) -> Telemetry {
+        self.telemetry(record.telemetry, received: record.receivedMilliseconds)
+    }
+
+    static func phone(_ status: PhoneStatus, carrying pumps: [String]) -> Phone {
+        Phone(
+            id: status.id,
+            connected: status.connected,
+            pumps: pumps,
+            uplinks: status.uplinks,
+            streamsOpen: status.streamsOpen,
+            streamsTotal: status.streamsTotal,
+            bytesFromPhone: status.bytesFromPhone,
+            bytesToPhone: status.bytesToPhone,
+            lastSeen: self.time(status.lastSeenMilliseconds),
+            remote: status.remote
+        )
+    }
+
+    static func event(_ event: SecurityEvent) -> Event {
+        Event(
+            time: self.time(event.timeMilliseconds),
+            kind: event.kind,
+            device: event.device,
+            phone: event.phone,
+            carrier: event.carrier,
+            reason: event.reason,
+            detail: event.detail
+        )
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+
+/// The store's writer: one dedicated thread that owns the write connection, takes everything
+/// queued (at most ``TelemetryStore/maximumBatch`` writes), commits it in one transaction (one
+/// fsync with `synchronous=FULL`) and then runs the writes' completions. Event loops only
+/// append to a bounded queue, so an fsync never blocks them.
+final class TelemetryWriter: @unchecked Sendable {
+    typealias Completion = @Sendable (Result<Void, TelemetryStoreError>) -> Void
+
+    // `condition` guards everything below it.
+    private let condition = NSCondition()
+    private var queue: [(TelemetryWrite, Completion?)] = []
+    private var stopping = false
+    private var finished = false
+    /// Sticky: after a failed commit every write is refused until the store is reopened.
+    private var failure: TelemetryStoreError?
+    private var stats = TelemetryStoreStatistics()
+
+    private let tables: TelemetryTables
+    private let limit: Int
+    private let maximumBatch: Int
+
+    init(tables: TelemetryTables, limit: Int, maximumBatch: Int) {
+        self.tables = tables
+        self.limit = limit
+        self.maximumBatch = maximumBatch
+        let thread = Thread { [self] in self.run() }
+        thread.name = "medtunnel.telemetry-writer"
+        thread.start()
+    }
+
+    func submit(_ write: TelemetryWrite, completion: Completion?) throws(TelemetryStoreError) {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        if let failure = self.failure { throw failure }
+        if self.stopping { throw TelemetryStoreError(.closed, "the store is closing") }
+        guard self.queue.count < self.limit else {
+            self.stats.refusedQueueFull += 1
+            throw TelemetryStoreError(.queueFull, "\(self.limit) writes are already waiting")
+        }
+        self.queue.append((write, completion))
+        self.stats.largestQueue = max(self.stats.largestQueue, self.queue.count)
+        self.condition.signal()
+    }
+
+    var statistics: TelemetryStoreStatistics {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        return self.stats
+    }
+
+    var currentFailure: TelemetryStoreError? {
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        return self.failure
+    }
+
+    /// Refuses new writes, lets the thread commit what is queued, and waits until it is done.
+    func close() {
+        self.condition.lock()
+        self.stopping = true
+        self.condition.broadcast()
+        while !self.finished { self.condition.wait() }
+        self.condition.unlock()
+    }
+
+    /// Like ``close()`` without waiting: the thread commits what is queued and exits.
+    func stop() {
+        self.condition.lock()
+        self.stopping = true
+        self.condition.broadcast()
+        self.condition.unlock()
+    }
+
+    private func run() {
+        var batch: [(TelemetryWrite, Completion?)] = []
+        while true {
+            self.condition.lock()
+            while self.queue.isEmpty && !self.stopping { self.condition.wait() }
+            if self.queue.isEmpty {
+                self.finished = true
+                self.condition.broadcast()
+                self.condition.unlock()
+                // Fold the WAL into the database file so that a reader without the WAL sees all.
+                try? self.tables.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                return
+            }
+            if self.queue.count <= self.maximumBatch {
+                swap(&batch, &self.queue)
+            } else {
+                batch.append(contentsOf: self.queue.prefix(self.maximumBatch))
+                self.queue.removeFirst(self.maximumBatch)
+            }
+            let earlierFailure = self.failure
+            self.condition.unlock()
+
+            let result =
+                earlierFailure.map { Result<(Int, Int), TelemetryStoreError>.failure($0) } ?? self.commit(batch)
+
+            self.condition.lock()
+            switch result {
+            case .success(let (inserted, duplicates)):
+                self.stats.commits += 1
+                self.stats.telemetryInserted += inserted
+                self.stats.telemetryDuplicates += duplicates
+                self.stats.largestBatch = max(self.stats.largestBatch, batch.count)
+            case .failure(let error):
+                self.failure = self.failure ?? error
+            }
+            self.condition.unlock()
+            let outcome = result.map { _ in () }
+            for (_, completion) in batch { completion?(outcome) }
+            batch.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// One transaction for the batch. Returns telemetry rows inserted and duplicates ignored.
+    private func commit(_ batch: [(TelemetryWrite, Completion?)]) -> Result<(Int, Int), TelemetryStoreError> {
+        do {
+            return .success(
+                try self.tables.connection.writeTransaction {
+                    var inserted = 0
+                    var duplicates = 0
+                    for (write, _) in batch {
+                        if try self.tables.apply(write) {
+                            inserted += 1
+                        } else if case .telemetry = write {
+                            duplicates += 1
+                        }
+                    }
+                    return (inserted, duplicates)
+                }
+            )
+        } catch {
+            return .failure(TelemetryStoreError(.storageFailed, "\(self.tables.connection.path): \(error)"))
+        }
+    }
+}

@@ -1,0 +1,242 @@
+import Foundation
+import SQLiteStore
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// `medtunnel gateway` with its operator API, a relay and pumps as separate processes over
+/// loopback; the API read over real HTTP; SIGTERM; a restart on the same state directory.
+@Suite("gateway operator API, shutdown and restart as processes")
+struct GatewayAPIProcessTests {
+    struct Gateway {
+        let process: BackgroundProcess
+        let pumpPort: String
+        let relayPort: String
+        let api: URL
+    }
+
+    func setUp(pumps: [String]) throws -> (TemporaryDirectory, String) {
+        let tmp = try TemporaryDirectory()
+        let pki = tmp.sub("pki")
+        #expect(try ProcessHarness.medtunnel(["pki", "init", "--dir", pki]).status == 0)
+        for serial in pumps {
+            #expect(try ProcessHarness.medtunnel(["pki", "issue-pump", "--dir", pki, "--serial", serial]).status == 0)
+        }
+        #expect(try ProcessHarness.medtunnel(["pki", "issue-phone", "--dir", pki, "--id", "PHONE-1"]).status == 0)
+        return (tmp, pki)
+    }
+
+    func startGateway(_ tmp: TemporaryDirectory, pki: String, name: String = "gateway") throws -> Gateway {
+        let process = try BackgroundProcess(
+            ProcessHarness.medtunnel,
+            [
+                "gateway", "--pki", pki, "--state-dir", tmp.sub("state"), "--pump-listen", "127.0.0.1:0",
+                "--relay-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+            ],
+            in: tmp.url,
+            name: name
+        )
+        let pumps = try process.waitForLine(containing: "listening for pumps")
+        let relays = try process.waitForLine(containing: "listening for relays")
+        let api = try process.waitForLine(containing: "operator API on ")
+        let url = try #require(URL(string: String(api.split(separator: " ").last ?? "")))
+        return Gateway(
+            process: process,
+            pumpPort: String(pumps.split(separator: ":").last ?? ""),
+            relayPort: String(relays.split(separator: ":").last ?? ""),
+            api: url
+        )
+    }
+
+    func get(_ gateway: Gateway, _ path: String) async throws -> (Int, [String: Any]) {
+        let (data, response) = try await URLSession.shared.data(from: gateway.api.appendingPathComponent(path))
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        return (status, object ?? [:])
+    }
+
+    func metrics(_ gateway: Gateway) async throws -> String {
+        let (data, _) = try await URLSession.shared.data(from: gateway.api.appendingPathComponent("metrics"))
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Sends SIGTERM; returns the exit status and how long the gateway took to exit.
+    func terminate(_ gateway: Gateway) -> (Int32, Duration) {
+        let started = ContinuousClock.now
+        gateway.process.process.terminate()
+        gateway.process.process.waitUntilExit()
+        return (gateway.process.process.terminationStatus, ContinuousClock.now - started)
+    }
+
+    func telemetryRows(_ tmp: TemporaryDirectory, serial: String? = nil) throws -> Int {
+        let connection = try SQLiteConnection(path: tmp.sub("state/gateway.sqlite"), create: false, readOnly: true)
+        let statement = try connection.prepare(
+            serial == nil ? "SELECT count(*) FROM telemetry" : "SELECT count(*) FROM telemetry WHERE serial = ?"
+        )
+        if let serial { try statement.bind(serial, at: 1) }
+        _ = try statement.step()
+        return Int(statement.int64(0))
+    }
+
+    @Test(
+        "three pump-sims through a relay process: /v1/pumps shows them connected via the phone with telemetry; /v1/phones and /metrics agree; SIGTERM exits 0 with the telemetry on disk"
+    )
+    func threePumpsInTheAPI() async throws {
+        let serials = ["PUMP-0001", "PUMP-0002", "PUMP-0003"]
+        let (tmp, pki) = try self.setUp(pumps: serials)
+        let gateway = try self.startGateway(tmp, pki: pki)
+        defer { gateway.process.stop() }
+        let relay = try BackgroundProcess(
+            ProcessHarness.medtunnel,
+            [
+                "relay", "--pki", pki, "--phone-id", "PHONE-1", "--gateway", "127.0.0.1:\(gateway.relayPort)",
+                "--listen", "127.0.0.1:0",
+            ],
+            in: tmp.url,
+            name: "relay"
+        )
+        defer { relay.stop() }
+        let relayAddress = String(
+            try relay.waitForLine(containing: "relay: listening for pumps on").split(separator: " ").last ?? ""
+        )
+        // Long sessions (a message every 50 ms for up to 30 s), so the pumps are live when asked.
+        let pumps = try serials.map { serial in
+            try BackgroundProcess(
+                ProcessHarness.medtunnel,
+                [
+                    "pump-sim", "--pki", pki, "--serial", serial, "--connect", relayAddress, "--telemetry", "600",
+                    "--interval", "50",
+                ],
+                in: tmp.url,
+                name: serial
+            )
+        }
+        defer { for pump in pumps { pump.stop() } }
+
+        var listed: [[String: Any]] = []
+        for _ in 0..<200 {
+            let (status, body) = try await self.get(gateway, "v1/pumps")
+            #expect(status == 200)
+            listed = body["pumps"] as? [[String: Any]] ?? []
+            let ready = listed.filter {
+                ($0["connected"] as? Bool) == true && ($0["telemetryStored"] as? Int ?? 0) >= 2
+            }
+            if ready.count == 3 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(listed.compactMap { $0["serial"] as? String } == serials, "\(listed)")
+        for pump in listed {
+            #expect(pump["connected"] as? Bool == true, "\(pump)")
+            #expect(pump["phone"] as? String == "PHONE-1", "\(pump)")
+            #expect(pump["firmware"] as? String == "medtunnel-sim-1", "\(pump)")
+            #expect((pump["telemetryStored"] as? Int ?? 0) >= 2, "\(pump)")
+            #expect((pump["lastSeen"] as? String)?.hasSuffix("Z") == true, "\(pump)")
+        }
+        let (status, detail) = try await self.get(gateway, "v1/pumps/PUMP-0002")
+        #expect(status == 200)
+        let latest = detail["latestTelemetry"] as? [String: Any]
+        #expect((latest?["sequence"] as? Int ?? 0) >= 2, "\(detail)")
+        #expect(latest?["basalRateMilliunitsPerHour"] as? Int == 850, "\(detail)")
+
+        let (_, phones) = try await self.get(gateway, "v1/phones")
+        let phone = (phones["phones"] as? [[String: Any]])?.first
+        #expect(phone?["id"] as? String == "PHONE-1")
+        #expect(phone?["connected"] as? Bool == true)
+        #expect(phone?["pumps"] as? [String] == serials, "\(phones)")
+        #expect(phone?["streamsOpen"] as? Int == 3, "\(phones)")
+        #expect((phone?["bytesFromPhone"] as? Int ?? 0) > 1_000, "\(phones)")
+
+        let samples = Self.samples(try await self.metrics(gateway))
+        #expect(samples["medtunnel_gateway_pumps_connected"] == 3, "\(samples)")
+        #expect(samples["medtunnel_gateway_phones_connected"] == 1)
+        #expect(samples["medtunnel_gateway_sessions_total"] == 3)
+        #expect((samples["medtunnel_gateway_telemetry_stored_total"] ?? 0) >= 6)
+
+        let (exit, took) = self.terminate(gateway)
+        #expect(exit == 0, "\(gateway.process.stderr)")
+        #expect(took < .seconds(10), "took \(took)")
+        #expect(gateway.process.stderr.contains("gateway stopped"), "\(gateway.process.stderr)")
+        #expect(gateway.process.stderr.contains("sessions_closed=3"), "\(gateway.process.stderr)")
+        // Every acknowledged message is on disk, and at least those the API reported.
+        let reported = listed.reduce(0) { $0 + ($1["telemetryStored"] as? Int ?? 0) }
+        #expect(try self.telemetryRows(tmp) >= reported)
+        // The pumps' sessions ended with the gateway: each heard close_notify, unless the relay
+        // reset its link first (it closes a pump link at once when the gateway ends the stream,
+        // and a TCP close with the pump's next message unread is a reset).
+        for pump in pumps {
+            pump.process.waitUntilExit()
+            let ended =
+                pump.stderr.contains("the link closed before the session finished")
+                || pump.stderr.contains("Connection reset by peer")
+            #expect(ended, "\(pump.stderr)")
+        }
+    }
+
+    @Test(
+        "telemetry survives a restart: the API shows it again, and sequences a pump sends again after the restart are not stored twice"
+    )
+    func restartKeepsTelemetry() async throws {
+        let (tmp, pki) = try self.setUp(pumps: ["PUMP-0001"])
+        let first = try self.startGateway(tmp, pki: pki)
+        defer { first.process.stop() }
+        let run = try ProcessHarness.medtunnel([
+            "pump-sim", "--pki", pki, "--serial", "PUMP-0001", "--connect", "127.0.0.1:\(first.pumpPort)",
+            "--telemetry", "5",
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("telemetry acknowledged 5/5"))
+        let (exit, _) = self.terminate(first)
+        #expect(exit == 0, "\(first.process.stderr)")
+        #expect(try self.telemetryRows(tmp, serial: "PUMP-0001") == 5)
+
+        let second = try self.startGateway(tmp, pki: pki, name: "gateway-2")
+        defer { second.process.stop() }
+        var (status, detail) = try await self.get(second, "v1/pumps/PUMP-0001")
+        #expect(status == 200)
+        var pump = detail["pump"] as? [String: Any]
+        #expect(pump?["connected"] as? Bool == false)
+        #expect(pump?["telemetryStored"] as? Int == 5, "\(detail)")
+        #expect(pump?["firmware"] as? String == "medtunnel-sim-1")
+        #expect((detail["latestTelemetry"] as? [String: Any])?["sequence"] as? Int == 5, "\(detail)")
+
+        // pump-sim starts again at sequence 1: 1…3 are resends of stored messages.
+        let again = try ProcessHarness.medtunnel([
+            "pump-sim", "--pki", pki, "--serial", "PUMP-0001", "--connect", "127.0.0.1:\(second.pumpPort)",
+            "--telemetry", "3",
+        ])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout.contains("telemetry acknowledged 3/3"), "\(again.stdout)")
+        (status, detail) = try await self.get(second, "v1/pumps/PUMP-0001")
+        pump = detail["pump"] as? [String: Any]
+        #expect(pump?["telemetryStored"] as? Int == 5, "\(detail)")
+        #expect(pump?["sessions"] as? Int == 2, "\(detail)")
+        let (exit2, _) = self.terminate(second)
+        #expect(exit2 == 0)
+        #expect(try self.telemetryRows(tmp, serial: "PUMP-0001") == 5)
+    }
+
+    @Test("--api-listen on a non-loopback address is refused unless --api-allow-remote is given")
+    func remoteAPIRefused() throws {
+        let (tmp, pki) = try self.setUp(pumps: [])
+        let result = try ProcessHarness.medtunnel([
+            "gateway", "--pki", pki, "--state-dir", tmp.sub("state"), "--pump-listen", "127.0.0.1:0",
+            "--api-listen", "0.0.0.0:0",
+        ])
+        #expect(result.status == 64, "\(result.stderr)")
+        #expect(result.stderr.contains("--api-listen 0.0.0.0:0 is not a loopback address"), "\(result.stderr)")
+        #expect(result.stderr.contains("--api-allow-remote"))
+    }
+
+    static func samples(_ text: String) -> [String: Double] {
+        var samples: [String: Double] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else {
+                continue
+            }
+            samples[String(line[..<space])] = value
+        }
+        return samples
+    }
+}
