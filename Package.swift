@@ -204,7 +204,8 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "GatewayTLS", "TunnelProtocol", "MedTunnelPKI", "AuditLog", "SafetyPolicy", "RelayFraming",
+                "CommandPipeline", "GatewayTLS", "TunnelProtocol", "MedTunnelPKI", "AuditLog", "SafetyPolicy",
+                "RelayFraming",
                 "TelemetryStore",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -219,7 +220,7 @@ let package = Package(
         .target(
             name: "OperatorAPI",
             dependencies: [
-                "Gateway", "TelemetryStore",
+                "Gateway", "CommandPipeline", "ChangeRoutes", "TelemetryStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -324,7 +325,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-                .testTarget(
+        .testTarget(
             name: "CLITests",
             dependencies: [
                 "MedTunnelPKI", "SQLiteStore", "CommandAuthority", "TunnelProtocol", "GatewayTLS", "TherapyModel",

@@ -403,7 +403,7 @@ extension CommandPipeline {
             time: now,
             auditIndex: index
         )
-        configuration.onSecurityEvent?(event)
+        securityObserver.withLock { $0 }?(event)
         return event
     }
 }

@@ -52,17 +52,10 @@ public actor CommandPipeline: PumpSessionObserver {
         public var sweepInterval: Duration?
         /// A command not acknowledged this long after it was sent ends its session.
         public var acknowledgementTimeoutMilliseconds: Int64
-        /// Called with each security event once it is audited (the gateway mirrors them).
-        public var onSecurityEvent: (@Sendable (PipelineSecurityEvent) -> Void)?
 
-        public init(
-            sweepInterval: Duration? = .seconds(1),
-            acknowledgementTimeoutMilliseconds: Int64 = 30_000,
-            onSecurityEvent: (@Sendable (PipelineSecurityEvent) -> Void)? = nil
-        ) {
+        public init(sweepInterval: Duration? = .seconds(1), acknowledgementTimeoutMilliseconds: Int64 = 30_000) {
             self.sweepInterval = sweepInterval
             self.acknowledgementTimeoutMilliseconds = acknowledgementTimeoutMilliseconds
-            self.onSecurityEvent = onSecurityEvent
         }
     }
 
@@ -76,6 +69,8 @@ public actor CommandPipeline: PumpSessionObserver {
     nonisolated let logger: Logger
     nonisolated let mailboxes = PumpMailboxes()
     private nonisolated let sessionNumbers = Atomic<UInt64>(0)
+    /// Told of each security event once it is audited (the gateway's registry mirrors them).
+    nonisolated let securityObserver = Mutex<(@Sendable (PipelineSecurityEvent) -> Void)?>(nil)
     /// What the gateway knows of each pump it has seen; touched only by the pump's worker
     /// (and read by `sweep`).
     var pumps: [String: PumpSlot] = [:]
@@ -128,6 +123,11 @@ public actor CommandPipeline: PumpSessionObserver {
             group.cancelAll()
         }
         mailboxes.close()
+    }
+
+    /// `observer` is told of every security event once it is audited (replaces any earlier one).
+    public nonisolated func observeSecurityEvents(_ observer: @escaping @Sendable (PipelineSecurityEvent) -> Void) {
+        securityObserver.withLock { $0 = observer }
     }
 
     /// Returns once nothing is queued or running for `serial` (tests, the demo).

@@ -6,9 +6,16 @@ public import ServiceLifecycle
 extension GatewayServer: Service {
     /// Serves (the listeners are bound beforehand) until graceful shutdown is triggered, e.g.
     /// by SIGTERM through a `ServiceGroup`, then shuts down cleanly: see ``shutdown()``.
+    /// The command pipeline's workers run until the sessions are closed.
     public func run() async throws {
-        try? await gracefulShutdown()
-        await self.shutdown()
+        await withDiscardingTaskGroup { group in
+            if let commands = self.commands {
+                group.addTask { await commands.run() }
+            }
+            try? await gracefulShutdown()
+            await self.shutdown()
+            group.cancelAll()
+        }
     }
 
     /// Stops accepting, closes every pump session (close_notify inside its tunnel) and then

@@ -1,3 +1,4 @@
+public import CommandPipeline
 import Foundation
 public import GatewayTLS
 public import Logging
@@ -37,6 +38,11 @@ public struct HostPort: Sendable, Equatable, CustomStringConvertible {
 /// uplink (one HTTP/2 stream per pump), keeps the registries of pumps and phones, and stores
 /// telemetry under its state directory (`gateway.sqlite`).
 ///
+/// With a command pipeline (``open(configuration:logger:group:)`` opens it under the state
+/// directory and recovers it before anything is served), each pump session is the pipeline's
+/// way to its pump, the pipeline's security events join the registry's, and ``run()`` runs the
+/// pipeline's workers beside the sessions.
+///
 /// A swift-service-lifecycle `Service`: ``run()`` waits for graceful shutdown, then stops
 /// accepting, closes every session with close_notify and flushes the telemetry store.
 public final class GatewayServer: Sendable {
@@ -72,15 +78,48 @@ public final class GatewayServer: Sendable {
     public let pumpTLS: GatewayTLSContext
     /// The outer TLS: phone relay ↔ gateway.
     public let phoneTLS: GatewayTLSContext
+    /// The setting-change pipeline the pump sessions deliver for; nil: sessions take no commands.
+    public let commands: CommandPipeline?
     let logger: Logger
     let group: any EventLoopGroup
     /// The bound listeners, closed first at shutdown.
     private let listeners = Mutex<[any Channel]>([])
 
-    public init(configuration: Configuration, logger: Logger, group: any EventLoopGroup) throws {
+    /// The gateway of a state directory with its command pipeline: audit log, accounts, token
+    /// key, change requests (`CommandPipeline.open`), recovered from the audit log before the
+    /// gateway exists, so nothing is served from a store out of step with the log.
+    public static func open(
+        configuration: Configuration,
+        logger: Logger,
+        group: any EventLoopGroup
+    ) async throws -> GatewayServer {
+        try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
+        let commands = try await CommandPipeline.open(
+            stateDirectory: configuration.stateDirectory,
+            pki: configuration.pki,
+            logger: logger
+        )
+        let report = try await commands.recover()
+        logger.info(
+            "command pipeline recovered",
+            metadata: [
+                "rolled_forward": "\(report.rolledForward.count)", "uncertain": "\(report.markedUncertain.count)",
+                "unfinished": "\(report.unfinished.count)", "problems": "\(report.problems.count)",
+            ]
+        )
+        return try GatewayServer(configuration: configuration, logger: logger, group: group, commands: commands)
+    }
+
+    public init(
+        configuration: Configuration,
+        logger: Logger,
+        group: any EventLoopGroup,
+        commands: CommandPipeline? = nil
+    ) throws {
         self.configuration = configuration
         self.logger = logger
         self.group = group
+        self.commands = commands
         let pki = configuration.pki
         func read(_ url: URL) throws -> String {
             do {
@@ -117,6 +156,19 @@ public final class GatewayServer: Sendable {
             )
         }
         self.registry = PumpRegistry(store: self.store, metrics: configuration.metrics)
+        let registry = self.registry
+        commands?.observeSecurityEvents { event in
+            registry.record(
+                SecurityEvent(
+                    timeMilliseconds: event.time.millisecondsSinceEpoch,
+                    kind: event.kind,
+                    device: event.serial,
+                    detail: event.detail,
+                    carrier: nil,
+                    reason: event.reason.isEmpty ? nil : event.reason
+                )
+            )
+        }
     }
 
     /// Binds the pump listener. Returns the bound channel (its local address has the real port).
@@ -153,6 +205,7 @@ public final class GatewayServer: Sendable {
             context: self.pumpTLS,
             registry: self.registry,
             logger: self.logger,
+            commands: self.commands,
             idleTimeout: self.configuration.pumpIdleTimeout,
             clock: { Int64(Date().timeIntervalSince1970 * 1000) }
         )
@@ -189,6 +242,7 @@ struct PumpSessionInstaller: Sendable {
     let context: GatewayTLSContext
     let registry: PumpRegistry
     let logger: Logger
+    let commands: (any PumpSessionObserver)?
     let idleTimeout: TimeAmount
     let clock: @Sendable () -> Int64
 
@@ -197,7 +251,13 @@ struct PumpSessionInstaller: Sendable {
         try pipeline.addHandler(try GatewayTLSHandler(context: self.context))
         try pipeline.addHandler(IdleStateHandler(readTimeout: self.idleTimeout))
         try pipeline.addHandler(
-            PumpSessionHandler(registry: self.registry, logger: self.logger, carrier: carrier, clock: self.clock)
+            PumpSessionHandler(
+                registry: self.registry,
+                logger: self.logger,
+                carrier: carrier,
+                commands: self.commands,
+                clock: self.clock
+            )
         )
     }
 

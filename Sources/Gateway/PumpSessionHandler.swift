@@ -1,3 +1,4 @@
+import CommandPipeline
 import GatewayTLS
 import Logging
 import MedTunnelIdentity
@@ -8,6 +9,11 @@ import TunnelProtocol
 /// frames, answers hello, stores telemetry once per sequence (acknowledged once durable),
 /// answers heartbeats. Any malformed frame ends the tunnel; so does a newer session of the
 /// same pump, and silence longer than the idle timeout (an `IdleStateHandler` below it).
+///
+/// With a command pipeline (`commands`), the session is the pipeline's way to the pump: the
+/// first hello opens the pump's link (the pipeline settles uncertain commands from it and sends
+/// what is queued), every acknowledgement frame goes to the pipeline, and the end of the
+/// session, however it ends, is reported (a command in flight becomes uncertain).
 final class PumpSessionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -21,11 +27,21 @@ final class PumpSessionHandler: ChannelInboundHandler {
     private var saidHello = false
     private var decoder = InnerFrameDecoder()
     private let carrier: String
+    private let commands: (any PumpSessionObserver)?
+    /// This session as the command pipeline knows it, from the first hello on.
+    private var link: PumpLink?
 
-    init(registry: PumpRegistry, logger: Logger, carrier: String, clock: @escaping @Sendable () -> Int64) {
+    init(
+        registry: PumpRegistry,
+        logger: Logger,
+        carrier: String,
+        commands: (any PumpSessionObserver)? = nil,
+        clock: @escaping @Sendable () -> Int64
+    ) {
         self.registry = registry
         self.logger = logger
         self.carrier = carrier
+        self.commands = commands
         self.clock = clock
     }
 
@@ -109,6 +125,17 @@ final class PumpSessionHandler: ChannelInboundHandler {
             self.saidHello = true
             self.registry.hello(serial: serial, firmware: hello.firmware, now: now)
             self.send(.helloAccepted(version: InnerMessage.Hello.currentVersion, gatewayTimeMilliseconds: now), context)
+            if let commands = self.commands, self.link == nil {
+                let channel = context.channel
+                self.link = commands.pumpConnected(
+                    serial: serial,
+                    hello: hello,
+                    channel: PumpSessionChannel(
+                        send: { frame in channel.writeAndFlush(channel.allocator.buffer(bytes: frame), promise: nil) },
+                        close: { channel.close(promise: nil) }
+                    )
+                )
+            }
         case .telemetry(let telemetry):
             guard self.saidHello else {
                 throw TunnelProtocolError(.invalidField, "telemetry before hello")
@@ -118,8 +145,12 @@ final class PumpSessionHandler: ChannelInboundHandler {
             self.send(.heartbeatReply(nonce: nonce), context)
         case .heartbeatReply:
             break
-        case .acknowledgement:
-            break  // The command pipeline (issue 6) records acknowledgements; none are sent yet.
+        case .acknowledgement(let signed):
+            guard let commands = self.commands else { break }  // no pipeline: no commands were sent
+            guard let link = self.link else {
+                throw TunnelProtocolError(.invalidField, "acknowledgement before hello")
+            }
+            commands.acknowledgement(signed, on: link)
         case .helloAccepted, .telemetryStored, .command:
             throw TunnelProtocolError(.invalidField, "a gateway-to-pump message came from the pump")
         }
@@ -202,6 +233,7 @@ final class PumpSessionHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         if let serial = self.serial {
             self.registry.sessionEnded(serial: serial, session: self.session, now: self.clock())
+            if let link = self.link { self.commands?.pumpDisconnected(link) }
             self.logger.info("pump disconnected")
         }
         context.fireChannelInactive()

@@ -1,3 +1,5 @@
+import ChangeRoutes
+public import CommandPipeline
 import Foundation
 public import Gateway
 public import Hummingbird
@@ -18,11 +20,19 @@ public import TelemetryStore
 /// | `GET /metrics` | Prometheus text format |
 ///
 /// Every error answers `{"error": "<code>", "reason": "<text>"}` with its HTTP status.
+///
+/// With the gateway's command pipeline, the change routes join (`ChangeRoutes`, authenticated
+/// with bearer tokens): `POST /v1/pumps/{serial}/changes`, `GET /v1/changes/{id}`,
+/// `POST /v1/changes/{id}/approve`, `POST /v1/changes/{id}/cancel`, `GET /v1/pumps/{serial}/changes`,
+/// `PUT /v1/pumps/{serial}/prescription`; their errors answer
+/// `{"error": "<class>", "reason": "<code>", "message": "<text>"}` (`ChangeAPIError`).
 public struct OperatorAPI: Sendable {
     public let pumps: PumpRegistry
     public let phones: PhoneRegistry
     public let store: TelemetryStore?
     public let prometheus: PrometheusCollectorRegistry
+    /// The setting-change pipeline behind the change routes; nil: no change routes.
+    public let commands: CommandPipeline?
 
     public static let defaultEventLimit = 100
     public static let maximumEventLimit = 1_000
@@ -31,18 +41,26 @@ public struct OperatorAPI: Sendable {
         pumps: PumpRegistry,
         phones: PhoneRegistry,
         store: TelemetryStore?,
-        prometheus: PrometheusCollectorRegistry
+        prometheus: PrometheusCollectorRegistry,
+        commands: CommandPipeline? = nil
     ) {
         self.pumps = pumps
         self.phones = phones
         self.store = store
         self.prometheus = prometheus
+        self.commands = commands
     }
 
     /// The API over a running gateway; `prometheus` must be the registry behind the gateway's
     /// metrics factory (see ``metricsFactory(_:)``).
     public init(gateway: GatewayServer, prometheus: PrometheusCollectorRegistry) {
-        self.init(pumps: gateway.registry, phones: gateway.phones, store: gateway.store, prometheus: prometheus)
+        self.init(
+            pumps: gateway.registry,
+            phones: gateway.phones,
+            store: gateway.store,
+            prometheus: prometheus,
+            commands: gateway.commands
+        )
     }
 
     /// A swift-metrics factory that records into `registry` with Prometheus names: the
@@ -58,6 +76,9 @@ public struct OperatorAPI: Sendable {
 
     public func router() -> Router<OperatorRequestContext> {
         let router = Router(context: OperatorRequestContext.self)
+        if let commands = self.commands {
+            ChangeRoutes(pipeline: commands).register(on: router)
+        }
         router.add(middleware: JSONErrorMiddleware())
         router.get("/v1/pumps") { _, _ in
             APIJSON.Pumps(pumps: self.pumps.pumps.map(APIJSON.pump))

@@ -14,9 +14,11 @@ struct GatewayCommand: AsyncParsableCommand {
         commandName: "gateway",
         abstract: "Run the gateway: terminates each pump's inner TLS and keeps the registry of pumps.",
         discussion: """
-            Stores pumps and telemetry in STATE/gateway.sqlite. SIGTERM or SIGINT stops it \
-            gracefully: no new connections, every session closed with close_notify, the \
-            telemetry store flushed, exit 0.
+            Stores pumps and telemetry in STATE/gateway.sqlite; setting changes go through the \
+            command pipeline (audit log STATE/audit.sqlite, accounts, tokens and change requests \
+            in STATE, the command key in the PKI), recovered from the audit log at start. \
+            SIGTERM or SIGINT stops it gracefully: no new connections, every session closed with \
+            close_notify, the telemetry store flushed, exit 0.
             """
     )
 
@@ -95,7 +97,7 @@ struct GatewayCommand: AsyncParsableCommand {
         configuration.metrics = GatewayMetrics(factory: OperatorAPI.metricsFactory(prometheus))
         configuration.pumpIdleTimeout = .seconds(Int64(self.idleTimeout))
         configuration.uplinkIdleTimeout = self.uplinkIdleTimeout == 0 ? nil : .seconds(Int64(self.uplinkIdleTimeout))
-        let server = try GatewayServer(
+        let server = try await GatewayServer.open(
             configuration: configuration,
             logger: logger,
             group: MultiThreadedEventLoopGroup.singleton

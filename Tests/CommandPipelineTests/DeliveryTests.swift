@@ -130,6 +130,9 @@ struct DeliveryTests {
             let events = try await fixture.auditedSecurityEvents()
             #expect(events.map(\.event) == ["acknowledgement_rejected", "acknowledgement_rejected"])
             #expect(events.map(\.reason) == ["bad_signature", "not_the_answer"])
+            // Reported to the gateway's observer once audited, with the entry's index.
+            let reported = fixture.reported.events.withLock { $0 }
+            #expect(reported.map(\.kind) == events.map(\.event) && reported.allSatisfy { $0.auditIndex != nil })
 
             pump.deliver(real)
             await fixture.pipeline.waitUntilIdle(Self.serial)

@@ -109,12 +109,12 @@ final class PipelineFixture: Sendable {
             pumpKeys: .pki(SharedPKI.shared.directory),
             configuration: CommandPipeline.Configuration(
                 sweepInterval: nil,
-                acknowledgementTimeoutMilliseconds: acknowledgementTimeoutMilliseconds,
-                onSecurityEvent: { event in reported.events.withLock { $0.append(event) } }
+                acknowledgementTimeoutMilliseconds: acknowledgementTimeoutMilliseconds
             ),
             logger: logger,
             clock: { clock.now() }
         )
+        self.pipeline.observeSecurityEvents { event in reported.events.withLock { $0.append(event) } }
     }
 
     /// A fresh state directory with the accounts of `seedAccounts`.

@@ -1,0 +1,236 @@
+import Foundation
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The setting-change story with every part a real process: `medtunnel gateway` (pump and relay
+/// listeners, operator API), `medtunnel relay`, `medtunnel pump-sim --state-dir`, accounts and
+/// tokens from `medtunnel user add` / `token issue`, all over loopback and real HTTP.
+@Suite("setting changes through the operator API, gateway, relay and pump as processes")
+struct ChangeProcessTests {
+    static let examples = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Examples/policy")
+
+    struct API {
+        let base: URL
+
+        /// Sends a request; answers the status, the JSON body and the headers.
+        func call(
+            _ method: String,
+            _ path: String,
+            token: String?,
+            body: Data? = nil,
+            headers: [String: String] = [:]
+        ) async throws -> (Int, [String: Any], [AnyHashable: Any]) {
+            var request = URLRequest(url: self.base.appendingPathComponent(path))
+            request.httpMethod = method
+            request.httpBody = body
+            if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+            for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+            let (data, response) = try await URLSession.shared.data(for: request)
+            let http = response as? HTTPURLResponse
+            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+            return (http?.statusCode ?? 0, object ?? [:], http?.allHeaderFields ?? [:])
+        }
+
+        func submit(
+            _ change: String,
+            token: String,
+            key: String = UUID().uuidString
+        ) async throws -> (Int, [String: Any]) {
+            let (status, body, _) = try await self.call(
+                "POST",
+                "v1/pumps/PUMP-0001/changes",
+                token: token,
+                body: Data(change.utf8),
+                headers: ["Idempotency-Key": key, "Content-Type": "application/json"]
+            )
+            return (status, body)
+        }
+
+        /// Polls the change until it reaches a final state (or 20 s pass).
+        func settled(_ id: String, token: String) async throws -> [String: Any] {
+            var last: [String: Any] = [:]
+            for _ in 0..<200 {
+                let (_, body, _) = try await self.call("GET", "v1/changes/\(id)", token: token)
+                last = body
+                if ["applied", "refused_by_pump", "expired", "not_applied", "cancelled", "rejected"]
+                    .contains(body["state"] as? String ?? "")
+                {
+                    return body
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            return last
+        }
+    }
+
+    @Test(
+        "a bolus within limits is applied and acknowledged with its audit index; one above the prescription is rejected with its reason; a change outside the recommended range is held, approved by a second clinician and applied"
+    )
+    func story() async throws {
+        let tmp = try TemporaryDirectory()
+        let pki = tmp.sub("pki")
+        let state = tmp.sub("state")
+        func medtunnel(_ arguments: [String]) throws -> String {
+            let result = try ProcessHarness.medtunnel(arguments)
+            #expect(result.status == 0, "\(arguments): \(result.stderr)")
+            return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        _ = try medtunnel(["pki", "init", "--dir", pki])
+        _ = try medtunnel(["pki", "issue-pump", "--dir", pki, "--serial", "PUMP-0001"])
+        _ = try medtunnel(["pki", "issue-phone", "--dir", pki, "--id", "PHONE-1"])
+        let users: [(String, String, [String])] = [
+            ("alice", "patient", ["patient=patient-001", "pump=PUMP-0001", "phone=PHONE-1"]),
+            ("drsmith", "clinician", ["patient=patient-001"]),
+            ("drjones", "clinician", ["patient=patient-001"]),
+        ]
+        var tokens: [String: String] = [:]
+        for (id, role, attributes) in users {
+            _ = try medtunnel(
+                ["user", "add", "--state-dir", state, "--id", id, "--role", role]
+                    + attributes.flatMap { ["--attr", $0] }
+            )
+            tokens[id] = try medtunnel(["token", "issue", "--state-dir", state, "--user", id, "--ttl", "15m"])
+        }
+
+        let gateway = try BackgroundProcess(
+            ProcessHarness.medtunnel,
+            [
+                "gateway", "--pki", pki, "--state-dir", state, "--pump-listen", "127.0.0.1:0",
+                "--relay-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+            ],
+            in: tmp.url,
+            name: "gateway"
+        )
+        defer { gateway.stop() }
+        let relays = try gateway.waitForLine(containing: "listening for relays")
+        let apiLine = try gateway.waitForLine(containing: "operator API on ")
+        let api = API(base: try #require(URL(string: String(apiLine.split(separator: " ").last ?? ""))))
+        let relay = try BackgroundProcess(
+            ProcessHarness.medtunnel,
+            [
+                "relay", "--pki", pki, "--phone-id", "PHONE-1", "--gateway",
+                "127.0.0.1:\(relays.split(separator: ":").last ?? "")", "--listen", "127.0.0.1:0",
+            ],
+            in: tmp.url,
+            name: "relay"
+        )
+        defer { relay.stop() }
+        let relayAddress = String(
+            try relay.waitForLine(containing: "relay: listening for pumps on").split(separator: " ").last ?? ""
+        )
+
+        // The clinician sets the prescription with the pump's model and current settings.
+        let therapy = try Self.therapyDocument()
+        let (putStatus, put, _) = try await api.call(
+            "PUT",
+            "v1/pumps/PUMP-0001/prescription",
+            token: tokens["drsmith"],
+            body: therapy
+        )
+        #expect(putStatus == 200, "\(put)")
+        #expect(put["auditIndex"] is Int)
+
+        // The pump connects through the relay and stays (a message every 50 ms for up to 60 s).
+        let pumpState = tmp.sub("pump-state")
+        let pump = try BackgroundProcess(
+            ProcessHarness.medtunnel,
+            [
+                "pump-sim", "--pki", pki, "--serial", "PUMP-0001", "--connect", relayAddress, "--telemetry", "1200",
+                "--interval", "50", "--state-dir", pumpState, "--pump-model",
+                Self.examples.appendingPathComponent("pump-model.json").path, "--initial-settings",
+                Self.examples.appendingPathComponent("settings.json").path,
+            ],
+            in: tmp.url,
+            name: "pump"
+        )
+        defer { pump.stop() }
+        _ = try pump.waitForLine(containing: "last applied sequence 0")
+
+        // 1. A bolus within limits: accepted, delivered, applied, acknowledged.
+        let (created, bolus) = try await api.submit(
+            "{\"kind\": \"bolus\", \"milliunits\": 2000}",
+            token: tokens["alice"]!
+        )
+        #expect(created == 201, "\(bolus)")
+        let bolusID = try #require(bolus["id"] as? String)
+        let applied = try await api.settled(bolusID, token: tokens["alice"]!)
+        #expect(applied["state"] as? String == "applied", "\(applied)\n\(gateway.stderr)")
+        let history = applied["history"] as? [[String: Any]] ?? []
+        #expect(history.map { $0["to"] as? String } == ["accepted", "queued", "sent", "applied"])
+        #expect(history.allSatisfy { $0["auditIndex"] is Int }, "\(history)")
+        #expect(applied["sequence"] as? Int == 1)
+
+        // 2. Above the prescription: rejected with the reason, never sent.
+        let (rejectedStatus, rejected) = try await api.submit(
+            "{\"kind\": \"bolus\", \"milliunits\": 12000}",
+            token: tokens["alice"]!
+        )
+        #expect(rejectedStatus == 422, "\(rejected)")
+        #expect(rejected["state"] as? String == "rejected")
+        let reasons = (rejected["decision"] as? [String: Any])?["reasons"] as? [[String: Any]] ?? []
+        #expect(reasons.contains { $0["code"] as? String == "prescription_max_bolus_exceeded" }, "\(reasons)")
+
+        // 3. Outside the recommended range: held, self-approval refused, a second clinician approves.
+        let (heldStatus, held) = try await api.submit(
+            "{\"kind\": \"set_suspend_threshold\", \"mgdL\": 85}",
+            token: tokens["drsmith"]!
+        )
+        #expect(heldStatus == 202, "\(held)")
+        let heldID = try #require(held["id"] as? String)
+        let (selfStatus, selfApproval, _) = try await api.call(
+            "POST",
+            "v1/changes/\(heldID)/approve",
+            token: tokens["drsmith"]
+        )
+        #expect(selfStatus == 403 && selfApproval["reason"] as? String == "self_approval", "\(selfApproval)")
+        let (approveStatus, approved, _) = try await api.call(
+            "POST",
+            "v1/changes/\(heldID)/approve",
+            token: tokens["drjones"]
+        )
+        #expect(approveStatus == 200, "\(approved)")
+        let threshold = try await api.settled(heldID, token: tokens["drjones"]!)
+        #expect(threshold["state"] as? String == "applied", "\(threshold)\n\(gateway.stderr)")
+        #expect(threshold["sequence"] as? Int == 2)
+
+        // Unauthenticated and unauthorized calls.
+        let (noToken, missing, headers) = try await api.call("GET", "v1/changes/\(bolusID)", token: nil)
+        #expect(noToken == 401 && missing["reason"] as? String == "missing")
+        #expect((headers["Www-Authenticate"] ?? headers["WWW-Authenticate"]) != nil, "\(headers)")
+
+        // The gateway stops; the audit log verifies; the pump's state file agrees.
+        gateway.process.terminate()
+        gateway.process.waitUntilExit()
+        pump.stop()
+        let verify = try ProcessHarness.medtunnel(["audit", "verify", "--state-dir", state])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        let show = try ProcessHarness.medtunnel(["audit", "show", "--state-dir", state, "--format", "jsonl"])
+        for kind in ["pump.therapy.set", "change.requested", "command.sent", "command.acknowledged", "change.approved"]
+        {
+            #expect(show.stdout.contains("\"\(kind)\""), "\(kind)")
+        }
+        let again = try ProcessHarness.medtunnel([
+            "pump-sim", "--pki", pki, "--serial", "PUMP-0001", "--connect", "127.0.0.1:1", "--state-dir", pumpState,
+        ])
+        #expect(again.stdout.contains("last applied sequence 2, high-water 2"), "\(again.stdout)")
+    }
+
+    /// `{"prescription", "model", "settings"}` from the shipped examples, which the pump-sim
+    /// above starts with.
+    static func therapyDocument() throws -> Data {
+        func read(_ name: String) throws -> String {
+            try String(contentsOf: examples.appendingPathComponent(name), encoding: .utf8)
+        }
+        return Data(
+            """
+            {"prescription": \(try read("prescription.json")), "model": \(try read("pump-model.json")),
+             "settings": \(try read("settings.json"))}
+            """.utf8
+        )
+    }
+}
