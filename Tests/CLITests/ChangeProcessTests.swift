@@ -72,44 +72,14 @@ struct ChangeProcessTests {
         "a bolus within limits is applied and acknowledged with its audit index; one above the prescription is rejected with its reason; a change outside the recommended range is held, approved by a second clinician and applied"
     )
     func story() async throws {
-        let tmp = try TemporaryDirectory()
-        let pki = tmp.sub("pki")
-        let state = tmp.sub("state")
-        func medtunnel(_ arguments: [String]) throws -> String {
-            let result = try ProcessHarness.medtunnel(arguments)
-            #expect(result.status == 0, "\(arguments): \(result.stderr)")
-            return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        _ = try medtunnel(["pki", "init", "--dir", pki])
-        _ = try medtunnel(["pki", "issue-pump", "--dir", pki, "--serial", "PUMP-0001"])
-        _ = try medtunnel(["pki", "issue-phone", "--dir", pki, "--id", "PHONE-1"])
-        let users: [(String, String, [String])] = [
-            ("alice", "patient", ["patient=patient-001", "pump=PUMP-0001", "phone=PHONE-1"]),
-            ("drsmith", "clinician", ["patient=patient-001"]),
-            ("drjones", "clinician", ["patient=patient-001"]),
-        ]
-        var tokens: [String: String] = [:]
-        for (id, role, attributes) in users {
-            _ = try medtunnel(
-                ["user", "add", "--state-dir", state, "--id", id, "--role", role]
-                    + attributes.flatMap { ["--attr", $0] }
-            )
-            tokens[id] = try medtunnel(["token", "issue", "--state-dir", state, "--user", id, "--ttl", "15m"])
-        }
-
-        let gateway = try BackgroundProcess(
-            ProcessHarness.medtunnel,
-            [
-                "gateway", "--pki", pki, "--state-dir", state, "--pump-listen", "127.0.0.1:0",
-                "--relay-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
-            ],
-            in: tmp.url,
-            name: "gateway"
-        )
+        let setup = try Setup()
+        let tokens = setup.tokens
+        let (gateway, api) = try setup.startGateway(name: "gateway")
         defer { gateway.stop() }
         let relays = try gateway.waitForLine(containing: "listening for relays")
-        let apiLine = try gateway.waitForLine(containing: "operator API on ")
-        let api = API(base: try #require(URL(string: String(apiLine.split(separator: " ").last ?? ""))))
+        let pki = setup.pki
+        let tmp = setup.tmp
+        let state = setup.state
         let relay = try BackgroundProcess(
             ProcessHarness.medtunnel,
             [
@@ -125,29 +95,11 @@ struct ChangeProcessTests {
         )
 
         // The clinician sets the prescription with the pump's model and current settings.
-        let therapy = try Self.therapyDocument()
-        let (putStatus, put, _) = try await api.call(
-            "PUT",
-            "v1/pumps/PUMP-0001/prescription",
-            token: tokens["drsmith"],
-            body: therapy
-        )
-        #expect(putStatus == 200, "\(put)")
-        #expect(put["auditIndex"] is Int)
+        try await setup.setTherapy(api)
 
         // The pump connects through the relay and stays (a message every 50 ms for up to 60 s).
         let pumpState = tmp.sub("pump-state")
-        let pump = try BackgroundProcess(
-            ProcessHarness.medtunnel,
-            [
-                "pump-sim", "--pki", pki, "--serial", "PUMP-0001", "--connect", relayAddress, "--telemetry", "1200",
-                "--interval", "50", "--state-dir", pumpState, "--pump-model",
-                Self.examples.appendingPathComponent("pump-model.json").path, "--initial-settings",
-                Self.examples.appendingPathComponent("settings.json").path,
-            ],
-            in: tmp.url,
-            name: "pump"
-        )
+        let pump = try setup.pumpSim(connect: relayAddress, stateDirectory: pumpState, name: "pump")
         defer { pump.stop() }
         _ = try pump.waitForLine(containing: "last applied sequence 0")
 
@@ -214,10 +166,151 @@ struct ChangeProcessTests {
         {
             #expect(show.stdout.contains("\"\(kind)\""), "\(kind)")
         }
-        let again = try ProcessHarness.medtunnel([
-            "pump-sim", "--pki", pki, "--serial", "PUMP-0001", "--connect", "127.0.0.1:1", "--state-dir", pumpState,
-        ])
-        #expect(again.stdout.contains("last applied sequence 2, high-water 2"), "\(again.stdout)")
+        #expect(try setup.pumpStateLine(pumpState).contains("last applied sequence 2, high-water 2"))
+    }
+
+    @Test(
+        "the pump dies after applying a bolus, before acknowledging it; the gateway is SIGKILLed with it in flight: after both restart the bolus is settled applied from the hello, never re-sent, and the log verifies"
+    )
+    func crashes() async throws {
+        let setup = try Setup()
+        let pumpState = setup.tmp.sub("pump-state")
+        let (first, api) = try setup.startGateway(name: "gateway-1")
+        defer { first.stop() }
+        let pumpPort = String(try first.waitForLine(containing: "listening for pumps").split(separator: ":").last ?? "")
+        try await setup.setTherapy(api)
+        let crashing = try setup.pumpSim(
+            connect: "127.0.0.1:\(pumpPort)",
+            stateDirectory: pumpState,
+            name: "pump-1",
+            environment: ["MEDTUNNEL_CRASH_AFTER_PERSIST": "1"]
+        )
+        _ = try crashing.waitForLine(containing: "last applied sequence 0")
+        let (created, bolus) = try await api.submit(
+            "{\"kind\": \"bolus\", \"milliunits\": 2000}",
+            token: setup.tokens["alice"]!
+        )
+        #expect(created == 201, "\(bolus)")
+        let id = try #require(bolus["id"] as? String)
+        crashing.process.waitUntilExit()
+        #expect(crashing.process.terminationStatus == 137)  // persisted, then died before the acknowledgement
+        kill(first.process.processIdentifier, SIGKILL)
+        first.process.waitUntilExit()
+
+        let (second, restartedAPI) = try setup.startGateway(name: "gateway-2")
+        defer { second.stop() }
+        let port = String(try second.waitForLine(containing: "listening for pumps").split(separator: ":").last ?? "")
+        let (_, uncertain, _) = try await restartedAPI.call("GET", "v1/changes/\(id)", token: setup.tokens["alice"])
+        #expect(uncertain["state"] as? String == "uncertain", "\(uncertain)")
+        let pump = try setup.pumpSim(connect: "127.0.0.1:\(port)", stateDirectory: pumpState, name: "pump-2")
+        defer { pump.stop() }
+        _ = try pump.waitForLine(containing: "last applied sequence 1, high-water 1")
+        let settled = try await restartedAPI.settled(id, token: setup.tokens["alice"]!)
+        #expect(settled["state"] as? String == "applied", "\(settled)\n\(second.stderr)")
+        let steps = (settled["history"] as? [[String: Any]] ?? []).compactMap { $0["to"] as? String }
+        #expect(steps == ["accepted", "queued", "sent", "uncertain", "applied"], "\(steps)")
+        second.process.terminate()
+        second.process.waitUntilExit()
+        pump.stop()
+        let verify = try ProcessHarness.medtunnel(["audit", "verify", "--state-dir", setup.state])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        // One command ever reached the pump: sequence 1, applied once.
+        #expect(try setup.pumpStateLine(pumpState).contains("last applied sequence 1, high-water 1"))
+    }
+
+    /// A PKI with PUMP-0001 and PHONE-1, a state directory with alice (the patient) and her
+    /// clinicians drsmith and drjones, and a token for each.
+    struct Setup {
+        let tmp: TemporaryDirectory
+        let pki: String
+        let state: String
+        var tokens: [String: String] = [:]
+
+        init() throws {
+            self.tmp = try TemporaryDirectory()
+            self.pki = tmp.sub("pki")
+            self.state = tmp.sub("state")
+            _ = try Self.medtunnel(["pki", "init", "--dir", pki])
+            _ = try Self.medtunnel(["pki", "issue-pump", "--dir", pki, "--serial", "PUMP-0001"])
+            _ = try Self.medtunnel(["pki", "issue-phone", "--dir", pki, "--id", "PHONE-1"])
+            let users: [(String, String, [String])] = [
+                ("alice", "patient", ["patient=patient-001", "pump=PUMP-0001", "phone=PHONE-1"]),
+                ("drsmith", "clinician", ["patient=patient-001"]),
+                ("drjones", "clinician", ["patient=patient-001"]),
+            ]
+            for (id, role, attributes) in users {
+                _ = try Self.medtunnel(
+                    ["user", "add", "--state-dir", state, "--id", id, "--role", role]
+                        + attributes.flatMap { ["--attr", $0] }
+                )
+                tokens[id] = try Self.medtunnel(["token", "issue", "--state-dir", state, "--user", id, "--ttl", "15m"])
+            }
+        }
+
+        static func medtunnel(_ arguments: [String]) throws -> String {
+            let result = try ProcessHarness.medtunnel(arguments)
+            #expect(result.status == 0, "\(arguments): \(result.stderr)")
+            return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+
+        /// `medtunnel gateway` with pump, relay and API listeners on free ports.
+        func startGateway(name: String) throws -> (BackgroundProcess, API) {
+            let gateway = try BackgroundProcess(
+                ProcessHarness.medtunnel,
+                [
+                    "gateway", "--pki", pki, "--state-dir", state, "--pump-listen", "127.0.0.1:0",
+                    "--relay-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
+                ],
+                in: tmp.url,
+                name: name
+            )
+            let line = try gateway.waitForLine(containing: "operator API on ")
+            return (gateway, API(base: try #require(URL(string: String(line.split(separator: " ").last ?? "")))))
+        }
+
+        /// drsmith sets PUMP-0001's prescription, model and current settings (the examples').
+        func setTherapy(_ api: API) async throws {
+            let (status, put, _) = try await api.call(
+                "PUT",
+                "v1/pumps/PUMP-0001/prescription",
+                token: tokens["drsmith"],
+                body: try ChangeProcessTests.therapyDocument()
+            )
+            #expect(status == 200, "\(put)")
+            #expect(put["auditIndex"] is Int)
+        }
+
+        /// PUMP-0001 with its command state under `stateDirectory`, staying connected (a message
+        /// every 50 ms for up to 60 s), starting from the example model and settings.
+        func pumpSim(
+            connect: String,
+            stateDirectory: String,
+            name: String,
+            environment: [String: String] = [:]
+        ) throws -> BackgroundProcess {
+            try BackgroundProcess(
+                ProcessHarness.medtunnel,
+                [
+                    "pump-sim", "--pki", pki, "--serial", "PUMP-0001", "--connect", connect, "--telemetry", "1200",
+                    "--interval", "50", "--state-dir", stateDirectory, "--pump-model",
+                    ChangeProcessTests.examples.appendingPathComponent("pump-model.json").path, "--initial-settings",
+                    ChangeProcessTests.examples.appendingPathComponent("settings.json").path,
+                ],
+                in: tmp.url,
+                name: name,
+                environment: environment
+            )
+        }
+
+        /// The state line `pump-sim` prints for the pump's state file (it then fails to connect).
+        func pumpStateLine(_ stateDirectory: String) throws -> String {
+            let run = try ProcessHarness.medtunnel([
+                "pump-sim", "--pki", pki, "--serial", "PUMP-0001", "--connect", "127.0.0.1:1", "--state-dir",
+                stateDirectory,
+            ])
+            return run.stdout.split(separator: "\n").first { $0.contains("last applied sequence") }.map(String.init)
+                ?? ""
+        }
     }
 
     /// `{"prescription", "model", "settings"}` from the shipped examples, which the pump-sim

@@ -68,13 +68,22 @@ final class BackgroundProcess {
     let stdoutURL: URL
     let stderrURL: URL
 
-    init(_ executable: String, _ arguments: [String], in directory: URL, name: String) throws {
+    init(
+        _ executable: String,
+        _ arguments: [String],
+        in directory: URL,
+        name: String,
+        environment: [String: String] = [:]
+    ) throws {
         self.stdoutURL = directory.appendingPathComponent("\(name).out")
         self.stderrURL = directory.appendingPathComponent("\(name).err")
         FileManager.default.createFile(atPath: self.stdoutURL.path, contents: nil)
         FileManager.default.createFile(atPath: self.stderrURL.path, contents: nil)
         self.process.executableURL = URL(fileURLWithPath: executable)
         self.process.arguments = arguments
+        if !environment.isEmpty {
+            self.process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         self.process.standardOutput = try FileHandle(forWritingTo: self.stdoutURL)
         self.process.standardError = try FileHandle(forWritingTo: self.stderrURL)
         self.process.standardInput = FileHandle.nullDevice
