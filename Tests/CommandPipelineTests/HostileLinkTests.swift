@@ -105,3 +105,62 @@ struct HostileLinkTests {
         }
     }
 }
+
+/// What the pump itself refuses after the gateway accepted: recorded with the pump's code.
+@Suite("Command pipeline: the pump's own refusals")
+struct PumpRefusalTests {
+    static let serial = PipelineFixture.serial
+
+    @Test(
+        "a pump whose real model is coarser than the one stated refuses on its hard limits; recorded as refused_by_pump"
+    )
+    func hardLimit() async throws {
+        let fixture = try await PipelineFixture.make()
+        let coarse = try PumpModel(
+            name: "a 0.1 U pump",
+            bolusStep: Milliunits(100),
+            basalRateStep: MilliunitsPerHour(50),
+            maxBolus: Milliunits(25_000),
+            maxBasalRate: MilliunitsPerHour(35_000),
+            maxScheduleEntries: 24,
+            minimumSegmentMinutes: 30,
+            tempBasalDurationStepMinutes: 30,
+            maxTempBasalDurationMinutes: 720,
+            supportedControls: .all
+        )
+        let pump = try TestPump(fixture: fixture, model: coarse)
+        try await fixture.running {
+            let submitted = try await fixture.connectAndSubmit(PipelineFixture.bolus(2050), pump: pump)
+            #expect(submitted.status == 201)  // 2.05 U is on the stated model's 0.05 U grid
+            let request = try await fixture.request(submitted.request.id)
+            #expect(request.state == .refusedByPump(code: "hard_limit:pump_increment_mismatch"))
+            #expect(pump.state.lastAppliedSequence == 0 && pump.state.highWaterSequence == 1)
+            try await expectAuditAgreesWithPump(fixture, pump)
+        }
+    }
+
+    @Test(
+        "a pump under lockout refuses (locked_out) and reports it; the gateway's policy then rejects with pump_locked_out"
+    )
+    func lockout() async throws {
+        let fixture = try await PipelineFixture.make()
+        let pump = try TestPump(fixture: fixture)
+        let lockout = try SharedPKI.shared.signer.sign(
+            try CommandEnvelope(
+                serial: Self.serial,
+                sequence: 1,
+                issuedAt: fixture.clock.now(),
+                auditIndex: 0,
+                command: .lockoutStart(suspendDelivery: false)
+            )
+        )
+        #expect(pump.answer(lockout).acknowledgement.mode.contains(.lockedOut))
+        try await fixture.running {
+            let first = try await fixture.connectAndSubmit(PipelineFixture.bolus(2000), pump: pump)
+            #expect(try await fixture.request(first.request.id).state == .refusedByPump(code: "locked_out"))
+            let second = try await fixture.submit(PipelineFixture.bolus(2000))
+            #expect(second.status == 422)
+            #expect(second.request.decision.reasons.map(\.code) == ["pump_locked_out"])
+        }
+    }
+}

@@ -322,7 +322,8 @@ final class TestPump: Sendable {
         serial: String = PipelineFixture.serial,
         stateDirectory: String? = nil,
         fixture: PipelineFixture,
-        behaviour: Behaviour = .answer
+        behaviour: Behaviour = .answer,
+        model: PumpModel = PipelineFixture.model
     ) throws {
         let directory =
             stateDirectory
@@ -332,7 +333,7 @@ final class TestPump: Sendable {
         self.stateDirectory = directory
         let configuration = PumpRuntime.Configuration(
             serial: serial,
-            model: PipelineFixture.model,
+            model: model,
             commandPublicKeyPEM: SharedPKI.shared.commandPublicKeyPEM,
             deviceKeyPEM: try SharedPKI.shared.deviceKeyPEM(serial),
             stateFilePath: PumpRuntime.stateFilePath(directory: directory, serial: serial)
