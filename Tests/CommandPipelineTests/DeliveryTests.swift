@@ -111,14 +111,10 @@ struct DeliveryTests {
 
             // Same pump key, same sequence, but the answer to other bytes (another envelope 1).
             let twin = try TestPump(fixture: fixture, behaviour: .holdAcknowledgements)
-            let other = try SharedPKI.shared.signer.sign(
-                try CommandEnvelope(
-                    serial: Self.serial,
-                    sequence: 1,
-                    issuedAt: fixture.clock.now(),
-                    auditIndex: 0,
-                    command: .change(.bolus(Milliunits(5000)))
-                )
+            let other = try SharedPKI.shared.signed(
+                .change(.bolus(Milliunits(5000))),
+                sequence: 1,
+                at: fixture.clock.now()
             )
             let otherAnswer = twin.answer(other)
             #expect(otherAnswer.acknowledgement.sequence == 1)

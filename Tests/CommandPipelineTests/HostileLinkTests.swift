@@ -60,14 +60,10 @@ struct HostileLinkTests {
         let fixture = try await PipelineFixture.make()
         let pump = try TestPump(fixture: fixture)
         for sequence in UInt64(1)...3 {
-            let command = try SharedPKI.shared.signer.sign(
-                try CommandEnvelope(
-                    serial: Self.serial,
-                    sequence: sequence,
-                    issuedAt: fixture.clock.now(),
-                    auditIndex: 0,
-                    command: .change(.bolus(Milliunits(500)))
-                )
+            let command = try SharedPKI.shared.signed(
+                .change(.bolus(Milliunits(500))),
+                sequence: sequence,
+                at: fixture.clock.now()
             )
             #expect(pump.answer(command).acknowledgement.result == .applied)
         }
@@ -116,17 +112,18 @@ struct PumpRefusalTests {
     )
     func hardLimit() async throws {
         let fixture = try await PipelineFixture.make()
+        let stated = PipelineFixture.model
         let coarse = try PumpModel(
             name: "a 0.1 U pump",
             bolusStep: Milliunits(100),
-            basalRateStep: MilliunitsPerHour(50),
-            maxBolus: Milliunits(25_000),
-            maxBasalRate: MilliunitsPerHour(35_000),
-            maxScheduleEntries: 24,
-            minimumSegmentMinutes: 30,
-            tempBasalDurationStepMinutes: 30,
-            maxTempBasalDurationMinutes: 720,
-            supportedControls: .all
+            basalRateStep: stated.basalRateStep,
+            maxBolus: stated.maxBolus,
+            maxBasalRate: stated.maxBasalRate,
+            maxScheduleEntries: stated.maxScheduleEntries,
+            minimumSegmentMinutes: stated.minimumSegmentMinutes,
+            tempBasalDurationStepMinutes: stated.tempBasalDurationStepMinutes,
+            maxTempBasalDurationMinutes: stated.maxTempBasalDurationMinutes,
+            supportedControls: stated.supportedControls
         )
         let pump = try TestPump(fixture: fixture, model: coarse)
         try await fixture.running {
@@ -145,14 +142,10 @@ struct PumpRefusalTests {
     func lockout() async throws {
         let fixture = try await PipelineFixture.make()
         let pump = try TestPump(fixture: fixture)
-        let lockout = try SharedPKI.shared.signer.sign(
-            try CommandEnvelope(
-                serial: Self.serial,
-                sequence: 1,
-                issuedAt: fixture.clock.now(),
-                auditIndex: 0,
-                command: .lockoutStart(suspendDelivery: false)
-            )
+        let lockout = try SharedPKI.shared.signed(
+            .lockoutStart(suspendDelivery: false),
+            sequence: 1,
+            at: fixture.clock.now()
         )
         #expect(pump.answer(lockout).acknowledgement.mode.contains(.lockedOut))
         try await fixture.running {

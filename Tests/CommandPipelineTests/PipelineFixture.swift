@@ -53,6 +53,20 @@ struct SharedPKI: Sendable {
         self.commandPublicKeyPEM = try directory.commandPublicKeyPEM()
     }
 
+    /// An envelope for PUMP-0001 signed with the gateway's command key outside the pipeline
+    /// (what only a gateway could have sent: the pump takes it).
+    func signed(_ command: PumpCommand, sequence: UInt64, at time: Timestamp) throws -> SignedCommand {
+        try signer.sign(
+            try CommandEnvelope(
+                serial: Self.serial,
+                sequence: sequence,
+                issuedAt: time,
+                auditIndex: 0,
+                command: command
+            )
+        )
+    }
+
     func deviceKeyPEM(_ serial: String) throws -> String {
         try String(contentsOf: directory.key(for: .pump(serial: serial)), encoding: .utf8)
     }
