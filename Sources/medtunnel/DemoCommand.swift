@@ -259,7 +259,7 @@ struct DemoCommand: AsyncParsableCommand {
         )
         try story.expect(report.size == checkpoint.checkpoint.size, "the verified size differs from the checkpoint")
         story.line(
-            "\(report.size) entries (\(report.size - entriesBefore) from the commands above), root \(report.rootHash.prefix(8).map { String(format: "%02x", $0) }.joined())…, "
+            "\(report.size) entries (\(report.size - entriesBefore) from the accounts, therapy and changes above), root \(report.rootHash.prefix(8).map { String(format: "%02x", $0) }.joined())…, "
                 + "signed checkpoint (ECDSA P-256) verified"
         )
     }
