@@ -233,6 +233,8 @@ let package = Package(
                 "Gateway", "OperatorAPI", "PumpSimulator", "MedTunnelPKI", "MedTunnelIdentity", "AuditLog", "RelayCore",
                 "RelayHostility",
                 "SQLiteStore", "SafetyPolicy", "TherapyModel", "TherapyJSON", "Accounts", "AccessTokens",
+                "ChangeRequests", "CommandPipeline",
+                "PumpRuntime", "TunnelProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

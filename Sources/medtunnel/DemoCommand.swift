@@ -8,16 +8,19 @@ import MedTunnelIdentity
 import MedTunnelPKI
 import NIOCore
 import NIOPosix
+import PumpRuntime
 import PumpSimulator
 import PumpTLS
 import RelayCore
+import RelayHostility
 import Synchronization
+import TherapyJSON
 
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
         abstract:
-            "Run the MedTunnel story on loopback: PKI, gateway, phone relay, pumps, a hostile link, a revoked pump, policy and audit."
+            "Run the MedTunnel story on loopback: PKI, gateway, phone relay, pumps, a hostile link, a revoked pump, signed commands and audit."
     )
 
     @Option(
@@ -55,11 +58,14 @@ struct DemoCommand: AsyncParsableCommand {
 
         story.step("The gateway terminates each pump's inner TLS (OpenSSL, TLS 1.2, ECDHE-ECDSA AEAD)")
         let group = MultiThreadedEventLoopGroup.singleton
-        let gateway = try GatewayServer(
+        let gateway = try await GatewayServer.open(
             configuration: .init(pki: pki, stateDirectory: root + "/state", pumpListen: nil),
             logger: logger,
             group: group
         )
+        let commands = try story.require(gateway.commands, "the gateway has no command pipeline")
+        let pipeline = Task { await commands.run() }
+        defer { pipeline.cancel() }
         let relayListener = try await gateway.bindRelayListener(HostPort(host: "127.0.0.1", port: 0))
         defer { relayListener.close(promise: nil) }
         let gatewayPort = relayListener.localAddress?.port ?? 0
@@ -69,6 +75,15 @@ struct DemoCommand: AsyncParsableCommand {
 
         story.step("The patient's phone relays: one TLS 1.3 uplink, one HTTP/2 stream per pump, ciphertext only")
         let seen = RelaySight()
+        let relayLoop = group.next()  // the relay's links and its hostility share one event loop
+        // The phone is hostile too: it keeps a copy of what PUMP-0001 sends on its command
+        // session (the 7th pump link it carries) and plays it to the gateway when the link ends.
+        let hostile = HostileRelay(
+            spec: try HostilitySpec(parsing: "replay,link=\(DemoCommand.commandLink)"),
+            seed: 1,
+            eventLoop: relayLoop,
+            logger: logger
+        )
         let relay = PhoneRelay(
             configuration: .init(
                 tls: try GatewayTLSContext(
@@ -84,9 +99,10 @@ struct DemoCommand: AsyncParsableCommand {
                 ),
                 gatewayHost: "127.0.0.1",
                 gatewayPort: gatewayPort,
-                tap: { point, bytes in seen.record(point, bytes) }
+                tap: { point, bytes in seen.record(point, bytes) },
+                interposer: { link, openStream in try hostile.install(on: link, openStream: openStream) }
             ),
-            eventLoop: group.next(),
+            eventLoop: relayLoop,
             logger: logger
         )
         let uplink = try await relay.connectUplink()
@@ -110,6 +126,7 @@ struct DemoCommand: AsyncParsableCommand {
                 serverName: "localhost"
             )
         }
+        for pump in pumps { pump.runtime = try Self.runtime(serial: pump.serial, pki: pki, root: root) }
 
         story.step("Three pumps connect (mbedTLS, the pump firmware profile) and send telemetry")
         try await withThrowingTaskGroup(of: PumpSessionReport.self) { tasks in
@@ -223,33 +240,16 @@ struct DemoCommand: AsyncParsableCommand {
         )
         story.line("security event recorded: certificateRevoked")
 
-        let log = try await AuditLog.open(stateDirectory: root + "/state/audit")
-        story.step("The patient asks for a 2 U bolus for PUMP-0001: the safety policy checks it")
-        let (accepted, acceptedIndex) = try await self.decideAndLog(
-            #"{"kind": "bolus", "milliunits": 2000}"#,
-            story: story,
-            log: log,
-            serial: "PUMP-0001"
+        let log = commands.audit
+        let entriesBefore = try await log.checkpoint().checkpoint.size
+        try await self.tellCommands(
+            story,
+            gateway: gateway,
+            commands: commands,
+            pump: pumps[0],
+            relay: (port: port, hostile: hostile),
+            root: root
         )
-        try story.expect(accepted.name == "accept", "the 2 U bolus was not accepted: \(accepted)")
-        story.line(
-            "decision: accept; request and decision written to the audit log and fsync'd at index \(acceptedIndex)"
-        )
-        story.line("(delivery as a signed command over the tunnel arrives with the command-pipeline issue)")
-
-        story.step("The patient asks for a 12 U bolus, above the clinician's 10 U prescription")
-        let (rejected, rejectedIndex) = try await self.decideAndLog(
-            #"{"kind": "bolus", "milliunits": 12000}"#,
-            story: story,
-            log: log,
-            serial: "PUMP-0001"
-        )
-        guard case .reject(let reasons) = rejected else {
-            throw DemoFailure("the 12 U bolus was not rejected: \(rejected)")
-        }
-        for reason in reasons { story.line("rejected: \(reason.code.rawValue): \(reason.message)") }
-        story.line("logged at index \(rejectedIndex); nothing is sent to the pump")
-
         story.step("The audit log verifies: every leaf and the root recomputed, the checkpoint signature checked")
         let checkpoint = try await log.checkpoint()
         let report = try await LogVerifier.verify(
@@ -259,7 +259,7 @@ struct DemoCommand: AsyncParsableCommand {
         )
         try story.expect(report.size == checkpoint.checkpoint.size, "the verified size differs from the checkpoint")
         story.line(
-            "\(report.size) entries, root \(report.rootHash.prefix(8).map { String(format: "%02x", $0) }.joined())…, "
+            "\(report.size) entries (\(report.size - entriesBefore) from the accounts, therapy and changes above), root \(report.rootHash.prefix(8).map { String(format: "%02x", $0) }.joined())…, "
                 + "signed checkpoint (ECDSA P-256) verified"
         )
     }

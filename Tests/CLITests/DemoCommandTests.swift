@@ -12,8 +12,13 @@ struct DemoCommandTests {
         #expect(result.stdout.contains("in every hello): not found"))
         #expect(result.stdout.contains("(recordRejected)"))
         #expect(result.stdout.contains("certificateRevoked"))
-        #expect(result.stdout.contains("decision: accept"))
+        #expect(result.stdout.contains("applied by the pump; its signed acknowledgement verified and recorded"))
+        #expect(result.stdout.contains("the pump reports last applied sequence 1"))
         #expect(result.stdout.contains("prescription_max_bolus_exceeded"))
+        #expect(result.stdout.contains("refused (403 self_approval)"))
+        #expect(result.stdout.contains("security event recorded: handshake_failed"))
+        #expect(result.stdout.contains("refused (replayed_sequence)"))
+        #expect(result.stdout.contains("the pump's last applied sequence is still 2"))
         #expect(result.stdout.contains("signed checkpoint (ECDSA P-256) verified"))
     }
 }
