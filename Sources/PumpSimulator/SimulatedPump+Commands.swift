@@ -28,7 +28,9 @@ extension SimulatedPumpHandler {
             self.finish(context, .failure(PumpCannotTakeCommands(serial: self.pump.serial)))
             return
         }
-        self.pump.commandsReceived.append(body)
+        if self.pump.commandsReceived.count < SimulatedPump.maximumCommandsKept {
+            self.pump.commandsReceived.append(body)
+        }
         let acknowledgement = runtime.handle(commandBody: body, now: PumpRuntime.wallClock())
         self.send(.acknowledgement(acknowledgement), context)
         self.flush(context)

@@ -14,9 +14,12 @@ public final class SimulatedPump: @unchecked Sendable {
     public var runtime: PumpRuntime?
     /// The highest telemetry sequence the gateway acknowledged, over all sessions.
     public internal(set) var lastAcknowledgedSequence: UInt64?
-    /// Every command frame body this pump received, in order (read once its sessions ended:
-    /// the demo replays one to the pump's runtime).
+    /// The first command frame bodies this pump received, in order (read once its sessions
+    /// ended: the demo replays one to the pump's runtime).
     public internal(set) var commandsReceived: [[UInt8]] = []
+    /// How many received command bodies ``commandsReceived`` keeps (the first ones): enough for
+    /// a demo's replay, bounded for a long fleet run.
+    public static let maximumCommandsKept = 16
     /// Told about sessions and acknowledgements as they happen (a fleet's progress line).
     public let activity: PumpActivity?
 
