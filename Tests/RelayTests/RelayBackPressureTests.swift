@@ -77,7 +77,7 @@ final class StandInGatewayHandler: ChannelInboundHandler {
 
 @Suite("Relay: back-pressure per pump link")
 struct RelayBackPressureTests {
-    @Test("a pump that stops reading holds only its own stream: the others' round trips stay under 1 s")
+    @Test("a pump that stops reading holds only its own stream: the others' round trips stay under 5 s")
     func stuckPumpDoesNotBlockOthers() async throws {
         let bed = try await RelayTestBed(pumps: [])
         let meter = FloodMeter()
@@ -137,7 +137,10 @@ struct RelayBackPressureTests {
             }
             return slowest
         }
-        #expect(slowest < .seconds(1), "slowest round trip \(slowest)")
+        // Head-of-line blocking would stall these round trips until the stuck pump reads, that
+        // is forever; unloaded they take milliseconds. The bound is 5 s so that a machine busy
+        // with parallel builds and tests (seen: 3.6 s) does not fail it.
+        #expect(slowest < .seconds(5), "slowest round trip \(slowest)")
 
         let counters = relay.counters.snapshot
         #expect(counters.drops.isEmpty, "\(counters.drops)")
