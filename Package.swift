@@ -283,7 +283,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-                .testTarget(
+        .testTarget(
             name: "CLITests",
             dependencies: [
                 "MedTunnelPKI", "SQLiteStore", "CommandAuthority", "TunnelProtocol", "GatewayTLS", "TherapyModel",
