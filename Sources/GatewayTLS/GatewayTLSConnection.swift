@@ -43,6 +43,35 @@ public struct GatewayTLSOutput: Sendable {
     }
 }
 
+extension GatewayTLSOutput: GatewayTLSSink {
+    mutating func appendCiphertext(count: Int, _ fill: (UnsafeMutableRawBufferPointer) -> Int) {
+        let start = self.ciphertext.count
+        self.ciphertext += repeatElement(0, count: count)
+        let written = self.ciphertext.withUnsafeMutableBytes {
+            fill(UnsafeMutableRawBufferPointer(rebasing: $0[start...]))
+        }
+        self.ciphertext.removeLast(count - max(written, 0))
+    }
+
+    mutating func appendPlaintext(_ bytes: UnsafeRawBufferPointer) {
+        self.events.append(.plaintext(Array(bytes)))
+    }
+
+    mutating func append(_ event: Event) { self.events.append(event) }
+}
+
+/// Where the engine puts what one call produced, in order. ``GatewayTLSOutput`` collects it in
+/// arrays; ``GatewayTLSHandler`` in `ByteBuffer`s, so bytes go between the socket and OpenSSL
+/// without passing through arrays.
+protocol GatewayTLSSink {
+    /// Lets `fill` write at most `count` ciphertext bytes; `fill` returns how many it wrote.
+    mutating func appendCiphertext(count: Int, _ fill: (UnsafeMutableRawBufferPointer) -> Int)
+    /// Plaintext decrypted from the peer (copied; the bytes are only valid during the call).
+    mutating func appendPlaintext(_ bytes: UnsafeRawBufferPointer)
+    /// Any event but `.plaintext`.
+    mutating func append(_ event: GatewayTLSOutput.Event)
+}
+
 /// A resumable TLS session (client side).
 public final class GatewayTLSSession: @unchecked Sendable {
     let session: OpaquePointer
@@ -140,14 +169,23 @@ public final class GatewayTLSConnection {
     /// Starts the handshake. A client gets its ClientHello in `ciphertext`.
     public func start() -> GatewayTLSOutput {
         var output = GatewayTLSOutput()
+        self.start(into: &output)
+        return output
+    }
+
+    func start(into output: inout some GatewayTLSSink) {
         self.advance(&output)
         self.drainOutbound(&output)
-        return output
     }
 
     /// Feeds ciphertext from the peer.
     public func feed(_ ciphertext: [UInt8]) -> GatewayTLSOutput {
         var output = GatewayTLSOutput()
+        ciphertext.withUnsafeBytes { self.feed($0, into: &output) }
+        return output
+    }
+
+    func feed(_ ciphertext: UnsafeRawBufferPointer, into output: inout some GatewayTLSSink) {
         var offset = 0
         while offset < ciphertext.count, self.isOpen {
             // OpenSSL pulls what the BIO holds into its own record buffer (one record at most)
@@ -165,26 +203,36 @@ public final class GatewayTLSConnection {
                 break
             }
             let count = min(room, ciphertext.count - offset)
-            _ = ciphertext.withUnsafeBytes { BIO_write(self.inbound, $0.baseAddress! + offset, Int32(count)) }
+            _ = BIO_write(self.inbound, ciphertext.baseAddress! + offset, Int32(count))
             offset += count
             self.advance(&output)
         }
         self.drainOutbound(&output)
-        return output
     }
 
     /// Encrypts application data. Fails unless the session is established.
     public func send(_ plaintext: [UInt8]) -> GatewayTLSOutput {
         var output = GatewayTLSOutput()
-        guard case .established = self.state else {
-            output.events.append(.failed(GatewayTLSError(.closed, "cannot send: the session is \(self.state)")))
-            return output
+        plaintext.withUnsafeBytes { self.send($0, into: &output) }
+        return output
+    }
+
+    /// Why nothing can be sent now, or nil while the session is established.
+    var sendRefusal: GatewayTLSError? {
+        if case .established = self.state { return nil }
+        return GatewayTLSError(.closed, "cannot send: the session is \(self.state)")
+    }
+
+    func send(_ plaintext: UnsafeRawBufferPointer, into output: inout some GatewayTLSSink) {
+        if let refusal = self.sendRefusal {
+            output.append(.failed(refusal))
+            return
         }
         var offset = 0
         while offset < plaintext.count {
             ERR_clear_error()
             let count = min(plaintext.count - offset, Int(Int32.max))
-            let result = plaintext.withUnsafeBytes { SSL_write(self.ssl, $0.baseAddress! + offset, Int32(count)) }
+            let result = SSL_write(self.ssl, plaintext.baseAddress! + offset, Int32(count))
             switch self.step(result) {
             case .complete(let written): offset += written
             case .incomplete: offset = plaintext.count  // memory BIOs never block writes
@@ -194,30 +242,42 @@ public final class GatewayTLSConnection {
             if !self.isOpen { break }
         }
         self.drainOutbound(&output)
-        return output
     }
 
     /// Sends close_notify. The session accepts no more data.
     public func close() -> GatewayTLSOutput {
         var output = GatewayTLSOutput()
+        self.close(into: &output)
+        return output
+    }
+
+    func close(into output: inout some GatewayTLSSink) {
         if case .established = self.state { self.sendCloseNotify() }
         if self.isOpen { self.state = .closed }
         self.drainOutbound(&output)
-        return output
     }
 
     /// The transport ended. Without a prior close_notify this is a truncation.
     public func transportClosed() -> GatewayTLSOutput {
         var output = GatewayTLSOutput()
+        self.transportClosed(into: &output)
+        return output
+    }
+
+    func transportClosed(into output: inout some GatewayTLSSink) {
         if self.isOpen {
             self.fail(GatewayTLSError(.truncated, "the transport ended without close_notify"), &output)
         }
-        return output
     }
 
     /// Aborts a handshake that has run out of time; does nothing once established.
     public func handshakeTimedOut() -> GatewayTLSOutput {
         var output = GatewayTLSOutput()
+        self.handshakeTimedOut(into: &output)
+        return output
+    }
+
+    func handshakeTimedOut(into output: inout some GatewayTLSSink) {
         if case .handshaking = self.state {
             self.fail(
                 GatewayTLSError(
@@ -227,7 +287,6 @@ public final class GatewayTLSConnection {
                 &output
             )
         }
-        return output
     }
 
     /// The session to resume on the next connection (client side), once established.
@@ -258,7 +317,7 @@ public final class GatewayTLSConnection {
     }
 
     /// Runs the handshake, then reads every complete record.
-    private func advance(_ output: inout GatewayTLSOutput) {
+    private func advance(_ output: inout some GatewayTLSSink) {
         if case .handshaking = self.state {
             ERR_clear_error()
             switch self.step(SSL_do_handshake(self.ssl)) {
@@ -280,7 +339,10 @@ public final class GatewayTLSConnection {
                 return
             }
             switch self.step(result) {
-            case .complete(let count): output.events.append(.plaintext(Array(self.readBuffer[0..<count])))
+            case .complete(let count):
+                self.readBuffer.withUnsafeBytes {
+                    output.appendPlaintext(UnsafeRawBufferPointer(rebasing: $0[0..<count]))
+                }
             case .incomplete: return
             case .peerClosed: self.peerClosed(&output)
             case .failed(let error): self.fail(error, &output)
@@ -288,7 +350,7 @@ public final class GatewayTLSConnection {
         }
     }
 
-    private func handshakeFinished(_ output: inout GatewayTLSOutput) {
+    private func handshakeFinished(_ output: inout some GatewayTLSSink) {
         let version = String(cString: SSL_get_version(self.ssl))
         let isTLS12 = SSL_version(self.ssl) == TLS1_2_VERSION
         if self.context.configuration.role == .server {
@@ -320,7 +382,7 @@ public final class GatewayTLSConnection {
         )
         self.wasEstablished = true
         self.state = .established(peer)
-        output.events.append(.established(peer))
+        output.append(.established(peer))
     }
 
     /// Checks a verified leaf certificate against what this context serves; records the
@@ -382,10 +444,10 @@ public final class GatewayTLSConnection {
         return error
     }
 
-    private func peerClosed(_ output: inout GatewayTLSOutput) {
+    private func peerClosed(_ output: inout some GatewayTLSSink) {
         self.sendCloseNotify()
         self.state = .closed
-        output.events.append(.closedByPeer)
+        output.append(.closedByPeer)
     }
 
     private func sendCloseNotify() {
@@ -396,21 +458,16 @@ public final class GatewayTLSConnection {
         ERR_clear_error()
     }
 
-    private func fail(_ error: GatewayTLSError, _ output: inout GatewayTLSOutput) {
+    private func fail(_ error: GatewayTLSError, _ output: inout some GatewayTLSSink) {
         guard self.isOpen else { return }
         self.state = .failed(error)
-        output.events.append(.failed(error))
+        output.append(.failed(error))
     }
 
-    private func drainOutbound(_ output: inout GatewayTLSOutput) {
+    private func drainOutbound(_ output: inout some GatewayTLSSink) {
         let pending = Int(BIO_ctrl_pending(self.outbound))
         guard pending > 0 else { return }
-        let start = output.ciphertext.count
-        output.ciphertext += [UInt8](repeating: 0, count: pending)
-        let read = output.ciphertext.withUnsafeMutableBytes {
-            BIO_read(self.outbound, $0.baseAddress! + start, Int32(pending))
-        }
-        output.ciphertext.removeLast(pending - max(Int(read), 0))
+        output.appendCiphertext(count: pending) { Int(BIO_read(self.outbound, $0.baseAddress!, Int32(pending))) }
     }
 
     fileprivate func noteInboundRecord(contentType: UInt8) {

@@ -32,6 +32,9 @@ public final class RelayCounters: Sendable {
         public var linksOpen = 0
         public var bytesFromPumps = 0
         public var bytesToPumps = 0
+        /// Bytes a pump sent after its stream had ended (read and dropped while its link was
+        /// finishing).
+        public var bytesDiscarded = 0
         public var drops: [RelayDropReason: Int] = [:]
         /// The most bytes ever queued for one link in one direction (bounded by
         /// ``RelayLimits/maximumQueuedBytes``).
@@ -56,6 +59,7 @@ public final class RelayCounters: Sendable {
     func linkClosed() { self.state.withLock { $0.linksOpen -= 1 } }
     func fromPump(_ count: Int) { self.state.withLock { $0.bytesFromPumps += count } }
     func toPump(_ count: Int) { self.state.withLock { $0.bytesToPumps += count } }
+    func discarded(_ count: Int) { self.state.withLock { $0.bytesDiscarded += count } }
     func queued(_ count: Int) {
         self.state.withLock { $0.largestQueuedBytes = Swift.max($0.largestQueuedBytes, count) }
     }

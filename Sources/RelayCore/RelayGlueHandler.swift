@@ -5,8 +5,14 @@ import NIOCore
 /// pattern, both channels on one event loop). It reads its own channel only while the
 /// partner's channel is writable, so a pump that stops reading closes its own stream's HTTP/2
 /// window and nothing else; it caps what it has written and not yet sent at
-/// ``RelayLimits/maximumQueuedBytes`` and drops the link past that. Either side closing or
-/// failing closes both.
+/// ``RelayLimits/maximumQueuedBytes`` and drops the link past that.
+///
+/// When the stream ends (the gateway closed the pump's session, or the uplink went), the link
+/// is finished, not cut: what the gateway sent is written to the pump, then the link's output
+/// half-closes, and whatever the pump still sends is read and discarded until it closes its
+/// end, for at most ``RelayLimits/linkLingerTime``. (Closing a socket with unread input sends
+/// a TCP reset, which can make the pump lose the gateway's last bytes, its close_notify.) The
+/// pump closing its link, and any failure, close both sides at once.
 final class RelayGlueHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -23,35 +29,32 @@ final class RelayGlueHandler: ChannelDuplexHandler {
     /// Bytes written into this handler's channel whose write has not completed yet.
     private var queuedBytes = 0
     private var closed = false
+    /// Pump link only: the stream ended; writing out what it sent, then discarding input.
+    private var finishing = false
+    private var lingerTimer: Scheduled<Void>?
+    private let lingerTime: TimeAmount
     /// Bytes read from this side's channel and written to it (byte counts only, for the log).
     private var bytesRead = 0
     private var bytesWritten = 0
     private let logger: Logger
 
-    private init(side: Side, counters: RelayCounters, maximumQueuedBytes: Int, logger: Logger) {
+    private init(side: Side, counters: RelayCounters, limits: (queued: Int, linger: TimeAmount), logger: Logger) {
         self.side = side
         self.counters = counters
-        self.maximumQueuedBytes = maximumQueuedBytes
+        self.maximumQueuedBytes = limits.queued
+        self.lingerTime = limits.linger
         self.logger = logger
     }
 
     static func pair(
         counters: RelayCounters,
         logger: Logger,
-        maximumQueuedBytes: Int = RelayLimits.maximumQueuedBytes
+        maximumQueuedBytes: Int = RelayLimits.maximumQueuedBytes,
+        lingerTime: TimeAmount = RelayLimits.linkLingerTime
     ) -> (link: RelayGlueHandler, stream: RelayGlueHandler) {
-        let link = RelayGlueHandler(
-            side: .pumpLink,
-            counters: counters,
-            maximumQueuedBytes: maximumQueuedBytes,
-            logger: logger
-        )
-        let stream = RelayGlueHandler(
-            side: .uplinkStream,
-            counters: counters,
-            maximumQueuedBytes: maximumQueuedBytes,
-            logger: logger
-        )
+        let limits = (queued: maximumQueuedBytes, linger: lingerTime)
+        let link = RelayGlueHandler(side: .pumpLink, counters: counters, limits: limits, logger: logger)
+        let stream = RelayGlueHandler(side: .uplinkStream, counters: counters, limits: limits, logger: logger)
         link.partner = stream
         stream.partner = link
         return (link, stream)
@@ -72,16 +75,49 @@ final class RelayGlueHandler: ChannelDuplexHandler {
         self.counters.queued(self.queuedBytes)
         if self.side == .pumpLink { self.counters.toPump(count) }
         let promise = context.eventLoop.makePromise(of: Void.self)
-        promise.futureResult.assumeIsolated().whenComplete { _ in self.queuedBytes -= count }
+        promise.futureResult.assumeIsolated().whenComplete { _ in
+            self.queuedBytes -= count
+            if self.finishing, self.queuedBytes == 0 { self.closeOutput() }
+        }
         context.write(Self.wrapOutboundOut(buffer), promise: promise)
     }
 
     private func partnerFlush() { self.context?.flush() }
 
     private func partnerClosed() {
+        guard let context = self.context, !self.closed || self.finishing else { return }
+        self.closed = true
+        self.finishing = false
+        self.lingerTimer?.cancel()
+        context.close(promise: nil)
+    }
+
+    /// The stream ended on its own. A pump link finishes (see the type's comment); the stream
+    /// side closes.
+    private func partnerEnded() {
+        guard self.side == .pumpLink else { return self.partnerClosed() }
         guard let context = self.context, !self.closed else { return }
         self.closed = true
-        context.close(promise: nil)
+        self.finishing = true
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        self.lingerTimer = context.eventLoop.scheduleTask(in: self.lingerTime) {
+            bound.value.partnerClosed()
+        }
+        context.flush()
+        if self.queuedBytes == 0 { self.closeOutput() }
+        if self.pendingRead {
+            self.pendingRead = false
+            context.read()
+        }
+    }
+
+    /// Everything the gateway sent is written: half-closes the link (the pump reads the end
+    /// after the last byte). A link that cannot half-close is closed.
+    private func closeOutput() {
+        guard let context = self.context, self.finishing else { return }
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.assumeIsolated().whenFailure { _ in self.partnerClosed() }
+        context.close(mode: .output, promise: promise)
     }
 
     private func partnerBecameWritable() {
@@ -107,12 +143,17 @@ final class RelayGlueHandler: ChannelDuplexHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        self.lingerTimer?.cancel()
         self.context = nil
         self.partner = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = Self.unwrapInboundIn(data)
+        if self.finishing {
+            self.counters.discarded(buffer.readableBytes)
+            return
+        }
         self.bytesRead += buffer.readableBytes
         if self.side == .pumpLink { self.counters.fromPump(buffer.readableBytes) }
         self.partner?.partnerWrite(buffer)
@@ -126,13 +167,19 @@ final class RelayGlueHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         if self.side == .pumpLink {
             self.counters.linkClosed()
+            self.lingerTimer?.cancel()
             self.logger.info(
                 "pump link closed",
                 metadata: ["bytes_from_pump": "\(self.bytesRead)", "bytes_to_pump": "\(self.bytesWritten)"]
             )
         }
         self.closed = true
-        self.partner?.partnerClosed()
+        self.finishing = false
+        if self.side == .uplinkStream {
+            self.partner?.partnerEnded()
+        } else {
+            self.partner?.partnerClosed()
+        }
         context.fireChannelInactive()
     }
 
@@ -148,7 +195,7 @@ final class RelayGlueHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if self.partner?.isWritable ?? false {
+        if self.finishing || self.partner?.isWritable ?? false {
             context.read()
         } else {
             self.pendingRead = true

@@ -1,3 +1,5 @@
+public import NIOCore
+
 /// The relay's memory bounds, per pump link and direction. The relay reads from one side only
 /// while the other side can take the bytes, so in steady state it holds at most:
 ///
@@ -18,4 +20,8 @@ public enum RelayLimits {
     public static let linkWriteLowWatermark = 16 * 1024
     /// Hard cap per link and direction, on bytes written and not yet sent.
     public static let maximumQueuedBytes = 192 * 1024
+    /// After its stream ended, how long a pump link may take to receive the gateway's last
+    /// bytes and close its end, its further bytes read and discarded meanwhile; then it is
+    /// closed.
+    public static let linkLingerTime = TimeAmount.seconds(2)
 }

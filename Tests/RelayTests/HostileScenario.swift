@@ -139,7 +139,10 @@ struct HostileScenario {
             for try await (serial, result) in group {
                 switch result {
                 case .success(let report):
-                    #expect(report.telemetryAcknowledged >= 6, "\(serial): \(report)")
+                    // At least 6 stored, and a pump sends its next telemetry only after the
+                    // previous one's acknowledgement: at least 5 acknowledged (the 6th may
+                    // still be on its way when the session is stopped).
+                    #expect(report.telemetryAcknowledged >= 5, "\(serial): \(report)")
                 case .failure(let error):
                     Issue.record("bystander \(serial) failed: \(error)")
                 }

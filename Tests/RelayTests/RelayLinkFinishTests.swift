@@ -1,0 +1,78 @@
+import Gateway
+import NIOCore
+import NIOPosix
+import PumpSimulator
+import PumpTLS
+import RelayCore
+import Testing
+
+@Suite("Relay: a link whose stream the gateway ended is finished, not cut")
+struct RelayLinkFinishTests {
+    @Test(
+        "the gateway ends a session while its pump is still sending: the pump still receives the close_notify, then the end of the link"
+    )
+    func busyPumpHearsCloseNotify() async throws {
+        let bed = try await RelayTestBed(pumps: ["PUMP-0001"], phones: ["PHONE-1", "PHONE-2"])
+        let relay1 = try bed.relay(as: .phone(id: "PHONE-1"))
+        let relay2 = try bed.relay(as: .phone(id: "PHONE-2"))
+        let uplink1 = try await relay1.connectUplink()
+        let uplink2 = try await relay2.connectUplink()
+        let listening1 = try await relay1.listen(TCPPumpLinkListener(host: "127.0.0.1", port: 0))
+        let listening2 = try await relay2.listen(TCPPumpLinkListener(host: "127.0.0.1", port: 0))
+        let port1 = try #require(listening1.channel.localAddress?.port)
+        let port2 = try #require(listening2.channel.localAddress?.port)
+        let group = MultiThreadedEventLoopGroup.singleton
+
+        // The first session sends as fast as its link takes it (for far longer than the test),
+        // so when the gateway ends it, the relay's end of the link has the pump's bytes unread.
+        let first = try bed.pump("PUMP-0001")
+        async let firstResult = Result(catching: {
+            try await first.runSession(
+                host: "127.0.0.1",
+                port: port1,
+                telemetryCount: 0,
+                intervalMilliseconds: 0,
+                firstTelemetrySequence: 1,
+                group: group,
+                benchmark: .bulk(bytes: 1 << 40)
+            )
+        })
+        #expect(await bed.eventually { relay1.counters.snapshot.bytesFromPumps > 1 << 20 })
+
+        // The same pump through the second phone: the gateway ends the first session.
+        let second = try bed.pump("PUMP-0001")
+        let report = try await second.runSession(
+            host: "127.0.0.1",
+            port: port2,
+            telemetryCount: 1,
+            intervalMilliseconds: 0,
+            firstTelemetrySequence: 100,
+            group: group
+        )
+        #expect(report.telemetryAcknowledged == 1)
+
+        // The first pump heard the gateway's close_notify: either its next write was refused
+        // because of it, or the link then ended with the session closed. (Cut with a TCP
+        // reset, it fails with the reset or a truncated session instead.)
+        let ended = await firstResult
+        guard case .failure(let error) = ended else {
+            Issue.record("the first session was not ended: \(ended)")
+            return
+        }
+        if let tls = error as? PumpTLSError {
+            #expect(tls.code == .peerClosed, "\(tls)")
+        } else {
+            #expect(error is PumpLinkClosed, "\(error)")
+        }
+        let counters = relay1.counters.snapshot
+        #expect(counters.bytesDiscarded > 0, "the pump was still sending after the gateway ended the stream")
+        #expect(counters.drops.isEmpty, "\(counters.drops)")
+        #expect(await bed.eventually { relay1.counters.snapshot.linksOpen == 0 })
+
+        try? await listening1.channel.close()
+        try? await listening2.channel.close()
+        try? await uplink1.close()
+        try? await uplink2.close()
+        await bed.shutdown()
+    }
+}
