@@ -1,7 +1,8 @@
 public import NIOCore
 
 /// The relay's memory bounds, per pump link and direction. The relay reads from one side only
-/// while the other side can take the bytes, so in steady state it holds at most:
+/// while the other side can take the bytes (its channel is writable, and one more read of
+/// ``linkReadSize`` fits under ``maximumQueuedBytes``), so in steady state it holds at most:
 ///
 /// | direction        | held by the relay                                                        |
 /// |------------------|--------------------------------------------------------------------------|
