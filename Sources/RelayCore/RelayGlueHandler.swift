@@ -3,7 +3,7 @@ import NIOCore
 
 /// One half of the copy between a pump link and its uplink stream (swift-nio's `GlueHandler`
 /// pattern, both channels on one event loop). It reads its own channel only while the
-/// partner's channel is writable, so a pump that stops reading closes its own stream's HTTP/2
+/// partner's channel is writable and has room under the cap for a whole read, so a pump that stops reading closes its own stream's HTTP/2
 /// window and nothing else; it caps what it has written and not yet sent at
 /// ``RelayLimits/maximumQueuedBytes`` and drops the link past that.
 ///
@@ -52,6 +52,7 @@ final class RelayGlueHandler: ChannelDuplexHandler {
         maximumQueuedBytes: Int = RelayLimits.maximumQueuedBytes,
         lingerTime: TimeAmount = RelayLimits.linkLingerTime
     ) -> (link: RelayGlueHandler, stream: RelayGlueHandler) {
+        precondition(maximumQueuedBytes >= RelayLimits.linkReadSize, "the cap must hold one whole read")
         let limits = (queued: maximumQueuedBytes, linger: lingerTime)
         let link = RelayGlueHandler(side: .pumpLink, counters: counters, limits: limits, logger: logger)
         let stream = RelayGlueHandler(side: .uplinkStream, counters: counters, limits: limits, logger: logger)
@@ -77,7 +78,11 @@ final class RelayGlueHandler: ChannelDuplexHandler {
         let promise = context.eventLoop.makePromise(of: Void.self)
         promise.futureResult.assumeIsolated().whenComplete { _ in
             self.queuedBytes -= count
-            if self.finishing, self.queuedBytes == 0 { self.closeOutput() }
+            if self.finishing, self.queuedBytes == 0 {
+                self.closeOutput()
+            } else if self.isWritable {
+                self.partner?.partnerBecameWritable()  // room for another read again
+            }
         }
         context.write(Self.wrapOutboundOut(buffer), promise: promise)
     }
@@ -126,7 +131,12 @@ final class RelayGlueHandler: ChannelDuplexHandler {
         context.read()
     }
 
-    private var isWritable: Bool { self.context.map { $0.channel.isWritable && !self.closed } ?? false }
+    /// Whether the partner may read: this channel is writable and one more read of the largest
+    /// size fits under the cap, so a healthy link is never dropped for a read it was allowed.
+    private var isWritable: Bool {
+        guard let context = self.context, !self.closed else { return false }
+        return context.channel.isWritable && self.queuedBytes + RelayLimits.linkReadSize <= self.maximumQueuedBytes
+    }
 
     private func closeBoth() {
         self.partner?.partnerClosed()
@@ -195,7 +205,8 @@ final class RelayGlueHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if self.finishing || self.partner?.isWritable ?? false {
+        // A side that is ending reads on and drops what comes (so the peer can end too).
+        if self.closed || self.partner?.isWritable ?? false {
             context.read()
         } else {
             self.pendingRead = true

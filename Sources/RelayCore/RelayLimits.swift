@@ -1,7 +1,8 @@
 public import NIOCore
 
 /// The relay's memory bounds, per pump link and direction. The relay reads from one side only
-/// while the other side can take the bytes, so in steady state it holds at most:
+/// while the other side can take the bytes (its channel is writable, and one more read of
+/// ``linkReadSize`` fits under ``maximumQueuedBytes``), so in steady state it holds at most:
 ///
 /// | direction        | held by the relay                                                        |
 /// |------------------|--------------------------------------------------------------------------|
@@ -13,8 +14,10 @@ public import NIOCore
 /// ``maximumQueuedBytes`` is the hard cap on bytes written into one side and not yet gone: a
 /// link that exceeds it is dropped (counted as `buffer_full`), never buffered further.
 public enum RelayLimits {
-    /// The most bytes read from a pump link at once.
-    public static let linkReadSize = 16 * 1024
+    /// The most bytes read from a pump link at once. (Reads start small and grow only while
+    /// they come back full: a busy link moves 64 KiB per wake-up, in four full DATA frames and
+    /// TLS records; a quiet one keeps a small buffer.)
+    public static let linkReadSize = 64 * 1024
     /// A pump link stops taking bytes from its stream above this many unsent bytes.
     public static let linkWriteHighWatermark = 64 * 1024
     public static let linkWriteLowWatermark = 16 * 1024

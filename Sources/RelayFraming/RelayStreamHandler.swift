@@ -5,6 +5,11 @@ public import NIOHTTP2
 /// `ByteBuffer`s down, DATA frames out. Speaks the request/response of ``RelayWireFormat``
 /// on either end (see ``RelayStreamStateMachine``) and closes the stream on anything out of
 /// place, after firing the ``RelayFramingError`` through `errorCaught`.
+///
+/// A link ends without a reset: closing the channel from above sends END_STREAM and leaves the
+/// stream open until the peer's END_STREAM finishes it (at most
+/// ``RelayWireFormat/streamEndTimeout``, then it is reset); the peer's END_STREAM is answered
+/// with this end's.
 public final class RelayStreamHandler: ChannelDuplexHandler {
     public typealias InboundIn = HTTP2Frame.FramePayload
     public typealias InboundOut = ByteBuffer
@@ -14,6 +19,8 @@ public final class RelayStreamHandler: ChannelDuplexHandler {
     private var stateMachine: RelayStreamStateMachine
     /// Bytes written and not yet sent; capped at ``RelayWireFormat/maximumPendingBytesPerStream``.
     private var pendingBytes = 0
+    /// Closed from above, END_STREAM sent: the close completes when the peer's arrives.
+    private var ending: (promise: EventLoopPromise<Void>?, timer: Scheduled<Void>)?
 
     public init(role: RelayStreamStateMachine.Role) {
         self.stateMachine = RelayStreamStateMachine(role: role)
@@ -43,7 +50,7 @@ public final class RelayStreamHandler: ChannelDuplexHandler {
                 }
                 if endStream {
                     context.fireChannelReadComplete()
-                    context.close(promise: nil)
+                    self.peerEnded(context: context)
                 }
             case .ignore:
                 break
@@ -95,15 +102,60 @@ public final class RelayStreamHandler: ChannelDuplexHandler {
     }
 
     public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
-        // End our direction cleanly when we can, so bytes already written arrive before the reset.
-        if mode == .all, self.stateMachine.canWrite {
-            self.stateMachine.closed()
-            let end = HTTP2Frame.FramePayload.data(
-                .init(data: .byteBuffer(context.channel.allocator.buffer(capacity: 0)), endStream: true)
-            )
-            context.writeAndFlush(Self.wrapOutboundOut(end), promise: nil)
+        guard mode == .all, self.ending == nil, self.stateMachine.endOwnSide() else {
+            // A failure, a second close, or nothing to end cleanly: now (a reset if unfinished).
+            self.ending?.timer.cancel()
+            self.ending?.promise.map { context.channel.closeFuture.cascade(to: $0) }
+            self.ending = nil
+            context.close(mode: mode, promise: promise)
+            return
         }
-        context.close(mode: mode, promise: promise)
+        self.sendEnd(context: context)
+        if self.stateMachine.isFinished {
+            context.close(mode: mode, promise: promise)
+            return
+        }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let timer = context.eventLoop.scheduleTask(in: RelayWireFormat.streamEndTimeout) {
+            let (handler, context) = bound.value
+            guard let ending = handler.ending else { return }
+            handler.ending = nil
+            context.close(promise: ending.promise)
+        }
+        self.ending = (promise, timer)
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        self.finishEnding()
+        context.fireChannelInactive()
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        self.finishEnding()
+    }
+
+    private func finishEnding() {
+        guard let ending = self.ending else { return }
+        self.ending = nil
+        ending.timer.cancel()
+        ending.promise?.succeed()
+    }
+
+    /// The peer ended its direction: this end answers with its own END_STREAM, which finishes
+    /// the stream; if it cannot (it failed), the stream is closed.
+    private func peerEnded(context: ChannelHandlerContext) {
+        if self.stateMachine.endOwnSide() {
+            self.sendEnd(context: context)
+        } else if !self.stateMachine.isFinished {
+            context.close(promise: nil)
+        }
+    }
+
+    private func sendEnd(context: ChannelHandlerContext) {
+        let end = HTTP2Frame.FramePayload.data(
+            .init(data: .byteBuffer(context.channel.allocator.buffer(capacity: 0)), endStream: true)
+        )
+        context.writeAndFlush(Self.wrapOutboundOut(end), promise: nil)
     }
 
     private func apply(_ action: RelayStreamStateMachine.HeadersAction, context: ChannelHandlerContext) {

@@ -5,6 +5,11 @@ public import NIOHPACK
 /// Relay end: `idle` → (active: send the request) → `awaitingResponse` → (`:status 200`) →
 /// `open`. Gateway end: `awaitingRequest` → (a pump-link request: send 200) → `open`.
 /// Either end: END_STREAM, RST_STREAM, or any frame out of place → `closed`.
+///
+/// Ending is per direction: an end that is done sends END_STREAM (``endOwnSide()``), and the
+/// stream is finished once both ends have (``isFinished``), with no RST_STREAM; a reset is for
+/// failures only. (HTTP/2 peers count resets against a rate limit; a phone that ended every
+/// pump link with one would lose its uplink after a couple of hundred links.)
 public struct RelayStreamStateMachine: Sendable {
     public enum Role: Sendable, Equatable {
         /// The phone's end: opens the stream.
@@ -38,6 +43,10 @@ public struct RelayStreamStateMachine: Sendable {
 
     private(set) var state: State
     public let role: Role
+    /// This end sent END_STREAM: it writes nothing more.
+    public private(set) var sentEnd = false
+    /// The peer sent END_STREAM (a clean end of its direction, not a refusal or error).
+    public private(set) var peerEnded = false
 
     public init(role: Role) {
         self.role = role
@@ -76,6 +85,7 @@ public struct RelayStreamStateMachine: Sendable {
                 )
             }
             self.state = endStream ? .closed : .open
+            self.peerEnded = endStream
             return endStream ? .close(nil) : .none
         case (_, .closed):
             return .none
@@ -92,18 +102,34 @@ public struct RelayStreamStateMachine: Sendable {
             self.state = .closed
             return .close(RelayFramingError(.unexpectedFrame, "DATA in state \(state)"))
         }
-        if endStream { self.state = .closed }
+        if endStream {
+            self.state = .closed
+            self.peerEnded = true
+        }
         return .deliver(endStream: endStream)
     }
 
     /// Whether bytes may be written now. The relay may send right after its request.
     public var canWrite: Bool {
+        if self.sentEnd { return false }
         switch self.state {
         case .open: return true
         case .awaitingResponse: return true
         case .idle, .awaitingRequest, .closed: return false
         }
     }
+
+    /// This end is done writing: true when it should send END_STREAM now (its direction was
+    /// open, or the peer ended cleanly and is owed the end of this one); false after a failure
+    /// or a second time.
+    public mutating func endOwnSide() -> Bool {
+        guard !self.sentEnd, self.canWrite || (self.state == .closed && self.peerEnded) else { return false }
+        self.sentEnd = true
+        return true
+    }
+
+    /// Both directions ended cleanly: HTTP/2 closes the stream without a reset.
+    public var isFinished: Bool { self.sentEnd && self.peerEnded }
 
     public mutating func closed() { self.state = .closed }
 }

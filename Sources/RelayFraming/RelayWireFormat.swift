@@ -16,8 +16,9 @@ public import NIOHTTP2
 /// | accept          | HEADERS gateway → relay      | `:status 200`                                    |
 /// | refuse          | HEADERS + END_STREAM         | `:status 404` (wrong method or path)             |
 /// | bytes           | DATA, either way             | opaque pump TLS bytes, at most ``maximumFrameSize`` |
-/// | link ended      | DATA + END_STREAM (may be    | then RST_STREAM CANCEL from whichever side       |
-/// |                 | empty), or RST_STREAM        | closes first                                     |
+/// | link ended      | DATA + END_STREAM (may be    | from each side: whichever ends first, the other  |
+/// |                 | empty), both ways            | answers; no reset (see ``streamEndTimeout``)     |
+/// | link failed     | RST_STREAM                   | refused, out of place, or not ended in time      |
 ///
 /// Flow control: HTTP/2's own, per stream and per connection. Each end advertises a stream
 /// window of ``streamWindowSize`` bytes and reads a stream only while whatever it copies the
@@ -40,6 +41,11 @@ public enum RelayWireFormat {
     /// ``RelayStreamHandler`` closes the stream: writers that ignore writability (the inner
     /// TLS session on the gateway) cannot make an end buffer without bound.
     public static let maximumPendingBytesPerStream = 256 * 1024
+    /// How long an end that sent END_STREAM waits for the peer's before it resets the stream.
+    /// Resets are for failures: HTTP/2 implementations count them against a rate limit (this
+    /// one: 200 per 30 s, then the connection goes), so ending every link with one would cost
+    /// a busy phone its uplink.
+    public static let streamEndTimeout = TimeAmount.seconds(5)
     /// Outbound bytes a stream channel holds before it reports itself not writable.
     public static let streamOutboundHighWatermark = 16 * 1024
     public static let streamOutboundLowWatermark = 8 * 1024

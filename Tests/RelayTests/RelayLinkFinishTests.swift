@@ -76,3 +76,55 @@ struct RelayLinkFinishTests {
         await bed.shutdown()
     }
 }
+
+extension RelayLinkFinishTests {
+    @Test(
+        "hundreds of pump links through one relay within seconds end without stream resets: the uplink stays up (HTTP/2 peers cut a connection that sends 200 resets in 30 s)"
+    )
+    func manyShortLinksKeepTheUplink() async throws {
+        let serials = (1...6).map { "PUMP-000\($0)" }
+        let bed = try await RelayTestBed(pumps: serials)
+        let relay = try bed.relay()
+        let uplink = try await relay.connectUplink()
+        let listening = try await relay.listen(TCPPumpLinkListener(host: "127.0.0.1", port: 0))
+        let port = try #require(listening.channel.localAddress?.port)
+        let sessionsPerPump = 40  // 240 links in all
+
+        let failures = try await withThrowingTaskGroup(of: [String].self) { group in
+            for serial in serials {
+                let pump = try bed.pump(serial)
+                group.addTask {
+                    var failures: [String] = []
+                    for session in 0..<sessionsPerPump {
+                        do {
+                            _ = try await pump.runSession(
+                                host: "127.0.0.1",
+                                port: port,
+                                telemetryCount: 1,
+                                intervalMilliseconds: 0,
+                                firstTelemetrySequence: UInt64(session + 1),
+                                group: bed.group
+                            )
+                        } catch {
+                            failures.append("\(serial) session \(session): \(error)")
+                        }
+                    }
+                    return failures
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(failures.isEmpty, "\(failures.prefix(3))")
+        let counters = relay.counters.snapshot
+        #expect(counters.linksAccepted == serials.count * sessionsPerPump)
+        #expect(counters.uplinkLosses == 0)
+        #expect(counters.drops.isEmpty, "\(counters.drops)")
+        #expect(uplink.isActive)
+        #expect(bed.gateway.registry.events.isEmpty, "\(bed.gateway.registry.events.prefix(3))")
+        #expect(await bed.eventually { relay.counters.snapshot.linksOpen == 0 })
+
+        try? await listening.channel.close()
+        try? await uplink.close()
+        await bed.shutdown()
+    }
+}

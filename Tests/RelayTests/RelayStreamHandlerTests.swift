@@ -41,7 +41,40 @@ struct RelayStreamHandlerTests {
             return
         }
         #expect(bytes == ByteBuffer(string: "reply"))
+        // The peer ends its direction: this end answers with END_STREAM (no reset).
+        try channel.writeInbound(self.data("", endStream: true))
+        #expect(try self.outboundEnd(channel))
         _ = try? channel.finish()
+    }
+
+    /// Whether the next outbound frame is an empty DATA frame with END_STREAM.
+    func outboundEnd(_ channel: EmbeddedChannel) throws -> Bool {
+        guard case .data(let end)? = try channel.readOutbound(as: HTTP2Frame.FramePayload.self) else { return false }
+        return end.endStream && end.data.readableBytes == 0
+    }
+
+    @Test(
+        "closing from above sends END_STREAM and keeps the stream until the peer's END_STREAM, resetting it only after the timeout"
+    )
+    func closeEndsCleanlyThenTimesOut() throws {
+        let channel = self.gatewayEnd()
+        try channel.connect(to: .init(ipAddress: "127.0.0.1", port: 1)).wait()
+        try channel.writeInbound(self.headers(RelayWireFormat.request(authority: "gw")))
+        _ = try channel.readOutbound(as: HTTP2Frame.FramePayload.self)
+        let closed = channel.close()
+        #expect(try self.outboundEnd(channel))
+        #expect(channel.isActive, "open until the peer ends too")
+        let refused = channel.write(ByteBuffer(string: "after the end"))
+        #expect(throws: RelayFramingError.self) { try refused.wait() }
+        // What the peer still sends is delivered; its END_STREAM is not answered a second time.
+        try channel.writeInbound(self.data("last"))
+        #expect(try channel.readInbound(as: ByteBuffer.self) == ByteBuffer(string: "last"))
+        channel.embeddedEventLoop.advanceTime(by: RelayWireFormat.streamEndTimeout - .milliseconds(1))
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(1))
+        #expect(!channel.isActive, "reset after the timeout")
+        try closed.wait()
+        #expect(try channel.readOutbound(as: HTTP2Frame.FramePayload.self) == nil)
     }
 
     @Test("gateway end: another path is answered 404 and the stream fails with notAPumpLink")
