@@ -13,7 +13,7 @@ build: setup
 # Build once (sources and tests), then run every test.
 test: setup
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	SWIFT=$(SWIFT) tools/run-tests
 
 demo: build
 	$(BIN) demo

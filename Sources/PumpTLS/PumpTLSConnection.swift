@@ -337,6 +337,7 @@ public final class PumpTLSConnection {
             guard room > 0 else { return }  // held back until readPlaintext()
             let chunk = min(room, 16_384)
             if scratch.count < chunk { scratch = [UInt8](repeating: 0, count: chunk) }
+            let outboundBefore = self.buffers.outbound.count
             let rc = scratch.withUnsafeMutableBufferPointer { mbedtls_ssl_read(self.ssl, $0.baseAddress, chunk) }
             switch self.translate(rc) {
             case .complete(let count):
@@ -344,7 +345,14 @@ public final class PumpTLSConnection {
                 // After our own close_notify, data from the peer is discarded (RFC 5246 7.2.1).
                 if case .established = self.state { self.plaintext.append(contentsOf: scratch[0..<count]) }
             case .incomplete:
-                if medtunnel_ssl_last_message_is_hello_request(self.ssl) == 1 {
+                // A HelloRequest is refused by mbedTLS with a no_renegotiation warning alert,
+                // written during this very call. Without that alert, the WANT_READ is an
+                // incomplete record, whose first ciphertext byte may well be 0 where the
+                // last message's type is read (1 in 256 split records ended sessions).
+                let wroteAlert =
+                    self.buffers.outbound.count > outboundBefore
+                    && self.buffers.outbound[outboundBefore] == 21  // an alert record
+                if wroteAlert, medtunnel_ssl_last_message_is_hello_request(self.ssl) == 1 {
                     self.refuseRenegotiation()
                 }
                 return

@@ -94,6 +94,9 @@ final class RelayGlueHandler: ChannelDuplexHandler {
         self.closed = true
         self.finishing = false
         self.lingerTimer?.cancel()
+        // Bytes already written from the partner go out first (the gateway's close_notify read
+        // in the same batch as its uplink's end would otherwise be discarded with the link).
+        context.flush()
         context.close(promise: nil)
     }
 

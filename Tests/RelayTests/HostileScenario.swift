@@ -80,7 +80,7 @@ struct HostileScenario {
         sourceLocation: SourceLocation = #_sourceLocation
     ) async -> SecurityEvent? {
         let registry = self.registry
-        _ = await self.bed.eventually(within: 10) {
+        _ = await self.bed.eventually(within: 30) {
             registry.events.contains { $0.device == device && $0.kind == kind }
         }
         let event = registry.events.first { $0.device == device && $0.kind == kind }

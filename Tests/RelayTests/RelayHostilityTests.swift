@@ -243,7 +243,7 @@ struct RelayTruncationSweepTests {
             // The gateway records the event when the stream ends, after what came before it.
             if cutSomething {
                 #expect(
-                    await bed.eventually(within: 10) { registry.events.count > eventsBefore },
+                    await bed.eventually(within: 30) { registry.events.count > eventsBefore },
                     "offset \(offset): no event"
                 )
             }

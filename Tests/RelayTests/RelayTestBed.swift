@@ -133,8 +133,9 @@ final class RelayTestBed: Sendable {
         }
     }
 
-    /// Waits (polling, bounded) until `condition` holds; returns whether it did.
-    func eventually(within seconds: Double = 5, _ condition: () -> Bool) async -> Bool {
+    /// Waits (polling, bounded) until `condition` holds; returns whether it did. The bound is
+    /// generous (every suite runs at once on 2 cores in CI); it returns as soon as it holds.
+    func eventually(within seconds: Double = 30, _ condition: () -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while ContinuousClock.now < deadline {
             if condition() { return true }

@@ -62,6 +62,25 @@ struct PumpTLSRecordTests {
         }
     }
 
+    /// Regression: a record split across reads whose first ciphertext byte is 0 (where mbedTLS
+    /// keeps the last message's type) was taken for a HelloRequest: 1 in 256 split records
+    /// ended a healthy session as `renegotiationRefused`.
+    @Test(
+        "a record arriving in pieces is never mistaken for a renegotiation request, whatever its first byte",
+        .timeLimit(.minutes(1))
+    )
+    func splitRecordIsNotHelloRequest() throws {
+        try self.withRecordFromGateway { tls, _, record in
+            var zeroed = record
+            zeroed[5 + 8] = 0  // past the header and the explicit nonce: the first ciphertext byte
+            tls.feed(ciphertext: Array(zeroed.prefix(20)))
+            #expect(tls.state == .established, "\(tls.state)")
+            #expect(tls.takeOutbound().isEmpty)  // no alert of any kind
+            tls.transportClosed()
+            #expect(tls.state.failure == .truncated, "\(tls.state)")
+        }
+    }
+
     @Test("the intact record is delivered (control for the tampering tests)", .timeLimit(.minutes(1)))
     func intactRecord() throws {
         try self.withRecordFromGateway { tls, _, record in
