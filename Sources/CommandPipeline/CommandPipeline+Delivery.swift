@@ -155,6 +155,7 @@ extension CommandPipeline {
                 logger.error("could not mark a command sent", metadata: ["device": "\(serial)", "error": "\(error)"])
                 return
             }
+            if configuration.crashAfterSendAudited { kill(getpid(), SIGKILL) }
             do {
                 let signed = try signer.sign(try envelope(sent.sequence ?? 0))
                 slot.inFlight = PumpSlot.InFlight(requestID: sent.id, command: signed, sentAt: now)

@@ -53,6 +53,12 @@ public actor CommandPipeline: PumpSessionObserver {
         /// A command not acknowledged this long after it was sent ends its session.
         public var acknowledgementTimeoutMilliseconds: Int64
 
+        /// A crash test's fault: the process kills itself (SIGKILL) right after a command's send
+        /// is durable in the audit log and before the command is signed and written, the one
+        /// moment a restart must find "sent" in the log and nothing on the wire.
+        /// (`medtunnel gateway` sets it from `MEDTUNNEL_CRASH_AFTER_SEND_AUDITED=1`.)
+        public var crashAfterSendAudited = false
+
         public init(sweepInterval: Duration? = .seconds(1), acknowledgementTimeoutMilliseconds: Int64 = 30_000) {
             self.sweepInterval = sweepInterval
             self.acknowledgementTimeoutMilliseconds = acknowledgementTimeoutMilliseconds

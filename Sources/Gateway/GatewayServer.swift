@@ -60,6 +60,8 @@ public final class GatewayServer: Sendable {
         public var shutdownTimeout: TimeAmount = .seconds(5)
         /// Where the gateway's counters go (swift-metrics); no-op by default.
         public var metrics = GatewayMetrics()
+        /// The command pipeline's settings (``open(configuration:logger:group:)``).
+        public var commandPipeline = CommandPipeline.Configuration()
 
         public init(pki: PKIDirectory, stateDirectory: String, pumpListen: HostPort?, relayListen: HostPort? = nil) {
             self.pki = pki
@@ -97,6 +99,7 @@ public final class GatewayServer: Sendable {
         let commands = try await CommandPipeline.open(
             stateDirectory: configuration.stateDirectory,
             pki: configuration.pki,
+            configuration: configuration.commandPipeline,
             logger: logger
         )
         let report = try await commands.recover()

@@ -97,6 +97,8 @@ struct GatewayCommand: AsyncParsableCommand {
         configuration.metrics = GatewayMetrics(factory: OperatorAPI.metricsFactory(prometheus))
         configuration.pumpIdleTimeout = .seconds(Int64(self.idleTimeout))
         configuration.uplinkIdleTimeout = self.uplinkIdleTimeout == 0 ? nil : .seconds(Int64(self.uplinkIdleTimeout))
+        configuration.commandPipeline.crashAfterSendAudited =
+            ProcessInfo.processInfo.environment["MEDTUNNEL_CRASH_AFTER_SEND_AUDITED"] == "1"
         let server = try await GatewayServer.open(
             configuration: configuration,
             logger: logger,

@@ -218,6 +218,65 @@ struct ChangeProcessTests {
         #expect(try setup.pumpStateLine(pumpState).contains("last applied sequence 1, high-water 1"))
     }
 
+    @Test(
+        "the gateway is SIGKILLed after a bolus's send is durable in the audit log, before the command leaves: after the restart the same Idempotency-Key finds it uncertain, the pump's hello settles it not applied, it is never sent, the next bolus applies as sequence 2, and the log verifies"
+    )
+    func crashBetweenAuditAndDelivery() async throws {
+        let setup = try Setup()
+        let pumpState = setup.tmp.sub("pump-state")
+        let (first, api) = try setup.startGateway(
+            name: "gateway-1",
+            environment: ["MEDTUNNEL_CRASH_AFTER_SEND_AUDITED": "1"]
+        )
+        defer { first.stop() }
+        let firstPort = String(
+            try first.waitForLine(containing: "listening for pumps").split(separator: ":").last ?? ""
+        )
+        try await setup.setTherapy(api)
+        let pump = try setup.pumpSim(connect: "127.0.0.1:\(firstPort)", stateDirectory: pumpState, name: "pump-1")
+        defer { pump.stop() }
+        _ = try pump.waitForLine(containing: "last applied sequence 0")
+        let bolus = "{\"kind\": \"bolus\", \"milliunits\": 2000}"
+        let key = UUID().uuidString
+        // The answer may or may not leave before the gateway kills itself: the key finds it later.
+        _ = try? await api.submit(bolus, token: setup.tokens["alice"]!, key: key)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while first.process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        try #require(!first.process.isRunning, "the gateway did not kill itself after the send was audited")
+        #expect(first.process.terminationReason == .uncaughtSignal && first.process.terminationStatus == SIGKILL)
+        pump.stop()
+        #expect(try setup.pumpStateLine(pumpState).contains("last applied sequence 0, high-water 0"))
+
+        let (second, restartedAPI) = try setup.startGateway(name: "gateway-2")
+        defer { second.stop() }
+        let secondPort = String(
+            try second.waitForLine(containing: "listening for pumps").split(separator: ":").last ?? ""
+        )
+        let (status, found) = try await restartedAPI.submit(bolus, token: setup.tokens["alice"]!, key: key)
+        #expect(status == 201, "\(found)")
+        #expect(found["state"] as? String == "uncertain", "\(found)")
+        let id = try #require(found["id"] as? String)
+        let again = try setup.pumpSim(connect: "127.0.0.1:\(secondPort)", stateDirectory: pumpState, name: "pump-2")
+        defer { again.stop() }
+        let settled = try await restartedAPI.settled(id, token: setup.tokens["alice"]!)
+        #expect(settled["state"] as? String == "not_applied", "\(settled)\n\(second.stderr)")
+        let steps = (settled["history"] as? [[String: Any]] ?? []).compactMap { $0["to"] as? String }
+        #expect(steps == ["accepted", "queued", "sent", "uncertain", "not_applied"], "\(steps)")
+
+        let (created, next) = try await restartedAPI.submit(bolus, token: setup.tokens["alice"]!)
+        #expect(created == 201, "\(next)")
+        let applied = try await restartedAPI.settled(try #require(next["id"] as? String), token: setup.tokens["alice"]!)
+        #expect(applied["state"] as? String == "applied", "\(applied)")
+        #expect(applied["sequence"] as? Int == 2, "\(applied)")
+        second.process.terminate()
+        second.process.waitUntilExit()
+        again.stop()
+        let verify = try ProcessHarness.medtunnel(["audit", "verify", "--state-dir", setup.state])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        // Sequence 1 never reached the pump; sequence 2 did, once.
+        #expect(try setup.pumpStateLine(pumpState).contains("last applied sequence 2, high-water 2"))
+    }
+
     /// A PKI with PUMP-0001 and PHONE-1, a state directory with alice (the patient) and her
     /// clinicians drsmith and drjones, and a token for each.
     struct Setup {
@@ -254,7 +313,7 @@ struct ChangeProcessTests {
         }
 
         /// `medtunnel gateway` with pump, relay and API listeners on free ports.
-        func startGateway(name: String) throws -> (BackgroundProcess, API) {
+        func startGateway(name: String, environment: [String: String] = [:]) throws -> (BackgroundProcess, API) {
             let gateway = try BackgroundProcess(
                 ProcessHarness.medtunnel,
                 [
@@ -262,7 +321,8 @@ struct ChangeProcessTests {
                     "--relay-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
                 ],
                 in: tmp.url,
-                name: name
+                name: name,
+                environment: environment
             )
             let line = try gateway.waitForLine(containing: "operator API on ")
             return (gateway, API(base: try #require(URL(string: String(line.split(separator: " ").last ?? "")))))
