@@ -19,6 +19,7 @@ struct CrashSafetyTests {
         var generator = SystemRandomNumberGenerator()
         var reportedMax: Int64 = -1
         var reportedTotal = 0
+        var roundsWithAppends = 0
         for round in 0..<Self.kills {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: TestSupport.medtunnel)
@@ -29,9 +30,21 @@ struct CrashSafetyTests {
             process.standardOutput = out
             process.standardError = FileHandle.nullDevice
             try process.run()
-            usleep(UInt32.random(in: 5_000...90_000, using: &generator))
+            // Even rounds kill at a random moment from the start (opening and recovery included);
+            // odd rounds once the child has reported an append (mid-stream on a loaded machine too).
+            var data = Data()
+            if round % 2 == 1 {
+                while !data.contains(UInt8(ascii: "\n")) {
+                    let chunk = out.fileHandleForReading.availableData
+                    if chunk.isEmpty { break }
+                    data.append(chunk)
+                }
+                usleep(UInt32.random(in: 0...20_000, using: &generator))
+            } else {
+                usleep(UInt32.random(in: 5_000...90_000, using: &generator))
+            }
             kill(process.processIdentifier, SIGKILL)
-            let data = out.fileHandleForReading.readDataToEndOfFile()
+            data.append(out.fileHandleForReading.readDataToEndOfFile())
             process.waitUntilExit()
             #expect(process.terminationReason == .uncaughtSignal, "round \(round): the child exited by itself")
 
@@ -40,6 +53,7 @@ struct CrashSafetyTests {
             let lines = text.hasSuffix("\n") ? text.split(separator: "\n") : text.split(separator: "\n").dropLast()
             let indices = lines.compactMap { Int64($0) }
             reportedTotal += indices.count
+            if !indices.isEmpty { roundsWithAppends += 1 }
             reportedMax = max(reportedMax, indices.max() ?? -1)
 
             guard FileManager.default.fileExists(atPath: "\(state)/audit.sqlite") else { continue }
@@ -53,7 +67,11 @@ struct CrashSafetyTests {
                 try await Self.verify(store: store, state: state)
             }
         }
-        #expect(reportedTotal > Self.kills, "the children appended too little for the test to mean anything")
+        // Every odd round was killed after its child reported an append.
+        #expect(
+            roundsWithAppends >= Self.kills / 2,
+            "only \(roundsWithAppends) of \(Self.kills) children appended (\(reportedTotal) appends)"
+        )
     }
 
     static func verify(store: SQLiteAuditStore, state: String) async throws {

@@ -101,12 +101,13 @@ struct GatewayAPIProcessTests {
         let relayAddress = String(
             try relay.waitForLine(containing: "relay: listening for pumps on").split(separator: " ").last ?? ""
         )
-        // Long sessions (a message every 50 ms for up to 30 s), so the pumps are live when asked.
+        // Long sessions (a message every 50 ms for up to 5 min; stopped by the test), so the
+        // pumps are live when asked even on a loaded machine (30 s sessions had ended there).
         let pumps = try serials.map { serial in
             try BackgroundProcess(
                 ProcessHarness.medtunnel,
                 [
-                    "pump-sim", "--pki", pki, "--serial", serial, "--connect", relayAddress, "--telemetry", "600",
+                    "pump-sim", "--pki", pki, "--serial", serial, "--connect", relayAddress, "--telemetry", "6000",
                     "--interval", "50",
                 ],
                 in: tmp.url,

@@ -77,7 +77,9 @@ final class StandInGatewayHandler: ChannelInboundHandler {
 
 @Suite("Relay: back-pressure per pump link")
 struct RelayBackPressureTests {
-    @Test("a pump that stops reading holds only its own stream: the others' round trips stay under 5 s")
+    @Test(
+        "a pump that stops reading holds only its own stream: the others' round trips go on (each under 20 s, milliseconds unloaded)"
+    )
     func stuckPumpDoesNotBlockOthers() async throws {
         let bed = try await RelayTestBed(pumps: [])
         let meter = FloodMeter()
@@ -138,9 +140,10 @@ struct RelayBackPressureTests {
             return slowest
         }
         // Head-of-line blocking would stall these round trips until the stuck pump reads, that
-        // is forever; unloaded they take milliseconds. The bound is 5 s so that a machine busy
-        // with parallel builds and tests (seen: 3.6 s) does not fail it.
-        #expect(slowest < .seconds(5), "slowest round trip \(slowest)")
+        // is forever; unloaded they take milliseconds. The bound is 20 s so that a machine busy
+        // with parallel builds and every other suite on the same event loops (seen: 3.6 s and
+        // 5.7 s at load 11 on 2 cores) does not fail it.
+        #expect(slowest < .seconds(20), "slowest round trip \(slowest)")
 
         let counters = relay.counters.snapshot
         #expect(counters.drops.isEmpty, "\(counters.drops)")
