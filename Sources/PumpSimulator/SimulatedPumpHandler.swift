@@ -249,6 +249,13 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // After the gateway's close_notify, a reset is how its end of a finished session looks
+        // when its socket closed before this pump's own close_notify arrived: the link closed,
+        // nothing failed.
+        if self.tls.peerSentCloseNotify {
+            self.finish(context, .failure(PumpLinkClosed(telemetryAcknowledged: self.report.telemetryAcknowledged)))
+            return
+        }
         self.finish(context, .failure(error))
     }
 }
