@@ -45,6 +45,9 @@ struct CommandPathHostilityTests {
             var threshold = try path.pumpState.settings.suspendThreshold.rawValue
             var session = path.session()
             try await path.connected(session)
+            try await path.until("the gateway's answer to the hello passes the relay") {
+                !cutter.recordLengths(.toPump).isEmpty
+            }
 
             // One exchange uncut: the lengths of the command and acknowledgement records.
             func nextThreshold() -> Int64 {
@@ -88,9 +91,14 @@ struct CommandPathHostilityTests {
                 )
                 if delivered { pumpApplied += 1 }
 
-                // The pump reconnects; its hello settles what was uncertain.
+                // The pump reconnects; its hello settles what was uncertain. The gateway's answer
+                // to the hello must have passed the cutter before it is armed again.
                 try await path.disconnected()
+                let answered = cutter.recordLengths(.toPump).count
                 session = try await path.reconnect()
+                try await path.until("the gateway's answer to the hello passes the relay") {
+                    cutter.recordLengths(.toPump).count > answered
+                }
                 let settled = try await path.settled(submitted.id)
                 let expected: [ChangeRequestState] =
                     if direction == .toGateway && offset == length {
