@@ -206,7 +206,7 @@ let package = Package(
             dependencies: [
                 "CommandPipeline", "GatewayTLS", "TunnelProtocol", "MedTunnelPKI", "AuditLog", "SafetyPolicy",
                 "RelayFraming",
-                "TelemetryStore",
+                "TelemetryStore", "TherapyModel",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -342,6 +342,9 @@ let package = Package(
                 "RelayCore", "RelayFraming", "RelayHostility", "Gateway", "GatewayTLS", "PumpSimulator", "PumpTLS",
                 "TunnelProtocol",
                 "MedTunnelPKI", "MedTunnelIdentity",
+                // The command path through a hostile relay (CommandPathHostilityTests).
+                "CommandPipeline", "ChangeRequests", "Accounts", "AccessTokens", "AuditLog", "PumpRuntime",
+                "SafetyPolicy", "TherapyModel", "TherapyJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -5,17 +5,20 @@ import ChangeRequests
 import CommandAuthority
 public import Logging
 public import MedTunnelPKI
+public import TherapyModel
 
 extension CommandPipeline {
     /// The pipeline of a gateway: its state directory's audit log (`audit`, or opened here),
     /// accounts, token key (created on first use) and change-request store; the PKI's command
     /// key and pump certificates. Call `recover()` on it before serving, then `run()`.
+    /// `clock` is the gateway's time (tests set it; the pump keeps its own).
     public static func open(
         stateDirectory: String,
         pki: PKIDirectory,
         audit: AuditLog? = nil,
         configuration: Configuration = Configuration(),
-        logger: Logger
+        logger: Logger,
+        clock: @escaping @Sendable () -> Timestamp = CommandPipeline.wallClock
     ) async throws -> CommandPipeline {
         let log: AuditLog
         if let audit {
@@ -32,7 +35,8 @@ extension CommandPipeline {
             signer: try CommandSigner.load(from: pki),
             pumpKeys: .pki(pki),
             configuration: configuration,
-            logger: logger
+            logger: logger,
+            clock: clock
         )
     }
 }

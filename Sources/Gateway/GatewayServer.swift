@@ -7,6 +7,7 @@ public import NIOCore
 import NIOPosix
 import Synchronization
 public import TelemetryStore
+public import TherapyModel
 
 /// A host and port to listen on or connect to, parsed from `HOST:PORT` (IPv6 as `[::1]:PORT`).
 public struct HostPort: Sendable, Equatable, CustomStringConvertible {
@@ -90,17 +91,20 @@ public final class GatewayServer: Sendable {
     /// The gateway of a state directory with its command pipeline: audit log, accounts, token
     /// key, change requests (`CommandPipeline.open`), recovered from the audit log before the
     /// gateway exists, so nothing is served from a store out of step with the log.
+    /// `commandClock` is the pipeline's time (the system clock; tests may set their own).
     public static func open(
         configuration: Configuration,
         logger: Logger,
-        group: any EventLoopGroup
+        group: any EventLoopGroup,
+        commandClock: @escaping @Sendable () -> Timestamp = CommandPipeline.wallClock
     ) async throws -> GatewayServer {
         try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
         let commands = try await CommandPipeline.open(
             stateDirectory: configuration.stateDirectory,
             pki: configuration.pki,
             configuration: configuration.commandPipeline,
-            logger: logger
+            logger: logger,
+            clock: commandClock
         )
         let report = try await commands.recover()
         logger.info(

@@ -124,7 +124,9 @@ public struct HostileStreamStateMachine: Sendable {
     ) {
         var fired: [HostileBehaviour: HostilityRule] = [:]
         for (index, rule) in self.rules.enumerated() where rule.behaviour != .truncateAt {
-            guard rule.target.records.matches(contentType: record.contentType) else { continue }
+            guard rule.target.records.matches(contentType: record.contentType),
+                record.bytes.readableBytes >= rule.target.minimumBytes
+            else { continue }
             self.matched[index] += 1
             guard self.matched[index] > rule.target.after, self.acted[index] < (rule.target.count ?? .max) else {
                 continue

@@ -98,7 +98,7 @@ extension HostilitySpec {
         token: String,
         to target: inout HostilityTarget
     ) throws(HostilitySpecError) {
-        let known = ["link", "records", "after", "count", "dir"]
+        let known = ["link", "records", "min-bytes", "after", "count", "dir"]
         guard known.contains(option) else {
             throw HostilitySpecError(
                 .unknownItem,
@@ -122,11 +122,15 @@ extension HostilitySpec {
                 throw HostilitySpecError(.badValue, "'\(token)': records must be app, handshake or all")
             }
             target.records = kind
-        case "after", "count":
+        case "after", "count", "min-bytes":
             guard let number = Int(value), number >= 0 else {
                 throw HostilitySpecError(.badValue, "'\(token)': \(option) must be a whole number (0 or more)")
             }
-            if option == "after" { target.after = number } else { target.count = number }
+            switch option {
+            case "after": target.after = number
+            case "count": target.count = number
+            default: target.minimumBytes = number
+            }
         default:
             switch value {
             case "up": target.directions = [.up]

@@ -24,6 +24,7 @@
 /// |--------------------------|--------------------------------------------------|---------|
 /// | `link=N`                 | only the N-th pump link the relay accepts (1…)   | every   |
 /// | `records=app|handshake|all` | TLS content type 23, 20/22, or every record   | `all`   |
+/// | `min-bytes=N`            | only records of N bytes or more, header included | 0       |
 /// | `after=K`                | skip the first K matching records of each link   | 0       |
 /// | `count=K`                | at most K actions per link and direction         | no cap  |
 /// | `dir=up|down|both`       | pump→gateway, gateway→pump, or both              | `up`    |
@@ -31,6 +32,10 @@
 /// RATE is a probability from 0 to 1 (default 1: every selected record). Named specs:
 /// `chaos` (a little of every per-record behaviour on every link). Example:
 /// `flip=0.01,drop=0.001;delay=50ms,link=2` (the quotes matter in a shell because of `;`).
+///
+/// Record lengths travel in clear, so a phone can tell a signed command or acknowledgement
+/// (about 150 to 200 bytes) from telemetry and its answers (under 100):
+/// `drop,dir=up,records=app,min-bytes=120` drops the pump's acknowledgements only.
 public struct HostilitySpec: Sendable, Equatable {
     public var rules: [HostilityRule]
 
@@ -69,6 +74,8 @@ public struct HostilityTarget: Sendable, Equatable {
     /// The link's number in the relay's order of acceptance (1…); nil for every link.
     public var link: Int?
     public var records: HostileRecordKind = .all
+    /// Only records at least this long (header included).
+    public var minimumBytes = 0
     public var after = 0
     public var count: Int?
     public var directions: Set<HostileDirection> = [.up]
@@ -76,12 +83,14 @@ public struct HostilityTarget: Sendable, Equatable {
     public init(
         link: Int? = nil,
         records: HostileRecordKind = .all,
+        minimumBytes: Int = 0,
         after: Int = 0,
         count: Int? = nil,
         directions: Set<HostileDirection> = [.up]
     ) {
         self.link = link
         self.records = records
+        self.minimumBytes = minimumBytes
         self.after = after
         self.count = count
         self.directions = directions

@@ -32,7 +32,7 @@ struct RelayCommand: AsyncParsableCommand {
                 ';' starts a group with its own targets. Behaviours: drop[=RATE], delay=TIME[@RATE], \
                 duplicate[=RATE], reorder[=RATE], flip[=RATE], truncate[=RATE], truncate-at=BYTES, \
                 inject[=RATE], splice=LINK[@RATE], replay. Options: link=N, records=app|handshake|all, \
-                after=K, count=K, dir=up|down|both. Named: chaos. Example: 'flip=0.01,drop=0.001;delay=50ms,link=2'.
+                min-bytes=N, after=K, count=K, dir=up|down|both. Named: chaos. Example: 'flip=0.01,drop=0.001;delay=50ms,link=2'.
                 """,
             valueName: "SPEC"
         )

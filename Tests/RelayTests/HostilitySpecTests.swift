@@ -112,4 +112,33 @@ struct HostilitySpecTests {
         // reorder: record 0 leaves after record 1.
         #expect(try self.run("reorder,count=1", seed: 1, records: 3).map { $0[5] } == [1, 0, 2])
     }
+
+    @Test("min-bytes selects records by their length in clear: a command, not the telemetry answers around it")
+    func targetsBySize() throws {
+        #expect(
+            try HostilitySpec(parsing: "drop,dir=up,records=app,min-bytes=120").rules[0].target
+                == HostilityTarget(records: .app, minimumBytes: 120, directions: [.up])
+        )
+        var machine = HostileStreamStateMachine(
+            rules: try HostilitySpec(parsing: "drop,records=app,min-bytes=10").rules,
+            link: 1,
+            direction: .up,
+            seed: 1
+        )
+        // 9, 10 and 11 bytes long, header included: the last two are dropped.
+        var sent: [Int] = []
+        for length in [9, 10, 11, 9] {
+            let record: [UInt8] = [23, 3, 3, 0, UInt8(length - 5)] + [UInt8](repeating: 0, count: length - 5)
+            for output in machine.received(ByteBuffer(bytes: record), now: .now()).outputs {
+                if case .send(let bytes, _) = output { sent.append(bytes.readableBytes) }
+            }
+        }
+        #expect(sent == [9, 9])
+        #expect {
+            _ = try HostilitySpec(parsing: "drop,min-bytes=big")
+        } throws: { error in
+            (error as? HostilitySpecError)?.code == .badValue
+                && (error as? HostilitySpecError)?.reason.contains("'min-bytes=big'") == true
+        }
+    }
 }

@@ -11,6 +11,7 @@ import PumpTLS
 import RelayCore
 import RelayHostility
 import Synchronization
+import TherapyModel
 
 /// A gateway with a relay listener, in this process, over loopback, on a throwaway PKI.
 final class RelayTestBed: Sendable {
@@ -21,7 +22,13 @@ final class RelayTestBed: Sendable {
     let group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     static let quiet = Logger(label: "relay-tests", factory: { _ in SwiftLogNoOpLogHandler() })
 
-    init(pumps: [String] = ["PUMP-0001", "PUMP-0002", "PUMP-0003"], phones: [String] = ["PHONE-1"]) async throws {
+    /// `commandClock`: open the gateway with its command pipeline (`GatewayServer.open`), on
+    /// that clock; nil: a gateway without one.
+    init(
+        pumps: [String] = ["PUMP-0001", "PUMP-0002", "PUMP-0003"],
+        phones: [String] = ["PHONE-1"],
+        commandClock: (@Sendable () -> Timestamp)? = nil
+    ) async throws {
         self.directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "medtunnel-relay-test-\(UUID().uuidString)"
         )
@@ -29,15 +36,25 @@ final class RelayTestBed: Sendable {
         try PKIOperations.initialize(self.pki)
         for serial in pumps { try PKIOperations.issue(.pump(serial: serial), in: self.pki) }
         for id in phones { try PKIOperations.issue(.phone(id: id), in: self.pki) }
-        self.gateway = try GatewayServer(
-            configuration: .init(
-                pki: self.pki,
-                stateDirectory: self.directory.appendingPathComponent("state").path,
-                pumpListen: nil
-            ),
-            logger: Self.quiet,
-            group: MultiThreadedEventLoopGroup.singleton
+        let configuration = GatewayServer.Configuration(
+            pki: self.pki,
+            stateDirectory: self.directory.appendingPathComponent("state").path,
+            pumpListen: nil
         )
+        if let commandClock {
+            self.gateway = try await GatewayServer.open(
+                configuration: configuration,
+                logger: Self.quiet,
+                group: MultiThreadedEventLoopGroup.singleton,
+                commandClock: commandClock
+            )
+        } else {
+            self.gateway = try GatewayServer(
+                configuration: configuration,
+                logger: Self.quiet,
+                group: MultiThreadedEventLoopGroup.singleton
+            )
+        }
         self.relayListener = try await self.gateway.bindRelayListener(HostPort(host: "127.0.0.1", port: 0))
     }
 
