@@ -114,18 +114,10 @@ struct CommandPathHostilityTests {
                     + "record \(acknowledgementLength) B\(Self.soak ? ", every offset" : "")) in \(elapsed)"
             )
             #expect(cutter.cuts.count == plan.count)
-            // A phone that resets more than 200 streams in 30 s loses its uplink to the gateway's
-            // HTTP/2 rapid-reset protection (swift-nio-http2's default): only the soak run cuts
-            // that fast. Each loss is the gateway's doing, named, and the relay reconnected.
-            let losses = path.relay.counters.snapshot.uplinkLosses
-            let violations = path.bed.gateway.registry.events.filter {
-                $0.kind == "relay_protocol_violation" && $0.detail.contains("ExcessiveRSTFrames")
-            }
-            #expect(violations.count == losses, "\(losses) uplink losses: \(path.bed.gateway.registry.events)")
-            #expect(Self.soak || losses == 0)
-            if losses > 0 {
-                print("truncation sweep: the gateway dropped the phone's uplink \(losses) times (RST_STREAM rate)")
-            }
+            // Links end with END_STREAM, not RST_STREAM, so even the soak run's hundreds of links
+            // in seconds stay under the gateway's HTTP/2 rapid-reset limit (200 resets in 30 s,
+            // swift-nio-http2's default): the uplink is never lost.
+            #expect(path.relay.counters.snapshot.uplinkLosses == 0, "\(path.bed.gateway.registry.events)")
 
             await session.stop()
             let applied = try await path.expectAuditAgreesWithPump()
