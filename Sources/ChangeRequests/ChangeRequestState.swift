@@ -5,7 +5,8 @@
 ///                 ┌─> rejected                        (policy reject, or refused by a clinician)
 ///   (new) ────────┼─> pendingApproval ─┬─> approved ─┐
 ///                 │                    ├─> rejected  │
-///                 │                    └─> cancelled │
+///                 │                    ├─> cancelled │
+///                 │                    └─> expired   │  (not approved within the command's lifetime)
 ///                 └─> accepted ──────────────────────┴─> queued ─┬─> sent ─┬─> applied
 ///                       └─> cancelled    (approved → cancelled)  │         ├─> refusedByPump(code)
 ///                                                                │         └─> uncertain ─┬─> applied
@@ -13,6 +14,9 @@
 ///                                                                └─> cancelled            └─> notApplied
 /// ```
 ///
+/// - A change held for approval has the same expiry as the command it would become, counted
+///   from the request: a bolus approved an hour after it was asked for would be a dangerous
+///   surprise. Approval does not extend it; past it the request expires unapproved.
 /// - A command is cancelled only before it is sent; once sent, only the pump's own report
 ///   settles it.
 /// - `sent` past its expiry is not `expired`: the pump may have applied it. It stays `sent`
@@ -41,7 +45,8 @@ public enum ChangeRequestState: Sendable, Hashable, CustomStringConvertible {
     /// Whether a request in this state may move to `next`.
     public func canMove(to next: ChangeRequestState) -> Bool {
         switch (self, next) {
-        case (.pendingApproval, .approved), (.pendingApproval, .rejected), (.pendingApproval, .cancelled):
+        case (.pendingApproval, .approved), (.pendingApproval, .rejected), (.pendingApproval, .cancelled),
+            (.pendingApproval, .expired):
             true
         case (.approved, .queued), (.approved, .cancelled), (.accepted, .queued), (.accepted, .cancelled):
             true

@@ -141,7 +141,8 @@ extension ChangeRequestStore {
         let due = try reading("list expired commands") {
             try ChangeRequestSchema.loadRequests(
                 connection,
-                where: "state = 'queued' AND expires_ms <= \(now.millisecondsSinceEpoch) ORDER BY queue_position",
+                where: "state IN ('queued', 'pending_approval') AND expires_ms <= \(now.millisecondsSinceEpoch) "
+                    + "ORDER BY queue_position, created_ms",
                 bindings: []
             )
         }

@@ -54,7 +54,8 @@ extension ChangeRequestStore {
             states: states,
             at: now
         )
-        if accepted {
+        if accepted || decision.initialState == .pendingApproval {
+            // A held change must be approved within the lifetime its command would have.
             event.expiresAt = lifetimes.expiry(of: submission.change.kind, queuedAt: now).millisecondsSinceEpoch
         }
         event.creation = ChangeRequestEvent.Creation(
@@ -77,12 +78,24 @@ extension ChangeRequestStore {
     /// A second clinician approved a change held for approval: it is queued (one audit entry,
     /// `change.approved`). Whether this approver may approve is `ApprovalPolicy`'s question,
     /// asked by the caller before this.
+    /// The command keeps the expiry counted from the request: throws `commandExpired` once it
+    /// has passed (the sweep then records the request expired).
     public func approve(_ id: ChangeRequestID, by approver: ChangeActor, now: Timestamp) async throws -> ChangeRequest {
         try await transition(id, to: [.approved, .queued], kind: .changeApproved, actor: approver, now: now) {
             event,
             request in
+            if let expiry = request.expiresAt, expiry <= now {
+                throw ChangeRequestError(
+                    .commandExpired,
+                    "request \(id) expired unapproved at \(expiry): a change must be approved within its "
+                        + "command's lifetime from the request; ask for it again"
+                )
+            }
             event.approver = approver.id
-            event.expiresAt = lifetimes.expiry(of: request.change.kind, queuedAt: now).millisecondsSinceEpoch
+            // (Requests held before approval windows existed have no expiry yet: from now.)
+            event.expiresAt =
+                (request.expiresAt ?? lifetimes.expiry(of: request.change.kind, queuedAt: now))
+                .millisecondsSinceEpoch
         }
     }
 

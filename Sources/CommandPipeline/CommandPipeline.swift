@@ -148,7 +148,7 @@ public actor CommandPipeline: PumpSessionObserver {
         do {
             for request in try await store.expire(now: now) {
                 logger.info(
-                    "queued command expired undelivered",
+                    "change expired undelivered (queued, or not approved in time)",
                     metadata: ["device": "\(request.pumpSerial)", "request": "\(request.id)"]
                 )
             }

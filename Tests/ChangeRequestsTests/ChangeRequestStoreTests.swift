@@ -33,7 +33,7 @@ struct ChangeRequestStoreTests {
     func decisions() async throws {
         let fixture = try await StoreFixture.make()
         let held = try await fixture.submit(decision: StoreFixture.needsApproval)
-        #expect(held.state == .pendingApproval && held.expiresAt == nil)
+        #expect(held.state == .pendingApproval && held.expiresAt == StoreFixture.later(5))  // the approval window
         #expect(held.decision.outcome == .needsApproval)
         #expect(held.decision.reasons.map(\.code) == ["max_bolus_outside_recommended"])
         let rejected = try await fixture.submit(StoreFixture.bolus(12_000), decision: StoreFixture.reject)
@@ -154,7 +154,16 @@ struct ChangeRequestStoreTests {
         let entry = try #require(try await fixture.entries().last)
         #expect(entry.event.kind == .changeApproved && entry.event.actor.id == "drjones")
         #expect(approved.authorizingAuditIndex == entry.index)
-        #expect(approved.expiresAt == StoreFixture.later(7))  // 5 minutes from approval
+        #expect(approved.expiresAt == StoreFixture.later(5))  // 5 minutes from the request, not the approval
+        let late = try await fixture.submit(decision: StoreFixture.needsApproval)
+        let lateApproval = await changeError {
+            _ = try await fixture.store.approve(late.id, by: StoreFixture.secondClinician, now: StoreFixture.later(5))
+        }
+        #expect(lateApproval?.code == .commandExpired)
+        #expect(try await fixture.store.request(late.id)?.state == .pendingApproval)
+        // (The queued one above expires with it: same window.)
+        #expect(Set(try await fixture.store.expire(now: StoreFixture.later(5)).map(\.id)) == [approved.id, late.id])
+        #expect(try await fixture.store.request(late.id)?.history.map(\.to) == [.pendingApproval, .expired])
 
         let declined = try await fixture.submit(decision: StoreFixture.needsApproval)
         #expect(

@@ -8,6 +8,7 @@ struct TransitionTests {
     /// The legal moves, written out independently of the implementation.
     static let legal: Set<[String]> = [
         ["pending_approval", "approved"], ["pending_approval", "rejected"], ["pending_approval", "cancelled"],
+        ["pending_approval", "expired"],
         ["approved", "queued"], ["approved", "cancelled"], ["accepted", "queued"], ["accepted", "cancelled"],
         ["queued", "sent"], ["queued", "expired"], ["queued", "cancelled"],
         ["sent", "applied"], ["sent", "refused_by_pump"], ["sent", "uncertain"],

@@ -4,6 +4,7 @@ import CommandPipeline
 import Foundation
 import Testing
 import TherapyModel
+import TunnelProtocol
 
 /// Changes held for approval, approval by a second clinician, cancellation.
 @Suite("Command pipeline: approval and cancellation")
@@ -89,6 +90,53 @@ struct ApprovalTests {
             }
             #expect(error?.status == 422 && error?.reason == "prescription_suspend_threshold_range")
             #expect(try await fixture.request(held.request.id).state == .pendingApproval)
+        }
+    }
+
+    @Test(
+        "a held change expires with its command's lifetime from the request: approval does not extend it, a late approval is refused (409 command_expired), the sweep records it expired and nothing is sent"
+    )
+    func approvalWindow() async throws {
+        let fixture = try await PipelineFixture.make()
+        let pump = try TestPump(fixture: fixture)
+        try await fixture.running {
+            try await fixture.setTherapy()
+            pump.connect()
+            // A settings change lives 24 h: it must be approved within 24 h of the request.
+            let held = try await fixture.submit(Self.suspendAt85, by: "drsmith")
+            let lifetime = CommandLifetime.maximumMilliseconds(for: ControlKind.setSuspendThreshold)
+            #expect(
+                held.request.expiresAt?.millisecondsSinceEpoch
+                    == held.request.createdAt.millisecondsSinceEpoch + lifetime
+            )
+            fixture.clock.advance(minutes: 24 * 60 + 1)
+            let late = await apiError {
+                try await fixture.pipeline.approveChange(
+                    held.request.id.rawValue,
+                    authorization: try await fixture.bearer("drjones")
+                )
+            }
+            #expect(late?.status == 409 && late?.reason == "command_expired", "\(String(describing: late))")
+            #expect(try await fixture.entries(of: .changeApproved).isEmpty)
+            await fixture.pipeline.sweep()
+            let expired = try await fixture.request(held.request.id)
+            #expect(expired.state == .expired)
+            #expect(expired.history.map(\.to) == [.pendingApproval, .expired])
+            #expect(try await fixture.entries(of: .commandExpired).count == 1)
+            await fixture.pipeline.waitUntilIdle(PipelineFixture.serial)
+            #expect(pump.received.withLock { $0 }.isEmpty)
+
+            // Approved in time, the command keeps the expiry counted from the request.
+            let again = try await fixture.submit(Self.suspendAt85, by: "drsmith")
+            fixture.clock.advance(minutes: 60)
+            let approved = try await fixture.pipeline.approveChange(
+                again.request.id.rawValue,
+                authorization: try await fixture.bearer("drjones")
+            )
+            #expect(approved.expiresAt == again.request.expiresAt)
+            await fixture.pipeline.waitUntilIdle(PipelineFixture.serial)
+            #expect(try await fixture.request(again.request.id).state == .applied)
+            try await expectAuditAgreesWithPump(fixture, pump)
         }
     }
 
