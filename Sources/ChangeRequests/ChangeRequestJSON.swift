@@ -83,10 +83,7 @@ public enum ChangeRequestJSON {
     }
 
     private static func time(_ timestamp: Timestamp) -> JSONValue {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        let date = Date(timeIntervalSince1970: Double(timestamp.millisecondsSinceEpoch) / 1000)
-        return .string(formatter.string(from: date))
+        .string(ISO8601Time.format(timestamp))
     }
 
     private static func render(_ value: JSONValue) -> Data {
