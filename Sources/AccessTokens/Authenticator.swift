@@ -20,9 +20,10 @@ public struct AuthenticatedUser: Sendable, Hashable {
 ///
 /// Checks, in order: present; `Bearer <token>`; a JWT whose header says ES256; the signature,
 /// by this gateway's token key alone (the header's `kid` and `alg` never choose the key); the
-/// claims against `now`: audience, issuer, expiry, issue time; then the account, read fresh
-/// from the store on every call, so a disabled account is refused from the next request on and
-/// a changed role or attribute applies at once.
+/// claims against `now`: audience, issuer, expiry, issue time; then the account as the store
+/// holds it now (its cache is emptied by any change to `accounts.sqlite`, from any process), so
+/// a disabled account is refused from the next request on and a changed role or attribute
+/// applies at once.
 public struct Authenticator: Sendable {
     /// Longest header value looked at; a real token is well under 1 KiB.
     public static let maximumHeaderBytes = 8192

@@ -171,6 +171,41 @@ struct AuthenticatorTests {
         await expectFailure(setup, "Bearer \(token)", .disabledUser)
     }
 
+    @Test(
+        "an account disabled through another connection to accounts.sqlite (as `medtunnel user disable` in its own process) is refused on the next request"
+    )
+    func disabledThroughAnotherConnection() async throws {
+        let setup = try await setup()
+        let token = try await token(setup, "drsmith")
+        // Authenticated several times: the account is cached by now.
+        for _ in 0..<3 {
+            let user = try await setup.authenticator.authenticate(authorization: "Bearer \(token)", now: Self.now)
+            #expect(user.account.id == "drsmith" && !user.account.isDisabled)
+        }
+        // The same state directory opened again: its own SQLite connection and audit log writer.
+        let other = try await setup.fixture.reopened()
+        _ = try await other.store.disable(id: "drsmith", by: AccountsFixture.admin, now: Self.now, audit: other.audit)
+        await expectFailure(setup, "Bearer \(token)", .disabledUser)
+        // alice, untouched, still authenticates.
+        let alice = try await self.token(setup, "alice")
+        _ = try await setup.authenticator.authenticate(authorization: "Bearer \(alice)", now: Self.now)
+    }
+
+    @Test("an account created through another connection after a token for it was refused is found at once")
+    func createdThroughAnotherConnection() async throws {
+        let setup = try await setup()
+        // carol's token, signed by this gateway's key before carol has an account here.
+        let elsewhere = try await AccountsFixture.make()
+        try await elsewhere.add("carol", .caregiver, ["patient=patient-001"])
+        let issuerElsewhere = try await TokenIssuer(key: setup.key, accounts: elsewhere.store)
+        let token = try await issuerElsewhere.issue(to: "carol", lifetime: .default, now: Self.now).token
+        await expectFailure(setup, "Bearer \(token)", .unknownUser)
+        await expectFailure(setup, "Bearer \(token)", .unknownUser)
+        try await setup.fixture.reopened().add("carol", .caregiver, ["patient=patient-001"])
+        let user = try await setup.authenticator.authenticate(authorization: "Bearer \(token)", now: Self.now)
+        #expect(user.account.id == "carol" && user.actor.role == .caregiver)
+    }
+
     @Test("no token is issued for an unknown or disabled account")
     func issuingRefusals() async throws {
         let setup = try await setup()
