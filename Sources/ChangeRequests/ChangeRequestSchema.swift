@@ -58,7 +58,9 @@ enum ChangeRequestSchema {
                         set_ms INTEGER NOT NULL, audit_index INTEGER NOT NULL UNIQUE, settings_json TEXT,
                         PRIMARY KEY(pump_serial, version));
                     CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-                    """
+                    """,
+                // Rebuilt from the audit log after a power loss (see ChangeRequestStore, "Durability").
+                durability: .walNormal
             )
         } catch let error as SQLiteError {
             throw ChangeRequestError(.storageFailure, "\(path): \(error.reason)")
