@@ -79,6 +79,14 @@ public actor ChangeRequestStore {
     /// Steps whose audit entries are durable, waiting for the store's group commit.
     var waitingSteps: [StepWaiter] = []
     var committing = false
+    /// Each pump's current therapy as last read (nil: none set), so that the many reads of it
+    /// (every API call on a pump, every acknowledgement) do not decode its JSON again.
+    /// `applyTherapy` drops the pump's entry when it writes a version, a failed commit empties
+    /// it, and so does a commit by any other connection to `changes.sqlite` (`PRAGMA
+    /// data_version`; a running gateway has none).
+    var therapyCache: [String: PumpTherapy?] = [:]
+    var therapyCacheVersion: Int64?
+    static let maximumCachedTherapies = 100_000
     /// Store transactions committed for steps; steps / commits is the group-commit batch size.
     public internal(set) var commitCount: UInt64 = 0
     /// Tests only: stop dead at this point, as a crash would.

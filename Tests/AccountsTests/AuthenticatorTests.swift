@@ -111,6 +111,29 @@ struct AuthenticatorTests {
         await expectFailure(setup, "Bearer \(good[0]).\(good[1]).AAAA", .badSignature)
     }
 
+    @Test("a token verified once is not re-verified, but any edit of it is: the copy is verified and refused")
+    func verifiedTokensStayExact() async throws {
+        let setup = try await setup()
+        let good = try await token(setup)
+        for _ in 0..<2 {
+            _ = try await setup.authenticator.authenticate(authorization: "Bearer \(good)", now: Self.now)
+        }
+        let parts = good.split(separator: ".")
+        let other = try await token(setup, "drsmith").split(separator: ".")
+        await expectFailure(setup, "Bearer \(parts[0]).\(other[1]).\(parts[2])", .badSignature)
+        var signature = Array(parts[2].utf8)
+        signature[4] = signature[4] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
+        await expectFailure(
+            setup,
+            "Bearer \(parts[0]).\(parts[1]).\(String(decoding: signature, as: UTF8.self))",
+            .badSignature
+        )
+        await expectFailure(setup, "Bearer \(good).", .malformed)
+        // The verified token itself still passes, and still expires by the clock.
+        _ = try await setup.authenticator.authenticate(authorization: "Bearer \(good)", now: Self.now)
+        await expectFailure(setup, "Bearer \(good)", .expired, at: Self.now.advanced(byMinutes: 16))
+    }
+
     @Test("expired and not-yet-valid tokens are refused with those reasons, by the clock passed in")
     func time() async throws {
         let setup = try await setup()
