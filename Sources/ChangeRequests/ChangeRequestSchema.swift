@@ -87,13 +87,13 @@ enum ChangeRequestSchema {
     // MARK: Requests
 
     static func loadRequest(_ connection: SQLiteConnection, _ id: ChangeRequestID) throws -> ChangeRequest? {
-        try loadRequests(connection, where: "id = ?", bindings: [id.rawValue]).first
+        try loadRequests(connection, where: "id = ?", bindings: [.text(id.rawValue)]).first
     }
 
     static func loadRequests(
         _ connection: SQLiteConnection,
         where condition: String,
-        bindings: [String]
+        bindings: [SQLiteValue]
     ) throws -> [ChangeRequest] {
         let select = try connection.prepare(
             """

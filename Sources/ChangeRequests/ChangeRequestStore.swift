@@ -169,8 +169,8 @@ public actor ChangeRequestStore {
         try reading("list requests of \(serial)") {
             try ChangeRequestSchema.loadRequests(
                 connection,
-                where: "pump_serial = ? ORDER BY created_ms DESC, id LIMIT \(max(0, limit))",
-                bindings: [serial]
+                where: "pump_serial = ? ORDER BY created_ms DESC, id LIMIT ?",
+                bindings: [.text(serial), .integer(Int64(max(0, limit)))]
             )
         }
     }
@@ -181,7 +181,7 @@ public actor ChangeRequestStore {
             try ChangeRequestSchema.loadRequests(
                 connection,
                 where: "requester_id = ? AND idempotency_key = ?",
-                bindings: [requester, idempotencyKey]
+                bindings: [.text(requester), .text(idempotencyKey)]
             ).first
         }
     }

@@ -18,6 +18,8 @@ public final class SQLiteConnection {
 
     let handle: OpaquePointer
     public let path: String
+    /// Compiled statements waiting for reuse (see `SQLiteStatementPool`).
+    let statements = SQLiteStatementPool()
 
     /// Opens (and creates when `create` is true) the database at `path`.
     public init(
@@ -44,7 +46,11 @@ public final class SQLiteConnection {
         sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
     }
 
-    deinit { sqlite3_close_v2(self.handle) }
+    deinit {
+        self.statements.close()
+        // Statements still alive keep the handle open until they end (`close_v2`).
+        sqlite3_close_v2(self.handle)
+    }
 
     /// Sets the journal mode and synchronous level and checks that SQLite really applied them.
     public func apply(_ durability: Durability) throws {
