@@ -220,7 +220,7 @@ let package = Package(
         .target(
             name: "OperatorAPI",
             dependencies: [
-                "Gateway", "CommandPipeline", "ChangeRoutes", "TelemetryStore",
+                "Gateway", "CommandPipeline", "ChangeRoutes", "TelemetryStore", "TherapyJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -253,6 +253,7 @@ let package = Package(
         ),
         .testTarget(name: "TunnelProtocolTests", dependencies: ["TunnelProtocol"], swiftSettings: swiftSettings),
         .testTarget(name: "AuditLogTests", dependencies: ["AuditLog"], swiftSettings: swiftSettings),
+        .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "PumpRuntimeTests",
             dependencies: [

@@ -2,6 +2,7 @@ public import Accounts
 import Foundation
 import JWTKit
 public import SafetyPolicy
+import Synchronization
 public import TherapyModel
 
 /// An authenticated request's actor.
@@ -20,15 +21,17 @@ public struct AuthenticatedUser: Sendable, Hashable {
 ///
 /// Checks, in order: present; `Bearer <token>`; a JWT whose header says ES256; the signature,
 /// by this gateway's token key alone (the header's `kid` and `alg` never choose the key); the
-/// claims against `now`: audience, issuer, expiry, issue time; then the account, read fresh
-/// from the store on every call, so a disabled account is refused from the next request on and
-/// a changed role or attribute applies at once.
+/// claims against `now`: audience, issuer, expiry, issue time; then the account as the store
+/// holds it now (its cache is emptied by any change to `accounts.sqlite`, from any process), so
+/// a disabled account is refused from the next request on and a changed role or attribute
+/// applies at once.
 public struct Authenticator: Sendable {
     /// Longest header value looked at; a real token is well under 1 KiB.
     public static let maximumHeaderBytes = 8192
 
     private let keys: JWTKeyCollection
     private let accounts: AccountStore
+    private let verified = VerifiedTokens()
     public let settings: TokenSettings
 
     public init(key: TokenSigningKey, accounts: AccountStore, settings: TokenSettings = TokenSettings()) async throws {
@@ -48,8 +51,15 @@ public struct Authenticator: Sendable {
     ) async throws(AuthenticationError)
         -> AuthenticatedUser
     {
-        let token = try Self.bearerToken(authorization)
-        let claims = try await verifiedClaims(token)
+        let credential = try Self.bearerCredential(authorization)
+        let claims: TokenClaims
+        if let known = verified.claims(of: credential) {
+            claims = known
+        } else {
+            let token = try Self.checkedJWT(credential)
+            claims = try await verifiedClaims(token)
+            verified.insert(token, claims)
+        }
         try check(claims, now: now)
         let userID = claims.sub.value
         let account: Account?
@@ -73,8 +83,8 @@ public struct Authenticator: Sendable {
         )
     }
 
-    /// `Bearer <token>` → the token, checked to be three base64url parts with an ES256 header.
-    static func bearerToken(_ authorization: String?) throws(AuthenticationError) -> String {
+    /// `Bearer <token>` → the token, not yet looked at.
+    static func bearerCredential(_ authorization: String?) throws(AuthenticationError) -> Substring {
         guard let authorization, !authorization.allSatisfy(\.isWhitespace) else {
             throw AuthenticationError(.missing, "no Authorization header; send 'Authorization: Bearer <token>'")
         }
@@ -88,7 +98,11 @@ public struct Authenticator: Sendable {
                 "the Authorization header is not 'Bearer <token>'; get a token with `medtunnel token issue`"
             )
         }
-        let token = parts[1]
+        return parts[1]
+    }
+
+    /// The token, checked to be three base64url parts with an ES256 header.
+    static func checkedJWT(_ token: Substring) throws(AuthenticationError) -> String {
         let segments = token.split(separator: ".", omittingEmptySubsequences: false)
         guard segments.count == 3, segments.allSatisfy({ !$0.isEmpty }),
             let headerBytes = Base64URL.decode(segments[0]), Base64URL.decode(segments[1]) != nil,
@@ -141,5 +155,27 @@ public struct Authenticator: Sendable {
 
     private static func seconds(_ date: Date) -> Int64 {
         Int64(date.timeIntervalSince1970.rounded(.down))
+    }
+}
+
+/// Tokens whose signature and shape this authenticator has verified, with their claims. A token
+/// verifies the same way every time (the key is fixed for the authenticator's life), and a
+/// client sends the same one with every request of its session, so the ES256 verification and
+/// the decoding are done once per token. Only tokens that verified get in (nobody without the
+/// key can fill it); the claims are still checked against `now`, and the account read, on every
+/// request. Past `capacity` tokens it starts over.
+final class VerifiedTokens: Sendable {
+    static let capacity = 4096
+    private let tokens = Mutex<[Substring: TokenClaims]>([:])
+
+    func claims(of token: Substring) -> TokenClaims? {
+        tokens.withLock { $0[token] }
+    }
+
+    func insert(_ token: String, _ claims: TokenClaims) {
+        tokens.withLock { tokens in
+            if tokens.count >= Self.capacity { tokens.removeAll(keepingCapacity: true) }
+            tokens[Substring(token)] = claims
+        }
     }
 }

@@ -11,6 +11,9 @@ public struct Account: Sendable, Hashable {
     public let createdAuditIndex: UInt64?
     /// Set once the account is disabled; a disabled account never authenticates again.
     public let disabledAt: Timestamp?
+    /// The actor the safety policy sees for a request this account authenticated (made once:
+    /// an account may hold many attributes, and every request asks).
+    public let policyActor: PolicyActor
 
     public init(
         id: String,
@@ -26,13 +29,7 @@ public struct Account: Sendable, Hashable {
         self.createdAt = createdAt
         self.createdAuditIndex = createdAuditIndex
         self.disabledAt = disabledAt
-    }
-
-    public var isDisabled: Bool { disabledAt != nil }
-
-    /// The actor the safety policy sees for a request this account authenticated.
-    public var policyActor: PolicyActor {
-        PolicyActor(
+        self.policyActor = PolicyActor(
             id: id,
             role: role,
             isAuthenticated: true,
@@ -40,6 +37,8 @@ public struct Account: Sendable, Hashable {
             controlRestriction: attributes.controlRestriction
         )
     }
+
+    public var isDisabled: Bool { disabledAt != nil }
 
     public static let maximumIDLength = 64
 

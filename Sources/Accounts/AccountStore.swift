@@ -33,6 +33,12 @@ import Darwin
 ///
 /// Writers (this process's and other processes': the CLI, a starting gateway) are serialised by
 /// an exclusive lock on `accounts.sqlite.lock`. Reads never wait for it.
+///
+/// `account(id:)` (every authenticated request) answers from a cache that is emptied whenever
+/// the database has changed since it was filled: by another connection or process (`PRAGMA
+/// data_version`, e.g. `medtunnel user disable` run beside a gateway) or by this store's own
+/// connection (its change count). A disable committed anywhere is therefore seen by the next
+/// read that starts after the commit, as without the cache.
 public actor AccountStore {
     public static let schemaVersion = 1
 
@@ -41,6 +47,11 @@ public actor AccountStore {
     private let connection: SQLiteConnection
     private let lock: WriterLock
     private var writerBusy = false
+    /// Accounts by id (nil: none) as read at `cacheVersion`; see the type's comment.
+    private var cache: [String: Account?] = [:]
+    private var cacheVersion: DatabaseVersion?
+    /// More ids than this (only verified tokens' subjects are looked up) and the cache starts over.
+    static let maximumCachedAccounts = 10_000
     private var writerQueue: [CheckedContinuation<Void, Never>] = []
     /// Tests only: stop dead at this point of a write, as a crash would.
     var crashPoint: CrashPoint?
@@ -113,8 +124,28 @@ public actor AccountStore {
     /// in the audit log).
     public func account(id: String) throws -> Account? {
         try storage("read account \(id)") {
-            try rows(where: "id = ? AND (pending IS NULL OR pending <> 'create')", id).first
+            let version = DatabaseVersion(
+                dataVersion: try connection.dataVersion(),
+                ownChanges: connection.totalChanges
+            )
+            if version != cacheVersion || cache.count >= Self.maximumCachedAccounts {
+                cache.removeAll(keepingCapacity: true)
+                cacheVersion = version
+            }
+            if let cached = cache[id] { return cached }
+            let account = try rows(where: "id = ? AND (pending IS NULL OR pending <> 'create')", id).first
+            // A write of this connection in between (there is none: the actor runs one job at a
+            // time and this has no await) would have moved `totalChanges`; only then is it stale.
+            cache[id] = .some(account)
+            return account
         }
+    }
+
+    /// What `account(id:)`'s cache was filled at: the database as other connections left it, and
+    /// this connection's own changes.
+    private struct DatabaseVersion: Equatable {
+        let dataVersion: Int64
+        let ownChanges: Int64
     }
 
     /// Every account, by id (pending creations left out).

@@ -16,81 +16,81 @@ import TherapyModel
 /// `refusalCode`, `approver`, `integrityProblem` appear when set.
 public enum ChangeRequestJSON {
     public static func encode(_ request: ChangeRequest) -> Data {
-        render(object(request))
+        object(request).data
     }
 
     /// `{"changes": [...]}`.
     public static func encode(_ requests: [ChangeRequest]) -> Data {
-        render(.object(["changes": .array(requests.map(object))]))
+        JSONOutput.object([("changes", .array(requests.map(object)))]).data
     }
 
     /// `{"pumpSerial", "version", "prescription", "model", "settings", "setBy", "setByRole", "setAt",
     /// "auditIndex"}` (`settings` null when none were given).
     public static func encode(_ therapy: PumpTherapy) -> Data {
-        render(
-            .object([
-                "settings": therapy.settings.flatMap { try? JSONValue(parsing: TherapyJSON.encode($0)) } ?? .null,
-                "pumpSerial": .string(therapy.pumpSerial),
-                "version": .int(therapy.version),
-                "prescription": (try? JSONValue(parsing: TherapyJSON.encode(therapy.prescription))) ?? .null,
-                "model": (try? JSONValue(parsing: TherapyJSON.encode(therapy.model))) ?? .null,
-                "setBy": .string(therapy.setBy.id),
-                "setByRole": .string(therapy.setBy.role),
-                "setAt": time(therapy.setAt),
-                "auditIndex": .int(Int64(clamping: therapy.auditIndex)),
-            ])
-        )
+        JSONOutput.object([
+            ("settings", therapy.settings.map { .canonical(TherapyJSON.encode($0)) } ?? .null),
+            ("pumpSerial", .string(therapy.pumpSerial)),
+            ("version", .int(therapy.version)),
+            ("prescription", .canonical(TherapyJSON.encode(therapy.prescription))),
+            ("model", .canonical(TherapyJSON.encode(therapy.model))),
+            ("setBy", .string(therapy.setBy.id)),
+            ("setByRole", .string(therapy.setBy.role)),
+            ("setAt", time(therapy.setAt)),
+            ("auditIndex", .int(Int64(clamping: therapy.auditIndex))),
+        ]).data
     }
 
-    private static func object(_ request: ChangeRequest) -> JSONValue {
-        var members: [String: JSONValue] = [
-            "id": .string(request.id.rawValue),
-            "pumpSerial": .string(request.pumpSerial),
-            "requester": .string(request.requesterID),
-            "requesterRole": .string(request.requesterRole),
-            "state": .string(request.state.name),
-            "change": (try? JSONValue(parsing: Data(request.changeJSON.utf8))) ?? .null,
-            "decision": .object([
-                "decision": .string(request.decision.outcome.rawValue),
-                "reasons": .array(
-                    request.decision.reasons.map {
-                        .object(["code": .string($0.code), "message": .string($0.message)])
+    private static func object(_ request: ChangeRequest) -> JSONOutput {
+        var members: [(String, JSONOutput)] = [
+            ("id", .string(request.id.rawValue)),
+            ("pumpSerial", .string(request.pumpSerial)),
+            ("requester", .string(request.requesterID)),
+            ("requesterRole", .string(request.requesterRole)),
+            ("state", .string(request.state.name)),
+            // Stored as TherapyJSON's canonical text, checked when the request was loaded.
+            ("change", .canonical(Data(request.changeJSON.utf8))),
+            (
+                "decision",
+                .object([
+                    ("decision", .string(request.decision.outcome.rawValue)),
+                    (
+                        "reasons",
+                        .array(
+                            request.decision.reasons.map {
+                                .object([("code", .string($0.code)), ("message", .string($0.message))])
+                            }
+                        )
+                    ),
+                ])
+            ),
+            ("requestAuditIndex", .int(Int64(clamping: request.requestAuditIndex))),
+            ("createdAt", time(request.createdAt)),
+            ("updatedAt", time(request.updatedAt)),
+            ("expiresAt", request.expiresAt.map(time) ?? .null),
+            ("sequence", request.sequence.map { .int(Int64(clamping: $0)) } ?? .null),
+            (
+                "history",
+                .array(
+                    request.history.map { step in
+                        .object([
+                            ("from", step.from.map { .string($0.name) } ?? .null),
+                            ("to", .string(step.to.name)),
+                            ("at", time(step.at)),
+                            ("actor", .string(step.actor.id)),
+                            ("actorRole", .string(step.actor.role)),
+                            ("auditIndex", .int(Int64(clamping: step.auditIndex))),
+                        ])
                     }
-                ),
-            ]),
-            "requestAuditIndex": .int(Int64(clamping: request.requestAuditIndex)),
-            "createdAt": time(request.createdAt),
-            "updatedAt": time(request.updatedAt),
-            "expiresAt": request.expiresAt.map(time) ?? .null,
-            "sequence": request.sequence.map { .int(Int64(clamping: $0)) } ?? .null,
-            "history": .array(
-                request.history.map { step in
-                    .object([
-                        "from": step.from.map { .string($0.name) } ?? .null,
-                        "to": .string(step.to.name),
-                        "at": time(step.at),
-                        "actor": .string(step.actor.id),
-                        "actorRole": .string(step.actor.role),
-                        "auditIndex": .int(Int64(clamping: step.auditIndex)),
-                    ])
-                }
+                )
             ),
         ]
-        if let code = request.state.refusalCode { members["refusalCode"] = .string(code) }
-        if let approver = request.approverID { members["approver"] = .string(approver) }
-        if let problem = request.integrityProblem { members["integrityProblem"] = .string(problem) }
+        if let code = request.state.refusalCode { members.append(("refusalCode", .string(code))) }
+        if let approver = request.approverID { members.append(("approver", .string(approver))) }
+        if let problem = request.integrityProblem { members.append(("integrityProblem", .string(problem))) }
         return .object(members)
     }
 
-    private static func time(_ timestamp: Timestamp) -> JSONValue {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        let date = Date(timeIntervalSince1970: Double(timestamp.millisecondsSinceEpoch) / 1000)
-        return .string(formatter.string(from: date))
-    }
-
-    private static func render(_ value: JSONValue) -> Data {
-        // Integers, strings, arrays and objects always encode.
-        (try? value.data) ?? Data()
+    private static func time(_ timestamp: Timestamp) -> JSONOutput {
+        .string(ISO8601Time.format(timestamp))
     }
 }

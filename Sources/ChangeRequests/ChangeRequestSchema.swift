@@ -58,7 +58,9 @@ enum ChangeRequestSchema {
                         set_ms INTEGER NOT NULL, audit_index INTEGER NOT NULL UNIQUE, settings_json TEXT,
                         PRIMARY KEY(pump_serial, version));
                     CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-                    """
+                    """,
+                // Rebuilt from the audit log after a power loss (see ChangeRequestStore, "Durability").
+                durability: .walNormal
             )
         } catch let error as SQLiteError {
             throw ChangeRequestError(.storageFailure, "\(path): \(error.reason)")
@@ -85,13 +87,13 @@ enum ChangeRequestSchema {
     // MARK: Requests
 
     static func loadRequest(_ connection: SQLiteConnection, _ id: ChangeRequestID) throws -> ChangeRequest? {
-        try loadRequests(connection, where: "id = ?", bindings: [id.rawValue]).first
+        try loadRequests(connection, where: "id = ?", bindings: [.text(id.rawValue)]).first
     }
 
     static func loadRequests(
         _ connection: SQLiteConnection,
         where condition: String,
-        bindings: [String]
+        bindings: [SQLiteValue]
     ) throws -> [ChangeRequest] {
         let select = try connection.prepare(
             """

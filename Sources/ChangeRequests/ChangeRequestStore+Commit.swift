@@ -126,6 +126,7 @@ extension ChangeRequestStore {
             commitCount += 1
             return results
         } catch {
+            therapyCache.removeAll()
             failure = failure ?? "audit entries \(batch.map(\.index)) are in the log but could not be stored: \(error)"
             return batch.map { _ in .failure(self.unavailable()) }
         }

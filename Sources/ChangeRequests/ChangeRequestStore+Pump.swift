@@ -1,3 +1,4 @@
+import SQLiteStore
 public import TherapyModel
 
 /// What the command pipeline reads about one pump: the requests that decide its expected
@@ -11,10 +12,10 @@ extension ChangeRequestStore {
                 connection,
                 where: """
                     pump_serial = ? AND state = 'applied' AND id IN (SELECT request_id FROM transition
-                        WHERE to_state = 'applied' AND audit_index > \(Int64(clamping: auditIndex)))
+                        WHERE to_state = 'applied' AND audit_index > ?)
                     ORDER BY sequence
                     """,
-                bindings: [serial]
+                bindings: [.text(serial), .integer(Int64(clamping: auditIndex))]
             )
         }
     }
@@ -28,10 +29,10 @@ extension ChangeRequestStore {
                 connection,
                 where: """
                     pump_serial = ? AND (state IN ('accepted', 'approved', 'queued', 'sent', 'uncertain')
-                        OR (state = 'applied' AND updated_ms >= \(since.millisecondsSinceEpoch)))
+                        OR (state = 'applied' AND updated_ms >= ?))
                     ORDER BY updated_ms, id
                     """,
-                bindings: [serial]
+                bindings: [.text(serial), .integer(since.millisecondsSinceEpoch)]
             )
         }
     }
@@ -42,7 +43,7 @@ extension ChangeRequestStore {
             try ChangeRequestSchema.loadRequests(
                 connection,
                 where: "pump_serial = ? AND state = 'uncertain' ORDER BY sequence",
-                bindings: [serial]
+                bindings: [.text(serial)]
             )
         }
     }
@@ -52,8 +53,8 @@ extension ChangeRequestStore {
         try reading("find command \(sequence) of \(serial)") {
             try ChangeRequestSchema.loadRequests(
                 connection,
-                where: "pump_serial = ? AND sequence = \(Int64(clamping: sequence))",
-                bindings: [serial]
+                where: "pump_serial = ? AND sequence = ?",
+                bindings: [.text(serial), .integer(Int64(clamping: sequence))]
             ).first
         }
     }

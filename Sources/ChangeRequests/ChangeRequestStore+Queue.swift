@@ -1,5 +1,6 @@
 import AuditLog
 import Foundation
+import SQLiteStore
 public import TherapyModel
 
 /// The per-pump command queue: FIFO by the order the commands were authorised (the audit index
@@ -16,10 +17,10 @@ extension ChangeRequestStore {
             return try ChangeRequestSchema.loadRequests(
                 connection,
                 where: """
-                    pump_serial = ? AND state = 'queued' AND integrity_problem IS NULL AND expires_ms > \(now.millisecondsSinceEpoch)
+                    pump_serial = ? AND state = 'queued' AND integrity_problem IS NULL AND expires_ms > ?
                     ORDER BY queue_position LIMIT 1
                     """,
-                bindings: [serial]
+                bindings: [.text(serial), .integer(now.millisecondsSinceEpoch)]
             ).first
         }
     }
@@ -77,8 +78,8 @@ extension ChangeRequestStore {
         let found = try reading("find command \(sequence) of \(serial)") {
             try ChangeRequestSchema.loadRequests(
                 connection,
-                where: "pump_serial = ? AND sequence = \(Int64(clamping: sequence))",
-                bindings: [serial]
+                where: "pump_serial = ? AND sequence = ?",
+                bindings: [.text(serial), .integer(Int64(clamping: sequence))]
             ).first
         }
         guard let request = found else {
@@ -103,7 +104,7 @@ extension ChangeRequestStore {
             try ChangeRequestSchema.loadRequests(
                 connection,
                 where: "pump_serial = ? AND state = 'sent' ORDER BY sequence",
-                bindings: [serial]
+                bindings: [.text(serial)]
             )
         }
         return try await sweep(sent, to: .uncertain, kind: .commandUncertain, now: now)
@@ -141,9 +142,9 @@ extension ChangeRequestStore {
         let due = try reading("list expired commands") {
             try ChangeRequestSchema.loadRequests(
                 connection,
-                where: "state IN ('queued', 'pending_approval') AND expires_ms <= \(now.millisecondsSinceEpoch) "
-                    + "ORDER BY queue_position, created_ms",
-                bindings: []
+                where:
+                    "state IN ('queued', 'pending_approval') AND expires_ms <= ? ORDER BY queue_position, created_ms",
+                bindings: [.integer(now.millisecondsSinceEpoch)]
             )
         }
         return try await sweep(due, to: .expired, kind: .commandExpired, now: now)

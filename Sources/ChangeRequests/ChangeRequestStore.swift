@@ -10,8 +10,20 @@ import Glibc
 import Darwin
 #endif
 
-/// The durable record of change requests, the per-pump command queue and each pump's
-/// prescription and model: `STATE/changes.sqlite` (WAL, `synchronous=FULL`, mode 0600).
+/// The record of change requests, the per-pump command queue and each pump's prescription and
+/// model: `STATE/changes.sqlite` (WAL, `synchronous=NORMAL`, mode 0600), a view of the audit log.
+///
+/// ## Durability: the log is the record, this store a view of it
+/// Every step is in the audit log (`synchronous=FULL`, fsynced) before it is written here, with
+/// everything needed to redo it, so this store commits without an fsync of its own
+/// (`synchronous=NORMAL`: a commit reaches the WAL in the page cache; SQLite fsyncs the WAL at
+/// checkpoints). A power loss can take the store's last commits, never the log's: SQLite keeps
+/// the store consistent (a prefix of its commits), the recovery floor goes back with the commits
+/// it was written in, and `recover()` rolls every later entry of the log forward, rebuilding
+/// exactly what was lost (`PowerLossRecoveryTests` cuts the store's WAL at every frame and
+/// compares with an intact restart). Two writes are not from the log, and a lost one is redone
+/// on its own: `raiseSequence` (from the pump's next hello, before any delivery to it) and the
+/// quarantine marks (by `recover()`).
 ///
 /// ## Written in step with the audit log
 /// Every step (a request recorded, approved, cancelled, sent, acknowledged, …) is, in this order:
@@ -24,7 +36,7 @@ import Darwin
 ///    arrive together share one transaction: `ChangeRequestStore+Commit.swift`).
 ///
 /// Nothing may be delivered before step 3 returns (the pipeline sends a command only after
-/// `markSent` returns), so nothing is ever forwarded that the log lacks.
+/// `markSent` returns), so nothing is ever forwarded that the log lacks: step 2 made it durable.
 ///
 /// ## Recovery rule (`recover()`, called once at gateway start, before serving)
 /// - **Audit entry without its store row** (crash between 2 and 3): the step is redone from the
@@ -67,6 +79,14 @@ public actor ChangeRequestStore {
     /// Steps whose audit entries are durable, waiting for the store's group commit.
     var waitingSteps: [StepWaiter] = []
     var committing = false
+    /// Each pump's current therapy as last read (nil: none set), so that the many reads of it
+    /// (every API call on a pump, every acknowledgement) do not decode its JSON again.
+    /// `applyTherapy` drops the pump's entry when it writes a version, a failed commit empties
+    /// it, and so does a commit by any other connection to `changes.sqlite` (`PRAGMA
+    /// data_version`; a running gateway has none).
+    var therapyCache: [String: PumpTherapy?] = [:]
+    var therapyCacheVersion: Int64?
+    static let maximumCachedTherapies = 100_000
     /// Store transactions committed for steps; steps / commits is the group-commit batch size.
     public internal(set) var commitCount: UInt64 = 0
     /// Tests only: stop dead at this point, as a crash would.
@@ -149,8 +169,8 @@ public actor ChangeRequestStore {
         try reading("list requests of \(serial)") {
             try ChangeRequestSchema.loadRequests(
                 connection,
-                where: "pump_serial = ? ORDER BY created_ms DESC, id LIMIT \(max(0, limit))",
-                bindings: [serial]
+                where: "pump_serial = ? ORDER BY created_ms DESC, id LIMIT ?",
+                bindings: [.text(serial), .integer(Int64(max(0, limit)))]
             )
         }
     }
@@ -161,7 +181,7 @@ public actor ChangeRequestStore {
             try ChangeRequestSchema.loadRequests(
                 connection,
                 where: "requester_id = ? AND idempotency_key = ?",
-                bindings: [requester, idempotencyKey]
+                bindings: [.text(requester), .text(idempotencyKey)]
             ).first
         }
     }

@@ -2,6 +2,7 @@ import Foundation
 import Gateway
 public import Hummingbird
 import TelemetryStore
+import TherapyJSON
 import TunnelProtocol
 
 /// The JSON the operator API answers with. Times are ISO 8601 (UTC, milliseconds); insulin in
@@ -91,12 +92,7 @@ public enum APIJSON {
 extension APIJSON {
     /// `2026-01-02T03:04:05.678Z`, from integer milliseconds (no floating-point rounding).
     static func time(_ milliseconds: Int64) -> String {
-        let (seconds, millis) = milliseconds.quotientAndRemainder(dividingBy: 1000)
-        let whole = millis < 0 ? seconds - 1 : seconds
-        let fraction = millis < 0 ? millis + 1000 : millis
-        let text = Date(timeIntervalSince1970: Double(whole)).formatted(Date.ISO8601FormatStyle())
-        let digits = String(fraction)
-        return text.dropLast() + "." + String(repeating: "0", count: 3 - digits.count) + digits + "Z"
+        ISO8601Time.format(milliseconds: milliseconds)
     }
 
     static func pump(_ status: PumpStatus) -> Pump {

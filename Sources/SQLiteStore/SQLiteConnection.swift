@@ -18,6 +18,8 @@ public final class SQLiteConnection {
 
     let handle: OpaquePointer
     public let path: String
+    /// Compiled statements waiting for reuse (see `SQLiteStatementPool`).
+    let statements = SQLiteStatementPool()
 
     /// Opens (and creates when `create` is true) the database at `path`.
     public init(
@@ -44,7 +46,11 @@ public final class SQLiteConnection {
         sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
     }
 
-    deinit { sqlite3_close_v2(self.handle) }
+    deinit {
+        self.statements.close()
+        // Statements still alive keep the handle open until they end (`close_v2`).
+        sqlite3_close_v2(self.handle)
+    }
 
     /// Sets the journal mode and synchronous level and checks that SQLite really applied them.
     public func apply(_ durability: Durability) throws {
@@ -114,6 +120,21 @@ public final class SQLiteConnection {
 
     /// The number of rows the last statement changed.
     public var changes: Int { Int(sqlite3_changes(self.handle)) }
+
+    /// Rows changed by this connection's own statements since it was opened.
+    public var totalChanges: Int64 { sqlite3_total_changes64(self.handle) }
+
+    /// `PRAGMA data_version`: moves whenever another connection, of this process or any other,
+    /// has committed to the database since this connection last asked; this connection's own
+    /// commits leave it alone (see `totalChanges`). Cheap: in WAL mode it reads the shared
+    /// WAL index header, not the database.
+    public func dataVersion() throws -> Int64 {
+        let statement = try self.prepare("PRAGMA data_version")
+        guard try statement.step() else {
+            throw SQLiteError(resultCode: 1, reason: "\(self.path): PRAGMA data_version returned no row")
+        }
+        return statement.int64(0)
+    }
 
     func error(_ rc: Int32, _ what: String) -> SQLiteError {
         SQLiteError(resultCode: rc, reason: "\(what): \(String(cString: sqlite3_errmsg(self.handle)))")

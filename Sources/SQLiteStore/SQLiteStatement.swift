@@ -1,24 +1,32 @@
 internal import CSQLite
 
-/// A prepared statement. Not thread-safe: use it on the thread that owns its connection.
+/// A prepared statement. Not thread-safe: use it on the thread that owns its connection. When it
+/// ends it goes back, reset, to its connection's `SQLiteStatementPool` for the next `prepare`
+/// of the same text.
 public final class SQLiteStatement {
     let handle: OpaquePointer
     private unowned let connection: SQLiteConnection
+    private let pool: SQLiteStatementPool
     private let sql: String
 
     init(connection: SQLiteConnection, sql: String) throws {
-        var statement: OpaquePointer?
-        let rc = sqlite3_prepare_v2(connection.handle, sql, -1, &statement, nil)
-        guard rc == SQLITE_OK, let statement else {
-            sqlite3_finalize(statement)
-            throw connection.error(rc, "prepare \(sql)")
+        if let reused = connection.statements.take(sql) {
+            self.handle = reused
+        } else {
+            var statement: OpaquePointer?
+            let rc = sqlite3_prepare_v2(connection.handle, sql, -1, &statement, nil)
+            guard rc == SQLITE_OK, let statement else {
+                sqlite3_finalize(statement)
+                throw connection.error(rc, "prepare \(sql)")
+            }
+            self.handle = statement
         }
-        self.handle = statement
         self.connection = connection
+        self.pool = connection.statements
         self.sql = sql
     }
 
-    deinit { sqlite3_finalize(self.handle) }
+    deinit { pool.give(self.handle, sql: self.sql) }
 
     /// Resets the statement and clears its bindings so it can run again.
     public func reset() {
@@ -45,6 +53,14 @@ public final class SQLiteStatement {
 
     public func bind(_ value: String, at index: Int32) throws {
         try self.check(sqlite3_bind_text(self.handle, index, value, -1, c_sqlite_transient()), "bind")
+    }
+
+    public func bind(_ value: SQLiteValue, at index: Int32) throws {
+        switch value {
+        case .text(let text): try self.bind(text, at: index)
+        case .integer(let number): try self.bind(number, at: index)
+        case .null: try self.bindNull(at: index)
+        }
     }
 
     public func bindNull(at index: Int32) throws {
@@ -93,4 +109,11 @@ public final class SQLiteStatement {
     private func check(_ rc: Int32, _ what: String) throws {
         guard rc == SQLITE_OK else { throw self.connection.error(rc, "\(what) \(self.sql)") }
     }
+}
+
+/// A value to bind to a statement's parameter.
+public enum SQLiteValue: Sendable, Hashable {
+    case text(String)
+    case integer(Int64)
+    case null
 }

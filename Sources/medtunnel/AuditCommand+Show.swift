@@ -1,6 +1,7 @@
 import ArgumentParser
 import AuditLog
 import Foundation
+import TherapyJSON
 
 extension AuditCommand {
     struct Show: AsyncParsableCommand {
@@ -53,20 +54,12 @@ extension AuditCommand {
 
 func parseTime(_ text: String) throws -> Int64 {
     if let milliseconds = Int64(text) { return milliseconds }
-    let formatter = ISO8601DateFormatter()
-    for options: ISO8601DateFormatter.Options in [
-        [.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime],
-    ] {
-        formatter.formatOptions = options
-        if let date = formatter.date(from: text) { return Int64((date.timeIntervalSince1970 * 1000).rounded()) }
-    }
+    if let time = ISO8601Time.parse(text) { return time.millisecondsSinceEpoch }
     throw ValidationError("--since \(text): expected milliseconds since the epoch or an ISO 8601 time")
 }
 
 func isoTime(_ milliseconds: Int64) -> String {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+    ISO8601Time.format(milliseconds: milliseconds)
 }
 
 func tableRow(_ entry: AuditEntry) -> String {

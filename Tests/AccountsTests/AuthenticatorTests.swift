@@ -111,6 +111,29 @@ struct AuthenticatorTests {
         await expectFailure(setup, "Bearer \(good[0]).\(good[1]).AAAA", .badSignature)
     }
 
+    @Test("a token verified once is not re-verified, but any edit of it is: the copy is verified and refused")
+    func verifiedTokensStayExact() async throws {
+        let setup = try await setup()
+        let good = try await token(setup)
+        for _ in 0..<2 {
+            _ = try await setup.authenticator.authenticate(authorization: "Bearer \(good)", now: Self.now)
+        }
+        let parts = good.split(separator: ".")
+        let other = try await token(setup, "drsmith").split(separator: ".")
+        await expectFailure(setup, "Bearer \(parts[0]).\(other[1]).\(parts[2])", .badSignature)
+        var signature = Array(parts[2].utf8)
+        signature[4] = signature[4] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
+        await expectFailure(
+            setup,
+            "Bearer \(parts[0]).\(parts[1]).\(String(decoding: signature, as: UTF8.self))",
+            .badSignature
+        )
+        await expectFailure(setup, "Bearer \(good).", .malformed)
+        // The verified token itself still passes, and still expires by the clock.
+        _ = try await setup.authenticator.authenticate(authorization: "Bearer \(good)", now: Self.now)
+        await expectFailure(setup, "Bearer \(good)", .expired, at: Self.now.advanced(byMinutes: 16))
+    }
+
     @Test("expired and not-yet-valid tokens are refused with those reasons, by the clock passed in")
     func time() async throws {
         let setup = try await setup()
@@ -169,6 +192,41 @@ struct AuthenticatorTests {
             audit: setup.fixture.audit
         )
         await expectFailure(setup, "Bearer \(token)", .disabledUser)
+    }
+
+    @Test(
+        "an account disabled through another connection to accounts.sqlite (as `medtunnel user disable` in its own process) is refused on the next request"
+    )
+    func disabledThroughAnotherConnection() async throws {
+        let setup = try await setup()
+        let token = try await token(setup, "drsmith")
+        // Authenticated several times: the account is cached by now.
+        for _ in 0..<3 {
+            let user = try await setup.authenticator.authenticate(authorization: "Bearer \(token)", now: Self.now)
+            #expect(user.account.id == "drsmith" && !user.account.isDisabled)
+        }
+        // The same state directory opened again: its own SQLite connection and audit log writer.
+        let other = try await setup.fixture.reopened()
+        _ = try await other.store.disable(id: "drsmith", by: AccountsFixture.admin, now: Self.now, audit: other.audit)
+        await expectFailure(setup, "Bearer \(token)", .disabledUser)
+        // alice, untouched, still authenticates.
+        let alice = try await self.token(setup, "alice")
+        _ = try await setup.authenticator.authenticate(authorization: "Bearer \(alice)", now: Self.now)
+    }
+
+    @Test("an account created through another connection after a token for it was refused is found at once")
+    func createdThroughAnotherConnection() async throws {
+        let setup = try await setup()
+        // carol's token, signed by this gateway's key before carol has an account here.
+        let elsewhere = try await AccountsFixture.make()
+        try await elsewhere.add("carol", .caregiver, ["patient=patient-001"])
+        let issuerElsewhere = try await TokenIssuer(key: setup.key, accounts: elsewhere.store)
+        let token = try await issuerElsewhere.issue(to: "carol", lifetime: .default, now: Self.now).token
+        await expectFailure(setup, "Bearer \(token)", .unknownUser)
+        await expectFailure(setup, "Bearer \(token)", .unknownUser)
+        try await setup.fixture.reopened().add("carol", .caregiver, ["patient=patient-001"])
+        let user = try await setup.authenticator.authenticate(authorization: "Bearer \(token)", now: Self.now)
+        #expect(user.account.id == "carol" && user.actor.role == .caregiver)
     }
 
     @Test("no token is issued for an unknown or disabled account")

@@ -277,6 +277,31 @@ struct ChangeProcessTests {
         #expect(try setup.pumpStateLine(pumpState).contains("last applied sequence 2, high-water 2"))
     }
 
+    @Test(
+        "`medtunnel user disable`, its own process beside a running gateway, refuses the user's tokens from the gateway's next request on"
+    )
+    func disableBesideRunningGateway() async throws {
+        let setup = try Setup()
+        let (gateway, api) = try setup.startGateway(name: "gateway")
+        defer { gateway.stop() }
+        try await setup.setTherapy(api)
+        // drjones reads the pump's changes a few times: the gateway has the account cached.
+        for _ in 0..<3 {
+            let (status, body, _) = try await api.call(
+                "GET",
+                "v1/pumps/PUMP-0001/changes",
+                token: setup.tokens["drjones"]
+            )
+            #expect(status == 200, "\(body)")
+        }
+        let disabled = try Setup.medtunnel(["user", "disable", "--state-dir", setup.state, "--id", "drjones"])
+        #expect(disabled.contains("user drjones disabled"))
+        let (status, body, _) = try await api.call("GET", "v1/pumps/PUMP-0001/changes", token: setup.tokens["drjones"])
+        #expect(status == 401 && body["reason"] as? String == "disabled_user", "\(status) \(body)")
+        let (other, _, _) = try await api.call("GET", "v1/pumps/PUMP-0001/changes", token: setup.tokens["drsmith"])
+        #expect(other == 200)
+    }
+
     /// A PKI with PUMP-0001 and PHONE-1, a state directory with alice (the patient) and her
     /// clinicians drsmith and drjones, and a token for each.
     struct Setup {
