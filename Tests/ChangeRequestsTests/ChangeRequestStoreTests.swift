@@ -190,4 +190,34 @@ struct ChangeRequestStoreTests {
         #expect(error?.code == .notFound && error?.code.httpStatus == 404)
         #expect(ChangeRequestID("chg_short") == nil && ChangeRequestID("../etc/passwd") == nil)
     }
+
+    @Test("a pump's therapy is read anew after a new version, whether this store or another connection wrote it")
+    func therapyIsNeverStale() async throws {
+        let fixture = try await StoreFixture.make()
+        let clinician = ChangeActor(id: "drsmith", role: "clinician")
+        func set(_ store: ChangeRequestStore, maxBolus: Int64) async throws {
+            let text = String(decoding: TherapyJSON.encode(StoreFixture.prescription), as: UTF8.self)
+            let changed = text.replacingOccurrences(
+                of: "\"maxBolusMilliunits\":10000",
+                with: "\"maxBolusMilliunits\":\(maxBolus)"
+            )
+            let prescription = try TherapyJSON.prescription(from: Data(changed.utf8))
+            _ = try await store.setTherapy(
+                serial: StoreFixture.serial,
+                prescription: prescription,
+                model: StoreFixture.model,
+                by: clinician,
+                now: StoreFixture.now
+            )
+        }
+        #expect(try await fixture.store.therapy(for: StoreFixture.serial) == nil)
+        try await set(fixture.store, maxBolus: 8000)
+        #expect(try await fixture.store.therapy(for: StoreFixture.serial)?.prescription.maxBolus.rawValue == 8000)
+        // Another connection to the same changes.sqlite (not a running gateway's way, but the
+        // cache must not hide it).
+        let other = try await fixture.restarted()
+        try await set(other.store, maxBolus: 6000)
+        let seen = try await fixture.store.therapy(for: StoreFixture.serial)
+        #expect(seen?.version == 2 && seen?.prescription.maxBolus.rawValue == 6000)
+    }
 }
