@@ -12,14 +12,8 @@ struct RelayDuplicateSessionTests {
     )
     func secondSessionReplacesFirst() async throws {
         let bed = try await RelayTestBed(pumps: ["PUMP-0001"], phones: ["PHONE-1", "PHONE-2"])
-        let relay1 = try bed.relay(as: .phone(id: "PHONE-1"))
-        let relay2 = try bed.relay(as: .phone(id: "PHONE-2"))
-        let uplink1 = try await relay1.connectUplink()
-        let uplink2 = try await relay2.connectUplink()
-        let listening1 = try await relay1.listen(TCPPumpLinkListener(host: "127.0.0.1", port: 0))
-        let listening2 = try await relay2.listen(TCPPumpLinkListener(host: "127.0.0.1", port: 0))
-        let port1 = try #require(listening1.channel.localAddress?.port)
-        let port2 = try #require(listening2.channel.localAddress?.port)
+        let phone1 = try await bed.running(try bed.relay(as: .phone(id: "PHONE-1")))
+        let phone2 = try await bed.running(try bed.relay(as: .phone(id: "PHONE-2")))
         let group = MultiThreadedEventLoopGroup.singleton
 
         // The first session sends one message and then waits a minute for the next; the second
@@ -29,7 +23,7 @@ struct RelayDuplicateSessionTests {
         async let firstResult = Result(catching: {
             try await first.runSession(
                 host: "127.0.0.1",
-                port: port1,
+                port: phone1.port,
                 telemetryCount: 2,
                 intervalMilliseconds: 60_000,
                 firstTelemetrySequence: 1,
@@ -48,7 +42,7 @@ struct RelayDuplicateSessionTests {
         async let secondResult = Result(catching: {
             try await second.runSession(
                 host: "127.0.0.1",
-                port: port2,
+                port: phone2.port,
                 telemetryCount: 40,
                 intervalMilliseconds: 25,
                 firstTelemetrySequence: 100_000,
@@ -81,10 +75,8 @@ struct RelayDuplicateSessionTests {
         #expect(event.detail.contains("via phone PHONE-2 replaced session 1 via phone PHONE-1"), "\(event.detail)")
         #expect(await bed.eventually { bed.gateway.registry.pump("PUMP-0001")?.connected == false })
 
-        try? await listening1.channel.close()
-        try? await listening2.channel.close()
-        try? await uplink1.close()
-        try? await uplink2.close()
+        await phone1.stop()
+        await phone2.stop()
         await bed.shutdown()
     }
 }

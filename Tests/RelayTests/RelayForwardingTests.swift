@@ -13,10 +13,9 @@ struct RelayForwardingTests {
     func threePumpsThroughOneRelay() async throws {
         let bed = try await RelayTestBed()
         let recorder = ByteRecorder()
-        let relay = try bed.relay(tap: recorder.tap)
-        let uplink = try await relay.connectUplink()
-        let listening = try await relay.listen(TCPPumpLinkListener(host: "127.0.0.1", port: 0))
-        let port = listening.channel.localAddress?.port ?? 0
+        let phone = try await bed.running(try bed.relay(tap: recorder.tap))
+        let relay = phone.relay
+        let port = phone.port
         let serials = ["PUMP-0001", "PUMP-0002", "PUMP-0003"]
 
         let results = try await bed.runPumps(serials, port: port)
@@ -56,8 +55,7 @@ struct RelayForwardingTests {
         #expect(await bed.eventually { bed.gateway.registry.pumps.allSatisfy { !$0.connected } })
         #expect(bed.gateway.registry.events.isEmpty, "\(bed.gateway.registry.events)")
 
-        try? await listening.channel.close()
-        try? await uplink.close()
+        await phone.stop()
         await bed.shutdown()
     }
 
@@ -66,10 +64,8 @@ struct RelayForwardingTests {
     )
     func tamperedLinkEndsOnlyItsTunnel() async throws {
         let bed = try await RelayTestBed()
-        let relay = try bed.relay()
-        let uplink = try await relay.connectUplink()
-        let listening = try await relay.listen(TCPPumpLinkListener(host: "127.0.0.1", port: 0))
-        let port = try #require(listening.channel.localAddress?.port)
+        let phone = try await bed.running(try bed.relay())
+        let port = phone.port
 
         let results = try await bed.runPumps(
             ["PUMP-0001", "PUMP-0002", "PUMP-0003"],
@@ -98,8 +94,7 @@ struct RelayForwardingTests {
         )
         #expect(!bed.gateway.registry.events.contains { $0.device != "PUMP-0003" })
 
-        try? await listening.channel.close()
-        try? await uplink.close()
+        await phone.stop()
         await bed.shutdown()
     }
 }

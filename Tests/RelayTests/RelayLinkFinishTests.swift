@@ -13,14 +13,8 @@ struct RelayLinkFinishTests {
     )
     func busyPumpHearsCloseNotify() async throws {
         let bed = try await RelayTestBed(pumps: ["PUMP-0001"], phones: ["PHONE-1", "PHONE-2"])
-        let relay1 = try bed.relay(as: .phone(id: "PHONE-1"))
-        let relay2 = try bed.relay(as: .phone(id: "PHONE-2"))
-        let uplink1 = try await relay1.connectUplink()
-        let uplink2 = try await relay2.connectUplink()
-        let listening1 = try await relay1.listen(TCPPumpLinkListener(host: "127.0.0.1", port: 0))
-        let listening2 = try await relay2.listen(TCPPumpLinkListener(host: "127.0.0.1", port: 0))
-        let port1 = try #require(listening1.channel.localAddress?.port)
-        let port2 = try #require(listening2.channel.localAddress?.port)
+        let phone1 = try await bed.running(try bed.relay(as: .phone(id: "PHONE-1")))
+        let phone2 = try await bed.running(try bed.relay(as: .phone(id: "PHONE-2")))
         let group = MultiThreadedEventLoopGroup.singleton
 
         // The first session sends as fast as its link takes it (for far longer than the test),
@@ -29,7 +23,7 @@ struct RelayLinkFinishTests {
         async let firstResult = Result(catching: {
             try await first.runSession(
                 host: "127.0.0.1",
-                port: port1,
+                port: phone1.port,
                 telemetryCount: 0,
                 intervalMilliseconds: 0,
                 firstTelemetrySequence: 1,
@@ -38,13 +32,13 @@ struct RelayLinkFinishTests {
             )
         })
         // (Bounded generously: a debug-built gateway on a loaded 2-core machine took over 5 s.)
-        #expect(await bed.eventually(within: 60) { relay1.counters.snapshot.bytesFromPumps > 1 << 20 })
+        #expect(await bed.eventually(within: 60) { phone1.counters.snapshot.bytesFromPumps > 1 << 20 })
 
         // The same pump through the second phone: the gateway ends the first session.
         let second = try bed.pump("PUMP-0001")
         let report = try await second.runSession(
             host: "127.0.0.1",
-            port: port2,
+            port: phone2.port,
             telemetryCount: 1,
             intervalMilliseconds: 0,
             firstTelemetrySequence: 100,
@@ -65,7 +59,7 @@ struct RelayLinkFinishTests {
         } else {
             #expect(error is PumpLinkClosed, "\(error)")
         }
-        let counters = relay1.counters.snapshot
+        let counters = phone1.counters.snapshot
         // Usually the relay still had the pump's bytes coming when the stream ended, and
         // discarded them while the link finished; on a loaded machine the pump may have been
         // held by back-pressure until close_notify reached it, and then there is nothing to
@@ -74,12 +68,10 @@ struct RelayLinkFinishTests {
             print("relay link finish: the pump sent nothing after the stream ended on this run")
         }
         #expect(counters.drops.isEmpty, "\(counters.drops)")
-        #expect(await bed.eventually { relay1.counters.snapshot.linksOpen == 0 })
+        #expect(await bed.eventually { phone1.counters.snapshot.linksOpen == 0 })
 
-        try? await listening1.channel.close()
-        try? await listening2.channel.close()
-        try? await uplink1.close()
-        try? await uplink2.close()
+        await phone1.stop()
+        await phone2.stop()
         await bed.shutdown()
     }
 }
@@ -91,10 +83,9 @@ extension RelayLinkFinishTests {
     func manyShortLinksKeepTheUplink() async throws {
         let serials = (1...6).map { "PUMP-000\($0)" }
         let bed = try await RelayTestBed(pumps: serials)
-        let relay = try bed.relay()
-        let uplink = try await relay.connectUplink()
-        let listening = try await relay.listen(TCPPumpLinkListener(host: "127.0.0.1", port: 0))
-        let port = try #require(listening.channel.localAddress?.port)
+        let phone = try await bed.running(try bed.relay())
+        let relay = phone.relay
+        let port = phone.port
         let sessionsPerPump = 40  // 240 links in all
 
         let failures = try await withThrowingTaskGroup(of: [String].self) { group in
@@ -126,12 +117,11 @@ extension RelayLinkFinishTests {
         #expect(counters.linksAccepted == serials.count * sessionsPerPump)
         #expect(counters.uplinkLosses == 0)
         #expect(counters.drops.isEmpty, "\(counters.drops)")
-        #expect(uplink.isActive)
+        #expect(phone.uplink.isActive)
         #expect(bed.gateway.registry.events.isEmpty, "\(bed.gateway.registry.events.prefix(3))")
         #expect(await bed.eventually { relay.counters.snapshot.linksOpen == 0 })
 
-        try? await listening.channel.close()
-        try? await uplink.close()
+        await phone.stop()
         await bed.shutdown()
     }
 }

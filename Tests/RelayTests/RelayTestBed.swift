@@ -11,6 +11,7 @@ import PumpTLS
 import RelayCore
 import RelayHostility
 import Synchronization
+import Testing
 import TherapyModel
 
 /// A gateway with a relay listener, in this process, over loopback, on a throwaway PKI.
@@ -110,6 +111,14 @@ final class RelayTestBed: Sendable {
         return (relay, hostile)
     }
 
+    /// `relay` with its uplink to this gateway and a pump listener on a free loopback port.
+    func running(_ relay: PhoneRelay) async throws -> RunningRelay {
+        let uplink = try await relay.connectUplink()
+        let listening = try await relay.listen(TCPPumpLinkListener(host: "127.0.0.1", port: 0))
+        let port = try #require(listening.channel.localAddress?.port)
+        return RunningRelay(relay: relay, uplink: uplink, listener: listening.channel, port: port)
+    }
+
     func pump(_ serial: String, activity: PumpActivity? = nil) throws -> SimulatedPump {
         let identity = DeviceIdentity.pump(serial: serial)
         let configuration = try PumpTLSConfiguration(
@@ -164,6 +173,21 @@ final class RelayTestBed: Sendable {
     func shutdown() async {
         try? await self.relayListener.close()
         try? FileManager.default.removeItem(at: self.directory)
+    }
+}
+
+/// A phone relay connected to the test bed's gateway, taking pump links on `port`.
+struct RunningRelay {
+    let relay: PhoneRelay
+    let uplink: any Channel
+    let listener: any Channel
+    let port: Int
+
+    var counters: RelayCounters { self.relay.counters }
+
+    func stop() async {
+        try? await self.listener.close()
+        try? await self.uplink.close()
     }
 }
 
