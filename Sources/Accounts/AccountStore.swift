@@ -47,11 +47,9 @@ public actor AccountStore {
     private let connection: SQLiteConnection
     private let lock: WriterLock
     private var writerBusy = false
-    /// Accounts by id (nil: none) as read at `cacheVersion`; see the type's comment.
-    private var cache: [String: Account?] = [:]
-    private var cacheVersion: DatabaseVersion?
-    /// More ids than this (only verified tokens' subjects are looked up) and the cache starts over.
-    static let maximumCachedAccounts = 10_000
+    /// Accounts by id as last read; see the type's comment. (Only verified tokens' subjects are
+    /// looked up, so the ids are real ones; past the capacity the cache starts over.)
+    private var cache = SQLiteReadCache<String, Account>(ownWrites: .emptyTheCache, capacity: 10_000)
     private var writerQueue: [CheckedContinuation<Void, Never>] = []
     /// Tests only: stop dead at this point of a write, as a crash would.
     var crashPoint: CrashPoint?
@@ -124,28 +122,10 @@ public actor AccountStore {
     /// in the audit log).
     public func account(id: String) throws -> Account? {
         try storage("read account \(id)") {
-            let version = DatabaseVersion(
-                dataVersion: try connection.dataVersion(),
-                ownChanges: connection.totalChanges
-            )
-            if version != cacheVersion || cache.count >= Self.maximumCachedAccounts {
-                cache.removeAll(keepingCapacity: true)
-                cacheVersion = version
+            try cache.value(of: id, on: connection) {
+                try rows(where: "id = ? AND (pending IS NULL OR pending <> 'create')", id).first
             }
-            if let cached = cache[id] { return cached }
-            let account = try rows(where: "id = ? AND (pending IS NULL OR pending <> 'create')", id).first
-            // A write of this connection in between (there is none: the actor runs one job at a
-            // time and this has no await) would have moved `totalChanges`; only then is it stale.
-            cache[id] = .some(account)
-            return account
         }
-    }
-
-    /// What `account(id:)`'s cache was filled at: the database as other connections left it, and
-    /// this connection's own changes.
-    private struct DatabaseVersion: Equatable {
-        let dataVersion: Int64
-        let ownChanges: Int64
     }
 
     /// Every account, by id (pending creations left out).

@@ -63,15 +63,11 @@ extension ChangeRequestStore {
 
     /// The current prescription and model of `serial`; nil if none was ever set.
     public func therapy(for serial: String) throws -> PumpTherapy? {
-        let version = try reading("read the data version") { try connection.dataVersion() }
-        if version != therapyCacheVersion || therapyCache.count >= Self.maximumCachedTherapies {
-            therapyCache.removeAll(keepingCapacity: true)
-            therapyCacheVersion = version
+        try reading("read the therapy of \(serial)") {
+            try therapyCache.value(of: serial, on: connection) {
+                try therapyVersions(for: serial, latestOnly: true).first
+            }
         }
-        if let cached = therapyCache[serial] { return cached }
-        let current = try therapyVersions(for: serial, latestOnly: true).first
-        therapyCache[serial] = .some(current)
-        return current
     }
 
     /// Every version for `serial`, newest first.
@@ -80,7 +76,7 @@ extension ChangeRequestStore {
     }
 
     func applyTherapy(_ event: PumpTherapyEvent, actor: ChangeActor, auditIndex: UInt64) throws {
-        therapyCache[event.pumpSerial] = nil
+        therapyCache.remove(event.pumpSerial)
         let insert = try connection.prepare(
             """
             INSERT INTO pump_therapy(pump_serial, version, prescription_json, model_json, set_by, set_by_role, set_ms,

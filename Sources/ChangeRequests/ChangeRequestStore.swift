@@ -84,9 +84,7 @@ public actor ChangeRequestStore {
     /// `applyTherapy` drops the pump's entry when it writes a version, a failed commit empties
     /// it, and so does a commit by any other connection to `changes.sqlite` (`PRAGMA
     /// data_version`; a running gateway has none).
-    var therapyCache: [String: PumpTherapy?] = [:]
-    var therapyCacheVersion: Int64?
-    static let maximumCachedTherapies = 100_000
+    var therapyCache = SQLiteReadCache<String, PumpTherapy>(ownWrites: .caller, capacity: 100_000)
     /// Store transactions committed for steps; steps / commits is the group-commit batch size.
     public internal(set) var commitCount: UInt64 = 0
     /// Tests only: stop dead at this point, as a crash would.
