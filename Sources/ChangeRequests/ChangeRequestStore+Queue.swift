@@ -136,8 +136,8 @@ extension ChangeRequestStore {
         }
     }
 
-    /// Every queued command whose expiry is at or before `now` becomes expired (one
-    /// `command.expired` entry each; never sent). Returns them.
+    /// Every queued command, and every change still held for approval, whose expiry is at or
+    /// before `now` becomes expired (one `command.expired` entry each; never sent). Returns them.
     public func expire(now: Timestamp) async throws -> [ChangeRequest] {
         let due = try reading("list expired commands") {
             try ChangeRequestSchema.loadRequests(
