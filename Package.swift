@@ -123,6 +123,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Lockouts: incident staff's standing orders over a scope (pump, patient, phone, model,
+        // firmware, all), their two-person lift, the lockout commands sent and acknowledged, and
+        // the directory of pumps' attributes (STATE/lockouts.sqlite), written after the audit log.
+        .target(name: "Lockouts", dependencies: ["SQLiteStore", "AuditLog"], swiftSettings: swiftSettings),
+
         // MARK: The setting-change pipeline (issue 6)
         // authenticate → authorize → policy → audit → store → sign → deliver → verify the
         // acknowledgement → audit. No HTTP or NIO: the operator API and the gateway's pump
@@ -131,7 +136,7 @@ let package = Package(
             name: "CommandPipeline",
             dependencies: [
                 "ChangeRequests", "Accounts", "AccessTokens", "AuditLog", "SafetyPolicy", "TherapyModel", "TherapyJSON",
-                "TunnelProtocol", "CommandAuthority", "MedTunnelPKI",
+                "TunnelProtocol", "CommandAuthority", "MedTunnelPKI", "Lockouts",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -141,7 +146,7 @@ let package = Package(
         .target(
             name: "ChangeRoutes",
             dependencies: [
-                "CommandPipeline", "ChangeRequests", "AccessTokens",
+                "CommandPipeline", "ChangeRequests", "AccessTokens", "Lockouts", "TherapyJSON", "TherapyModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],

@@ -79,7 +79,14 @@ extension ChangeRequest {
         var previous = from
         return states.map { state in
             defer { previous = state }
-            return ChangeTransition(from: previous, to: state, at: event.time, actor: actor, auditIndex: auditIndex)
+            return ChangeTransition(
+                from: previous,
+                to: state,
+                at: event.time,
+                actor: actor,
+                auditIndex: auditIndex,
+                note: event.note
+            )
         }
     }
 }

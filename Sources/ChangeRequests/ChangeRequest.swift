@@ -77,6 +77,8 @@ public struct ChangeTransition: Sendable, Hashable {
     /// The index of the audit entry that recorded this step. Steps taken together (accepted and
     /// queued at creation; approved and queued) share one entry.
     public let auditIndex: UInt64
+    /// Why the gateway took the step, when it says (`lockout lck_…: …`, `through phone …`).
+    public var note: String? = nil
 }
 
 /// A requested change to one pump, with the policy's decision and everything that happened since.

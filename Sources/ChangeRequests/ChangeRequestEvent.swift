@@ -59,6 +59,9 @@ struct ChangeRequestEvent: Codable, Hashable {
     var approver: String?
     /// Base64 of what the pump sent (a signed acknowledgement), when there is one.
     var evidence: String?
+    /// Why the gateway took the step, for the people reading the request's history (a lockout
+    /// that cancelled it, the phone through which a command was cut).
+    var note: String?
 
     static let kinds: Set<AuditKind> = [
         .changeRequested, .changeApproved, .changeRejected, .changeCancelled, .commandSent, .commandAcknowledged,

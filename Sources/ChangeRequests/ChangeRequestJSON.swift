@@ -72,14 +72,16 @@ public enum ChangeRequestJSON {
                 "history",
                 .array(
                     request.history.map { step in
-                        .object([
+                        var members: [(String, JSONOutput)] = [
                             ("from", step.from.map { .string($0.name) } ?? .null),
                             ("to", .string(step.to.name)),
                             ("at", time(step.at)),
                             ("actor", .string(step.actor.id)),
                             ("actorRole", .string(step.actor.role)),
                             ("auditIndex", .int(Int64(clamping: step.auditIndex))),
-                        ])
+                        ]
+                        if let note = step.note { members.append(("note", .string(note))) }
+                        return .object(members)
                     }
                 )
             ),

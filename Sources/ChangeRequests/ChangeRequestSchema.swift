@@ -31,7 +31,7 @@ enum ChangeRequestSchema {
 
     static func open(path: String) throws -> SQLiteConnection {
         do {
-            return try SQLiteConnection.openPrivate(
+            let connection = try SQLiteConnection.openPrivate(
                 path: path,
                 schemaVersion: ChangeRequestStore.schemaVersion,
                 schema: """
@@ -49,7 +49,7 @@ enum ChangeRequestSchema {
                     CREATE TABLE IF NOT EXISTS transition(
                         request_id TEXT NOT NULL, step INTEGER NOT NULL, from_state TEXT, to_state TEXT NOT NULL,
                         refusal_code TEXT, at_ms INTEGER NOT NULL, actor_id TEXT NOT NULL, actor_role TEXT NOT NULL,
-                        audit_index INTEGER NOT NULL, PRIMARY KEY(request_id, step));
+                        audit_index INTEGER NOT NULL, note TEXT, PRIMARY KEY(request_id, step));
                     CREATE INDEX IF NOT EXISTS transition_by_audit ON transition(audit_index);
                     CREATE TABLE IF NOT EXISTS pump_sequence(pump_serial TEXT PRIMARY KEY, last_sequence INTEGER NOT NULL);
                     CREATE TABLE IF NOT EXISTS pump_therapy(
@@ -62,6 +62,12 @@ enum ChangeRequestSchema {
                 // Rebuilt from the audit log after a power loss (see ChangeRequestStore, "Durability").
                 durability: .walNormal
             )
+            // Stores made before transitions carried a note gain the column (nothing else changed).
+            let info = try connection.prepare("SELECT 1 FROM pragma_table_info('transition') WHERE name = 'note'")
+            if !(try info.step()) {
+                try connection.execute("ALTER TABLE transition ADD COLUMN note TEXT")
+            }
+            return connection
         } catch let error as SQLiteError {
             throw ChangeRequestError(.storageFailure, "\(path): \(error.reason)")
         }
@@ -149,7 +155,7 @@ enum ChangeRequestSchema {
     {
         let select = try connection.prepare(
             """
-            SELECT from_state, to_state, refusal_code, at_ms, actor_id, actor_role, audit_index
+            SELECT from_state, to_state, refusal_code, at_ms, actor_id, actor_role, audit_index, note
             FROM transition WHERE request_id = ? ORDER BY step
             """
         )
@@ -167,7 +173,8 @@ enum ChangeRequestSchema {
                     to: to,
                     at: Timestamp(millisecondsSinceEpoch: select.int64(3)),
                     actor: ChangeActor(id: select.text(4), role: select.text(5)),
-                    auditIndex: UInt64(select.int64(6))
+                    auditIndex: UInt64(select.int64(6)),
+                    note: select.isNull(7) ? nil : select.text(7)
                 )
             )
         }
@@ -187,6 +194,18 @@ enum ChangeRequestSchema {
         )
         try select.bind(serial, at: 1)
         return try select.step()
+    }
+
+    static func openRequestPumps(_ connection: SQLiteConnection) throws -> [String] {
+        let select = try connection.prepare(
+            """
+            SELECT DISTINCT pump_serial FROM request
+            WHERE state IN ('pending_approval', 'approved', 'accepted', 'queued') ORDER BY pump_serial
+            """
+        )
+        var serials: [String] = []
+        while try select.step() { serials.append(select.text(0)) }
+        return serials
     }
 
     static func lastSequence(_ connection: SQLiteConnection, serial: String) throws -> UInt64 {

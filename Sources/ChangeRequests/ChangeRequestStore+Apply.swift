@@ -87,7 +87,7 @@ extension ChangeRequestStore {
         let insert = try connection.prepare(
             """
             INSERT INTO transition(request_id, step, from_state, to_state, refusal_code, at_ms, actor_id, actor_role,
-                audit_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                audit_index, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """
         )
         for (step, transition) in request.history.enumerated().dropFirst(first) {
@@ -100,6 +100,7 @@ extension ChangeRequestStore {
             try insert.bind(transition.actor.id, at: 7)
             try insert.bind(transition.actor.role, at: 8)
             try insert.bind(Int64(transition.auditIndex), at: 9)
+            try Self.bind(transition.note, insert, 10)
             try insert.run()
         }
     }

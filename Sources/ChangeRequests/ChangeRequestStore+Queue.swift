@@ -99,7 +99,11 @@ extension ChangeRequestStore {
 
     /// The pump's session dropped: every command of it that was sent and not acknowledged
     /// becomes uncertain (one `command.uncertain` entry each). Returns them.
-    public func markUncertain(forSerial serial: String, now: Timestamp) async throws -> [ChangeRequest] {
+    public func markUncertain(
+        forSerial serial: String,
+        note: String? = nil,
+        now: Timestamp
+    ) async throws -> [ChangeRequest] {
         let sent = try reading("list sent commands of \(serial)") {
             try ChangeRequestSchema.loadRequests(
                 connection,
@@ -107,7 +111,7 @@ extension ChangeRequestStore {
                 bindings: [.text(serial)]
             )
         }
-        return try await sweep(sent, to: .uncertain, kind: .commandUncertain, now: now)
+        return try await sweep(sent, to: .uncertain, kind: .commandUncertain, note: note, now: now)
     }
 
     /// Settles an uncertain command from the pump's own report (its hello): applied, refused, or
@@ -116,6 +120,7 @@ extension ChangeRequestStore {
         _ id: ChangeRequestID,
         as reconciliation: Reconciliation,
         evidence: [UInt8] = [],
+        note: String? = nil,
         now: Timestamp
     ) async throws -> ChangeRequest {
         let state: ChangeRequestState =
@@ -133,6 +138,7 @@ extension ChangeRequestStore {
             now: now
         ) { event, _ in
             event.evidence = evidence.isEmpty ? nil : Data(evidence).base64EncodedString()
+            event.note = note
         }
     }
 
@@ -156,12 +162,17 @@ extension ChangeRequestStore {
         _ requests: [ChangeRequest],
         to state: ChangeRequestState,
         kind: AuditKind,
+        note: String? = nil,
         now: Timestamp
     ) async throws -> [ChangeRequest] {
         var moved: [ChangeRequest] = []
         for request in requests where !busyRequests.contains(request.id) {
             do {
-                moved.append(try await transition(request.id, to: [state], kind: kind, actor: .gateway, now: now))
+                moved.append(
+                    try await transition(request.id, to: [state], kind: kind, actor: .gateway, now: now) { event, _ in
+                        event.note = note
+                    }
+                )
             } catch let error as ChangeRequestError where error.code == .illegalTransition || error.code == .requestBusy
             {
                 continue
@@ -174,6 +185,21 @@ extension ChangeRequestStore {
     public func lastSequence(for serial: String) throws -> UInt64 {
         try reading("read the sequence of \(serial)") {
             try ChangeRequestSchema.lastSequence(connection, serial: serial)
+        }
+    }
+
+    /// Gives the pump's next sequence number to a command that is not a change request (a lockout
+    /// command), committed before the command's own audit entry is written: a crash in between
+    /// skips a number, which the pump allows (it needs only increasing sequences).
+    public func allocateSequence(for serial: String) throws -> UInt64 {
+        try Self.validateSerial(serial)
+        try checkAvailable()
+        return try reading("allocate a sequence for \(serial)") {
+            try connection.writeTransaction {
+                let next = try ChangeRequestSchema.lastSequence(connection, serial: serial) + 1
+                try ChangeRequestSchema.raiseSequence(connection, serial: serial, to: next)
+                return next
+            }
         }
     }
 

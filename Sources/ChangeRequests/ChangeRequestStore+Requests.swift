@@ -106,8 +106,37 @@ extension ChangeRequestStore {
 
     /// Cancels a request that has not been sent (pending approval, approved, accepted, queued).
     /// A sent command cannot be cancelled: `illegalTransition` from `sent`.
-    public func cancel(_ id: ChangeRequestID, by actor: ChangeActor, now: Timestamp) async throws -> ChangeRequest {
-        try await transition(id, to: [.cancelled], kind: .changeCancelled, actor: actor, now: now)
+    public func cancel(
+        _ id: ChangeRequestID,
+        by actor: ChangeActor,
+        note: String? = nil,
+        now: Timestamp
+    ) async throws -> ChangeRequest {
+        try await transition(id, to: [.cancelled], kind: .changeCancelled, actor: actor, now: now) { event, _ in
+            event.note = note
+        }
+    }
+
+    /// Every request of `serial` not yet sent (held for approval, approved, accepted, queued),
+    /// oldest first: what a lockout cancels.
+    public func openRequests(forPump serial: String) throws -> [ChangeRequest] {
+        try reading("list open requests of \(serial)") {
+            try ChangeRequestSchema.loadRequests(
+                connection,
+                where: """
+                    pump_serial = ? AND state IN ('pending_approval', 'approved', 'accepted', 'queued')
+                    ORDER BY created_ms, id
+                    """,
+                bindings: [.text(serial)]
+            )
+        }
+    }
+
+    /// The pumps with a request not yet sent.
+    public func pumpsWithOpenRequests() throws -> [String] {
+        try reading("list pumps with open requests") {
+            try ChangeRequestSchema.openRequestPumps(connection)
+        }
     }
 
     // MARK: Shared

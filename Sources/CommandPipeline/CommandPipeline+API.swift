@@ -2,6 +2,7 @@ import AccessTokens
 import AuditLog
 public import ChangeRequests
 public import Foundation
+import Lockouts
 import SafetyPolicy
 import TherapyJSON
 import TherapyModel
@@ -230,6 +231,14 @@ extension CommandPipeline {
             ),
             now: now
         )
+        if case .reject(let reasons) = decision {
+            reportObservation(
+                kind: "policy_rejection",
+                pump: serial,
+                phone: nil,
+                detail: reasons.map(\.code.rawValue).joined(separator: ",")
+            )
+        }
         if case .created(let request) = result {
             logger.info(
                 "change recorded",
@@ -337,6 +346,7 @@ extension CommandPipeline {
         )
         slot.expected = PumpSlot.Expected(version: therapy.version, settings: document.settings)
         slot.divergence = nil
+        await refreshLockoutOrder(serial, slot: slot)
         logger.info(
             "pump therapy set",
             metadata: ["device": "\(serial)", "version": "\(therapy.version)", "audit": "\(therapy.auditIndex)"]
@@ -364,9 +374,25 @@ extension CommandPipeline {
         }
         let since = now.advanced(byMinutes: -TherapyPolicy.dailyWindowMinutes)
         let history = PumpLedger.history(try await store.deliveryRequests(forPump: serial, since: since), now: now)
-        let lockout: LockoutState =
+        var lockout: LockoutState =
             slot.reportedMode.contains(.lockedOut)
             ? .lockedOut(reason: "the pump reports a lockout in force") : .unlocked
+        if let lockouts {
+            let attributes = PumpAttributes(
+                serial: serial,
+                patient: therapy.prescription.patientID,
+                model: slot.model,
+                firmware: slot.firmware
+            )
+            if case .locked(_, let ids) = await lockouts.order(for: attributes), let first = ids.first,
+                let found = await lockouts.lockout(first)
+            {
+                lockout = .lockedOut(
+                    reason: "lockout \(first) (\(found.scope)) is in force: \(found.reason); remote changes wait until "
+                        + "two incident staff lift it"
+                )
+            }
+        }
         return PolicyContext(
             settings: settings,
             model: therapy.model,
@@ -420,7 +446,7 @@ extension CommandPipeline {
         return try await perform(on: request.pumpSerial) { try await body(request.id, user) }
     }
 
-    private nonisolated func authenticate(_ authorization: String?) async throws(ChangeAPIError) -> AuthenticatedUser {
+    nonisolated func authenticate(_ authorization: String?) async throws(ChangeAPIError) -> AuthenticatedUser {
         do {
             return try await authenticator.authenticate(authorization: authorization, now: clock())
         } catch {

@@ -18,10 +18,6 @@ extension CommandPipeline {
         slot: PumpSlot
     ) async {
         let serial = link.serial
-        if slot.session != nil {
-            // The pump came back before the old session's end was reported: it is over.
-            await sessionEnded(serial, slot: slot)
-        }
         let verifier: AcknowledgementVerifier
         do {
             verifier = try pumpKeys.verifier(for: serial)
@@ -34,18 +30,39 @@ extension CommandPipeline {
             channel.close()
             return
         }
-        slot.session = PumpSlot.Session(link: link, channel: channel, verifier: verifier)
+        let session = PumpSlot.Session(link: link, channel: channel, verifier: verifier, carrier: channel.carrier)
+        if case .replaced(let old, let inFlight) = slot.delivery.connected(
+            session,
+            reportsLockedOut: hello.mode.contains(.lockedOut)
+        ) {
+            // The pump came back before the old session's end was reported: it is over.
+            old.channel.close()
+            await sessionEnded(serial, carrier: old.carrier, inFlight: inFlight)
+        }
         slot.reportedDigest = hello.settingsDigest
+        slot.reportedMode = hello.mode
+        slot.lastAppliedSequence = hello.lastAppliedSequence
+        if hello.version >= 2 {
+            slot.model = hello.model.isEmpty ? nil : hello.model
+        }
+        slot.firmware = hello.firmware
         logger.info(
             "pump said hello",
-            metadata: ["device": "\(serial)", "session": "\(link.session)", "applied": "\(hello.lastAppliedSequence)"]
+            metadata: [
+                "device": "\(serial)", "session": "\(link.session)", "applied": "\(hello.lastAppliedSequence)",
+                "via": "\(channel.carrier)",
+            ]
         )
-        await reconcile(serial, hello: hello, slot: slot)
+        await reconcile(serial, hello: hello, carrier: channel.carrier, slot: slot)
         await checkDigest(hello.settingsDigest, serial: serial, slot: slot, source: "hello")
+        await refreshLockoutOrder(serial, slot: slot)
+        if let phone = channel.phone {
+            reportObservation(kind: "pump_connected", pump: serial, phone: phone, detail: "hello via phone \(phone)")
+        }
     }
 
     /// Settles the pump's uncertain commands from its hello (never re-sends them).
-    private func reconcile(_ serial: String, hello: InnerMessage.Hello, slot: PumpSlot) async {
+    private func reconcile(_ serial: String, hello: InnerMessage.Hello, carrier: String, slot: PumpSlot) async {
         let now = clock()
         let evidence = InnerMessage.hello(hello).encoded()
         do {
@@ -72,8 +89,23 @@ extension CommandPipeline {
                     )
                     continue
                 }
-                let settled = try await store.resolveUncertain(request.id, as: settlement, evidence: evidence, now: now)
+                let note = settlement == .notApplied ? Self.cutNote(request.history, pump: serial) : nil
+                let settled = try await store.resolveUncertain(
+                    request.id,
+                    as: settlement,
+                    evidence: evidence,
+                    note: note,
+                    now: now
+                )
                 noteSettled(settled, slot: slot)
+                if settlement == .notApplied, let phone = Self.phone(inNote: settled.history.last?.note) {
+                    reportObservation(
+                        kind: "command_not_applied",
+                        pump: serial,
+                        phone: phone,
+                        detail: "sequence \(sequence) sent through phone \(phone) never reached the pump"
+                    )
+                }
                 logger.info(
                     "uncertain command settled from hello",
                     metadata: ["device": "\(serial)", "sequence": "\(sequence)", "state": "\(settled.state)"]
@@ -84,18 +116,48 @@ extension CommandPipeline {
         }
     }
 
+    /// The note a command that never reached the pump gets: the phone that carried it, from the
+    /// note its `uncertain` step recorded.
+    static func cutNote(_ history: [ChangeTransition], pump: String) -> String? {
+        guard let phone = phone(inNote: history.last(where: { $0.to == .uncertain })?.note) else { return nil }
+        return "sent through phone \(phone), which did not deliver it to the pump; the pump never applied it"
+    }
+
+    /// `PHONE` from a note written by ``sessionEnded(_:carrier:inFlight:)`` (`… through phone PHONE …`).
+    static func phone(inNote note: String?) -> String? {
+        guard let note, let range = note.range(of: "through phone ") else { return nil }
+        let rest = note[range.upperBound...]
+        let id = rest.prefix { $0 != " " && $0 != "," && $0 != ";" }
+        return id.isEmpty ? nil : String(id)
+    }
+
     // MARK: Session end
 
-    /// The current session is over: a command in flight becomes uncertain (audited).
-    func sessionEnded(_ serial: String, slot: PumpSlot) async {
-        slot.session = nil
-        slot.inFlight = nil
+    /// A session is over: a command in flight on it becomes uncertain (audited), its note naming
+    /// the carrier so that a phone that cuts commands can be told.
+    func sessionEnded(_ serial: String, carrier: String, inFlight: PumpSlot.InFlightCommand?) async {
+        if case .lockout(let command, _)? = inFlight?.purpose {
+            logger.warning(
+                "session ended with a lockout command unacknowledged; it is sent again on the next session",
+                metadata: ["device": "\(serial)", "command": "\(command)", "sequence": "\(inFlight?.sequence ?? 0)"]
+            )
+        }
+        let phone = carrier.hasPrefix("phone ") ? String(carrier.dropFirst("phone ".count)) : nil
+        let note = phone.map { "the session through phone \($0) ended before the pump acknowledged" }
         do {
-            for request in try await store.markUncertain(forSerial: serial, now: clock()) {
+            for request in try await store.markUncertain(forSerial: serial, note: note, now: clock()) {
                 logger.warning(
                     "session ended with a command unacknowledged; it is uncertain until the pump's next hello",
-                    metadata: ["device": "\(serial)", "sequence": "\(request.sequence ?? 0)"]
+                    metadata: ["device": "\(serial)", "sequence": "\(request.sequence ?? 0)", "via": "\(carrier)"]
                 )
+                if let phone {
+                    reportObservation(
+                        kind: "command_uncertain",
+                        pump: serial,
+                        phone: phone,
+                        detail: "sequence \(request.sequence ?? 0) left unacknowledged through phone \(phone)"
+                    )
+                }
             }
         } catch {
             logger.error("could not mark commands uncertain", metadata: ["device": "\(serial)", "error": "\(error)"])
@@ -104,74 +166,98 @@ extension CommandPipeline {
 
     // MARK: Delivery
 
-    /// Sends the pump's next queued command if it is connected, nothing is in flight and its
-    /// settings are as expected. The sequence is allocated and audited (`markSent`) before the
-    /// envelope exists.
+    /// Carries out what the pump's delivery state machine says comes next: a lockout command
+    /// first, then the next queued change. Each send is audited (sequence allocated and the
+    /// entry durable) before the envelope exists.
     func deliverNext(_ serial: String, slot: PumpSlot) async {
         // A few tries: a request may expire or be cancelled between `next` and `markSent`.
         for _ in 0..<8 {
-            guard let session = slot.session, slot.inFlight == nil, slot.divergence == nil else { return }
-            let now = clock()
-            let request: ChangeRequest
-            do {
-                guard let next = try await store.next(for: serial, now: now) else { return }
-                request = next
-            } catch {
-                logger.error("could not read the queue", metadata: ["device": "\(serial)", "error": "\(error)"])
+            switch slot.delivery.next() {
+            case .wait:
                 return
-            }
-            guard let expiresAt = request.expiresAt, let auditIndex = request.authorizingAuditIndex else {
-                logger.error("queued request without expiry or audit index", metadata: ["request": "\(request.id)"])
+            case .sendLockoutStart(let suspend, let lockouts):
+                await sendLockout(.start, suspend: suspend, lockouts: lockouts, serial: serial, slot: slot)
                 return
-            }
-            let command = PumpCommand.change(request.change)
-            // issued ≥ expiry − lifetime keeps the window within the table even if the clock stepped back.
-            let lifetime = CommandLifetime.maximumMilliseconds(for: command.kind)
-            let issuedAt = max(now, Timestamp(millisecondsSinceEpoch: expiresAt.millisecondsSinceEpoch &- lifetime))
-            func envelope(_ sequence: UInt64) throws(TunnelProtocolError) -> CommandEnvelope {
-                try CommandEnvelope(
-                    serial: serial,
-                    sequence: sequence,
-                    issuedAt: issuedAt,
-                    expiresAt: expiresAt,
-                    auditIndex: auditIndex,
-                    command: command
-                )
-            }
-            do {
-                _ = try envelope(1)  // a change the envelope cannot carry must not spend a sequence
-            } catch {
-                await cancelUndeliverable(request, because: error)
-                continue
-            }
-            let sent: ChangeRequest
-            do {
-                sent = try await store.markSent(request.id, now: now)
-            } catch let error as ChangeRequestError
-                where error.code == .illegalTransition || error.code == .commandExpired || error.code == .requestBusy
-            {
-                continue
-            } catch {
-                logger.error("could not mark a command sent", metadata: ["device": "\(serial)", "error": "\(error)"])
+            case .sendLockoutLift:
+                await sendLockout(.lift, suspend: false, lockouts: [], serial: serial, slot: slot)
                 return
+            case .sendNextChange:
+                if await sendNextChange(serial, slot: slot) { return }
             }
-            if configuration.crashAfterSendAudited { kill(getpid(), SIGKILL) }
-            do {
-                let signed = try signer.sign(try envelope(sent.sequence ?? 0))
-                slot.inFlight = PumpSlot.InFlight(requestID: sent.id, command: signed, sentAt: now)
-                session.channel.send(InnerMessage.command(signed).encoded())
-                logger.info(
-                    "command sent",
-                    metadata: ["device": "\(serial)", "request": "\(sent.id)", "sequence": "\(sent.sequence ?? 0)"]
-                )
-            } catch {
-                // In the log as sent, never on the wire: end the session so that it becomes
-                // uncertain now and the pump's next hello settles it (not applied).
-                logger.error("could not sign a command; ending the session", metadata: ["error": "\(error)"])
-                session.channel.close()
-            }
-            return
         }
+    }
+
+    /// Sends the oldest queued change; false when it should look again (the request moved on).
+    private func sendNextChange(_ serial: String, slot: PumpSlot) async -> Bool {
+        guard let session = slot.delivery.session else { return true }
+        let now = clock()
+        let request: ChangeRequest
+        do {
+            guard let next = try await store.next(for: serial, now: now) else { return true }
+            request = next
+        } catch {
+            logger.error("could not read the queue", metadata: ["device": "\(serial)", "error": "\(error)"])
+            return true
+        }
+        guard let expiresAt = request.expiresAt, let auditIndex = request.authorizingAuditIndex else {
+            logger.error("queued request without expiry or audit index", metadata: ["request": "\(request.id)"])
+            return true
+        }
+        let command = PumpCommand.change(request.change)
+        // issued ≥ expiry − lifetime keeps the window within the table even if the clock stepped back.
+        let lifetime = CommandLifetime.maximumMilliseconds(for: command.kind)
+        let issuedAt = max(now, Timestamp(millisecondsSinceEpoch: expiresAt.millisecondsSinceEpoch &- lifetime))
+        func envelope(_ sequence: UInt64) throws(TunnelProtocolError) -> CommandEnvelope {
+            try CommandEnvelope(
+                serial: serial,
+                sequence: sequence,
+                issuedAt: issuedAt,
+                expiresAt: expiresAt,
+                auditIndex: auditIndex,
+                command: command
+            )
+        }
+        do {
+            _ = try envelope(1)  // a change the envelope cannot carry must not spend a sequence
+        } catch {
+            await cancelUndeliverable(request, because: error)
+            return false
+        }
+        let sent: ChangeRequest
+        do {
+            sent = try await store.markSent(request.id, now: now)
+        } catch let error as ChangeRequestError
+            where error.code == .illegalTransition || error.code == .commandExpired || error.code == .requestBusy
+        {
+            return false
+        } catch {
+            logger.error("could not mark a command sent", metadata: ["device": "\(serial)", "error": "\(error)"])
+            return true
+        }
+        if configuration.crashAfterSendAudited { kill(getpid(), SIGKILL) }
+        do {
+            let sequence = sent.sequence ?? 0
+            let signed = try signer.sign(try envelope(sequence))
+            slot.delivery.sent(
+                PumpSlot.InFlightCommand(
+                    sequence: sequence,
+                    purpose: .change(sent.id),
+                    sentAtMilliseconds: now.millisecondsSinceEpoch,
+                    command: signed
+                )
+            )
+            session.channel.send(InnerMessage.command(signed).encoded())
+            logger.info(
+                "command sent",
+                metadata: ["device": "\(serial)", "request": "\(sent.id)", "sequence": "\(sequence)"]
+            )
+        } catch {
+            // In the log as sent, never on the wire: end the session so that it becomes
+            // uncertain now and the pump's next hello settles it (not applied).
+            logger.error("could not sign a command; ending the session", metadata: ["error": "\(error)"])
+            session.channel.close()
+        }
+        return true
     }
 
     private func cancelUndeliverable(_ request: ChangeRequest, because error: any Error) async {
@@ -180,7 +266,12 @@ extension CommandPipeline {
             metadata: ["request": "\(request.id)", "error": "\(error)"]
         )
         do {
-            _ = try await store.cancel(request.id, by: .gateway, now: clock())
+            _ = try await store.cancel(
+                request.id,
+                by: .gateway,
+                note: "the command envelope cannot carry it",
+                now: clock()
+            )
         } catch {
             logger.error("could not cancel an undeliverable change", metadata: ["error": "\(error)"])
         }
@@ -192,7 +283,7 @@ extension CommandPipeline {
         let serial = link.serial
         let sequence = signed.acknowledgement.sequence
         let verifier: AcknowledgementVerifier
-        if let session = slot.session {
+        if let session = slot.delivery.session {
             verifier = session.verifier
         } else if let loaded = try? pumpKeys.verifier(for: serial) {
             verifier = loaded
@@ -200,7 +291,7 @@ extension CommandPipeline {
             await securityEvent("pump_key_unavailable", serial: serial, detail: "acknowledgement \(sequence) unchecked")
             return
         }
-        if let inFlight = slot.inFlight, sequence == inFlight.command.envelope.sequence {
+        if let inFlight = slot.delivery.inFlight, sequence == inFlight.sequence {
             let acknowledgement: CommandAcknowledgement
             do {
                 acknowledgement = try verifier.verify(signed, answering: inFlight.command)
@@ -213,8 +304,24 @@ extension CommandPipeline {
                 )
                 return
             }
-            slot.inFlight = nil
-            await settle(acknowledgement, evidence: signed.encoded, serial: serial, slot: slot)
+            _ = slot.delivery.acknowledged(
+                sequence: sequence,
+                applied: acknowledgement.result == .applied,
+                pumpLockedOut: acknowledgement.mode.contains(.lockedOut)
+            )
+            switch inFlight.purpose {
+            case .change:
+                await settle(acknowledgement, evidence: signed.encoded, serial: serial, slot: slot)
+            case .lockout(let command, let lockouts):
+                await settleLockout(
+                    acknowledgement,
+                    command: command,
+                    lockouts: lockouts,
+                    evidence: signed.encoded,
+                    serial: serial,
+                    slot: slot
+                )
+            }
             return
         }
         // Not the answer to the command in flight: only a verified, late answer to an uncertain

@@ -3,6 +3,7 @@ import Accounts
 public import AuditLog
 import ChangeRequests
 import CommandAuthority
+import Lockouts
 public import Logging
 public import MedTunnelPKI
 public import TherapyModel
@@ -34,6 +35,7 @@ extension CommandPipeline {
             authenticator: try await Authenticator(key: key, accounts: accounts),
             signer: try CommandSigner.load(from: pki),
             pumpKeys: .pki(pki),
+            lockouts: try LockoutStore(stateDirectory: stateDirectory, audit: log),
             configuration: configuration,
             logger: logger,
             clock: clock

@@ -3,6 +3,7 @@ public import AuditLog
 public import ChangeRequests
 public import CommandAuthority
 import Foundation
+public import Lockouts
 public import Logging
 import Synchronization
 public import TherapyModel
@@ -52,6 +53,9 @@ public actor CommandPipeline: PumpSessionObserver {
         public var sweepInterval: Duration?
         /// A command not acknowledged this long after it was sent ends its session.
         public var acknowledgementTimeoutMilliseconds: Int64
+        /// A change not acknowledged this long while a lockout waits behind it ends its session,
+        /// so that the lockout goes first on the next one.
+        public var lockoutPreemptMilliseconds: Int64 = 2_000
 
         /// A crash test's fault: the process kills itself (SIGKILL) right after a command's send
         /// is durable in the audit log and before the command is signed and written, the one
@@ -77,6 +81,14 @@ public actor CommandPipeline: PumpSessionObserver {
     private nonisolated let sessionNumbers = Atomic<UInt64>(0)
     /// Told of each security event once it is audited (the gateway's registry mirrors them).
     nonisolated let securityObserver = Mutex<(@Sendable (PipelineSecurityEvent) -> Void)?>(nil)
+    /// Told of what the anomaly rules watch (commands cut through a phone, policy rejections,
+    /// pumps connecting through a phone) as it happens.
+    nonisolated let observationSink = Mutex<(@Sendable (PipelineObservation) -> Void)?>(nil)
+    /// Told of the phones shut out by lockouts whenever that set changes (the gateway closes
+    /// their uplinks and refuses new ones).
+    nonisolated let phoneLockoutObserver = Mutex<(@Sendable (Set<String>) -> Void)?>(nil)
+    /// The gateway's lockouts (nil: a pipeline without lockouts, as in some tests).
+    public nonisolated let lockouts: LockoutStore?
     /// What the gateway knows of each pump it has seen; touched only by the pump's worker
     /// (and read by `sweep`).
     var pumps: [String: PumpSlot] = [:]
@@ -87,10 +99,12 @@ public actor CommandPipeline: PumpSessionObserver {
         authenticator: Authenticator,
         signer: CommandSigner,
         pumpKeys: PumpKeys,
+        lockouts: LockoutStore? = nil,
         configuration: Configuration = Configuration(),
         logger: Logger,
         clock: @escaping @Sendable () -> Timestamp = CommandPipeline.wallClock
     ) {
+        self.lockouts = lockouts
         self.store = store
         self.audit = audit
         self.authenticator = authenticator
@@ -110,6 +124,13 @@ public actor CommandPipeline: PumpSessionObserver {
     /// (commands in flight become uncertain). Call once, before `run()` and before serving.
     public func recover() async throws -> ChangeRecoveryReport {
         let report = try await store.recover(now: clock())
+        if let lockouts {
+            // Lockout commands take sequences outside the change store: raise its counters past
+            // every one the log shows sent.
+            for (serial, sequence) in try await lockouts.recover() {
+                try await store.raiseSequence(for: serial, atLeast: sequence)
+            }
+        }
         for problem in report.problems {
             logger.error("recovery found a problem", metadata: ["problem": "\(problem)"])
         }
@@ -156,28 +177,44 @@ public actor CommandPipeline: PumpSessionObserver {
             logger.error("expiry sweep failed", metadata: ["error": "\(error)"])
         }
         for (serial, slot) in pumps {
-            guard let session = slot.session, let inFlight = slot.inFlight, !inFlight.closing,
-                now.millisecondsSinceEpoch - inFlight.sentAt.millisecondsSinceEpoch
-                    >= configuration.acknowledgementTimeoutMilliseconds
-            else { continue }
-            slot.inFlight?.closing = true
+            let action = slot.delivery.checkDeadline(
+                nowMilliseconds: now.millisecondsSinceEpoch,
+                timeoutMilliseconds: configuration.acknowledgementTimeoutMilliseconds,
+                preemptMilliseconds: configuration.lockoutPreemptMilliseconds
+            )
+            guard case .endSession(let session, let inFlight, let preempted) = action else { continue }
             await securityEvent(
                 "acknowledgement_timeout",
                 serial: serial,
-                detail: "no acknowledgement for sequence \(inFlight.command.envelope.sequence) after "
-                    + "\(configuration.acknowledgementTimeoutMilliseconds) ms; the session is ended"
+                detail: preempted
+                    ? "no acknowledgement for sequence \(inFlight.sequence) while a lockout waits; the session is "
+                        + "ended so that the lockout goes first on the next one"
+                    : "no acknowledgement for sequence \(inFlight.sequence) after "
+                        + "\(configuration.acknowledgementTimeoutMilliseconds) ms; the session is ended"
             )
             session.channel.close()
         }
     }
 
     /// What the pipeline holds for one pump right now.
-    public func status(of serial: String) -> PumpCommandStatus {
+    public func status(of serial: String) async -> PumpCommandStatus {
         let slot = pumps[serial]
+        var lockoutIDs: [String] = []
+        if let lockouts {
+            var attributes = await lockouts.attributes(of: serial)
+            attributes.model = slot?.model ?? attributes.model
+            attributes.firmware = slot?.firmware ?? attributes.firmware
+            if case .locked(_, let ids) = await lockouts.order(for: attributes) { lockoutIDs = ids.map(\.rawValue) }
+        }
         return PumpCommandStatus(
-            connected: slot?.session != nil,
-            inFlightSequence: slot?.inFlight?.command.envelope.sequence,
-            settingsDivergence: slot?.divergence
+            connected: slot?.delivery.session != nil,
+            inFlightSequence: slot?.delivery.inFlight?.sequence,
+            settingsDivergence: slot?.divergence,
+            lockouts: lockoutIDs,
+            reportedMode: slot?.reportedMode ?? [],
+            model: slot?.model,
+            firmware: slot?.firmware,
+            lastAppliedSequence: slot?.lastAppliedSequence
         )
     }
 
@@ -240,8 +277,10 @@ public actor CommandPipeline: PumpSessionObserver {
         case .malformedAcknowledgement(let link, let problem):
             await securityEvent("malformed_acknowledgement", serial: link.serial, detail: problem)
         case .disconnected(let link):
-            guard slot.session?.link == link else { break }  // an older session, already replaced
-            await sessionEnded(serial, slot: slot)
+            guard let session = slot.delivery.session, session.link == link,
+                case .ended(let inFlight) = slot.delivery.disconnected(session)
+            else { break }  // an older session, already replaced
+            await sessionEnded(serial, carrier: session.carrier, inFlight: inFlight)
         case .job(let job):
             await job.run()
         }
@@ -263,4 +302,23 @@ public struct PumpCommandStatus: Sendable, Hashable {
     public let inFlightSequence: UInt64?
     /// Why deliveries and new changes are held: the pump's settings differ from the expected.
     public let settingsDivergence: String?
+    /// The gateway's lockouts in force over the pump (empty: none).
+    public let lockouts: [String]
+    /// What the pump last said of itself (hello or acknowledgement).
+    public let reportedMode: PumpMode
+    public let model: String?
+    public let firmware: String?
+    /// The last applied sequence its latest hello reported.
+    public let lastAppliedSequence: UInt64?
+}
+
+/// Something the anomaly rules watch, reported as it happens: `command_uncertain` and
+/// `command_not_applied` (with the phone that carried the command), `policy_rejection`,
+/// `pump_connected` (with its phone).
+public struct PipelineObservation: Sendable, Hashable {
+    public let kind: String
+    public let pump: String
+    public let phone: String?
+    public let detail: String
+    public let time: Timestamp
 }

@@ -16,10 +16,22 @@ public struct PumpLink: Sendable, Hashable, CustomStringConvertible {
 public struct PumpSessionChannel: Sendable {
     public let send: @Sendable ([UInt8]) -> Void
     public let close: @Sendable () -> Void
+    /// How the session's bytes come: `phone ID` (through a phone relay) or `direct ADDRESS`.
+    public let carrier: String
 
-    public init(send: @escaping @Sendable ([UInt8]) -> Void, close: @escaping @Sendable () -> Void) {
+    public init(
+        carrier: String = "direct",
+        send: @escaping @Sendable ([UInt8]) -> Void,
+        close: @escaping @Sendable () -> Void
+    ) {
+        self.carrier = carrier
         self.send = send
         self.close = close
+    }
+
+    /// The phone id when the session comes through a phone relay.
+    public var phone: String? {
+        carrier.hasPrefix("phone ") ? String(carrier.dropFirst("phone ".count)) : nil
     }
 }
 

@@ -1,25 +1,21 @@
 import ChangeRequests
 import CommandAuthority
+import Lockouts
 import TherapyModel
 import TunnelProtocol
 
 /// What the gateway holds in memory for one pump. Only the pump's worker changes it (the
-/// sweep reads it and may mark the command in flight as closing), so it needs no lock of its
-/// own beyond the pipeline actor; everything in it can be rebuilt from the store and the pump's
-/// next hello.
+/// sweep runs as a job on the pipeline actor too), so it needs no lock of its own; everything in
+/// it can be rebuilt from the stores and the pump's next hello.
 final class PumpSlot {
-    struct Session {
+    struct Session: Equatable {
         let link: PumpLink
         let channel: PumpSessionChannel
         let verifier: AcknowledgementVerifier
-    }
+        /// How the session's bytes came: `phone ID` or `direct ADDRESS`.
+        let carrier: String
 
-    struct InFlight {
-        let requestID: ChangeRequestID
-        let command: SignedCommand
-        let sentAt: Timestamp
-        /// The sweep ended the session for want of an acknowledgement.
-        var closing = false
+        static func == (lhs: Session, rhs: Session) -> Bool { lhs.link == rhs.link }
     }
 
     struct Expected {
@@ -28,16 +24,30 @@ final class PumpSlot {
         var settings: TherapySettings
     }
 
-    var session: Session?
-    var inFlight: InFlight?
+    typealias InFlightCommand = PumpDeliveryStateMachine<Session, SignedCommand>.InFlight
+
+    /// Session, command in flight, lockout order: ``PumpDeliveryStateMachine``.
+    var delivery = PumpDeliveryStateMachine<Session, SignedCommand>()
     /// Cached `PumpLedger.expectedSettings` for the current therapy version.
     var expected: Expected?
     /// The settings digest and mode the pump last reported (hello or acknowledgement).
     var reportedDigest: [UInt8]?
     var reportedMode: PumpMode = []
+    /// The model and firmware of the pump's last hello.
+    var model: String?
+    var firmware: String?
+    /// When the pump's hello last arrived and the last applied sequence it reported.
+    var lastAppliedSequence: UInt64?
+    /// When the last lockout command was sent and when the pump last acknowledged one.
+    var lockoutSentAt: Int64?
+    var lockoutAcknowledgedAt: Int64?
+
     /// Set when the pump's digest differs from the expected settings: why deliveries and new
     /// changes are held.
-    var divergence: String?
+    var divergence: String? {
+        get { delivery.held }
+        set { delivery.held = newValue }
+    }
 }
 
 @available(*, unavailable)

@@ -12,6 +12,7 @@ extension GatewayServer: Service {
             if let commands = self.commands {
                 group.addTask { await commands.run() }
             }
+            group.addTask { await self.watchRevocations() }
             try? await gracefulShutdown()
             await self.shutdown()
             group.cancelAll()

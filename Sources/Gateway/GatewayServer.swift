@@ -83,6 +83,10 @@ public final class GatewayServer: Sendable {
     public let phoneTLS: GatewayTLSContext
     /// The setting-change pipeline the pump sessions deliver for; nil: sessions take no commands.
     public let commands: CommandPipeline?
+    /// The PKI's revocation list, consulted at every handshake and watched for live sessions.
+    let revocations: RevocationListFile
+    /// How often the revocation list is checked for live sessions to close.
+    public static let revocationCheckInterval: Duration = .milliseconds(200)
     let logger: Logger
     let group: any EventLoopGroup
     /// The bound listeners, closed first at shutdown.
@@ -114,7 +118,57 @@ public final class GatewayServer: Sendable {
                 "unfinished": "\(report.unfinished.count)", "problems": "\(report.problems.count)",
             ]
         )
-        return try GatewayServer(configuration: configuration, logger: logger, group: group, commands: commands)
+        let server = try GatewayServer(configuration: configuration, logger: logger, group: group, commands: commands)
+        let phones = server.phones
+        let registry = server.registry
+        await commands.observeLockedOutPhones { lockedOut in
+            let closed = phones.shutOut(lockedOut, reason: "phone lockout")
+            for _ in 0..<closed { registry.metrics.uplinkClosed(reason: "lockout") }
+            if closed > 0 {
+                logger.notice("phone lockout: uplinks closed", metadata: ["uplinks": "\(closed)"])
+            }
+        }
+        return server
+    }
+
+    /// Closes, within ``revocationCheckInterval``, the live session of every pump and the uplinks
+    /// of every phone that the revocation list names (a revocation bites on live sessions, not
+    /// only at the next handshake). Runs until cancelled.
+    func watchRevocations() async {
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: Self.revocationCheckInterval)
+            } catch {
+                return
+            }
+            guard let list = self.revocations.current() else { continue }
+            var phones: Set<String> = []
+            for identity in list.revoked {
+                switch identity {
+                case .phone(let id):
+                    phones.insert(id)
+                case .pump(let serial):
+                    guard self.registry.closeSession(serial: serial) else { continue }
+                    self.registry.metrics.sessionClosed(reason: "revoked")
+                    self.logger.warning("revoked pump: its live session is closed", metadata: ["device": "\(serial)"])
+                    self.registry.record(
+                        SecurityEvent(
+                            timeMilliseconds: Int64(Date().timeIntervalSince1970 * 1000),
+                            kind: "revoked_session_closed",
+                            device: serial,
+                            detail: "pump \(serial) was revoked while connected; its session is closed",
+                            carrier: nil,
+                            reason: "certificateRevoked"
+                        )
+                    )
+                }
+            }
+            let closed = self.phones.shutOut(phones, reason: "certificate revoked")
+            for _ in 0..<closed { self.registry.metrics.uplinkClosed(reason: "revoked") }
+            if closed > 0 {
+                self.logger.warning("revoked phone: its uplinks are closed", metadata: ["uplinks": "\(closed)"])
+            }
+        }
     }
 
     public init(
@@ -138,6 +192,7 @@ public final class GatewayServer: Sendable {
             }
         }
         let revocations = RevocationListFile(directory: pki)
+        self.revocations = revocations
         self.pumpTLS = try GatewayTLSContext(
             .pumpServer(
                 trustRootsPEM: try read(pki.caCertificate),

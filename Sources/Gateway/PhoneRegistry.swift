@@ -51,6 +51,9 @@ public final class PhoneRegistry: Sendable {
         var uplinks: [Int: Uplink] = [:]
         /// Per phone: totals of ended uplinks, last seen, last address.
         var phones: [String: PhoneStatus] = [:]
+        /// Phones shut out (a phone lockout or a revoked certificate): their uplinks are closed
+        /// and new ones refused.
+        var shutOut: [String: String] = [:]
     }
     private let state = Mutex(State())
 
@@ -120,6 +123,22 @@ public final class PhoneRegistry: Sendable {
     }
 
     public func phone(_ id: String) -> PhoneStatus? { self.phones.first { $0.id == id } }
+
+    /// Shuts `phones` out for `reason` (replacing the phones shut out for that reason before):
+    /// their live uplinks are closed now; returns how many were closed.
+    @discardableResult
+    public func shutOut(_ phones: Set<String>, reason: String) -> Int {
+        let closers = self.state.withLock { state in
+            state.shutOut = state.shutOut.filter { $0.value != reason }
+            for phone in phones where state.shutOut[phone] == nil { state.shutOut[phone] = reason }
+            return state.uplinks.values.filter { phones.contains($0.phone) }.map(\.close)
+        }
+        for close in closers { close() }
+        return closers.count
+    }
+
+    /// Why `phone` is shut out, or nil if it may connect.
+    public func shutOutReason(_ phone: String) -> String? { self.state.withLock { $0.shutOut[phone] } }
 
     /// Closes every uplink (graceful shutdown); returns how many there were.
     @discardableResult

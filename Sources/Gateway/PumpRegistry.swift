@@ -222,6 +222,17 @@ public final class PumpRegistry: Sendable {
         }
     }
 
+    /// Closes the live session of `serial` (a revoked pump); returns whether there was one.
+    @discardableResult
+    public func closeSession(serial: String) -> Bool {
+        let close = self.state.withLock { $0.live[serial]?.close }
+        close?()
+        return close != nil
+    }
+
+    /// Serials with a live session.
+    public var liveSerials: [String] { self.state.withLock { Array($0.live.keys) } }
+
     /// Closes every live session (graceful shutdown); returns how many there were.
     @discardableResult
     public func closeAllSessions() -> Int {

@@ -131,6 +131,7 @@ final class PumpSessionHandler: ChannelInboundHandler {
                     serial: serial,
                     hello: hello,
                     channel: PumpSessionChannel(
+                        carrier: self.carrier,
                         send: { frame in channel.writeAndFlush(channel.allocator.buffer(bytes: frame), promise: nil) },
                         close: { channel.close(promise: nil) }
                     )

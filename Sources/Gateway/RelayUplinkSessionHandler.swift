@@ -55,6 +55,12 @@ final class RelayUplinkSessionHandler: ChannelInboundHandler {
             context.close(promise: nil)
             return
         }
+        if let reason = self.phones.shutOutReason(id) {
+            self.logger.warning("a shut-out phone tried to connect; closing its uplink", metadata: ["phone": "\(id)"])
+            self.record("relay_shut_out", device: "phone \(id)", "phone \(id) is shut out (\(reason)); uplink refused")
+            context.close(promise: nil)
+            return
+        }
         self.phone = id
         self.logger[metadataKey: "phone"] = "\(id)"
         self.logger.info("relay connected", metadata: ["suite": "\(peer.cipherSuite)"])
@@ -67,6 +73,11 @@ final class RelayUplinkSessionHandler: ChannelInboundHandler {
         )
         self.uplink = uplink
         self.sessions.registry.metrics.uplinkStarted()
+        // Shut out between the check above and the registration: `shutOut` missed this uplink.
+        guard self.phones.shutOutReason(id) == nil else {
+            context.close(promise: nil)
+            return
+        }
         let sessions = self.sessions
         let carrier = "phone \(id)"
         let traffic = uplink.traffic

@@ -67,6 +67,15 @@ public final class RevocationListFile: Sendable {
         }
     }
 
+    /// The list as the file says now; nil when the file cannot be read (every lookup then
+    /// answers "revoked").
+    public func current() -> RevocationList? {
+        self.state.withLock { snapshot in
+            self.refresh(&snapshot)
+            return snapshot.unreadable ? nil : snapshot.list
+        }
+    }
+
     private func refresh(_ snapshot: inout Snapshot) {
         var info = stat()
         guard stat(self.directory.revocationList.path, &info) == 0 else {

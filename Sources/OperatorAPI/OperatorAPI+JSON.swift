@@ -25,6 +25,28 @@ public enum APIJSON {
     public struct PumpDetail: ResponseCodable, Equatable, Sendable {
         public let pump: Pump
         public let latestTelemetry: Telemetry?
+        /// What the command pipeline knows (nil without one).
+        public let commands: Commands?
+    }
+
+    /// A pump as the command pipeline knows it: its lockout state on both sides, its model and
+    /// firmware from its hello, the last sequence it reported applied.
+    public struct Commands: ResponseCodable, Equatable, Sendable {
+        public struct Lockout: Codable, Equatable, Sendable {
+            /// `locked` when a lockout of the gateway covers the pump, else `unlocked`.
+            public let gateway: String
+            /// The lockouts in force over the pump.
+            public let lockouts: [String]
+            /// What the pump last said: `locked`, `unlocked`, or null before its first hello here.
+            public let reported: String?
+        }
+        public let connected: Bool
+        public let model: String?
+        public let firmware: String?
+        public let lastAppliedSequence: UInt64?
+        public let inFlightSequence: UInt64?
+        public let settingsHeld: String?
+        public let lockout: Lockout
     }
 
     public struct Telemetry: ResponseCodable, Equatable, Sendable {

@@ -78,6 +78,7 @@ public struct OperatorAPI: Sendable {
         let router = Router(context: OperatorRequestContext.self)
         if let commands = self.commands {
             ChangeRoutes(pipeline: commands).register(on: router)
+            LockoutRoutes(pipeline: commands).register(on: router)
         }
         router.add(middleware: JSONErrorMiddleware())
         router.get("/v1/pumps") { _, _ in
@@ -92,11 +93,30 @@ public struct OperatorAPI: Sendable {
                     "no pump with serial '\(serial)' has connected to this gateway; GET /v1/pumps lists the known ones"
                 )
             }
+            var commands: APIJSON.Commands?
+            if let pipeline = self.commands {
+                let status = await pipeline.status(of: serial)
+                commands = APIJSON.Commands(
+                    connected: status.connected,
+                    model: status.model,
+                    firmware: status.firmware,
+                    lastAppliedSequence: status.lastAppliedSequence,
+                    inFlightSequence: status.inFlightSequence,
+                    settingsHeld: status.settingsDivergence,
+                    lockout: APIJSON.Commands.Lockout(
+                        gateway: status.lockouts.isEmpty ? "unlocked" : "locked",
+                        lockouts: status.lockouts,
+                        reported: status.lastAppliedSequence == nil
+                            ? nil : (status.reportedMode.contains(.lockedOut) ? "locked" : "unlocked")
+                    )
+                )
+            }
             return APIJSON.PumpDetail(
                 pump: APIJSON.pump(pump),
                 latestTelemetry: pump.lastTelemetry.map {
                     APIJSON.telemetry($0, received: pump.lastTelemetryReceivedMilliseconds)
-                }
+                },
+                commands: commands
             )
         }
         router.get("/v1/phones") { _, _ in

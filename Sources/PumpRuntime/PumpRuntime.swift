@@ -102,12 +102,15 @@ public final class PumpRuntime {
     /// SHA-256 of the canonical settings (`SettingsDigest`), by mbedTLS.
     public var settingsDigest: [UInt8] { PumpCrypto.sha256(SettingsDigest.message(for: self.state.settings)) }
 
-    /// The hello this pump sends on every connect: its last applied sequence and digest.
+    /// The hello this pump sends on every connect: its last applied sequence and digest, its
+    /// mode (locked out, suspended) and its model, which the gateway's lockouts by model match.
     public func hello(firmware: String) throws(TunnelProtocolError) -> InnerMessage.Hello {
         try InnerMessage.Hello(
             lastAppliedSequence: self.state.lastAppliedSequence,
             settingsDigest: self.settingsDigest,
-            firmware: firmware
+            firmware: firmware,
+            mode: self.state.mode,
+            model: self.model.name
         )
     }
 

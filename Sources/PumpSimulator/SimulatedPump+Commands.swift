@@ -3,18 +3,18 @@ import PumpRuntime
 import TunnelProtocol
 
 extension SimulatedPump {
-    static let firmware = "medtunnel-sim-1"
+    public static let defaultFirmware = "medtunnel-sim-1"
 
     /// The hello: the runtime's last applied sequence and settings digest, or sequence 0 and
     /// a zero digest for a pump without a runtime (telemetry only).
     func hello() -> InnerMessage.Hello {
-        if let runtime = self.runtime, let hello = try? runtime.hello(firmware: Self.firmware) {
+        if let runtime = self.runtime, let hello = try? runtime.hello(firmware: self.firmware) {
             return hello
         }
         return try! InnerMessage.Hello(
             lastAppliedSequence: 0,
             settingsDigest: [UInt8](repeating: 0, count: 32),
-            firmware: Self.firmware
+            firmware: self.firmware
         )
     }
 }

@@ -12,6 +12,8 @@ public final class SimulatedPump: @unchecked Sendable {
     var session: PumpTLSSession?
     /// The command core (`--state-dir`); without it the pump takes no commands.
     public var runtime: PumpRuntime?
+    /// The firmware version the hello announces (lockouts by firmware match it).
+    public var firmware = SimulatedPump.defaultFirmware
     /// The highest telemetry sequence the gateway acknowledged, over all sessions.
     public internal(set) var lastAcknowledgedSequence: UInt64?
     /// The first command frame bodies this pump received, in order (read once its sessions

@@ -12,6 +12,12 @@ extension InnerMessage {
             let firmware = Array(hello.firmware.utf8)
             body.append(UInt8(firmware.count))
             body.append(bytes: firmware)
+            if hello.version >= 2 {
+                let model = Array(hello.model.utf8)
+                body.append(hello.mode.rawValue)
+                body.append(UInt8(model.count))
+                body.append(bytes: model)
+            }
         case .telemetry(let t):
             type = .telemetry
             body.append(t.sequence)
@@ -60,15 +66,46 @@ extension InnerMessage {
             let sequence = reader.readUInt64()
             let digest = reader.readBytes(32)
             let firmwareLength = Int(reader.readUInt8())
-            guard reader.remaining == firmwareLength else {
+            guard reader.remaining >= firmwareLength else {
                 throw TunnelProtocolError(
                     .badLength,
                     "hello announces \(firmwareLength) firmware bytes but carries \(reader.remaining)"
                 )
             }
             let firmware = String(decoding: reader.readBytes(firmwareLength), as: UTF8.self)
+            var mode: PumpMode = []
+            var model = ""
+            if version >= 2 {
+                guard reader.remaining >= 2 else {
+                    throw TunnelProtocolError(.badLength, "hello version \(version) ends before its mode and model")
+                }
+                mode = PumpMode(rawValue: reader.readUInt8())
+                guard PumpMode.known.isSuperset(of: mode) else {
+                    throw TunnelProtocolError(.invalidField, "hello.mode has unknown bits \(mode.rawValue)")
+                }
+                let modelLength = Int(reader.readUInt8())
+                guard reader.remaining == modelLength else {
+                    throw TunnelProtocolError(
+                        .badLength,
+                        "hello announces \(modelLength) model bytes but carries \(reader.remaining)"
+                    )
+                }
+                model = String(decoding: reader.readBytes(modelLength), as: UTF8.self)
+            } else if reader.remaining != 0 {
+                throw TunnelProtocolError(
+                    .badLength,
+                    "hello version 1 announces \(firmwareLength) firmware bytes but carries more"
+                )
+            }
             return .hello(
-                try Hello(version: version, lastAppliedSequence: sequence, settingsDigest: digest, firmware: firmware)
+                try Hello(
+                    version: version,
+                    lastAppliedSequence: sequence,
+                    settingsDigest: digest,
+                    firmware: firmware,
+                    mode: mode,
+                    model: model
+                )
             )
         case .telemetry:
             let telemetry = Telemetry(

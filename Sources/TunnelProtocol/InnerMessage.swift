@@ -13,7 +13,7 @@
 ///
 /// | type | name           | dir        | body                                                             | size   |
 /// |------|----------------|------------|------------------------------------------------------------------|--------|
-/// | 0x01 | hello          | pump → gw  | version u8, last applied seq u64, settings digest [32], firmware len u8 + ASCII | 42…105 |
+/// | 0x01 | hello          | pump → gw  | version u8 (2), last applied seq u64, settings digest [32], firmware len u8 + ASCII, mode u8, model len u8 + ASCII | 44…171 |
 /// | 0x02 | telemetry      | pump → gw  | seq u64, time ms i64, reservoir mU u32, basal mU/h u32, glucose mg/dL u16 (0 none), battery % u8, flags u8 | 28 |
 /// | 0x03 | heartbeat      | either     | nonce u64                                                        | 8      |
 /// | 0x81 | helloAccepted  | gw → pump  | version u8, gateway time ms i64                                  | 9      |
@@ -21,6 +21,9 @@
 /// | 0x83 | heartbeatReply | either     | nonce u64                                                        | 8      |
 /// | 0x10 | command        | gw → pump  | a signed command envelope (`CommandEnvelope`'s table)            | 102…598|
 /// | 0x90 | acknowledgement| pump → gw  | the pump's signed answer (`CommandAcknowledgement`'s table)      | 158…221|
+///
+/// A hello of version 1 (firmware last, no mode or model) is still read: its mode is empty
+/// and its model unknown (""), which no model lockout matches.
 ///
 /// Types 0x11…0x3F and 0x91…0xBF stay reserved for commands and acknowledgements. An unknown
 /// type is an error: a peer that does not speak the same version must be noticed, not ignored.
@@ -42,20 +45,27 @@ public enum InnerMessage: Sendable, Equatable {
     case acknowledgement(SignedAcknowledgement)
 
     public struct Hello: Sendable, Equatable {
-        public static let currentVersion: UInt8 = 1
+        public static let currentVersion: UInt8 = 2
         public static let maximumFirmwareLength = 64
+        public static let maximumModelLength = 64
 
         public var version: UInt8
         public var lastAppliedSequence: UInt64
         public var settingsDigest: [UInt8]
         public var firmware: String
+        /// What the pump says of itself when it connects: locked out, suspended (version 2).
+        public var mode: PumpMode
+        /// The pump's model name, as in its prescription's model (version 2; "" unknown).
+        public var model: String
 
-        /// `settingsDigest` must be 32 bytes and `firmware` at most 64 printable ASCII bytes.
+        /// `settingsDigest` must be 32 bytes; `firmware` and `model` at most 64 printable ASCII bytes.
         public init(
             version: UInt8 = currentVersion,
             lastAppliedSequence: UInt64,
             settingsDigest: [UInt8],
-            firmware: String
+            firmware: String,
+            mode: PumpMode = [],
+            model: String = ""
         )
             throws(TunnelProtocolError)
         {
@@ -65,14 +75,23 @@ public enum InnerMessage: Sendable, Equatable {
                     "hello.settingsDigest must be 32 bytes, not \(settingsDigest.count)"
                 )
             }
-            let bytes = Array(firmware.utf8)
-            guard bytes.count <= Self.maximumFirmwareLength, bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else {
+            guard Self.isPrintable(firmware, maximum: Self.maximumFirmwareLength) else {
                 throw TunnelProtocolError(.invalidField, "hello.firmware must be at most 64 printable ASCII characters")
+            }
+            guard Self.isPrintable(model, maximum: Self.maximumModelLength) else {
+                throw TunnelProtocolError(.invalidField, "hello.model must be at most 64 printable ASCII characters")
             }
             self.version = version
             self.lastAppliedSequence = lastAppliedSequence
             self.settingsDigest = settingsDigest
             self.firmware = firmware
+            self.mode = mode
+            self.model = model
+        }
+
+        static func isPrintable(_ text: String, maximum: Int) -> Bool {
+            let bytes = text.utf8
+            return bytes.count <= maximum && bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F })
         }
     }
 
@@ -135,7 +154,8 @@ public enum InnerFrame {
         /// The body length a frame of this type may have.
         var allowedBodyLengths: ClosedRange<Int> {
             switch self {
-            case .hello: return 42...(42 + InnerMessage.Hello.maximumFirmwareLength)
+            case .hello:
+                return 42...(44 + InnerMessage.Hello.maximumFirmwareLength + InnerMessage.Hello.maximumModelLength)
             case .telemetry: return 28...28
             case .heartbeat, .telemetryStored, .heartbeatReply: return 8...8
             case .helloAccepted: return 9...9

@@ -15,6 +15,7 @@ struct MedTunnel: AsyncParsableCommand {
             AuditCommand.self,
             UserCommand.self,
             TokenCommand.self,
+            LockoutCommand.self,
         ]
     )
 }

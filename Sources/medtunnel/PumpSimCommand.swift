@@ -34,6 +34,8 @@ struct PumpSimCommand: AsyncParsableCommand {
     var connections = 1
     @Option(name: .customLong("server-name"), help: "The gateway host name to verify.") var serverName = "localhost"
     @Option(help: "Seconds between progress lines with --count (0: none).") var progress = 5.0
+    @Option(help: "The firmware version the pumps announce in their hello (lockouts by firmware match it).")
+    var firmware = SimulatedPump.defaultFirmware
     @Option(
         name: .customLong("response-timeout"),
         help: "Milliseconds a pump waits for an answer before sending again once, then reconnecting (--count)."
@@ -151,6 +153,7 @@ struct PumpSimCommand: AsyncParsableCommand {
             activity: activity
         )
         pump.runtime = try self.commands.runtime(serial: serial, pki: directory)
+        pump.firmware = self.firmware
         return pump
     }
 

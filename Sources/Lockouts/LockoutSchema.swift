@@ -1,0 +1,193 @@
+import SQLiteStore
+
+/// The tables of `lockouts.sqlite` and the statements on them.
+enum LockoutSchema {
+    static let floorKey = "recovery_floor"
+
+    static func open(path: String) throws -> SQLiteConnection {
+        try SQLiteConnection.openPrivate(
+            path: path,
+            schemaVersion: LockoutStore.schemaVersion,
+            schema: """
+                CREATE TABLE IF NOT EXISTS lockout(
+                    id TEXT PRIMARY KEY, scope TEXT NOT NULL, reason TEXT NOT NULL, suspend INTEGER NOT NULL,
+                    started_by TEXT NOT NULL, started_role TEXT NOT NULL, started_ms INTEGER NOT NULL,
+                    started_audit INTEGER NOT NULL UNIQUE,
+                    lift_requested_by TEXT, lift_requested_role TEXT, lift_requested_ms INTEGER,
+                    lift_requested_audit INTEGER,
+                    lifted_by TEXT, lifted_role TEXT, lifted_ms INTEGER, lifted_audit INTEGER);
+                CREATE TABLE IF NOT EXISTS lockout_ack(
+                    lockout_id TEXT NOT NULL, serial TEXT NOT NULL, at_ms INTEGER NOT NULL,
+                    audit_index INTEGER NOT NULL, PRIMARY KEY(lockout_id, serial));
+                CREATE TABLE IF NOT EXISTS pump(
+                    serial TEXT PRIMARY KEY, patient TEXT, model TEXT, firmware TEXT, updated_ms INTEGER NOT NULL);
+                CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                """,
+            // A view of the audit log, rolled forward by `recover()` after a power loss.
+            durability: .walNormal
+        )
+    }
+
+    // MARK: Lockouts
+
+    private static let columns = """
+        id, scope, reason, suspend, started_by, started_role, started_ms, started_audit,
+        lift_requested_by, lift_requested_role, lift_requested_ms, lift_requested_audit,
+        lifted_by, lifted_role, lifted_ms, lifted_audit
+        """
+
+    static func loadLockouts(_ connection: SQLiteConnection) throws -> [Lockout] {
+        let select = try connection.prepare("SELECT \(columns) FROM lockout ORDER BY started_audit")
+        var lockouts: [Lockout] = []
+        while try select.step() {
+            guard let id = LockoutID(select.text(0)), let scope = try? LockoutScope(parsing: select.text(1)) else {
+                throw SQLiteError(resultCode: 1, reason: "lockout row '\(select.text(0))' is malformed")
+            }
+            func step(_ first: Int32) -> LockoutStep? {
+                guard !select.isNull(first) else { return nil }
+                return LockoutStep(
+                    actorID: select.text(first),
+                    actorRole: select.text(first + 1),
+                    atMilliseconds: select.int64(first + 2),
+                    auditIndex: UInt64(max(0, select.int64(first + 3)))
+                )
+            }
+            lockouts.append(
+                Lockout(
+                    id: id,
+                    scope: scope,
+                    reason: select.text(2),
+                    suspendDelivery: select.int64(3) != 0,
+                    started: step(4)!,
+                    liftRequested: step(8),
+                    lifted: step(12)
+                )
+            )
+        }
+        return lockouts
+    }
+
+    static func insert(_ connection: SQLiteConnection, _ lockout: Lockout) throws {
+        let insert = try connection.prepare(
+            "INSERT OR IGNORE INTO lockout(\(columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        try insert.bind(lockout.id.rawValue, at: 1)
+        try insert.bind(lockout.scope.description, at: 2)
+        try insert.bind(lockout.reason, at: 3)
+        try insert.bind(lockout.suspendDelivery ? 1 : 0, at: 4)
+        try bind(lockout.started, insert, from: 5)
+        try bind(lockout.liftRequested, insert, from: 9)
+        try bind(lockout.lifted, insert, from: 13)
+        try insert.run()
+    }
+
+    static func update(_ connection: SQLiteConnection, _ lockout: Lockout) throws {
+        let update = try connection.prepare(
+            """
+            UPDATE lockout SET lift_requested_by = ?, lift_requested_role = ?, lift_requested_ms = ?,
+                lift_requested_audit = ?, lifted_by = ?, lifted_role = ?, lifted_ms = ?, lifted_audit = ?
+            WHERE id = ?
+            """
+        )
+        try bind(lockout.liftRequested, update, from: 1)
+        try bind(lockout.lifted, update, from: 5)
+        try update.bind(lockout.id.rawValue, at: 9)
+        try update.run()
+    }
+
+    private static func bind(_ step: LockoutStep?, _ statement: SQLiteStatement, from first: Int32) throws {
+        guard let step else {
+            for offset in 0..<Int32(4) { try statement.bindNull(at: first + offset) }
+            return
+        }
+        try statement.bind(step.actorID, at: first)
+        try statement.bind(step.actorRole, at: first + 1)
+        try statement.bind(step.atMilliseconds, at: first + 2)
+        try statement.bind(Int64(clamping: step.auditIndex), at: first + 3)
+    }
+
+    // MARK: Acknowledgements
+
+    static func insertAcknowledgement(
+        _ connection: SQLiteConnection,
+        _ id: LockoutID,
+        serial: String,
+        at: Int64,
+        auditIndex: UInt64
+    ) throws {
+        let insert = try connection.prepare(
+            "INSERT OR IGNORE INTO lockout_ack(lockout_id, serial, at_ms, audit_index) VALUES (?, ?, ?, ?)"
+        )
+        try insert.bind(id.rawValue, at: 1)
+        try insert.bind(serial, at: 2)
+        try insert.bind(at, at: 3)
+        try insert.bind(Int64(clamping: auditIndex), at: 4)
+        try insert.run()
+    }
+
+    static func acknowledgements(_ connection: SQLiteConnection, _ id: LockoutID) throws -> [String: Int64] {
+        let select = try connection.prepare("SELECT serial, at_ms FROM lockout_ack WHERE lockout_id = ?")
+        try select.bind(id.rawValue, at: 1)
+        var found: [String: Int64] = [:]
+        while try select.step() { found[select.text(0)] = select.int64(1) }
+        return found
+    }
+
+    // MARK: Pumps
+
+    static func loadPumps(_ connection: SQLiteConnection) throws -> [PumpAttributes] {
+        let select = try connection.prepare("SELECT serial, patient, model, firmware FROM pump")
+        var pumps: [PumpAttributes] = []
+        while try select.step() {
+            pumps.append(
+                PumpAttributes(
+                    serial: select.text(0),
+                    patient: select.isNull(1) ? nil : select.text(1),
+                    model: select.isNull(2) ? nil : select.text(2),
+                    firmware: select.isNull(3) ? nil : select.text(3)
+                )
+            )
+        }
+        return pumps
+    }
+
+    static func upsertPump(_ connection: SQLiteConnection, _ pump: PumpAttributes, now: Int64) throws {
+        let upsert = try connection.prepare(
+            """
+            INSERT INTO pump(serial, patient, model, firmware, updated_ms) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT(serial) DO UPDATE SET patient = excluded.patient, model = excluded.model,
+                firmware = excluded.firmware, updated_ms = excluded.updated_ms
+            """
+        )
+        try upsert.bind(pump.serial, at: 1)
+        for (offset, value) in [pump.patient, pump.model, pump.firmware].enumerated() {
+            if let value {
+                try upsert.bind(value, at: Int32(offset + 2))
+            } else {
+                try upsert.bindNull(at: Int32(offset + 2))
+            }
+        }
+        try upsert.bind(now, at: 5)
+        try upsert.run()
+    }
+
+    // MARK: Recovery floor
+
+    static func floor(_ connection: SQLiteConnection) throws -> UInt64 {
+        let select = try connection.prepare("SELECT value FROM meta WHERE key = ?")
+        try select.bind(floorKey, at: 1)
+        return try select.step() ? UInt64(max(0, select.int64(0))) : 0
+    }
+
+    static func raiseFloor(_ connection: SQLiteConnection, to value: UInt64) throws {
+        let upsert = try connection.prepare(
+            """
+            INSERT INTO meta(key, value) VALUES (?, ?)
+            ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)
+            """
+        )
+        try upsert.bind(floorKey, at: 1)
+        try upsert.bind(Int64(clamping: value), at: 2)
+        try upsert.run()
+    }
+}
