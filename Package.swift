@@ -190,6 +190,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: Anomaly rules
+        // AnomalyRules: pure decisions over the gateway's security events: bounded aggregation for
+        // the audit log, rules that fire (alert or lock out a phone or pump), and the alert webhook.
+        // Foundation only, so the gateway can wire it in without it knowing NIO or TLS.
+        .target(name: "AnomalyRules", swiftSettings: swiftSettings),
+
         // MARK: Processes
         .target(
             name: "PumpSimulator",
@@ -259,6 +265,7 @@ let package = Package(
         .testTarget(name: "TunnelProtocolTests", dependencies: ["TunnelProtocol"], swiftSettings: swiftSettings),
         .testTarget(name: "AuditLogTests", dependencies: ["AuditLog"], swiftSettings: swiftSettings),
         .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore"], swiftSettings: swiftSettings),
+        .testTarget(name: "AnomalyRulesTests", dependencies: ["AnomalyRules"], swiftSettings: swiftSettings),
         .testTarget(
             name: "PumpRuntimeTests",
             dependencies: [
