@@ -128,6 +128,18 @@ let package = Package(
         // the directory of pumps' attributes (STATE/lockouts.sqlite), written after the audit log.
         .target(name: "Lockouts", dependencies: ["SQLiteStore", "AuditLog"], swiftSettings: swiftSettings),
 
+        // SecurityEvents: security events written to the audit log (aggregated against floods) and
+        // indexed (STATE/events.sqlite), the rules over them and the alerts they raise.
+        .target(
+            name: "SecurityEvents",
+            dependencies: [
+                "AnomalyRules", "AuditLog", "SQLiteStore",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: The setting-change pipeline (issue 6)
         // authenticate → authorize → policy → audit → store → sign → deliver → verify the
         // acknowledgement → audit. No HTTP or NIO: the operator API and the gateway's pump
@@ -216,7 +228,7 @@ let package = Package(
             name: "Gateway",
             dependencies: [
                 "CommandPipeline", "GatewayTLS", "TunnelProtocol", "MedTunnelPKI", "AuditLog", "SafetyPolicy",
-                "RelayFraming",
+                "RelayFraming", "SecurityEvents", "AnomalyRules", "Lockouts",
                 "TelemetryStore", "TherapyModel",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -231,7 +243,7 @@ let package = Package(
         .target(
             name: "OperatorAPI",
             dependencies: [
-                "Gateway", "CommandPipeline", "ChangeRoutes", "TelemetryStore", "TherapyJSON",
+                "Gateway", "CommandPipeline", "ChangeRoutes", "TelemetryStore", "TherapyJSON", "SecurityEvents", "AnomalyRules",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -245,7 +257,7 @@ let package = Package(
                 "RelayHostility",
                 "SQLiteStore", "SafetyPolicy", "TherapyModel", "TherapyJSON", "Accounts", "AccessTokens",
                 "ChangeRequests", "CommandPipeline",
-                "PumpRuntime", "TunnelProtocol",
+                "PumpRuntime", "TunnelProtocol", "AnomalyRules", "Lockouts", "SecurityEvents",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

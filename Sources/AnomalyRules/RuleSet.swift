@@ -31,12 +31,15 @@ public struct RuleSet: Sendable, Equatable {
         # action=lockout also locks out the rule's subject: the phone (by=phone) or the pump
         # (by=pump).
 
-        # A phone relay tampering with or cutting the pump's TLS records: tunnels through it fail
-        # with a record error (bad MAC, a record out of place, the stream ended inside a record).
-        phone_tampering kinds=tunnel_failed,relay_tunnel_failed reasons=recordRejected,truncated,badRecordMac,unexpectedMessage by=phone threshold=3 window=10m action=lockout
+        # A phone relay tampering with the pump's TLS records: tunnels through it fail with a
+        # record error (bad MAC, a record out of place, the stream cut inside a record). A link
+        # that simply drops between records (`truncated`) is ordinary radio life and not counted.
+        phone_tampering kinds=tunnel_failed,relay_tunnel_failed reasons=recordRejected,truncatedInRecord,badRecordMac,unexpectedMessage by=phone threshold=3 window=10m action=lockout
 
-        # Commands through a phone that end uncertain or not applied: a phone that cuts commands.
-        phone_cuts_commands kinds=command_uncertain,command_not_applied by=phone threshold=2 window=1h action=alert
+        # Commands through a phone that end uncertain or not applied: a phone that withholds or
+        # cuts commands (it can pick them out by record length). Locking the phone out sends its
+        # pumps to another phone; they keep their basal program meanwhile.
+        phone_cuts_commands kinds=command_uncertain,command_not_applied by=phone threshold=2 window=1h action=lockout
 
         # Change requests for one pump that the safety policy keeps rejecting.
         pump_rejections kinds=policy_rejection by=pump threshold=5 window=10m action=alert

@@ -1,7 +1,7 @@
 import AccessTokens
 import ChangeRequests
 public import CommandPipeline
-import Foundation
+public import Foundation
 public import HTTPTypes
 public import Hummingbird
 
@@ -113,7 +113,7 @@ public struct ChangeRoutes: Sendable {
     }
 
     /// Runs a route, answering any error as JSON with its status.
-    static func answer(_ route: () async throws -> Response) async -> Response {
+    public static func answer(_ route: () async throws -> Response) async -> Response {
         do {
             return try await route()
         } catch let error as ChangeAPIError {
@@ -132,11 +132,11 @@ public struct ChangeRoutes: Sendable {
         }
     }
 
-    static func body(of request: inout Request) async throws -> Data {
+    public static func body(of request: inout Request) async throws -> Data {
         Data(try await request.collectBody(upTo: maximumBodyBytes).readableBytesView)
     }
 
-    static func json(_ status: Int, _ body: Data) -> Response {
+    public static func json(_ status: Int, _ body: Data) -> Response {
         Response(
             status: HTTPResponse.Status(code: status),
             headers: [.contentType: "application/json"],

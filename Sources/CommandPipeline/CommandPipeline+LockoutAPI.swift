@@ -1,4 +1,4 @@
-import AccessTokens
+public import AccessTokens
 import AuditLog
 public import Foundation
 public import Lockouts
@@ -155,6 +155,41 @@ extension CommandPipeline {
         )
         await fanOut(lifted)
         return try await view(lifted, detailed: true)
+    }
+
+    /// A lockout a rule started (no person: the actor is `rule:NAME`, role `incident`). Returns
+    /// the lockout in force over `scope` if there already is one, else the new one; nil if it
+    /// could not be started (logged).
+    public nonisolated func startAutomaticLockout(scope: LockoutScope, rule: String, reason: String) async -> Lockout? {
+        guard let lockouts else { return nil }
+        if let existing = await lockouts.active().first(where: { $0.scope == scope }) { return existing }
+        do {
+            let lockout = try await lockouts.start(
+                scope: scope,
+                reason: "automatic (rule \(rule)): \(reason)",
+                suspendDelivery: false,
+                by: try AuditActor(id: "rule:\(rule)", role: ActorRole.incident.rawValue),
+                now: clock().millisecondsSinceEpoch
+            )
+            logger.warning(
+                "automatic lockout started",
+                metadata: ["lockout": "\(lockout.id)", "scope": "\(scope)", "rule": "\(rule)"]
+            )
+            await fanOut(lockout)
+            return lockout
+        } catch {
+            logger.error("automatic lockout failed", metadata: ["scope": "\(scope)", "rule": "\(rule)", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// Authenticates a reader of the incident tools (incident staff, operators, admins).
+    public nonisolated func authenticateReviewer(_ authorization: String?, operation: String) async throws(ChangeAPIError)
+        -> AuthenticatedUser
+    {
+        let user = try await authenticate(authorization)
+        try await requireReviewer(user, operation: operation, target: operation)
+        return user
     }
 
     // MARK: Fan-out

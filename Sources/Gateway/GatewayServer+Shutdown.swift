@@ -8,6 +8,9 @@ extension GatewayServer: Service {
     /// by SIGTERM through a `ServiceGroup`, then shuts down cleanly: see ``shutdown()``.
     /// The command pipeline's workers run until the sessions are closed.
     public func run() async throws {
+        // The recorder outlives the sessions: what they reported while closing is still written.
+        let events = self.events
+        async let recorder: Void = events?.run() ?? ()
         await withDiscardingTaskGroup { group in
             if let commands = self.commands {
                 group.addTask { await commands.run() }
@@ -17,6 +20,8 @@ extension GatewayServer: Service {
             await self.shutdown()
             group.cancelAll()
         }
+        events?.finish()
+        await recorder
     }
 
     /// Stops accepting, closes every pump session (close_notify inside its tunnel) and then

@@ -1,5 +1,7 @@
+public import AnomalyRules
 public import CommandPipeline
-import Foundation
+public import Foundation
+public import SecurityEvents
 public import GatewayTLS
 public import Logging
 public import MedTunnelPKI
@@ -63,6 +65,10 @@ public final class GatewayServer: Sendable {
         public var metrics = GatewayMetrics()
         /// The command pipeline's settings (``open(configuration:logger:group:)``).
         public var commandPipeline = CommandPipeline.Configuration()
+        /// The rules over security events (`--rules FILE`; the built-in ones by default).
+        public var rules: RuleSet = .defaults
+        /// Where alerts are POSTed as JSON (`--alert-webhook URL`).
+        public var alertWebhook: URL?
 
         public init(pki: PKIDirectory, stateDirectory: String, pumpListen: HostPort?, relayListen: HostPort? = nil) {
             self.pki = pki
@@ -83,6 +89,8 @@ public final class GatewayServer: Sendable {
     public let phoneTLS: GatewayTLSContext
     /// The setting-change pipeline the pump sessions deliver for; nil: sessions take no commands.
     public let commands: CommandPipeline?
+    /// Security events and alerts, durable in the audit log (with a command pipeline).
+    public let events: SecurityEventRecorder?
     /// The PKI's revocation list, consulted at every handshake and watched for live sessions.
     let revocations: RevocationListFile
     /// How often the revocation list is checked for live sessions to close.
@@ -118,7 +126,14 @@ public final class GatewayServer: Sendable {
                 "unfinished": "\(report.unfinished.count)", "problems": "\(report.problems.count)",
             ]
         )
-        let server = try GatewayServer(configuration: configuration, logger: logger, group: group, commands: commands)
+        let recorder = try await Self.openRecorder(configuration: configuration, commands: commands, logger: logger)
+        let server = try GatewayServer(
+            configuration: configuration,
+            logger: logger,
+            group: group,
+            commands: commands,
+            events: recorder
+        )
         let phones = server.phones
         let registry = server.registry
         await commands.observeLockedOutPhones { lockedOut in
@@ -175,12 +190,14 @@ public final class GatewayServer: Sendable {
         configuration: Configuration,
         logger: Logger,
         group: any EventLoopGroup,
-        commands: CommandPipeline? = nil
+        commands: CommandPipeline? = nil,
+        events: SecurityEventRecorder? = nil
     ) throws {
         self.configuration = configuration
         self.logger = logger
         self.group = group
         self.commands = commands
+        self.events = events
         let pki = configuration.pki
         func read(_ url: URL) throws -> String {
             do {
@@ -218,18 +235,22 @@ public final class GatewayServer: Sendable {
             )
         }
         self.registry = PumpRegistry(store: self.store, metrics: configuration.metrics)
-        let registry = self.registry
-        commands?.observeSecurityEvents { event in
-            registry.record(
-                SecurityEvent(
-                    timeMilliseconds: event.time.millisecondsSinceEpoch,
-                    kind: event.kind,
-                    device: event.serial,
-                    detail: event.detail,
-                    carrier: nil,
-                    reason: event.reason.isEmpty ? nil : event.reason
+        if let events {
+            self.connect(events)
+        } else if let commands {
+            let registry = self.registry
+            commands.observeSecurityEvents { event in
+                registry.record(
+                    SecurityEvent(
+                        timeMilliseconds: event.time.millisecondsSinceEpoch,
+                        kind: event.kind,
+                        device: event.serial,
+                        detail: event.detail,
+                        carrier: nil,
+                        reason: event.reason.isEmpty ? nil : event.reason
+                    )
                 )
-            )
+            }
         }
     }
 

@@ -212,7 +212,18 @@ public final class PumpRegistry: Sendable {
         }
     }
 
-    public func record(_ event: SecurityEvent) {
+    /// Told of every security event recorded with `forward` (the gateway's durable recorder).
+    private let sink = Mutex<(@Sendable (SecurityEvent) -> Void)?>(nil)
+
+    /// `sink` is told of every event recorded from now on (replaces any earlier one).
+    public func forwardEvents(to sink: @escaping @Sendable (SecurityEvent) -> Void) {
+        self.sink.withLock { $0 = sink }
+    }
+
+    /// Keeps `event` (in memory, in the metrics) and, with `forward`, tells the sink (which
+    /// writes it to the audit log); events already audited elsewhere pass `forward: false`.
+    public func record(_ event: SecurityEvent, forward: Bool = true) {
+        if forward, let sink = self.sink.withLock({ $0 }) { sink(event) }
         self.metrics.record(event)
         self.state.withLock { state in
             state.events.append(event)

@@ -211,7 +211,7 @@ final class PumpSessionHandler: ChannelInboundHandler {
         var device = self.serial
         if let tls = error as? GatewayTLSError {
             kind = self.serial == nil ? "handshake_failed" : "tunnel_failed"
-            reason = "\(tls.code)"
+            reason = tls.eventReason
             device = device ?? tls.claimedIdentity.map(deviceName)
             self.logger.warning("TLS refused", metadata: ["code": "\(tls.code)", "reason": "\(tls.reason)"])
         } else {

@@ -106,7 +106,7 @@ final class RelayUplinkSessionHandler: ChannelInboundHandler {
                 self.phone == nil ? "relay_handshake_failed" : "relay_tunnel_failed",
                 device: self.phone.map { "phone \($0)" } ?? tls.claimedIdentity.map(deviceName),
                 "\(tls)",
-                reason: "\(tls.code)"
+                reason: tls.eventReason
             )
         } else {
             self.logger.warning("relay uplink error", metadata: ["error": "\(error)"])

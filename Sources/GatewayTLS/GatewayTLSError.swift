@@ -107,6 +107,17 @@ public struct GatewayTLSError: Error, Hashable, CustomStringConvertible {
     public static func == (lhs: GatewayTLSError, rhs: GatewayTLSError) -> Bool { lhs.code == rhs.code }
     public func hash(into hasher: inout Hasher) { hasher.combine(self.code) }
 
+    /// The code as security events name it: `truncated` splits into `truncatedInRecord` (the
+    /// bytes stopped inside a record: something cut it) and `truncated` (the link ended between
+    /// records without close_notify: a dropped link, ordinary for a pump's radio).
+    public var eventReason: String {
+        if self.code == .truncated && self.openSSLErrors.contains(where: { $0.contains("unexpected eof") }) {
+            return "truncatedInRecord"
+        }
+        if self.code == .truncated && self.reason.contains("inside a record") { return "truncatedInRecord" }
+        return "\(self.code)"
+    }
+
     public var description: String {
         var text = "TLS \(self.code): \(self.reason)"
         if let verify = self.verifyFailure { text += " (X.509 error \(verify.code): \(verify.message))" }

@@ -1,4 +1,5 @@
 import Foundation
+import SecurityEvents
 import Gateway
 public import Hummingbird
 import TelemetryStore
@@ -95,6 +96,12 @@ public enum APIJSON {
         public let carrier: String?
         public let reason: String?
         public let detail: String
+        /// The audit entry that records it (nil for events kept in memory only).
+        public var auditIndex: UInt64? = nil
+        /// How many events the entry stands for (a flood's minute is one entry with a count).
+        public var count: Int? = nil
+        /// The remote address of an unauthenticated peer.
+        public var source: String? = nil
     }
 
     public struct Events: ResponseCodable, Equatable, Sendable {
@@ -164,6 +171,21 @@ extension APIJSON {
             bytesToPhone: status.bytesToPhone,
             lastSeen: self.time(status.lastSeenMilliseconds),
             remote: status.remote
+        )
+    }
+
+    static func event(_ event: StoredSecurityEvent) -> Event {
+        Event(
+            time: self.time(event.timeMilliseconds),
+            kind: event.kind,
+            device: event.pump,
+            phone: event.phone,
+            carrier: event.phone.map { "phone \($0)" },
+            reason: event.reason,
+            detail: event.detail,
+            auditIndex: event.auditIndex,
+            count: event.count,
+            source: event.source
         )
     }
 

@@ -1,10 +1,12 @@
 import ChangeRoutes
 public import CommandPipeline
 import Foundation
+import TherapyJSON
 public import Gateway
 public import Hummingbird
 public import Logging
 public import Prometheus
+public import SecurityEvents
 public import TelemetryStore
 
 /// The operators' HTTP API over the gateway's registries (JSON, read-only), and its
@@ -33,6 +35,8 @@ public struct OperatorAPI: Sendable {
     public let prometheus: PrometheusCollectorRegistry
     /// The setting-change pipeline behind the change routes; nil: no change routes.
     public let commands: CommandPipeline?
+    /// Durable security events and alerts; nil: events from the registry's memory, no alerts.
+    public let events: SecurityEventRecorder?
 
     public static let defaultEventLimit = 100
     public static let maximumEventLimit = 1_000
@@ -42,8 +46,10 @@ public struct OperatorAPI: Sendable {
         phones: PhoneRegistry,
         store: TelemetryStore?,
         prometheus: PrometheusCollectorRegistry,
-        commands: CommandPipeline? = nil
+        commands: CommandPipeline? = nil,
+        events: SecurityEventRecorder? = nil
     ) {
+        self.events = events
         self.pumps = pumps
         self.phones = phones
         self.store = store
@@ -59,7 +65,8 @@ public struct OperatorAPI: Sendable {
             phones: gateway.phones,
             store: gateway.store,
             prometheus: prometheus,
-            commands: gateway.commands
+            commands: gateway.commands,
+            events: gateway.events
         )
     }
 
@@ -79,6 +86,9 @@ public struct OperatorAPI: Sendable {
         if let commands = self.commands {
             ChangeRoutes(pipeline: commands).register(on: router)
             LockoutRoutes(pipeline: commands).register(on: router)
+            if let events = self.events {
+                AlertRoutes(pipeline: commands, events: events).register(on: router)
+            }
         }
         router.add(middleware: JSONErrorMiddleware())
         router.get("/v1/pumps") { _, _ in
@@ -141,7 +151,30 @@ public struct OperatorAPI: Sendable {
                 limit = value
             }
             let kind = query["kind"].map(String.init)
-            let events = self.pumps.events.reversed().filter { kind == nil || $0.kind == kind }
+            if let kind, !SecurityEventKinds.known.contains(kind) {
+                throw APIError.invalidParameter(
+                    "kind",
+                    String(kind.prefix(64)),
+                    "one of \(SecurityEventKinds.known.sorted().joined(separator: ", "))"
+                )
+            }
+            var since: Int64?
+            if let text = query["since"].map(String.init) {
+                guard let parsed = ISO8601Time.parse(text) else {
+                    throw APIError.invalidParameter("since", String(text.prefix(64)), "an RFC 3339 time, e.g. 2026-12-05T10:00:00Z")
+                }
+                since = parsed.millisecondsSinceEpoch
+            }
+            let device = query["device"].map(String.init)
+            let phone = query["phone"].map(String.init)
+            if let store = self.events?.store {
+                let stored = try await store.events(since: since, kind: kind, pump: device, phone: phone, limit: limit)
+                return APIJSON.Events(events: stored.map(APIJSON.event))
+            }
+            let events = self.pumps.events.reversed().filter {
+                (kind == nil || $0.kind == kind) && (device == nil || $0.device == device)
+                    && (phone == nil || $0.phone == phone) && (since == nil || $0.timeMilliseconds >= since!)
+            }
             return APIJSON.Events(events: events.prefix(limit).map(APIJSON.event))
         }
         router.get("/healthz") { request, context in

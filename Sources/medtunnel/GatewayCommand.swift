@@ -59,6 +59,19 @@ struct GatewayCommand: AsyncParsableCommand {
     )
     var uplinkIdleTimeout = 300
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.") var logLevel = "info"
+    @Option(
+        help: ArgumentHelp(
+            "A rules file for the anomaly rules over security events (default: the built-in rules, "
+                + "`medtunnel rules show`). A malformed file stops the gateway, naming the line.",
+            valueName: "file"
+        )
+    )
+    var rules: String?
+    @Option(
+        name: .customLong("alert-webhook"),
+        help: ArgumentHelp("POST every alert as JSON to this http(s) URL (retried on failure).", valueName: "url")
+    )
+    var alertWebhook: String?
 
     func validate() throws {
         guard let api = HostPort(self.apiListen) else {
@@ -97,6 +110,13 @@ struct GatewayCommand: AsyncParsableCommand {
         configuration.metrics = GatewayMetrics(factory: OperatorAPI.metricsFactory(prometheus))
         configuration.pumpIdleTimeout = .seconds(Int64(self.idleTimeout))
         configuration.uplinkIdleTimeout = self.uplinkIdleTimeout == 0 ? nil : .seconds(Int64(self.uplinkIdleTimeout))
+        configuration.rules = try RulesCommand.load(self.rules)
+        if let text = self.alertWebhook {
+            guard let url = URL(string: text), url.scheme == "http" || url.scheme == "https", url.host != nil else {
+                throw ValidationError("--alert-webhook '\(text)' is not an http:// or https:// URL")
+            }
+            configuration.alertWebhook = url
+        }
         configuration.commandPipeline.crashAfterSendAudited =
             ProcessInfo.processInfo.environment["MEDTUNNEL_CRASH_AFTER_SEND_AUDITED"] == "1"
         let server = try await GatewayServer.open(

@@ -16,6 +16,7 @@ struct MedTunnel: AsyncParsableCommand {
             UserCommand.self,
             TokenCommand.self,
             LockoutCommand.self,
+            RulesCommand.self,
         ]
     )
 }

@@ -21,7 +21,7 @@ struct DefaultRulesTests {
         Expected(
             name: "phone_tampering",
             kinds: ["tunnel_failed", "relay_tunnel_failed"],
-            reasons: ["recordRejected", "truncated", "badRecordMac", "unexpectedMessage"],
+            reasons: ["recordRejected", "truncatedInRecord", "badRecordMac", "unexpectedMessage"],
             subject: .phone,
             threshold: 3,
             window: 10 * F.minute,
@@ -33,7 +33,7 @@ struct DefaultRulesTests {
             subject: .phone,
             threshold: 2,
             window: F.hour,
-            action: .alert
+            action: .lockout
         ),
         Expected(
             name: "pump_rejections",
@@ -119,15 +119,15 @@ struct DefaultRulesTests {
         var engine = RuleEngine(rules: .defaults)
         let firings = engine.observe([
             F.tampering(phone: "PHONE-2", reason: "recordRejected", at: F.start),
-            F.tampering(phone: "PHONE-2", reason: "truncated", at: F.start + F.minute),
-            F.tampering(phone: "PHONE-2", reason: "truncated", at: F.start + 2 * F.minute),
+            F.tampering(phone: "PHONE-2", reason: "truncatedInRecord", at: F.start + F.minute),
+            F.tampering(phone: "PHONE-2", reason: "truncatedInRecord", at: F.start + 2 * F.minute),
         ])
         let firing = try #require(firings.first)
         #expect(firings.count == 1)
         #expect(firing.action == .lockout)
         #expect(
             firing.description
-                == "phone_tampering: phone PHONE-2: 3 tunnel_failed events in 10m (recordRejected, truncated)"
+                == "phone_tampering: phone PHONE-2: 3 tunnel_failed events in 10m (recordRejected, truncatedInRecord)"
         )
     }
 
