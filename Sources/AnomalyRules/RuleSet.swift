@@ -36,10 +36,11 @@ public struct RuleSet: Sendable, Equatable {
         # that simply drops between records (`truncated`) is ordinary radio life and not counted.
         phone_tampering kinds=tunnel_failed,relay_tunnel_failed reasons=recordRejected,truncatedInRecord,badRecordMac,unexpectedMessage by=phone threshold=3 window=10m action=lockout
 
-        # Commands through a phone that end uncertain or not applied: a phone that withholds or
-        # cuts commands (it can pick them out by record length). Locking the phone out sends its
-        # pumps to another phone; they keep their basal program meanwhile.
-        phone_cuts_commands kinds=command_uncertain,command_not_applied by=phone threshold=2 window=1h action=lockout
+        # Commands left uncertain through a phone (its session ended before the pump's signed
+        # answer came back; most then turn out not applied): a phone that withholds or cuts
+        # commands, which it can pick out by record length. Each command counts once. Locking
+        # the phone out sends its pumps to another phone; they keep their basal program meanwhile.
+        phone_cuts_commands kinds=command_uncertain by=phone threshold=2 window=1h action=lockout
 
         # Change requests for one pump that the safety policy keeps rejecting.
         pump_rejections kinds=policy_rejection by=pump threshold=5 window=10m action=alert

@@ -178,13 +178,19 @@ extension CommandPipeline {
             await fanOut(lockout)
             return lockout
         } catch {
-            logger.error("automatic lockout failed", metadata: ["scope": "\(scope)", "rule": "\(rule)", "error": "\(error)"])
+            logger.error(
+                "automatic lockout failed",
+                metadata: ["scope": "\(scope)", "rule": "\(rule)", "error": "\(error)"]
+            )
             return nil
         }
     }
 
     /// Authenticates a reader of the incident tools (incident staff, operators, admins).
-    public nonisolated func authenticateReviewer(_ authorization: String?, operation: String) async throws(ChangeAPIError)
+    public nonisolated func authenticateReviewer(
+        _ authorization: String?,
+        operation: String
+    ) async throws(ChangeAPIError)
         -> AuthenticatedUser
     {
         let user = try await authenticate(authorization)

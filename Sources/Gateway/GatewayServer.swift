@@ -1,12 +1,12 @@
 public import AnomalyRules
 public import CommandPipeline
 public import Foundation
-public import SecurityEvents
 public import GatewayTLS
 public import Logging
 public import MedTunnelPKI
 public import NIOCore
 import NIOPosix
+public import SecurityEvents
 import Synchronization
 public import TelemetryStore
 public import TherapyModel

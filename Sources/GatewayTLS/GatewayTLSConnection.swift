@@ -266,7 +266,18 @@ public final class GatewayTLSConnection {
 
     func transportClosed(into output: inout some GatewayTLSSink) {
         if self.isOpen {
-            self.fail(GatewayTLSError(.truncated, "the transport ended without close_notify"), &output)
+            // Bytes of a record not yet whole, in the BIO or OpenSSL's record buffer: the link
+            // was cut inside a record, not merely dropped between records.
+            let partial = BIO_ctrl_pending(self.inbound) > 0 || SSL_has_pending(self.ssl) == 1
+            self.fail(
+                GatewayTLSError(
+                    .truncated,
+                    partial
+                        ? "the transport ended inside a record, without close_notify"
+                        : "the transport ended without close_notify"
+                ),
+                &output
+            )
         }
     }
 

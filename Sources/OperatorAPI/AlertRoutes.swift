@@ -18,9 +18,14 @@ struct AlertRoutes: Sendable {
     func register<Context: RequestContext>(on router: Router<Context>) {
         router.get("/v1/alerts") { request, _ in
             await ChangeRoutes.answer {
-                _ = try await self.pipeline.authenticateReviewer(request.headers[.authorization], operation: "list_alerts")
+                _ = try await self.pipeline.authenticateReviewer(
+                    request.headers[.authorization],
+                    operation: "list_alerts"
+                )
                 let openOnly = request.uri.queryParameters["open"].map { $0 == "true" } ?? false
-                let alerts = try await self.answering { try await self.events.store.alerts(openOnly: openOnly, limit: 1_000) }
+                let alerts = try await self.answering {
+                    try await self.events.store.alerts(openOnly: openOnly, limit: 1_000)
+                }
                 return ChangeRoutes.json(200, try Self.encode(["alerts": alerts.map(AlertJSON.body)]))
             }
         }
@@ -33,7 +38,11 @@ struct AlertRoutes: Sendable {
                 let id = try context.parameters.require("id")
                 let actor = try AuditActor(id: user.account.id, role: user.actor.role.rawValue)
                 let alert = try await self.answering {
-                    try await self.events.store.acknowledge(id, by: actor, now: Int64(Date().timeIntervalSince1970 * 1000))
+                    try await self.events.store.acknowledge(
+                        id,
+                        by: actor,
+                        now: Int64(Date().timeIntervalSince1970 * 1000)
+                    )
                 }
                 return ChangeRoutes.json(200, try AlertJSON.encode(alert))
             }
@@ -46,7 +55,8 @@ struct AlertRoutes: Sendable {
         } catch let error as SecurityEventError {
             switch error.code {
             case .notFound: throw ChangeAPIError(status: 404, reason: error.code.rawValue, message: error.reason)
-            case .alreadyAcknowledged: throw ChangeAPIError(status: 409, reason: error.code.rawValue, message: error.reason)
+            case .alreadyAcknowledged:
+                throw ChangeAPIError(status: 409, reason: error.code.rawValue, message: error.reason)
             default: throw ChangeAPIError(status: 503, reason: error.code.rawValue, message: error.reason)
             }
         }

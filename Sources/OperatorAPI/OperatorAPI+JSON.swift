@@ -1,7 +1,7 @@
 import Foundation
-import SecurityEvents
 import Gateway
 public import Hummingbird
+import SecurityEvents
 import TelemetryStore
 import TherapyJSON
 import TunnelProtocol

@@ -1,13 +1,13 @@
 import ChangeRoutes
 public import CommandPipeline
 import Foundation
-import TherapyJSON
 public import Gateway
 public import Hummingbird
 public import Logging
 public import Prometheus
 public import SecurityEvents
 public import TelemetryStore
+import TherapyJSON
 
 /// The operators' HTTP API over the gateway's registries (JSON, read-only), and its
 /// Prometheus metrics. No authentication yet (issue 6): it binds loopback by default.
@@ -161,7 +161,11 @@ public struct OperatorAPI: Sendable {
             var since: Int64?
             if let text = query["since"].map(String.init) {
                 guard let parsed = ISO8601Time.parse(text) else {
-                    throw APIError.invalidParameter("since", String(text.prefix(64)), "an RFC 3339 time, e.g. 2026-12-05T10:00:00Z")
+                    throw APIError.invalidParameter(
+                        "since",
+                        String(text.prefix(64)),
+                        "an RFC 3339 time, e.g. 2026-12-05T10:00:00Z"
+                    )
                 }
                 since = parsed.millisecondsSinceEpoch
             }

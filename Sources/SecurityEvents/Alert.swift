@@ -60,7 +60,14 @@ public struct AlertRecord: Codable, Sendable, Hashable {
         self.count = firing.count
         self.summary = firing.description
         self.evidence = firing.evidence.map {
-            Evidence(time: $0.timeMilliseconds, kind: $0.kind, reason: $0.reason, pump: $0.pump, phone: $0.phone, detail: $0.detail)
+            Evidence(
+                time: $0.timeMilliseconds,
+                kind: $0.kind,
+                reason: $0.reason,
+                pump: $0.pump,
+                phone: $0.phone,
+                detail: $0.detail
+            )
         }
         self.lockoutId = lockoutID
     }

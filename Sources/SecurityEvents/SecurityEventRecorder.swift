@@ -66,7 +66,10 @@ public final class SecurityEventRecorder: Sendable {
         self.clock = clock
         self.lockout = lockout
         self.state = Mutex(State(engine: RuleEngine(rules: configuration.rules)))
-        (self.work, self.queue) = AsyncStream.makeStream(of: Work.self, bufferingPolicy: .bufferingOldest(configuration.maximumQueued))
+        (self.work, self.queue) = AsyncStream.makeStream(
+            of: Work.self,
+            bufferingPolicy: .bufferingOldest(configuration.maximumQueued)
+        )
         self.webhookQueue = AsyncStream.makeStream(of: Data.self, bufferingPolicy: .bufferingOldest(1_000))
     }
 
@@ -142,7 +145,8 @@ public final class SecurityEventRecorder: Sendable {
             self.logger.warning(
                 "rule fired",
                 metadata: [
-                    "rule": "\(firing.rule)", "alert": "\(alert.id)", "subject": "\(firing.subject):\(firing.subjectValue)",
+                    "rule": "\(firing.rule)", "alert": "\(alert.id)",
+                    "subject": "\(firing.subject):\(firing.subjectValue)",
                     "lockout": "\(lockoutID ?? "-")", "audit": "\(alert.auditIndex)",
                 ]
             )
@@ -175,7 +179,11 @@ public final class SecurityEventRecorder: Sendable {
             var event = entry.first
             event.detail = entry.summary
             do {
-                try await self.store.append(event, count: entry.foldedCount, minute: entry.minuteStartMilliseconds / 60_000)
+                try await self.store.append(
+                    event,
+                    count: entry.foldedCount,
+                    minute: entry.minuteStartMilliseconds / 60_000
+                )
             } catch {
                 self.logger.error("security event count not recorded", metadata: ["error": "\(error)"])
             }
@@ -189,7 +197,10 @@ public final class SecurityEventRecorder: Sendable {
             case .delivered(let attempts, let status):
                 self.logger.info("alert posted", metadata: ["attempts": "\(attempts)", "status": "\(status)"])
             case .failed(let attempts, let lastError):
-                self.logger.error("alert webhook failed", metadata: ["attempts": "\(attempts)", "error": "\(lastError)"])
+                self.logger.error(
+                    "alert webhook failed",
+                    metadata: ["attempts": "\(attempts)", "error": "\(lastError)"]
+                )
             }
         }
     }

@@ -51,14 +51,24 @@ public actor SecurityEventStore {
 
     /// Appends `event` (standing for `count` events) to the audit log, then indexes it.
     @discardableResult
-    public func append(_ event: ObservedEvent, count: Int = 1, minute: Int64? = nil) async throws(SecurityEventError)
+    public func append(
+        _ event: ObservedEvent,
+        count: Int = 1,
+        minute: Int64? = nil
+    ) async throws(SecurityEventError)
         -> UInt64
     {
         let record = SecurityEventRecord(event, count: count, minute: minute)
         return try await step { () throws -> AuditEvent in
             try record.auditEvent(time: event.timeMilliseconds, pump: event.pump)
         } apply: { index in
-            try EventSchema.insertEvent(self.connection, record, time: event.timeMilliseconds, pump: event.pump, auditIndex: index)
+            try EventSchema.insertEvent(
+                self.connection,
+                record,
+                time: event.timeMilliseconds,
+                pump: event.pump,
+                auditIndex: index
+            )
         }
     }
 
@@ -109,7 +119,9 @@ public actor SecurityEventStore {
             throw SecurityEventError(.alreadyAcknowledged, "alert \(id) was already acknowledged by \(by)")
         }
         let record = AlertRecord(acknowledging: id, at: now)
-        try await step { () throws -> AuditEvent in try record.auditEvent(actor: actor) } apply: { index in
+        try await step { () throws -> AuditEvent in
+            try record.auditEvent(actor: actor)
+        } apply: { index in
             try EventSchema.apply(self.connection, record, actor: actor.id, auditIndex: index)
         }
         return try requireAlert(id)
@@ -184,7 +196,12 @@ public actor SecurityEventStore {
                                 auditIndex: entry.index
                             )
                         } else if let record = AlertRecord(entry) {
-                            try EventSchema.apply(connection, record, actor: entry.event.actor.id, auditIndex: entry.index)
+                            try EventSchema.apply(
+                                connection,
+                                record,
+                                actor: entry.event.actor.id,
+                                auditIndex: entry.index
+                            )
                         }
                     }
                     try EventSchema.raiseFloor(connection, to: end)

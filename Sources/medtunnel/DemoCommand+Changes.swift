@@ -78,6 +78,8 @@ extension DemoCommand {
             ("alice", .patient, ["patient=patient-001", "pump=PUMP-0001", "phone=PHONE-1"]),
             ("drsmith", .clinician, ["patient=patient-001"]),
             ("drjones", .clinician, ["patient=patient-001"]),
+            ("ines", .incident, []),
+            ("ivan", .incident, []),
         ]
         let issuer = try await TokenIssuer(key: try TokenSigningKey.load(stateDirectory: state), accounts: store)
         var tokens: [String: String] = [:]
@@ -109,11 +111,14 @@ extension DemoCommand {
         pump: SimulatedPump,
         relay: (port: Int, hostile: HostileRelay),
         root: String
-    ) async throws {
+    ) async throws -> [String: String] {
         let serial = pump.serial
-        story.step("Accounts and tokens: alice (patient, PUMP-0001), drsmith and drjones (her clinicians)")
+        story.step(
+            "Accounts and tokens: alice (patient, PUMP-0001), drsmith and drjones (her clinicians), ines and ivan "
+                + "(incident staff)"
+        )
         let tokens = try await self.accounts(root, audit: commands.audit)
-        story.line("3 accounts added (audited), a 15-minute signed bearer token each")
+        story.line("5 accounts added (audited), a 15-minute signed bearer token each")
 
         story.step("drsmith sets PUMP-0001's prescription (10 U max bolus), pump model and current settings")
         let therapy = try await commands.setTherapy(
@@ -232,6 +237,7 @@ extension DemoCommand {
         try story.expect(after == threshold.sequence, "the pump's last applied sequence moved to \(after)")
         try story.expect(final.state == .applied && final.history.count == applied.history.count, "the bolus changed")
         story.line("nothing applied twice: the pump's last applied sequence is still \(after); the bolus stays applied")
+        return tokens
     }
 
     /// Reads change `id` until it reaches a final state (or 10 s pass).

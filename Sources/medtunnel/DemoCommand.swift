@@ -53,8 +53,10 @@ struct DemoCommand: AsyncParsableCommand {
         story.step("A throwaway PKI in \(root)/pki")
         try PKIOperations.initialize(pki, force: true)
         for serial in serials { try PKIOperations.issue(.pump(serial: serial), in: pki, force: true) }
-        try PKIOperations.issue(.phone(id: "PHONE-1"), in: pki, force: true)
-        story.line("the MedTunnel CA, a gateway certificate, one per pump and one for the phone (ECDSA P-256)")
+        for phone in ["PHONE-1", "PHONE-2", "PHONE-3"] {
+            try PKIOperations.issue(.phone(id: phone), in: pki, force: true)
+        }
+        story.line("the MedTunnel CA, a gateway certificate, one per pump and one per phone (ECDSA P-256)")
 
         story.step("The gateway terminates each pump's inner TLS (OpenSSL, TLS 1.2, ECDHE-ECDSA AEAD)")
         let group = MultiThreadedEventLoopGroup.singleton
@@ -66,6 +68,11 @@ struct DemoCommand: AsyncParsableCommand {
         let commands = try story.require(gateway.commands, "the gateway has no command pipeline")
         let pipeline = Task { await commands.run() }
         defer { pipeline.cancel() }
+        let recorder = Task { await gateway.events?.run() }
+        defer {
+            gateway.events?.finish()
+            recorder.cancel()
+        }
         let relayListener = try await gateway.bindRelayListener(HostPort(host: "127.0.0.1", port: 0))
         defer { relayListener.close(promise: nil) }
         let gatewayPort = relayListener.localAddress?.port ?? 0
@@ -242,13 +249,24 @@ struct DemoCommand: AsyncParsableCommand {
 
         let log = commands.audit
         let entriesBefore = try await log.checkpoint().checkpoint.size
-        try await self.tellCommands(
+        let tokens = try await self.tellCommands(
             story,
             gateway: gateway,
             commands: commands,
             pump: pumps[0],
             relay: (port: port, hostile: hostile),
             root: root
+        )
+        try await self.tellLockouts(
+            story,
+            gateway: gateway,
+            commands: commands,
+            pump: pumps[0],
+            phone1Port: port,
+            gatewayPort: gatewayPort,
+            tokens: tokens,
+            pki: pki,
+            logger: logger
         )
         story.step("The audit log verifies: every leaf and the root recomputed, the checkpoint signature checked")
         let checkpoint = try await log.checkpoint()
@@ -259,7 +277,7 @@ struct DemoCommand: AsyncParsableCommand {
         )
         try story.expect(report.size == checkpoint.checkpoint.size, "the verified size differs from the checkpoint")
         story.line(
-            "\(report.size) entries (\(report.size - entriesBefore) from the accounts, therapy and changes above), root \(report.rootHash.prefix(8).map { String(format: "%02x", $0) }.joined())…, "
+            "\(report.size) entries (\(report.size - entriesBefore) from the accounts, therapy, changes, lockouts, security events and alerts above), root \(report.rootHash.prefix(8).map { String(format: "%02x", $0) }.joined())…, "
                 + "signed checkpoint (ECDSA P-256) verified"
         )
     }
@@ -319,10 +337,14 @@ final class DemoStory: Sendable {
     }
 
     /// The gateway records what it refused a moment after the peer hears about it: wait up
-    /// to two seconds for `condition`.
-    func eventually(_ condition: @autoclosure () -> Bool, _ failure: @autoclosure () -> String) async throws {
-        for _ in 0..<200 {
-            if condition() { return }
+    /// to `seconds` (two by default) for `condition`.
+    func eventually(
+        _ condition: @autoclosure () async throws -> Bool,
+        _ failure: @autoclosure () -> String,
+        seconds: Int = 2
+    ) async throws {
+        for _ in 0..<(seconds * 100) {
+            if try await condition() { return }
             try await Task.sleep(for: .milliseconds(10))
         }
         throw DemoFailure(failure())

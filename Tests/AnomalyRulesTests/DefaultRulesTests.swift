@@ -29,7 +29,7 @@ struct DefaultRulesTests {
         ),
         Expected(
             name: "phone_cuts_commands",
-            kinds: ["command_uncertain", "command_not_applied"],
+            kinds: ["command_uncertain"],
             subject: .phone,
             threshold: 2,
             window: F.hour,
