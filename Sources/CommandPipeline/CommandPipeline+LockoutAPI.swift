@@ -209,13 +209,20 @@ extension CommandPipeline {
             phoneLockoutObserver.withLock { $0 }?(phones)
             return
         }
-        for pump in await lockouts.pumps(coveredBy: lockout.scope) {
-            let serial = pump.serial
+        for serial in await coveredSerials(lockout.scope, in: lockouts) {
             mailboxes.post(
                 .job(PumpJob(run: { await self.refreshLockoutOrder(serial) }, abandon: {})),
                 to: serial
             )
         }
+    }
+
+    /// The pumps `scope` covers that the gateway knows of, and a `pump:` scope's serial even
+    /// before that pump was ever seen.
+    nonisolated func coveredSerials(_ scope: LockoutScope, in lockouts: LockoutStore) async -> [String] {
+        var serials = await lockouts.pumps(coveredBy: scope).map(\.serial)
+        if case .pump(let serial) = scope, !serials.contains(serial) { serials.append(serial) }
+        return serials
     }
 
     /// `refreshLockoutOrder` for a job on the pump's worker (delivery follows the job).
@@ -236,7 +243,7 @@ extension CommandPipeline {
         } catch {
             throw Self.apiError(error)
         }
-        let covered = await lockouts.pumps(coveredBy: lockout.scope).map(\.serial)
+        let covered = await coveredSerials(lockout.scope, in: lockouts)
         let live = await liveLockoutState(covered)
         let pumps = covered.map { serial in
             LockoutPumpStatus(

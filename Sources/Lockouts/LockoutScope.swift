@@ -29,12 +29,12 @@ public enum LockoutScope: Sendable, Hashable, CustomStringConvertible {
         let kind = String(text[..<colon])
         let value = String(text[text.index(after: colon)...])
         guard (1...Self.maximumValueLength).contains(value.utf8.count),
-            value.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
+            value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }), value.first != " ", value.last != " "
         else {
             throw LockoutError(
                 .unknownScope,
-                "scope '\(text.prefix(80))': the value after '\(kind):' must be 1 to 64 printable characters "
-                    + "without spaces"
+                "scope '\(text.prefix(80))': the value after '\(kind):' must be 1 to 64 printable ASCII characters, "
+                    + "not starting or ending with a space"
             )
         }
         switch kind {

@@ -5,6 +5,7 @@ import ChangeRequests
 import CommandAuthority
 import CommandPipeline
 import Foundation
+import Lockouts
 import Logging
 import MedTunnelIdentity
 import MedTunnelPKI
@@ -26,6 +27,10 @@ final class ManualClock: Sendable {
 
     func advance(minutes: Int64) {
         value.withLock { $0 = $0.advanced(byMinutes: minutes) }
+    }
+
+    func advance(milliseconds: Int64) {
+        value.withLock { $0 = Timestamp(millisecondsSinceEpoch: $0.millisecondsSinceEpoch + milliseconds) }
     }
 }
 
@@ -87,7 +92,14 @@ final class PipelineFixture: Sendable {
     let issuer: TokenIssuer
     let authenticator: Authenticator
     let pipeline: CommandPipeline
+    let lockouts: LockoutStore
     let clock: ManualClock
+    /// The phones the pipeline asked the gateway to shut out, last told.
+    let shutOut = ShutOutPhones()
+
+    final class ShutOutPhones: Sendable {
+        let phones = Mutex<Set<String>>([])
+    }
     /// Security events as the pipeline reported them (after auditing them).
     let reported = Reported()
 
@@ -102,9 +114,11 @@ final class PipelineFixture: Sendable {
         store: ChangeRequestStore,
         issuer: TokenIssuer,
         authenticator: Authenticator,
+        lockouts: LockoutStore,
         clock: ManualClock,
         acknowledgementTimeoutMilliseconds: Int64
     ) {
+        self.lockouts = lockouts
         self.directory = directory
         self.audit = audit
         self.accounts = accounts
@@ -121,6 +135,7 @@ final class PipelineFixture: Sendable {
             authenticator: authenticator,
             signer: SharedPKI.shared.signer,
             pumpKeys: .pki(SharedPKI.shared.directory),
+            lockouts: lockouts,
             configuration: CommandPipeline.Configuration(
                 sweepInterval: nil,
                 acknowledgementTimeoutMilliseconds: acknowledgementTimeoutMilliseconds
@@ -129,6 +144,12 @@ final class PipelineFixture: Sendable {
             clock: { clock.now() }
         )
         self.pipeline.observeSecurityEvents { event in reported.events.withLock { $0.append(event) } }
+    }
+
+    /// Tells the fixture of the phones shut out (what the gateway would close).
+    func watchPhoneLockouts() async {
+        let shutOut = self.shutOut
+        await pipeline.observeLockedOutPhones { locked in shutOut.phones.withLock { $0 = locked } }
     }
 
     /// A fresh state directory with the accounts of `seedAccounts`.
@@ -165,6 +186,7 @@ final class PipelineFixture: Sendable {
             store: try ChangeRequestStore.open(stateDirectory: directory, audit: audit),
             issuer: try await TokenIssuer(key: key, accounts: accounts),
             authenticator: try await Authenticator(key: key, accounts: accounts),
+            lockouts: try LockoutStore(stateDirectory: directory, audit: audit),
             clock: clock,
             acknowledgementTimeoutMilliseconds: acknowledgementTimeoutMilliseconds
         )
@@ -181,6 +203,8 @@ final class PipelineFixture: Sendable {
             ("drjones", .clinician, ["patient=patient-001"]),
             ("drwho", .clinician, ["patient=patient-999"]),
             ("olga", .operator, []),
+            ("ines", .incident, []),
+            ("ivan", .incident, []),
         ]
         for (id, role, attributes) in users {
             _ = try await accounts.add(
@@ -322,6 +346,7 @@ final class TestPump: Sendable {
 
     let serial: String
     let stateDirectory: String
+    let firmware: String
     private let runtime: Mutex<PumpRuntime>
     private let pipeline: CommandPipeline
     private let clock: ManualClock
@@ -337,8 +362,10 @@ final class TestPump: Sendable {
         stateDirectory: String? = nil,
         fixture: PipelineFixture,
         behaviour: Behaviour = .answer,
-        model: PumpModel = PipelineFixture.model
+        model: PumpModel = PipelineFixture.model,
+        firmware: String = "test-1"
     ) throws {
+        self.firmware = firmware
         let directory =
             stateDirectory
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("pump-\(UUID().uuidString)").path
@@ -364,7 +391,7 @@ final class TestPump: Sendable {
     /// Says hello on a new session.
     @discardableResult
     func connect() -> PumpLink {
-        let hello = runtime.withLock { try! $0.hello(firmware: "test-1") }
+        let hello = runtime.withLock { [firmware] in try! $0.hello(firmware: firmware) }
         let link = pipeline.pumpConnected(
             serial: serial,
             hello: hello,
