@@ -149,7 +149,7 @@ public final class GatewayServer: Sendable {
     /// Closes, within ``revocationCheckInterval``, the live session of every pump and the uplinks
     /// of every phone that the revocation list names (a revocation bites on live sessions, not
     /// only at the next handshake). Runs until cancelled.
-    func watchRevocations() async {
+    public func watchRevocations() async {
         while !Task.isCancelled {
             do {
                 try await Task.sleep(for: Self.revocationCheckInterval)

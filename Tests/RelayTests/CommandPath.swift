@@ -70,7 +70,7 @@ struct CommandPath: Sendable {
         relay makeRelay: (RelayTestBed) throws -> (relay: PhoneRelay, hostile: HostileRelay?),
         body: @Sendable (CommandPath, HostileRelay?) async throws -> Void
     ) async throws {
-        let bed = try await RelayTestBed(pumps: [Self.serial], commandClock: clock)
+        let bed = try await RelayTestBed(pumps: [Self.serial], phones: ["PHONE-1", "PHONE-2"], commandClock: clock)
         let (relay, hostile) = try makeRelay(bed)
         let uplink = try await relay.connectUplink()
         let listening = try await relay.listen(TCPPumpLinkListener(host: "127.0.0.1", port: 0))
@@ -83,6 +83,8 @@ struct CommandPath: Sendable {
             )
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await path.commands.run() }
+                group.addTask { await bed.gateway.watchRevocations() }
+                group.addTask { await bed.gateway.events?.run() }
                 group.addTask { await relay.keepUplink(after: uplink) }
                 do {
                     try await body(path, hostile)
@@ -118,6 +120,8 @@ struct CommandPath: Sendable {
         let accountsToAdd: [(id: String, role: ActorRole, attributes: [AccountAttribute])] = [
             ("alice", .patient, [patient, try AccountAttribute(key: .pump, value: Self.serial)]),
             ("drsmith", .clinician, [patient]),
+            ("ines", .incident, []),
+            ("ivan", .incident, []),
         ]
         for account in accountsToAdd {
             _ = try await accounts.add(
@@ -225,9 +229,14 @@ struct CommandPath: Sendable {
 
     /// Starts one session of the pump through the relay: hello, then `telemetry` messages
     /// `interval` ms apart (0: none; it stays, idle, until the link ends or it is cancelled).
-    func session(telemetry: Int = 0, interval: Int64 = 50, firstTelemetry: UInt64 = 1) -> PumpSession {
+    func session(
+        telemetry: Int = 0,
+        interval: Int64 = 50,
+        firstTelemetry: UInt64 = 1,
+        port: Int? = nil
+    ) -> PumpSession {
         let pump = self.pump
-        let port = self.port
+        let port = port ?? self.port
         return PumpSession.start {
             try await pump.runSession(
                 host: "127.0.0.1",

@@ -7,6 +7,15 @@ struct InnerMessageCodecTests {
         .hello(
             try! .init(lastAppliedSequence: 7, settingsDigest: [UInt8](repeating: 0xAB, count: 32), firmware: "sim-1.0")
         ),
+        .hello(
+            try! .init(
+                lastAppliedSequence: 9,
+                settingsDigest: [UInt8](repeating: 0xCD, count: 32),
+                firmware: "fw-2",
+                mode: [.lockedOut, .suspended],
+                model: "Demo 0.05 U pump"
+            )
+        ),
         .telemetry(
             .init(
                 sequence: 42,
@@ -69,18 +78,44 @@ struct InnerMessageCodecTests {
         #expect(throws: TunnelProtocolError(.badLength, "")) { try huge.next() }
     }
 
-    @Test("a hello whose firmware length disagrees with the frame is refused")
+    @Test("a hello whose firmware or model length disagrees with the frame is refused")
     func helloInnerLength() {
-        var frame = Self.samples[0].encoded()
-        frame[3 + 41] = 3  // firmware length byte says 3, frame carries 7
+        // hello: type, length u16, version, sequence u64, digest [32], firmware length at 3 + 42.
+        var long = Self.samples[0].encoded()
+        long[3 + 41] = 200  // more firmware than the frame carries
         var decoder = InnerFrameDecoder()
-        decoder.append(frame)
+        decoder.append(long)
         #expect(throws: TunnelProtocolError(.badLength, "")) { try decoder.next() }
+        var model = Self.samples[0].encoded()
+        model[model.count - 1] = 5  // the model length byte of an empty model: 5 bytes, none carried
+        var second = InnerFrameDecoder()
+        second.append(model)
+        #expect(throws: TunnelProtocolError(.badLength, "")) { try second.next() }
+        var short = Self.samples[0].encoded()
+        short[3 + 41] = 3  // the firmware's 4th byte ('-') would be read as the mode: unknown bits
+        var third = InnerFrameDecoder()
+        third.append(short)
+        #expect(throws: TunnelProtocolError(.invalidField, "")) { try third.next() }
+    }
+
+    @Test("a version 1 hello (firmware last, no mode or model) is still read")
+    func helloVersion1() throws {
+        let digest = [UInt8](repeating: 0x11, count: 32)
+        var body: [UInt8] = [1] + [UInt8](repeating: 0, count: 7) + [3] + digest + [5] + Array("sim-1".utf8)
+        body = [0x01, 0, UInt8(body.count)] + body
+        var decoder = InnerFrameDecoder()
+        decoder.append(body)
+        guard case .hello(let hello)? = try decoder.next() else {
+            Issue.record("not a hello")
+            return
+        }
+        #expect(hello.version == 1 && hello.lastAppliedSequence == 3 && hello.firmware == "sim-1")
+        #expect(hello.mode == [] && hello.model == "")
     }
 
     @Test("a battery above 100 % is refused")
     func invalidField() {
-        guard case .telemetry(var t) = Self.samples[1] else { return }
+        guard case .telemetry(var t) = Self.samples[2] else { return }
         t.batteryPercent = 101
         var decoder = InnerFrameDecoder()
         decoder.append(InnerMessage.telemetry(t).encoded())
