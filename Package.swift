@@ -258,7 +258,7 @@ let package = Package(
                 "RelayHostility",
                 "SQLiteStore", "SafetyPolicy", "TherapyModel", "TherapyJSON", "Accounts", "AccessTokens",
                 "ChangeRequests", "CommandPipeline",
-                "PumpRuntime", "TunnelProtocol", "AnomalyRules", "Lockouts", "SecurityEvents",
+                "PumpRuntime", "TunnelProtocol", "AnomalyRules", "Lockouts", "SecurityEvents", "CommandAuthority",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -370,6 +370,7 @@ let package = Package(
                 "MedTunnelPKI", "MedTunnelIdentity",
                 // The command path through a hostile relay (CommandPathHostilityTests).
                 "CommandPipeline", "ChangeRequests", "Accounts", "AccessTokens", "AuditLog", "PumpRuntime",
+                "AnomalyRules", "SecurityEvents", "Lockouts",
                 "SafetyPolicy", "TherapyModel", "TherapyJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -56,6 +56,14 @@ extension CommandPipeline {
         await reconcile(serial, hello: hello, carrier: channel.carrier, slot: slot)
         await checkDigest(hello.settingsDigest, serial: serial, slot: slot, source: "hello")
         await refreshLockoutOrder(serial, slot: slot)
+        if hello.mode.contains(.lockedOut), !slot.delivery.order.isLocked, !slot.delivery.mayLift {
+            await securityEvent(
+                "pump_reports_unknown_lockout",
+                serial: serial,
+                detail: "the pump reports a lockout this gateway never sent it; it is not lifted, and changes for it "
+                    + "are refused until incident staff start and lift a lockout of it"
+            )
+        }
         if let phone = channel.phone {
             reportObservation(kind: "pump_connected", pump: serial, phone: phone, detail: "hello via phone \(phone)")
         }

@@ -26,7 +26,10 @@ extension CommandPipeline {
             )
         }
         let order = await lockouts.order(for: attributes)
-        if order != slot.delivery.order { slot.delivery.orderChanged(order) }
+        let mayLift = (try? await lockouts.hasApplied(serial: serial)) ?? false
+        if order != slot.delivery.order || mayLift != slot.delivery.mayLift {
+            slot.delivery.orderChanged(order, mayLift: mayLift)
+        }
         if case .locked(_, let ids) = order { await cancelOpenRequests(serial, because: ids) }
     }
 

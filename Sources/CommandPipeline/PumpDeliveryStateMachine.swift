@@ -18,7 +18,7 @@ import Lockouts
 /// 1. a **lockout order** not yet applied on this session: `sendLockoutStart`, before anything
 ///    else on every session (freshly signed each time: the pump may have been offline for weeks);
 /// 2. the pump reports a lockout that no lockout covers any more (two people lifted it):
-///    `sendLockoutLift`;
+///    `sendLockoutLift` — only if the pump applied a lockout of this gateway (`mayLift`);
 /// 3. while locked out, nothing else; while the pump's settings diverge (`held`), nothing else;
 /// 4. otherwise the change queue: `sendNextChange`.
 ///
@@ -92,6 +92,11 @@ struct PumpDeliveryStateMachine<Session: Equatable, Command> {
     /// The lockouts whose `lockoutStart` the pump applied on this session.
     private(set) var appliedThisSession: Set<LockoutID> = []
     private(set) var lockoutAttempts = 0
+    /// Whether a lift may be sent when no lockout covers the pump: only for a pump that applied
+    /// a lockout of this gateway. A pump that reports a lockout the gateway never started is not
+    /// unlocked by it (the gateway's lockout state may be what was lost); it waits, and changes
+    /// for it are refused by the policy meanwhile.
+    private(set) var mayLift = true
     /// Why changes are held (the pump's settings differ from the expected ones); nil: not held.
     var held: String?
 
@@ -129,8 +134,9 @@ struct PumpDeliveryStateMachine<Session: Equatable, Command> {
 
     /// The gateway's lockouts changed for this pump. Returns whether `next()` may now have
     /// something to send.
-    mutating func orderChanged(_ order: LockoutOrder) {
+    mutating func orderChanged(_ order: LockoutOrder, mayLift: Bool = true) {
         self.order = order
+        self.mayLift = mayLift
         lockoutAttempts = 0
     }
 
@@ -145,7 +151,7 @@ struct PumpDeliveryStateMachine<Session: Equatable, Command> {
             return .wait
         case .unlocked:
             if reportedLockedOut {
-                return lockoutAttempts < Self.maximumLockoutAttempts ? .sendLockoutLift : .wait
+                return mayLift && lockoutAttempts < Self.maximumLockoutAttempts ? .sendLockoutLift : .wait
             }
             return held == nil ? .sendNextChange : .wait
         }

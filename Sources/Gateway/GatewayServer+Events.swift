@@ -18,6 +18,7 @@ extension GatewayServer {
         try await store.recover()
         var settings = SecurityEventRecorder.Configuration(rules: configuration.rules)
         settings.webhook = configuration.alertWebhook
+        settings.metrics = configuration.metrics.factory
         return SecurityEventRecorder(
             store: store,
             configuration: settings,

@@ -121,8 +121,11 @@ final class RelayUplinkSessionHandler: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 
+    /// Before the phone is known, the carrier is its address (`direct HOST:PORT`), so that a flood
+    /// of unauthenticated uplinks is counted per source.
     private func record(_ kind: String, device: String?, _ detail: String, reason: String? = nil) {
-        self.sessions.record(kind, device: device, detail, carrier: self.phone.map { "phone \($0)" }, reason: reason)
+        let carrier = self.phone.map { "phone \($0)" } ?? "direct \(self.remote)"
+        self.sessions.record(kind, device: device, detail, carrier: carrier, reason: reason)
     }
 }
 

@@ -19,6 +19,7 @@ enum LockoutSchema {
                 CREATE TABLE IF NOT EXISTS lockout_ack(
                     lockout_id TEXT NOT NULL, serial TEXT NOT NULL, at_ms INTEGER NOT NULL,
                     audit_index INTEGER NOT NULL, PRIMARY KEY(lockout_id, serial));
+                CREATE INDEX IF NOT EXISTS lockout_ack_by_serial ON lockout_ack(serial);
                 CREATE TABLE IF NOT EXISTS pump(
                     serial TEXT PRIMARY KEY, patient TEXT, model TEXT, firmware TEXT, updated_ms INTEGER NOT NULL);
                 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -131,6 +132,12 @@ enum LockoutSchema {
         var found: [String: Int64] = [:]
         while try select.step() { found[select.text(0)] = select.int64(1) }
         return found
+    }
+
+    static func hasAcknowledgement(_ connection: SQLiteConnection, _ serial: String) throws -> Bool {
+        let select = try connection.prepare("SELECT 1 FROM lockout_ack WHERE serial = ? LIMIT 1")
+        try select.bind(serial, at: 1)
+        return try select.step()
     }
 
     // MARK: Pumps

@@ -112,6 +112,12 @@ public actor LockoutStore {
         try storage("read acknowledgements of \(id)") { try LockoutSchema.acknowledgements(connection, id) }
     }
 
+    /// Whether `serial` ever applied a `lockoutStart` of this gateway (so a lift is the gateway's
+    /// to send when it reports a lockout no lockout covers).
+    public func hasApplied(serial: String) throws(LockoutError) -> Bool {
+        try storage("read acknowledgements of \(serial)") { try LockoutSchema.hasAcknowledgement(connection, serial) }
+    }
+
     // MARK: The pump directory
 
     /// Records what the gateway learnt of a pump (nil fields keep what is known). Cheap when

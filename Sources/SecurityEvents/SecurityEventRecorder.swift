@@ -1,5 +1,5 @@
 public import AnomalyRules
-import CoreMetrics
+public import CoreMetrics
 public import Foundation
 public import Logging
 import Synchronization
@@ -24,6 +24,8 @@ public final class SecurityEventRecorder: Sendable {
         /// Where alerts are POSTed as JSON (nil: nowhere).
         public var webhook: URL?
         public var maximumQueued = 10_000
+        /// Where `medtunnel.alerts.total{rule}` and `medtunnel.security_events.dropped` go.
+        public var metrics: any MetricsFactory = NOOPMetricsHandler.instance
 
         public init(rules: RuleSet = .defaults) {
             self.rules = rules
@@ -50,7 +52,7 @@ public final class SecurityEventRecorder: Sendable {
     private let lockout: @Sendable (RuleFiring) async -> String?
     private let clock: @Sendable () -> Int64
     private let logger: Logger
-    private let dropped = Counter(label: "medtunnel.security_events.dropped")
+    private let dropped: Counter
 
     /// `lockout` starts the lockout a `lockout` rule asks for and returns its id (nil if it failed).
     public init(
@@ -65,6 +67,7 @@ public final class SecurityEventRecorder: Sendable {
         self.logger = logger
         self.clock = clock
         self.lockout = lockout
+        self.dropped = Counter(label: "medtunnel.security_events.dropped", factory: configuration.metrics)
         self.state = Mutex(State(engine: RuleEngine(rules: configuration.rules)))
         (self.work, self.queue) = AsyncStream.makeStream(
             of: Work.self,
@@ -141,7 +144,12 @@ public final class SecurityEventRecorder: Sendable {
         if firing.action == .lockout { lockoutID = await self.lockout(firing) }
         do {
             let alert = try await self.store.raise(firing, lockoutID: lockoutID)
-            Counter(label: "medtunnel.alerts.total", dimensions: [("rule", firing.rule)]).increment()
+            Counter(
+                label: "medtunnel.alerts.total",
+                dimensions: [("rule", firing.rule)],
+                factory: self.configuration.metrics
+            )
+            .increment()
             self.logger.warning(
                 "rule fired",
                 metadata: [
@@ -172,8 +180,9 @@ public final class SecurityEventRecorder: Sendable {
         await self.flush(now: .max)
     }
 
-    /// Writes the counts of every minute ended by `now`.
-    func flush(now: Int64) async {
+    /// Writes the counts of every minute ended by `now` (`run()` does it every `flushInterval`,
+    /// and for every minute still open when it stops).
+    public func flush(now: Int64) async {
         let entries = self.state.withLock { $0.aggregator.flush(now: now) }
         for entry in entries {
             var event = entry.first

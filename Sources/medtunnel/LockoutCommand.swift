@@ -14,7 +14,7 @@ struct LockoutCommand: AsyncParsableCommand {
             patient:ID, phone:ID (shuts the phone out), model:NAME, firmware:VERSION, all. \
             Every command needs --api and --token (or MEDTUNNEL_API and MEDTUNNEL_TOKEN).
             """,
-        subcommands: [Start.self, List.self, Show.self, Lift.self, Confirm.self]
+        subcommands: [Start.self, List.self, Show.self, Lift.self, Confirm.self, BenchSign.self]
     )
 
     struct Start: AsyncParsableCommand {

@@ -137,7 +137,7 @@ struct PumpRefusalTests {
     }
 
     @Test(
-        "a pump under lockout refuses (locked_out) and reports it; the gateway's policy then rejects with pump_locked_out"
+        "a pump under a lockout this gateway never sent: its hello says so, the policy rejects pump_locked_out, nothing is sent, and the gateway does not lift it"
     )
     func lockout() async throws {
         let fixture = try await PipelineFixture.make()
@@ -150,10 +150,15 @@ struct PumpRefusalTests {
         #expect(pump.answer(lockout).acknowledgement.mode.contains(.lockedOut))
         try await fixture.running {
             let first = try await fixture.connectAndSubmit(PipelineFixture.bolus(2000), pump: pump)
-            #expect(try await fixture.request(first.request.id).state == .refusedByPump(code: "locked_out"))
-            let second = try await fixture.submit(PipelineFixture.bolus(2000))
-            #expect(second.status == 422)
-            #expect(second.request.decision.reasons.map(\.code) == ["pump_locked_out"])
+            #expect(first.status == 422)
+            #expect(first.request.decision.reasons.map(\.code) == ["pump_locked_out"])
+            #expect(pump.commands.isEmpty, "the gateway sent something to a pump locked by someone else")
+            #expect(pump.state.isLockedOut)
+            #expect(
+                try await fixture.auditedSecurityEvents().map(\.event) == [
+                    "pump_ahead_of_gateway", "pump_reports_unknown_lockout",
+                ]
+            )
         }
     }
 }

@@ -1,3 +1,4 @@
+import AnomalyRules
 import ChangeRequests
 import CommandPipeline
 import Foundation
@@ -87,7 +88,9 @@ struct LiveRevocationTests {
         "a phone that cuts every command is locked out by the rules; the pump's next command goes through another phone"
     )
     func automaticLockout() async throws {
-        try await CommandPath.run(hostile: "truncate,dir=down,records=app,min-bytes=120") { path, hostile in
+        try await CommandPath.run(hostile: "truncate,dir=down,records=app,min-bytes=120", rules: .defaults) {
+            path,
+            hostile in
             try await path.setTherapy()
             var cut: [ChangeRequest] = []
             for amount in [500, 600] {
@@ -95,6 +98,7 @@ struct LiveRevocationTests {
                 try await path.connected(session)
                 let bolus = try await path.bolus(amount)
                 _ = try await path.ended(session)
+                try await path.disconnected()
                 cut.append(try await path.request(bolus.id))
             }
             #expect(cut.allSatisfy { $0.state == .uncertain })

@@ -1,3 +1,4 @@
+import AnomalyRules
 import Foundation
 import Gateway
 import GatewayTLS
@@ -28,7 +29,8 @@ final class RelayTestBed: Sendable {
     init(
         pumps: [String] = ["PUMP-0001", "PUMP-0002", "PUMP-0003"],
         phones: [String] = ["PHONE-1"],
-        commandClock: (@Sendable () -> Timestamp)? = nil
+        commandClock: (@Sendable () -> Timestamp)? = nil,
+        rules: RuleSet = RuleSet(rules: [])
     ) async throws {
         self.directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "medtunnel-relay-test-\(UUID().uuidString)"
@@ -37,11 +39,14 @@ final class RelayTestBed: Sendable {
         try PKIOperations.initialize(self.pki)
         for serial in pumps { try PKIOperations.issue(.pump(serial: serial), in: self.pki) }
         for id in phones { try PKIOperations.issue(.phone(id: id), in: self.pki) }
-        let configuration = GatewayServer.Configuration(
+        // No anomaly rules unless a test asks: many tests cut and tamper on purpose, and the
+        // built-in rules would lock their phone out.
+        var configuration = GatewayServer.Configuration(
             pki: self.pki,
             stateDirectory: self.directory.appendingPathComponent("state").path,
             pumpListen: nil
         )
+        configuration.rules = rules
         if let commandClock {
             self.gateway = try await GatewayServer.open(
                 configuration: configuration,
