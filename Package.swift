@@ -357,6 +357,7 @@ let package = Package(
             name: "CLITests",
             dependencies: [
                 "MedTunnelPKI", "SQLiteStore", "CommandAuthority", "TunnelProtocol", "GatewayTLS", "TherapyModel",
+                "AuditLog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -17,7 +17,8 @@ public struct AuditKind: Hashable, Sendable, CustomStringConvertible {
         self.rawValue = rawValue
     }
 
-    private init(known: String) { self.rawValue = known }
+    /// A kind this module names (kinds of later issues are declared in `AuditKind+….swift`).
+    init(known: String) { self.rawValue = known }
 
     public static let maximumLength = 64
 

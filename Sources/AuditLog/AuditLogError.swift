@@ -7,6 +7,7 @@ public struct AuditLogError: Error, Hashable, CustomStringConvertible {
             case invalidEvent, malformedEntry, leafHashMismatch, missingEntry, nodeMismatch
             case invalidCheckpoint, checkpointMismatch, invalidProof, rollback, fork
             case storageFailure, logUnavailable, concurrentWriter, invalidArgument, keyFile, witnessFile
+            case noLog
         }
         private let backing: Backing
         private init(_ backing: Backing) { self.backing = backing }
@@ -43,6 +44,8 @@ public struct AuditLogError: Error, Hashable, CustomStringConvertible {
         public static let keyFile = Code(.keyFile)
         /// The witness state file is unreadable or malformed.
         public static let witnessFile = Code(.witnessFile)
+        /// A state directory that should hold a log has none (`audit.sqlite`): a mistyped path?
+        public static let noLog = Code(.noLog)
 
         public var description: String { String(describing: self.backing) }
     }

@@ -62,4 +62,27 @@ extension AuditLog {
         let store = try directory.openStore(create: true)
         return try await AuditLog(store: store, signer: signer, configuration: configuration)
     }
+
+    /// Opens the log of a state directory that already has one, creating nothing: for a second
+    /// process (a command) appending beside the running gateway, where a mistyped directory must
+    /// be an error (`.noLog`, naming the path) rather than a new, empty log nobody reads.
+    public static func openExisting(
+        stateDirectory: String,
+        configuration: Configuration = .init()
+    ) async throws -> AuditLog {
+        let directory = AuditStateDirectory(path: stateDirectory)
+        guard FileManager.default.fileExists(atPath: directory.databasePath) else {
+            let what =
+                FileManager.default.fileExists(atPath: directory.path)
+                ? "\(directory.path) holds no audit log (no \(directory.databasePath))"
+                : "\(directory.path) does not exist"
+            throw AuditLogError(
+                .noLog,
+                "\(what): give the gateway's state directory, the one holding audit.sqlite (nothing was created)"
+            )
+        }
+        let signer = try directory.signer(name: configuration.origin, create: false)
+        let store = try directory.openStore(create: false)
+        return try await AuditLog(store: store, signer: signer, configuration: configuration)
+    }
 }

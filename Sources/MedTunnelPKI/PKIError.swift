@@ -8,6 +8,9 @@ public struct PKIError: Error, Hashable, CustomStringConvertible {
             case invalidName
             case writeFailed
             case notAuthority
+            case notIssued
+            case notRevoked
+            case invalidReason
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -24,6 +27,12 @@ public struct PKIError: Error, Hashable, CustomStringConvertible {
         public static let writeFailed = Code(.writeFailed)
         /// The CA certificate and key do not belong together.
         public static let notAuthority = Code(.notAuthority)
+        /// The PKI never issued a certificate to this pump or phone (a mistyped serial or `--dir`?).
+        public static let notIssued = Code(.notIssued)
+        /// The pump or phone to unrevoke is not in the revocation list.
+        public static let notRevoked = Code(.notRevoked)
+        /// A revocation or its reversal gives no reason.
+        public static let invalidReason = Code(.invalidReason)
 
         public var description: String { String(describing: self.base) }
     }

@@ -5,54 +5,88 @@ import Synchronization
 /// The list of revoked pumps and phones, `DIR/revoked.txt`: one line per revocation,
 /// `URI<TAB>UNIX-SECONDS<TAB>REASON`. The gateway consults it at every handshake, full or
 /// resumed, through ``RevocationListFile``, which re-reads the file when it changes.
+/// Lines are added by ``revoke(_:reason:in:now:record:)`` and removed by
+/// ``unrevoke(_:reason:in:now:record:)`` (`RevocationList+Changes.swift`).
 public struct RevocationList: Sendable, Equatable {
-    public private(set) var revoked: Set<DeviceIdentity> = []
+    /// One revocation: a line of the list.
+    public struct Entry: Sendable, Equatable {
+        public let identity: DeviceIdentity
+        /// When it was revoked (whole seconds); nil when the line's time cannot be read.
+        public let revokedAt: Date?
+        /// Why, as written in the list (tabs and line breaks replaced by spaces).
+        public let reason: String
+
+        public init(identity: DeviceIdentity, revokedAt: Date?, reason: String) {
+            self.identity = identity
+            self.revokedAt = revokedAt
+            self.reason = reason
+        }
+
+        /// Parses one line; nil for a line that does not start with a device URI.
+        init?(line: Substring) {
+            let fields = line.split(separator: "\t", maxSplits: 2, omittingEmptySubsequences: false)
+            guard let identity = DeviceIdentity(uri: String(fields[0])) else { return nil }
+            self.identity = identity
+            self.revokedAt = fields.count > 1 ? Int64(fields[1]).map { Date(timeIntervalSince1970: Double($0)) } : nil
+            self.reason = fields.count > 2 ? String(fields[2]) : ""
+        }
+
+        /// The line as written to the file, without its line break.
+        var line: String {
+            let seconds = self.revokedAt.map { String(Int64($0.timeIntervalSince1970.rounded(.down))) } ?? ""
+            return "\(self.identity.uri)\t\(seconds)\t\(self.reason)"
+        }
+    }
+
+    /// Per revoked identity, its first line in the file.
+    public private(set) var entries: [DeviceIdentity: Entry] = [:]
 
     public init() {}
 
     public init(parsing text: String) {
         for line in text.split(separator: "\n") {
-            let uri = line.split(separator: "\t", maxSplits: 1).first.map(String.init) ?? ""
-            if let identity = DeviceIdentity(uri: uri) { self.revoked.insert(identity) }
+            guard let entry = Entry(line: line), self.entries[entry.identity] == nil else { continue }
+            self.entries[entry.identity] = entry
         }
     }
 
-    public func contains(_ identity: DeviceIdentity) -> Bool { self.revoked.contains(identity) }
+    /// Every revoked pump and phone.
+    public var revoked: Set<DeviceIdentity> { Set(self.entries.keys) }
+
+    public func contains(_ identity: DeviceIdentity) -> Bool { self.entries[identity] != nil }
+
+    /// When and why `identity` was revoked; nil when it is not.
+    public func entry(for identity: DeviceIdentity) -> Entry? { self.entries[identity] }
 
     /// Reads the list; a missing file is an empty list.
     public static func load(from directory: PKIDirectory) throws -> RevocationList {
         guard FileManager.default.fileExists(atPath: directory.revocationList.path) else { return RevocationList() }
         return RevocationList(parsing: try directory.read(directory.revocationList))
     }
-
-    /// Adds `identity` to the list in `directory`, durably. Revoking twice is not an error.
-    public static func revoke(
-        _ identity: DeviceIdentity,
-        reason: String,
-        in directory: PKIDirectory,
-        now: Date = Date()
-    )
-        throws
-    {
-        let existing =
-            FileManager.default.fileExists(atPath: directory.revocationList.path)
-            ? try directory.read(directory.revocationList) : ""
-        if RevocationList(parsing: existing).contains(identity) { return }
-        let cleanReason = reason.map { $0 == "\t" || $0 == "\n" ? " " : $0 }
-        let line = "\(identity.uri)\t\(Int(now.timeIntervalSince1970))\t\(String(cleanReason))\n"
-        try writeFileDurably(existing + line, to: directory.revocationList, mode: 0o644)
-    }
 }
 
-/// A revocation list that follows its file: each lookup checks the file's modification
-/// time and size (one `stat`) and re-reads it when either changed. A file that cannot be
-/// read makes every lookup answer "revoked": revocation fails closed.
+/// A revocation list that follows its file: each lookup checks the file's identity, modification
+/// time and size (one `stat`) and re-reads it when any changed. Lines are removed as well as
+/// added (``RevocationList/unrevoke(_:reason:in:now:record:)``), so two versions can have the
+/// same size within one tick of the file system's clock: a version read less than
+/// ``settleInterval`` after it was written is read again at the next lookup. A file that cannot
+/// be read makes every lookup answer "revoked": revocation fails closed.
 public final class RevocationListFile: Sendable {
+    private struct Stamp: Equatable {
+        var inode: UInt64
+        var mtime: Int
+        var nsec: Int
+        var size: Int
+    }
     private struct Snapshot {
         var list = RevocationList()
-        var stamp: (mtime: Int, nsec: Int, size: Int)? = nil
+        var stamp: Stamp? = nil
+        /// Whether the file was older than ``settleInterval`` when read (else it is read again).
+        var settled = false
         var unreadable = false
     }
+    /// How old a version must be to be trusted by its stamp alone.
+    public static let settleInterval: Duration = .seconds(2)
     private let directory: PKIDirectory
     private let state = Mutex(Snapshot())
 
@@ -83,11 +117,20 @@ public final class RevocationListFile: Sendable {
             snapshot = Snapshot(list: RevocationList(), stamp: nil, unreadable: errno != ENOENT)
             return
         }
-        let stamp = (mtime: Int(info.st_mtim.tv_sec), nsec: Int(info.st_mtim.tv_nsec), size: Int(info.st_size))
-        if let old = snapshot.stamp, old == stamp, !snapshot.unreadable { return }
+        let stamp = Stamp(
+            inode: UInt64(info.st_ino),
+            mtime: Int(info.st_mtim.tv_sec),
+            nsec: Int(info.st_mtim.tv_nsec),
+            size: Int(info.st_size)
+        )
+        if snapshot.stamp == stamp, snapshot.settled, !snapshot.unreadable { return }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let age = Duration.seconds(now.tv_sec - stamp.mtime) + .nanoseconds(now.tv_nsec - stamp.nsec)
         do {
             snapshot.list = try RevocationList.load(from: self.directory)
             snapshot.stamp = stamp
+            snapshot.settled = age >= Self.settleInterval
             snapshot.unreadable = false
         } catch {
             snapshot.unreadable = true

@@ -227,7 +227,12 @@ struct DemoCommand: AsyncParsableCommand {
         story.line("security event recorded for PUMP-0002 (recordRejected); nothing from the record was stored")
 
         story.step("Incident staff revoke PUMP-0003; its next connection, a session resumption, is refused")
-        try RevocationList.revoke(.pump(serial: "PUMP-0003"), reason: "demo: reported stolen", in: pki)
+        let incident = try AuditActor(id: "incident-demo", role: "incident")
+        _ = try await RevocationList.revoke(.pump(serial: "PUMP-0003"), reason: "demo: reported stolen", in: pki) {
+            change in
+            _ = try await commands.audit.append(try change.auditEvent(by: incident))
+        }
+        story.line("revocation audited (pki.revoked) before revoked.txt changed")
         do {
             _ = try await pumps[2].runSession(
                 host: "127.0.0.1",

@@ -6,8 +6,9 @@ import MedTunnelPKI
 struct PKICommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pki",
-        abstract: "Create the MedTunnel CA and issue gateway, pump and phone certificates (ECDSA P-256).",
-        subcommands: [Init.self, IssuePump.self, IssuePhone.self, Revoke.self]
+        abstract:
+            "Create the MedTunnel CA, issue gateway, pump and phone certificates (ECDSA P-256), revoke and unrevoke them.",
+        subcommands: [Init.self, IssuePump.self, IssuePhone.self, Revoke.self, Unrevoke.self]
     )
 
     struct Init: AsyncParsableCommand {
@@ -63,32 +64,6 @@ struct PKICommand: AsyncParsableCommand {
 
         func run() throws {
             try issue(.phone(id: self.id), dir: self.dir, days: self.days, force: self.force)
-        }
-    }
-
-    struct Revoke: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract:
-                "Revoke a pump (--serial) or phone (--phone-id). The gateway refuses it at its next handshake, full or resumed."
-        )
-        @Option(help: "The PKI directory.") var dir: String
-        @Option(help: "The pump serial to revoke.") var serial: String?
-        @Option(name: .customLong("phone-id"), help: "The phone id to revoke.") var phoneID: String?
-        @Option(help: "Why (recorded in the list).") var reason = "revoked by operator"
-
-        func validate() throws {
-            guard (self.serial == nil) != (self.phoneID == nil) else {
-                throw ValidationError("give exactly one of --serial or --phone-id")
-            }
-        }
-
-        func run() throws {
-            let identity: DeviceIdentity = self.serial.map { .pump(serial: $0) } ?? .phone(id: self.phoneID!)
-            if let problem = DeviceIdentity.validationProblem(identity.name) {
-                throw ValidationError("\(identity.kind) name '\(identity.name)' \(problem)")
-            }
-            try RevocationList.revoke(identity, reason: self.reason, in: PKIDirectory(self.dir))
-            print("revoked \(identity)")
         }
     }
 }

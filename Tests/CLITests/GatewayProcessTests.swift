@@ -44,19 +44,36 @@ struct GatewayProcessTests {
         #expect(running.gateway.stderr.contains("resumed=true"))
     }
 
-    @Test("a revoked pump is refused")
+    @Test("a revoked pump is refused, audited beside the running gateway; unrevoked, it connects again")
     func revokedPump() throws {
         let running = try self.startGateway()
         defer { running.gateway.stop() }
-        #expect(
-            try ProcessHarness.medtunnel(["pki", "revoke", "--dir", running.pki, "--serial", "PUMP-0001"]).status == 0
-        )
-        let result = try ProcessHarness.medtunnel([
+        func pki(_ command: String, reason: String) throws -> ProcessHarness.Result {
+            try ProcessHarness.medtunnel([
+                "pki", command, "--dir", running.pki, "--serial", "PUMP-0001", "--reason", reason, "--by", "carol",
+                "--state-dir", running.tmp.sub("state"),
+            ])
+        }
+        let pumpSim = [
             "pump-sim", "--pki", running.pki, "--serial", "PUMP-0001", "--connect", "127.0.0.1:\(running.port)",
-        ])
+        ]
+        let revoke = try pki("revoke", reason: "reported stolen")
+        #expect(revoke.status == 0, "\(revoke.stderr)")
+        #expect(revoke.stdout.contains("revoked pump PUMP-0001 (audit entry"), "\(revoke.stdout)")
+        let result = try ProcessHarness.medtunnel(pumpSim)
         #expect(result.status != 0)
         Thread.sleep(forTimeInterval: 0.2)
         #expect(running.gateway.stderr.contains("certificateRevoked"))
+
+        let unrevoke = try pki("unrevoke", reason: "found; certificate re-checked")
+        #expect(unrevoke.status == 0, "\(unrevoke.stderr)")
+        let back = try ProcessHarness.medtunnel(pumpSim)
+        #expect(back.status == 0, "\(back.stderr)")
+        let audit = try ProcessHarness.medtunnel([
+            "audit", "show", "--state-dir", running.tmp.sub("state"), "--pump", "PUMP-0001", "--format", "jsonl",
+        ])
+        #expect(audit.stdout.contains(#""kind":"pki.revoked""#), "\(audit.stdout)")
+        #expect(audit.stdout.contains(#""kind":"pki.unrevoked""#))
     }
 
     func sClient(_ running: Running, _ extra: [String]) throws -> ProcessHarness.Result {

@@ -99,9 +99,11 @@ struct RelayProcessTests {
     func revokedPhoneProcess() throws {
         let running = try self.startGateway(pumps: [])
         defer { running.gateway.stop() }
-        #expect(
-            try ProcessHarness.medtunnel(["pki", "revoke", "--dir", running.pki, "--phone-id", "PHONE-1"]).status == 0
-        )
+        let revoke = try ProcessHarness.medtunnel([
+            "pki", "revoke", "--dir", running.pki, "--phone-id", "PHONE-1", "--reason", "lost phone", "--by", "carol",
+            "--state-dir", running.tmp.sub("state"),
+        ])
+        #expect(revoke.status == 0, "\(revoke.stderr)")
         let result = try ProcessHarness.medtunnel(self.relayArguments(running, phone: "PHONE-1"), timeout: 30)
         #expect(result.status != 0)
         #expect(!result.stdout.contains("listening for pumps"))

@@ -17,7 +17,7 @@ struct GatewaySecurityEventTests {
         let relay = try bed.relay("PHONE-1", port: try #require(listener.localAddress?.port))
         let uplink = try await relay.connectUplink()
         let links = try await relay.listen(TCPPumpLinkListener(host: "127.0.0.1", port: 0))
-        try RevocationList.revoke(.pump(serial: "PUMP-0001"), reason: "stolen", in: bed.pki)
+        _ = try await RevocationList.revoke(.pump(serial: "PUMP-0001"), reason: "stolen", in: bed.pki) { _ in }
 
         let pump = try bed.pump("PUMP-0001")
         let result = await Result(catching: {

@@ -36,7 +36,7 @@ struct RelayRefusalTests {
     @Test("a phone whose certificate is revoked cannot connect (certificateRevoked)")
     func revokedPhone() async throws {
         let bed = try await RelayTestBed(pumps: [])
-        try RevocationList.revoke(.phone(id: "PHONE-1"), reason: "lost phone", in: bed.pki)
+        _ = try await RevocationList.revoke(.phone(id: "PHONE-1"), reason: "lost phone", in: bed.pki) { _ in }
         let refusal = try await self.expectRefused(try bed.relay(), by: bed, code: .certificateRevoked)
         #expect(refusal.reason.contains("certificate revoked"), "\(refusal)")
         await bed.shutdown()
