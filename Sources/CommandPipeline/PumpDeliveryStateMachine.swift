@@ -45,8 +45,9 @@ struct PumpDeliveryStateMachine<Session: Equatable, Command> {
         case disconnected
         case idle(Session)
         case awaitingAcknowledgement(Session, InFlight)
-        /// The session is being closed for want of an acknowledgement; nothing more is sent.
-        case ending(Session, InFlight)
+        /// The session is being closed for want of an acknowledgement; nothing more is sent. The
+        /// command is nil once a late acknowledgement settled it (a replay of it then matches nothing).
+        case ending(Session, InFlight?)
     }
 
     enum NextAction: Equatable {
@@ -104,7 +105,8 @@ struct PumpDeliveryStateMachine<Session: Equatable, Command> {
 
     var inFlight: InFlight? {
         switch state {
-        case .awaitingAcknowledgement(_, let inFlight), .ending(_, let inFlight): inFlight
+        case .awaitingAcknowledgement(_, let inFlight): inFlight
+        case .ending(_, let inFlight): inFlight
         case .disconnected, .idle: nil
         }
     }
@@ -127,8 +129,8 @@ struct PumpDeliveryStateMachine<Session: Equatable, Command> {
         return .ended(inFlight)
     }
 
-    /// The gateway's lockouts changed for this pump. Returns whether `next()` may now have
-    /// something to send.
+    /// The gateway's lockouts changed for this pump: the attempts start over (call `next()` for
+    /// what to send now).
     mutating func orderChanged(_ order: LockoutOrder) {
         self.order = order
         lockoutAttempts = 0
@@ -164,8 +166,10 @@ struct PumpDeliveryStateMachine<Session: Equatable, Command> {
     mutating func acknowledged(sequence: UInt64, applied: Bool, pumpLockedOut: Bool) -> AcknowledgementMatch {
         reportedLockedOut = pumpLockedOut
         guard let inFlight, inFlight.sequence == sequence else { return .notInFlight }
-        if case .awaitingAcknowledgement(let session, _) = state {
-            state = .idle(session)
+        switch state {
+        case .awaitingAcknowledgement(let session, _): state = .idle(session)
+        case .ending(let session, _): state = .ending(session, nil)
+        case .disconnected, .idle: break
         }
         if applied, case .lockout(.start, let lockouts) = inFlight.purpose {
             appliedThisSession.formUnion(lockouts)
