@@ -279,6 +279,7 @@ let package = Package(
         .testTarget(name: "AuditLogTests", dependencies: ["AuditLog"], swiftSettings: swiftSettings),
         .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore"], swiftSettings: swiftSettings),
         .testTarget(name: "AnomalyRulesTests", dependencies: ["AnomalyRules"], swiftSettings: swiftSettings),
+        .testTarget(name: "LockoutsTests", dependencies: ["Lockouts", "AuditLog"], swiftSettings: swiftSettings),
         .testTarget(
             name: "PumpRuntimeTests",
             dependencies: [
@@ -310,7 +311,7 @@ let package = Package(
                 "AuditLog", "SafetyPolicy",
                 "TherapyModel", "TherapyJSON", "TunnelProtocol", "CommandAuthority", "MedTunnelPKI",
                 "MedTunnelIdentity",
-                "PumpRuntime",
+                "PumpRuntime", "Lockouts",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -45,8 +45,9 @@ struct PumpDeliveryStateMachine<Session: Equatable, Command> {
         case disconnected
         case idle(Session)
         case awaitingAcknowledgement(Session, InFlight)
-        /// The session is being closed for want of an acknowledgement; nothing more is sent.
-        case ending(Session, InFlight)
+        /// The session is being closed for want of an acknowledgement; nothing more is sent. The
+        /// command is nil once a late acknowledgement settled it (a replay of it then matches nothing).
+        case ending(Session, InFlight?)
     }
 
     enum NextAction: Equatable {
@@ -109,7 +110,8 @@ struct PumpDeliveryStateMachine<Session: Equatable, Command> {
 
     var inFlight: InFlight? {
         switch state {
-        case .awaitingAcknowledgement(_, let inFlight), .ending(_, let inFlight): inFlight
+        case .awaitingAcknowledgement(_, let inFlight): inFlight
+        case .ending(_, let inFlight): inFlight
         case .disconnected, .idle: nil
         }
     }
@@ -132,8 +134,8 @@ struct PumpDeliveryStateMachine<Session: Equatable, Command> {
         return .ended(inFlight)
     }
 
-    /// The gateway's lockouts changed for this pump. Returns whether `next()` may now have
-    /// something to send.
+    /// The gateway's lockouts changed for this pump (and whether it may be lifted): the attempts
+    /// start over (call `next()` for what to send now).
     mutating func orderChanged(_ order: LockoutOrder, mayLift: Bool = true) {
         self.order = order
         self.mayLift = mayLift
@@ -170,8 +172,10 @@ struct PumpDeliveryStateMachine<Session: Equatable, Command> {
     mutating func acknowledged(sequence: UInt64, applied: Bool, pumpLockedOut: Bool) -> AcknowledgementMatch {
         reportedLockedOut = pumpLockedOut
         guard let inFlight, inFlight.sequence == sequence else { return .notInFlight }
-        if case .awaitingAcknowledgement(let session, _) = state {
-            state = .idle(session)
+        switch state {
+        case .awaitingAcknowledgement(let session, _): state = .idle(session)
+        case .ending(let session, _): state = .ending(session, nil)
+        case .disconnected, .idle: break
         }
         if applied, case .lockout(.start, let lockouts) = inFlight.purpose {
             appliedThisSession.formUnion(lockouts)

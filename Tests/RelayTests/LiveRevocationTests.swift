@@ -35,7 +35,11 @@ struct LiveRevocationTests {
             let session = path.session(telemetry: 1_000_000)
             try await path.connected(session)
             let applied = path.pump.runtime?.state.lastAppliedSequence
-            try RevocationList.revoke(.pump(serial: CommandPath.serial), reason: "test: stolen", in: path.bed.pki)
+            _ = try await RevocationList.revoke(
+                .pump(serial: CommandPath.serial),
+                reason: "test: stolen",
+                in: path.bed.pki
+            ) { _ in }
             let closed = await Self.time { await !path.commands.status(of: CommandPath.serial).connected }
             let elapsed = try #require(closed, "the revoked pump's session stayed open")
             #expect(elapsed < .seconds(1), "closed after \(elapsed)")
