@@ -99,8 +99,8 @@ extension CommandPipeline {
                     command: signed
                 )
             )
-            slot.lockoutSentAt = now.millisecondsSinceEpoch
             session.channel.send(InnerMessage.command(signed).encoded())
+            slot.lockoutSentAt = clock().millisecondsSinceEpoch
             logger.notice(
                 "lockout command sent",
                 metadata: [

@@ -148,6 +148,9 @@ extension LockoutStore {
         } catch {
             throw LockoutError(.auditFailed, "\(record.op.kind) not written to the audit log: \(error)")
         }
+        // `sent` changes nothing here (the log keeps it): no commit, and the floor stays where it
+        // is (recovery reads a little more of the log, and applies nothing from it).
+        guard record.op != .sent else { return index }
         let floor = inflightFloors.filter { $0.key != token }.values.min() ?? (index + 1)
         try storage("record \(record.op.kind) at audit index \(index)") {
             try connection.writeTransaction {

@@ -67,7 +67,7 @@ def lockout(api, token_a, token_b, count):
             break
         if time.time() - t0 > 600:
             sys.exit(f"only {len(acked)} of {count} acknowledged after 600 s")
-        time.sleep(0.05)
+        time.sleep(0.25)  # each poll is a detail of every pump, built on the gateway's cores
     last_sent = max(ts(p["lastSentAt"]) for p in detail["pumps"] if p.get("lastSentAt"))
     last_ack = max(ts(p["acknowledgedAt"]) for p in acked)
     call(api, "POST", f"/v1/lockouts/{lid}/lift", token_a)
