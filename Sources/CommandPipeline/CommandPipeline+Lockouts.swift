@@ -26,7 +26,8 @@ extension CommandPipeline {
             )
         }
         let order = await lockouts.order(for: attributes)
-        let mayLift = (try? await lockouts.hasApplied(serial: serial)) ?? false
+        // Only an unlocked pump may need a lift; a fleet lockout need not ask the store per pump.
+        let mayLift = order.isLocked ? slot.delivery.mayLift : ((try? await lockouts.hasApplied(serial: serial)) ?? false)
         if order != slot.delivery.order || mayLift != slot.delivery.mayLift {
             slot.delivery.orderChanged(order, mayLift: mayLift)
         }

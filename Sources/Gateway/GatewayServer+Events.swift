@@ -39,17 +39,7 @@ extension GatewayServer {
         guard let commands = self.commands else { return }
         let registry = self.registry
         commands.observeSecurityEvents { event in
-            registry.record(
-                SecurityEvent(
-                    timeMilliseconds: event.time.millisecondsSinceEpoch,
-                    kind: event.kind,
-                    device: event.serial,
-                    detail: event.detail,
-                    carrier: nil,
-                    reason: event.reason.isEmpty ? nil : event.reason
-                ),
-                forward: false
-            )
+            registry.record(Self.registryEvent(event), forward: false)
             let observed = ObservedEvent(
                 timeMilliseconds: event.time.millisecondsSinceEpoch,
                 kind: event.kind,
@@ -74,6 +64,18 @@ extension GatewayServer {
                 )
             )
         }
+    }
+
+    /// A pipeline's security event as the registry keeps it.
+    static func registryEvent(_ event: PipelineSecurityEvent) -> SecurityEvent {
+        SecurityEvent(
+            timeMilliseconds: event.time.millisecondsSinceEpoch,
+            kind: event.kind,
+            device: event.serial,
+            detail: event.detail,
+            carrier: nil,
+            reason: event.reason.isEmpty ? nil : event.reason
+        )
     }
 
     /// A registry event as the rules and the audit log see it: the pump or phone it names, the

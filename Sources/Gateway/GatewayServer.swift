@@ -239,18 +239,7 @@ public final class GatewayServer: Sendable {
             self.connect(events)
         } else if let commands {
             let registry = self.registry
-            commands.observeSecurityEvents { event in
-                registry.record(
-                    SecurityEvent(
-                        timeMilliseconds: event.time.millisecondsSinceEpoch,
-                        kind: event.kind,
-                        device: event.serial,
-                        detail: event.detail,
-                        carrier: nil,
-                        reason: event.reason.isEmpty ? nil : event.reason
-                    )
-                )
-            }
+            commands.observeSecurityEvents { event in registry.record(Self.registryEvent(event)) }
         }
     }
 

@@ -181,10 +181,8 @@ extension DemoCommand {
             // The first cut settles `not_applied` at the pump's next hello through PHONE-2; the
             // second stays `uncertain` when the rule has already shut PHONE-2 out.
             let last = amount == 600
-            var request = bolus.request
-            for _ in 0..<1000 where !(request.state.isTerminal || (last && request.state == .uncertain)) {
-                try await Task.sleep(for: .milliseconds(10))
-                request = try await commands.change(request.id.rawValue, authorization: tokens["alice"])
+            let request = try await Self.waitFor(bolus.request, commands, token: tokens["alice"]) {
+                $0.state.isTerminal || (last && $0.state == .uncertain)
             }
             cut.append(request)
             story.line(
@@ -228,11 +226,7 @@ extension DemoCommand {
             body: Data(#"{"kind": "bolus", "milliunits": 500}"#.utf8),
             authorization: tokens["alice"]
         )
-        var request = bolus.request
-        for _ in 0..<1000 where !request.state.isTerminal {
-            try await Task.sleep(for: .milliseconds(10))
-            request = try await commands.change(request.id.rawValue, authorization: tokens["alice"])
-        }
+        let request = try await Self.waitFor(bolus.request, commands, token: tokens["alice"]) { $0.state.isTerminal }
         try story.expect(request.state == .applied, "the bolus through PHONE-3 ended \(request.state)")
         let second = try await commands.change(cut[1].id.rawValue, authorization: tokens["alice"])
         try story.expect(second.state == .notApplied, "the second cut bolus ended \(second.state)")
@@ -240,6 +234,21 @@ extension DemoCommand {
         story.line("bolus 500 mU through PHONE-3: applied as sequence \(request.sequence ?? 0)")
         session.cancel()
         await session.value
+    }
+
+    /// Reads `request` again until `done` holds for it (or 10 s pass).
+    static func waitFor(
+        _ request: ChangeRequest,
+        _ commands: CommandPipeline,
+        token: String?,
+        until done: (ChangeRequest) -> Bool
+    ) async throws -> ChangeRequest {
+        var request = request
+        for _ in 0..<1000 where !done(request) {
+            try await Task.sleep(for: .milliseconds(10))
+            request = try await commands.change(request.id.rawValue, authorization: token)
+        }
+        return request
     }
 
     static func milliseconds(_ duration: Duration) -> String {

@@ -52,6 +52,10 @@ struct PumpSimCommand: AsyncParsableCommand {
     var verbose = false
 
     func validate() throws {
+        guard (1...64).contains(self.firmware.utf8.count), self.firmware.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F })
+        else {
+            throw ValidationError("--firmware '\(self.firmware.prefix(80))' must be 1 to 64 printable ASCII characters")
+        }
         if (self.connect == nil) == (self.relay == nil) {
             throw ValidationError(
                 "give exactly one of --connect HOST:PORT (the gateway) and --relay HOST:PORT (a phone relay)"
