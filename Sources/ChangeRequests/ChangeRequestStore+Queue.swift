@@ -188,21 +188,6 @@ extension ChangeRequestStore {
         }
     }
 
-    /// Gives the pump's next sequence number to a command that is not a change request (a lockout
-    /// command), committed before the command's own audit entry is written: a crash in between
-    /// skips a number, which the pump allows (it needs only increasing sequences).
-    public func allocateSequence(for serial: String) throws -> UInt64 {
-        try Self.validateSerial(serial)
-        try checkAvailable()
-        return try reading("allocate a sequence for \(serial)") {
-            try connection.writeTransaction {
-                let next = try ChangeRequestSchema.lastSequence(connection, serial: serial) + 1
-                try ChangeRequestSchema.raiseSequence(connection, serial: serial, to: next)
-                return next
-            }
-        }
-    }
-
     /// Raises the pump's sequence counter to at least `sequence` (e.g. the high-water mark the
     /// pump reports in its hello, if the store somehow fell behind it); never lowers it.
     public func raiseSequence(for serial: String, atLeast sequence: UInt64) throws {

@@ -209,9 +209,12 @@ extension CommandPipeline {
             phoneLockoutObserver.withLock { $0 }?(phones)
             return
         }
+        // One query for the pumps with changes to cancel, not one per pump of a fleet.
+        let withOpenChanges = Set((try? await store.pumpsWithOpenRequests()) ?? [])
         for serial in await coveredSerials(lockout.scope, in: lockouts) {
+            let open = withOpenChanges.contains(serial)
             mailboxes.post(
-                .job(PumpJob(run: { await self.refreshLockoutOrder(serial) }, abandon: {})),
+                .job(PumpJob(run: { await self.refreshLockoutOrder(serial, hasOpenChanges: open) }, abandon: {})),
                 to: serial
             )
         }
@@ -226,8 +229,8 @@ extension CommandPipeline {
     }
 
     /// `refreshLockoutOrder` for a job on the pump's worker (delivery follows the job).
-    func refreshLockoutOrder(_ serial: String) async {
-        await refreshLockoutOrder(serial, slot: slot(serial))
+    func refreshLockoutOrder(_ serial: String, hasOpenChanges: Bool) async {
+        await refreshLockoutOrder(serial, slot: slot(serial), fanOut: (hasOpenChanges, ()))
     }
 
     // MARK: Helpers

@@ -13,9 +13,14 @@ extension CommandPipeline {
     /// Reads what the gateway's lockouts ask of the pump and hands it to its delivery machine;
     /// the changes of a locked pump not yet sent are cancelled (each audited, its history naming
     /// the lockout).
-    func refreshLockoutOrder(_ serial: String, slot: PumpSlot) async {
+    ///
+    /// A fan-out to a fleet passes `fanOut`: the pump's patient is taken from the pump directory
+    /// (written whenever a prescription is set) rather than read again from the change store,
+    /// and open changes are looked for only when the fan-out found some for the pump.
+    func refreshLockoutOrder(_ serial: String, slot: PumpSlot, fanOut: (hasOpenChanges: Bool, Void)? = nil) async {
         guard let lockouts else { return }
-        let patient = try? await store.therapy(for: serial)?.prescription.patientID
+        let patient =
+            fanOut == nil ? try? await store.therapy(for: serial)?.prescription.patientID : nil
         let attributes = PumpAttributes(serial: serial, patient: patient, model: slot.model, firmware: slot.firmware)
         do {
             try await lockouts.notePump(attributes, now: clock().millisecondsSinceEpoch)
@@ -27,11 +32,14 @@ extension CommandPipeline {
         }
         let order = await lockouts.order(for: attributes)
         // Only an unlocked pump may need a lift; a fleet lockout need not ask the store per pump.
-        let mayLift = order.isLocked ? slot.delivery.mayLift : ((try? await lockouts.hasApplied(serial: serial)) ?? false)
+        let mayLift =
+            order.isLocked ? slot.delivery.mayLift : ((try? await lockouts.hasApplied(serial: serial)) ?? false)
         if order != slot.delivery.order || mayLift != slot.delivery.mayLift {
             slot.delivery.orderChanged(order, mayLift: mayLift)
         }
-        if case .locked(_, let ids) = order { await cancelOpenRequests(serial, because: ids) }
+        if case .locked(_, let ids) = order, fanOut?.hasOpenChanges ?? true {
+            await cancelOpenRequests(serial, because: ids)
+        }
     }
 
     /// Cancels every change of `serial` not yet sent, because lockouts `ids` cover the pump.
@@ -60,8 +68,11 @@ extension CommandPipeline {
         }
     }
 
-    /// Sends a freshly signed lockout command: a sequence allocated, `lockout.sent` durable in
-    /// the audit log, then the envelope signed and written.
+    /// Sends a freshly signed lockout command: the pump's next sequence, `lockout.sent` durable in
+    /// the audit log (with the sequence), then the envelope signed and written, and only then the
+    /// change store's counter raised past it. The log is what makes the sequence taken: a crash
+    /// before the raise is repaired at start (`recover()` raises the counters past every
+    /// `lockout.sent`), and only this pump's worker sends to it, so nothing can take it meanwhile.
     func sendLockout(
         _ command: LockoutCommand,
         suspend: Bool,
@@ -72,7 +83,7 @@ extension CommandPipeline {
         guard let lockouts, let session = slot.delivery.session else { return }
         let now = clock()
         do {
-            let sequence = try await store.allocateSequence(for: serial)
+            let sequence = try await store.lastSequence(for: serial) + 1
             let auditIndex = try await lockouts.recordSent(
                 serial: serial,
                 sequence: sequence,
@@ -102,6 +113,7 @@ extension CommandPipeline {
             )
             session.channel.send(InnerMessage.command(signed).encoded())
             slot.lockoutSentAt = clock().millisecondsSinceEpoch
+            try await store.raiseSequence(for: serial, atLeast: sequence)
             logger.notice(
                 "lockout command sent",
                 metadata: [
