@@ -399,8 +399,17 @@ extension CommandPipeline {
             prescription: therapy.prescription,
             history: history,
             lockout: lockout,
-            now: now
+            now: now,
+            pump: reportedState(serial, slot: slot)
         )
+    }
+
+    /// What the pump last reported about itself: its telemetry's readings and the mode of its
+    /// last hello or acknowledgement.
+    func reportedState(_ serial: String, slot: PumpSlot) -> ReportedPumpState {
+        let readings = clinicalReadings.withLock { $0[serial] } ?? ClinicalReadings()
+        let mode = slot.reportedModeAt.map { ReportedPumpState.Reading(slot.reportedMode.contains(.suspended), at: $0) }
+        return readings.state(mode: mode)
     }
 
     private func requireTherapy(_ serial: String) async throws -> PumpTherapy {

@@ -40,7 +40,7 @@ extension CommandPipeline {
             await sessionEnded(serial, carrier: old.carrier, inFlight: inFlight)
         }
         slot.reportedDigest = hello.settingsDigest
-        slot.reportedMode = hello.mode
+        slot.noteMode(hello.mode, at: clock())
         slot.lastAppliedSequence = hello.lastAppliedSequence
         if hello.version >= 2 {
             slot.model = hello.model.isEmpty ? nil : hello.model
@@ -368,7 +368,7 @@ extension CommandPipeline {
     ) async {
         let now = clock()
         slot.reportedDigest = acknowledgement.settingsDigest
-        slot.reportedMode = acknowledgement.mode
+        slot.noteMode(acknowledgement.mode, at: now)
         let outcome: PumpOutcome
         switch acknowledgement.result {
         case .applied:

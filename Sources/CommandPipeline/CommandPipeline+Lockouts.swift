@@ -142,7 +142,7 @@ extension CommandPipeline {
     ) async {
         guard let lockouts else { return }
         slot.reportedDigest = acknowledgement.settingsDigest
-        slot.reportedMode = acknowledgement.mode
+        slot.noteMode(acknowledgement.mode, at: clock())
         let result: String
         switch acknowledgement.result {
         case .applied:

@@ -87,6 +87,9 @@ public actor CommandPipeline: PumpSessionObserver {
     /// Told of the phones shut out by lockouts whenever that set changes (the gateway closes
     /// their uplinks and refuses new ones).
     nonisolated let phoneLockoutObserver = Mutex<(@Sendable (Set<String>) -> Void)?>(nil)
+    /// Each pump's latest telemetry readings (reservoir, glucose, suspended, battery), written by
+    /// its session's event loop and read by the policy; one small entry per pump.
+    nonisolated let clinicalReadings = Mutex<[String: ClinicalReadings]>([:])
     /// The gateway's lockouts (nil: a pipeline without lockouts, as in some tests).
     public nonisolated let lockouts: LockoutStore?
     /// What the gateway knows of each pump it has seen; touched only by the pump's worker
@@ -241,6 +244,13 @@ public actor CommandPipeline: PumpSessionObserver {
             acknowledgement(try SignedAcknowledgement.decode(body[...]), on: link)
         } catch {
             mailboxes.post(.malformedAcknowledgement(link, "\(error)"), to: link.serial)
+        }
+    }
+
+    public nonisolated func telemetry(_ telemetry: InnerMessage.Telemetry, on link: PumpLink) {
+        let received = clock()
+        clinicalReadings.withLock { readings in
+            readings[link.serial, default: ClinicalReadings()].note(telemetry, received: received)
         }
     }
 

@@ -46,4 +46,6 @@ public protocol PumpSessionObserver: Sendable {
     func pumpConnected(serial: String, hello: InnerMessage.Hello, channel: PumpSessionChannel) -> PumpLink
     func acknowledgement(_ signed: SignedAcknowledgement, on link: PumpLink)
     func pumpDisconnected(_ link: PumpLink)
+    /// Each telemetry message of the session (the pump's reservoir, glucose, mode), as received.
+    func telemetry(_ telemetry: InnerMessage.Telemetry, on link: PumpLink)
 }

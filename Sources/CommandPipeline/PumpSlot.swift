@@ -32,7 +32,14 @@ final class PumpSlot {
     var expected: Expected?
     /// The settings digest and mode the pump last reported (hello or acknowledgement).
     var reportedDigest: [UInt8]?
-    var reportedMode: PumpMode = []
+    private(set) var reportedMode: PumpMode = []
+    /// When the pump last reported its mode (nil before its first hello here).
+    private(set) var reportedModeAt: Timestamp?
+
+    func noteMode(_ mode: PumpMode, at time: Timestamp) {
+        reportedMode = mode
+        reportedModeAt = time
+    }
     /// The model and firmware of the pump's last hello.
     var model: String?
     var firmware: String?

@@ -142,6 +142,7 @@ final class PumpSessionHandler: ChannelInboundHandler {
                 throw TunnelProtocolError(.invalidField, "telemetry before hello")
             }
             self.accept(telemetry, serial: serial, now: now, context: context)
+            if let link = self.link { self.commands?.telemetry(telemetry, on: link) }
         case .heartbeat(let nonce):
             self.send(.heartbeatReply(nonce: nonce), context)
         case .heartbeatReply:

@@ -12,8 +12,8 @@ enum CommandVerdict: Equatable {
     case consume(CommandResult, PumpState)
 
     /// 1. signature, 2. serial, 3. sequence above the high-water mark, 4. expiry and issue
-    /// time against the pump's clock, 5. lockout (lockout commands always pass), 6. the
-    /// pump's own hard limits; then apply.
+    /// time against the pump's clock, 5. lockout (lockout commands always pass), 6. a bolus or
+    /// temporary basal while delivery is suspended, 7. the pump's own hard limits; then apply.
     static func decide(
         _ envelope: CommandEnvelope,
         signatureIsValid: Bool,
@@ -49,6 +49,11 @@ enum CommandVerdict: Equatable {
         )
         if overflow || ahead > CommandLifetime.allowedClockSkewMilliseconds { return .notYetValid }
         if state.isLockedOut && !envelope.command.isLockoutCommand { return .lockedOut }
+        if case .change(let change) = envelope.command, state.mode.contains(.suspended),
+            PumpHardLimits.refusedWhileSuspended(change)
+        {
+            return .suspended
+        }
         if case .change(let change) = envelope.command,
             case .exceeds(let violations) = PumpHardLimits.check(change, settings: state.settings, model: model)
         {

@@ -14,6 +14,10 @@ public struct PolicyContext: Sendable, Hashable {
     public let history: DeliveryHistory
     public let lockout: LockoutState
     public let now: Timestamp
+    /// What the pump last reported about itself; nil when the caller does not track it (then the
+    /// clinical-state rules are not run: `medtunnel policy evaluate` without `--pump-state`).
+    /// The gateway always gives it, and there a missing or stale reading counts as unknown.
+    public let pump: ReportedPumpState?
 
     public init(
         settings: TherapySettings,
@@ -21,8 +25,10 @@ public struct PolicyContext: Sendable, Hashable {
         prescription: Prescription,
         history: DeliveryHistory,
         lockout: LockoutState,
-        now: Timestamp
+        now: Timestamp,
+        pump: ReportedPumpState? = nil
     ) {
+        self.pump = pump
         self.settings = settings
         self.model = model
         self.prescription = prescription

@@ -42,6 +42,12 @@ public struct PolicyReason: Sendable, Hashable, CustomStringConvertible {
             case approverNotClinician = "approver_not_clinician"
             case approverNotLinkedToPatient = "approver_not_linked_to_patient"
             case selfApproval = "self_approval"
+            case pumpSuspended = "pump_suspended"
+            case pumpStateUnknown = "pump_state_unknown"
+            case reservoirInsufficient = "reservoir_insufficient"
+            case glucoseBelowSuspendThreshold = "glucose_below_suspend_threshold"
+            case glucoseUnknown = "glucose_unknown"
+            case maxIOBExceeded = "max_iob_exceeded"
         }
 
         private let base: Base
@@ -94,6 +100,13 @@ public struct PolicyReason: Sendable, Hashable, CustomStringConvertible {
         public static let approverNotClinician = Code(.approverNotClinician)
         public static let approverNotLinkedToPatient = Code(.approverNotLinkedToPatient)
         public static let selfApproval = Code(.selfApproval)
+        // The pump's reported clinical state (`ReportedPumpState`).
+        public static let pumpSuspended = Code(.pumpSuspended)
+        public static let pumpStateUnknown = Code(.pumpStateUnknown)
+        public static let reservoirInsufficient = Code(.reservoirInsufficient)
+        public static let glucoseBelowSuspendThreshold = Code(.glucoseBelowSuspendThreshold)
+        public static let glucoseUnknown = Code(.glucoseUnknown)
+        public static let maxIOBExceeded = Code(.maxIOBExceeded)
 
         /// The stable string form, e.g. `prescription_max_bolus_exceeded`.
         public var rawValue: String {

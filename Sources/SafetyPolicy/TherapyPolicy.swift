@@ -52,6 +52,7 @@ public enum TherapyPolicy {
         for violation in PumpHardLimits.check(change, settings: context.settings, model: context.model).violations {
             findings.reject(violation)
         }
+        checkClinicalState(change, context: context, findings: &findings)
         switch change {
         case .bolus(let amount):
             checkBolus(amount, context: context, findings: &findings)

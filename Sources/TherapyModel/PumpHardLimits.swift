@@ -6,6 +6,16 @@
 /// safety policy runs it too, so both ends agree. Doses are never rounded: a bolus of
 /// 0.025 U on a 0.05 U pump is refused.
 public enum PumpHardLimits {
+    /// Whether a pump whose insulin delivery is suspended refuses `change`: a bolus or a
+    /// temporary basal (insulin to deliver) until delivery is resumed. Settings, suspend and
+    /// resume pass. The gateway's policy asks the same question of the pump's reported state.
+    public static func refusedWhileSuspended(_ change: SettingChange) -> Bool {
+        switch change {
+        case .bolus, .tempBasal: true
+        default: false
+        }
+    }
+
     /// Checks `change` against `model` and the pump's current `settings`.
     public static func check(
         _ change: SettingChange,

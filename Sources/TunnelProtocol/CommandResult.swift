@@ -35,6 +35,8 @@ public enum CommandRefusal: Sendable, Hashable, CustomStringConvertible {
     case lockedOut
     case hardLimit(HardLimitViolation.Code)
     case storageFailed
+    /// A bolus or temporary basal while insulin delivery is suspended (resume first).
+    case suspended
 
     /// The result byte.
     public var code: UInt8 {
@@ -48,6 +50,7 @@ public enum CommandRefusal: Sendable, Hashable, CustomStringConvertible {
         case .lockedOut: 0x07
         case .hardLimit: 0x08
         case .storageFailed: 0x09
+        case .suspended: 0x0A
         }
     }
 
@@ -63,6 +66,7 @@ public enum CommandRefusal: Sendable, Hashable, CustomStringConvertible {
         case .lockedOut: "locked_out"
         case .hardLimit(let violation): "hard_limit:" + violation.rawValue
         case .storageFailed: "storage_failed"
+        case .suspended: "suspended"
         }
     }
 
@@ -89,6 +93,7 @@ public enum CommandRefusal: Sendable, Hashable, CustomStringConvertible {
         case 0x06: self = .notYetValid
         case 0x07: self = .lockedOut
         case 0x09: self = .storageFailed
+        case 0x0A: self = .suspended
         default: return nil
         }
     }

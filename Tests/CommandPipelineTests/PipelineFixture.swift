@@ -401,7 +401,34 @@ final class TestPump: Sendable {
             )
         )
         self.link.withLock { $0 = link }
+        sendTelemetry()
         return link
+    }
+
+    /// The CGM glucose the pump's telemetry reports (0: no reading).
+    let glucose = Mutex<UInt16>(120)
+    private let telemetrySequence = Mutex<UInt64>(0)
+
+    /// One telemetry message on the current session: reservoir 150 U, `glucose`, the pump's mode.
+    func sendTelemetry() {
+        guard let link = link.withLock({ $0 }) else { return }
+        let sequence = telemetrySequence.withLock { value -> UInt64 in
+            value += 1
+            return value
+        }
+        let suspended = state.mode.contains(.suspended)
+        pipeline.telemetry(
+            InnerMessage.Telemetry(
+                sequence: sequence,
+                timeMilliseconds: clock.now().millisecondsSinceEpoch,
+                reservoirMilliunits: 150_000,
+                basalRateMilliunitsPerHour: 850,
+                glucoseMgPerDL: glucose.withLock { $0 },
+                batteryPercent: 90,
+                flags: suspended ? [.suspended] : []
+            ),
+            on: link
+        )
     }
 
     func disconnect() {
