@@ -94,7 +94,7 @@ public final class GatewayServer: Sendable {
     /// The PKI's revocation list, consulted at every handshake and watched for live sessions.
     let revocations: RevocationListFile
     /// How often the revocation list is checked for live sessions to close.
-    public static let revocationCheckInterval: Duration = .milliseconds(200)
+    public static let revocationCheckInterval: Duration = .milliseconds(100)
     let logger: Logger
     let group: any EventLoopGroup
     /// The bound listeners, closed first at shutdown.

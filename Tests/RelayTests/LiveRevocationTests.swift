@@ -40,8 +40,10 @@ struct LiveRevocationTests {
                 reason: "test: stolen",
                 in: path.bed.pki
             ) { _ in }
-            let closed = await Self.time { await !path.commands.status(of: CommandPath.serial).connected }
+            let registry = path.bed.gateway.registry
+            let closed = await Self.time { registry.pump(CommandPath.serial)?.connected == false }
             let elapsed = try #require(closed, "the revoked pump's session stayed open")
+            try await path.disconnected()
             #expect(elapsed < .seconds(1), "closed after \(elapsed)")
             #expect(path.bed.gateway.registry.events.contains { $0.kind == "revoked_session_closed" })
             let bolus = try await path.bolus(1_000)
