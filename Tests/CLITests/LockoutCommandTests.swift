@@ -20,11 +20,14 @@ struct LockoutCommandTests {
         let ivan: String
     }
 
+    /// Runs `medtunnel ARGUMENTS [--api API] [--token TOKEN]` (options, not the environment: a
+    /// process launched with its own environment copies this process's, which other tests'
+    /// launches race with).
     static func run(_ arguments: [String], token: String? = nil, api: String? = nil) throws -> ProcessHarness.Result {
-        var environment: [String: String] = [:]
-        if let token { environment["MEDTUNNEL_TOKEN"] = token }
-        if let api { environment["MEDTUNNEL_API"] = api }
-        return try ProcessHarness.medtunnel(arguments, environment: environment)
+        var arguments = arguments
+        if let api { arguments += ["--api", api] }
+        if let token { arguments += ["--token", token] }
+        return try ProcessHarness.medtunnel(arguments)
     }
 
     static func startGateway(
@@ -196,7 +199,7 @@ struct LockoutCommandTests {
         #expect(empty.stderr.contains("400 empty_reason"), "\(empty.stderr)")
         let none = try Self.run(["lockout", "list"], api: bed.api)
         #expect(none.status != 0)
-        #expect(none.stderr.contains("MEDTUNNEL_TOKEN"), "\(none.stderr)")
+        #expect(none.stderr.contains("--token"), "\(none.stderr)")
         let (status, body) = try await Self.get(bed.api, "/v1/events?kind=bogus")
         #expect(status == 400)
         #expect(body["error"] as? String == "invalid_parameter")

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Runs the built `medtunnel` binary (and other programs) as real processes.
 enum ProcessHarness {
     /// The `medtunnel` executable beside the test bundle in the build products directory.
@@ -21,35 +25,48 @@ enum ProcessHarness {
         let stderr: String
     }
 
-    /// Runs to completion (killed after `timeout` seconds).
+    /// Runs to completion (killed after `timeout` seconds). Output goes to temporary files, read
+    /// once the child has exited.
     static func run(
         _ executable: String,
         _ arguments: [String],
         timeout: Double = 60,
         environment: [String: String] = [:]
     ) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let outPath = directory.appendingPathComponent("out").path
+        let errPath = directory.appendingPathComponent("err").path
+        let null = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        let out = open(outPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let err = open(errPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        defer {
+            close(null)
+            close(out)
+            close(err)
         }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let killer = DispatchWorkItem { if process.isRunning { process.terminate() } }
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        killer.cancel()
+        let child = try ChildProcess(
+            executable: executable,
+            arguments: arguments,
+            environment: environment,
+            stdin: null,
+            stdout: out,
+            stderr: err
+        )
+        let deadline = Date().addingTimeInterval(timeout)
+        while child.isRunning {
+            if Date() > deadline {
+                child.terminate()
+                break
+            }
+            usleep(5_000)
+        }
+        child.waitUntilExit()
         return Result(
-            status: process.terminationStatus,
-            stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self)
+            status: child.terminationStatus,
+            stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
         )
     }
 
@@ -64,7 +81,7 @@ enum ProcessHarness {
 
 /// A background process whose output goes to files, stopped when the test ends.
 final class BackgroundProcess {
-    let process = Process()
+    let process: ChildProcess
     let stdoutURL: URL
     let stderrURL: URL
 
@@ -77,17 +94,22 @@ final class BackgroundProcess {
     ) throws {
         self.stdoutURL = directory.appendingPathComponent("\(name).out")
         self.stderrURL = directory.appendingPathComponent("\(name).err")
-        FileManager.default.createFile(atPath: self.stdoutURL.path, contents: nil)
-        FileManager.default.createFile(atPath: self.stderrURL.path, contents: nil)
-        self.process.executableURL = URL(fileURLWithPath: executable)
-        self.process.arguments = arguments
-        if !environment.isEmpty {
-            self.process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let null = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        let out = open(self.stdoutURL.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let err = open(self.stderrURL.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        defer {
+            close(null)
+            close(out)
+            close(err)
         }
-        self.process.standardOutput = try FileHandle(forWritingTo: self.stdoutURL)
-        self.process.standardError = try FileHandle(forWritingTo: self.stderrURL)
-        self.process.standardInput = FileHandle.nullDevice
-        try self.process.run()
+        self.process = try ChildProcess(
+            executable: executable,
+            arguments: arguments,
+            environment: environment,
+            stdin: null,
+            stdout: out,
+            stderr: err
+        )
     }
 
     var stdout: String { (try? String(contentsOf: self.stdoutURL, encoding: .utf8)) ?? "" }
