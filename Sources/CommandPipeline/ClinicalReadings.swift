@@ -34,6 +34,11 @@ struct ClinicalReadings: Sendable {
         if let mode, mode.time >= (suspended?.time ?? Timestamp(millisecondsSinceEpoch: .min)) {
             suspendedReading = mode
         }
-        return ReportedPumpState(suspended: suspendedReading, reservoir: reservoir, glucose: glucose, batteryPercent: battery)
+        return ReportedPumpState(
+            suspended: suspendedReading,
+            reservoir: reservoir,
+            glucose: glucose,
+            batteryPercent: battery
+        )
     }
 }

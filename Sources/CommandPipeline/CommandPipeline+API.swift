@@ -3,7 +3,7 @@ import AuditLog
 public import ChangeRequests
 public import Foundation
 import Lockouts
-import SafetyPolicy
+public import SafetyPolicy
 import TherapyJSON
 import TherapyModel
 import TunnelProtocol
@@ -402,6 +402,11 @@ extension CommandPipeline {
             now: now,
             pump: reportedState(serial, slot: slot)
         )
+    }
+
+    /// What the pump last reported about itself, as the policy reads it (the API shows it).
+    public func reportedState(of serial: String) -> ReportedPumpState {
+        reportedState(serial, slot: slot(serial))
     }
 
     /// What the pump last reported about itself: its telemetry's readings and the mode of its

@@ -152,7 +152,13 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
         guard self.sent < self.telemetryCount, self.tls.state == .established else { return }
         let sequence = self.firstTelemetrySequence + UInt64(self.sent)
         self.sent += 1
-        self.request(.telemetry(Self.telemetry(sequence: sequence)), context)
+        var telemetry = Self.telemetry(sequence: sequence)
+        // A pump with a command core reports its own mode (suspended, locked out).
+        if let mode = self.pump.runtime?.state.mode {
+            if mode.contains(.suspended) { telemetry.flags.insert(.suspended) }
+            if mode.contains(.lockedOut) { telemetry.flags.insert(.lockedOut) }
+        }
+        self.request(.telemetry(telemetry), context)
         self.flush(context)
     }
 

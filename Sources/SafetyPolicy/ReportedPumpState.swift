@@ -44,11 +44,15 @@ public struct ReportedPumpState: Sendable, Hashable {
     /// every few minutes while connected).
     public static let pumpStateFreshMinutes: Int64 = 60
 
-    public func freshSuspended(now: Timestamp) -> Bool? { Self.fresh(suspended, minutes: Self.pumpStateFreshMinutes, now: now) }
+    public func freshSuspended(now: Timestamp) -> Bool? {
+        Self.fresh(suspended, minutes: Self.pumpStateFreshMinutes, now: now)
+    }
     public func freshReservoir(now: Timestamp) -> Milliunits? {
         Self.fresh(reservoir, minutes: Self.pumpStateFreshMinutes, now: now)
     }
-    public func freshGlucose(now: Timestamp) -> GlucoseMgdL? { Self.fresh(glucose, minutes: Self.glucoseFreshMinutes, now: now) }
+    public func freshGlucose(now: Timestamp) -> GlucoseMgdL? {
+        Self.fresh(glucose, minutes: Self.glucoseFreshMinutes, now: now)
+    }
 
     /// The reading's value if it was taken within `minutes` before `now` (a reading dated in the
     /// future beyond a minute of skew is not trusted either).

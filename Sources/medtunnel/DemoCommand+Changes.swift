@@ -145,6 +145,11 @@ extension DemoCommand {
             connected = await commands.status(of: serial).connected
         }
         try story.expect(connected, "PUMP-0001 did not connect for commands")
+        // The policy reads the pump's reported state: wait for its first telemetry (glucose).
+        try await story.eventually(
+            await commands.reportedState(of: serial).freshGlucose(now: CommandPipeline.wallClock()) != nil,
+            "PUMP-0001 sent no glucose reading"
+        )
         let bolus = try await commands.submitChange(
             serial: serial,
             idempotencyKey: UUID().uuidString,

@@ -256,3 +256,48 @@ extension DemoCommand {
         return String(format: "%.1f", Double(seconds) * 1e3 + Double(attoseconds) / 1e15)
     }
 }
+
+extension DemoCommand {
+    /// The clinical-state step: a bolus on a suspended pump is refused by the gateway from what
+    /// the pump reports; after the resume it applies.
+    func tellClinicalState(
+        _ story: DemoStory,
+        commands: CommandPipeline,
+        pump: SimulatedPump,
+        phone1Port: Int,
+        tokens: [String: String]
+    ) async throws {
+        let serial = pump.serial
+        story.step("alice suspends insulin delivery, then asks for a 1 U bolus")
+        let session = Self.keepConnected(pump, port: phone1Port, firstTelemetry: 500)
+        defer { session.cancel() }
+        func ready() async -> Bool {
+            guard await commands.status(of: serial).connected else { return false }
+            return await commands.reportedState(of: serial).freshGlucose(now: CommandPipeline.wallClock()) != nil
+        }
+        try await story.eventually(await ready(), "PUMP-0001 did not reconnect", seconds: 10)
+        func submit(_ body: String) async throws -> ChangeRequest {
+            let submitted = try await commands.submitChange(
+                serial: serial,
+                idempotencyKey: UUID().uuidString,
+                body: Data(body.utf8),
+                authorization: tokens["alice"]
+            )
+            return try await Self.waitFor(submitted.request, commands, token: tokens["alice"]) { $0.state.isTerminal }
+        }
+        let suspended = try await submit(#"{"kind": "suspend"}"#)
+        try story.expect(suspended.state == .applied, "the suspend ended \(suspended.state)")
+        story.line("suspend applied (sequence \(suspended.sequence ?? 0)); the pump reports delivery suspended")
+        let refused = try await submit(#"{"kind": "bolus", "milliunits": 1000}"#)
+        let reason = try story.require(refused.decision.reasons.first, "the bolus has no reason")
+        try story.expect(reason.code == "pump_suspended", "the bolus was not refused pump_suspended: \(reason.code)")
+        story.line("bolus rejected by the gateway: \(reason.code): \(reason.message)")
+        let resumed = try await submit(#"{"kind": "resume"}"#)
+        try story.expect(resumed.state == .applied, "the resume ended \(resumed.state)")
+        let bolus = try await submit(#"{"kind": "bolus", "milliunits": 1000}"#)
+        try story.expect(bolus.state == .applied, "the bolus after the resume ended \(bolus.state)")
+        story.line("resume applied; the same bolus is then applied (sequence \(bolus.sequence ?? 0))")
+        session.cancel()
+        await session.value
+    }
+}

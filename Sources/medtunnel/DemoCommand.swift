@@ -262,6 +262,13 @@ struct DemoCommand: AsyncParsableCommand {
             relay: (port: port, hostile: hostile),
             root: root
         )
+        try await self.tellClinicalState(
+            story,
+            commands: commands,
+            pump: pumps[0],
+            phone1Port: port,
+            tokens: tokens
+        )
         try await self.tellLockouts(
             story,
             gateway: gateway,

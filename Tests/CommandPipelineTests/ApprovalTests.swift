@@ -146,6 +146,7 @@ struct ApprovalTests {
         let pump = try TestPump(fixture: fixture)
         try await fixture.running {
             try await fixture.setTherapy()
+            await pump.seenThenOffline(fixture)
             let queued = try await fixture.submit(PipelineFixture.bolus(2000), by: "carol")
             #expect(queued.request.state == .queued)
             let id = queued.request.id.rawValue

@@ -19,6 +19,7 @@ struct DeliveryTests {
         let pump = try TestPump(fixture: fixture)
         try await fixture.running {
             try await fixture.setTherapy()
+            await pump.seenThenOffline(fixture)
             let queued = try await fixture.submit(PipelineFixture.bolus(2000))
             fixture.clock.advance(minutes: 4)
             await fixture.pipeline.sweep()

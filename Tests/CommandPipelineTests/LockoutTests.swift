@@ -170,6 +170,7 @@ struct LockoutTests {
         let fixture = try await PipelineFixture.make()
         try await fixture.running {
             try await fixture.setTherapy()
+            await (try TestPump(fixture: fixture)).seenThenOffline(fixture)
             let queued = try await fixture.submit(PipelineFixture.bolus(1_000))
             let held = try await fixture.submit(
                 Data(#"{"kind": "set_suspend_threshold", "mgdL": 85}"#.utf8),

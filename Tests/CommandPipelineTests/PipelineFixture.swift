@@ -431,6 +431,15 @@ final class TestPump: Sendable {
         )
     }
 
+    /// Says hello and sends one telemetry message (not suspended, reservoir 150 U, glucose 120),
+    /// then its link drops: the gateway knows a fresh state of a pump that is offline now.
+    func seenThenOffline(_ fixture: PipelineFixture) async {
+        connect()
+        await fixture.pipeline.waitUntilIdle(serial)
+        disconnect()
+        await fixture.pipeline.waitUntilIdle(serial)
+    }
+
     func disconnect() {
         if let link = link.withLock({ $0 }) { pipeline.pumpDisconnected(link) }
     }

@@ -126,6 +126,7 @@ struct SubmissionTests {
         let fixture = try await PipelineFixture.make()
         try await fixture.running {
             try await fixture.setTherapy()
+            await (try TestPump(fixture: fixture)).seenThenOffline(fixture)
             // Pump offline: both stay queued; 1.5 × 10 U = 15 U an hour.
             #expect(try await fixture.submit(PipelineFixture.bolus(6000)).status == 201)
             #expect(try await fixture.submit(PipelineFixture.bolus(6000)).status == 201)
@@ -140,6 +141,7 @@ struct SubmissionTests {
         let fixture = try await PipelineFixture.make()
         try await fixture.running {
             try await fixture.setTherapy()
+            await (try TestPump(fixture: fixture)).seenThenOffline(fixture)
             let first = try await fixture.submit(PipelineFixture.bolus(2000), key: "meal-2025-11-21-1")
             let again = try await fixture.submit(PipelineFixture.bolus(2000), key: "meal-2025-11-21-1")
             #expect(first.created && !again.created)

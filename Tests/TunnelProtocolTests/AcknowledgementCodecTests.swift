@@ -43,7 +43,7 @@ struct AcknowledgementCodecTests {
     func invalidFields() {
         let body = CommandSamples.acknowledgement(.applied).encoded
         let resultOffset = 2 + 9 + 8 + 32
-        for (code, detail) in [(0, 1), (1, 1), (0x08, 0), (0x08, 14), (0x0A, 0), (0xFF, 0)] {
+        for (code, detail) in [(0, 1), (1, 1), (0x08, 0), (0x08, 14), (0x0A, 1), (0x0B, 0), (0xFF, 0)] {
             var forged = body
             forged[resultOffset] = UInt8(code)
             forged[resultOffset + 1] = UInt8(detail)
