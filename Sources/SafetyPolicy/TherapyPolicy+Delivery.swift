@@ -1,4 +1,4 @@
-import TherapyModel
+public import TherapyModel
 
 /// Checks for deliveries: bolus and temporary basal.
 extension TherapyPolicy {
@@ -33,6 +33,26 @@ extension TherapyPolicy {
             )
         }
         checkDailyTotal(adding: requested, label: "bolus \(amount)", context: context, findings: &findings)
+        if let limit = prescription.maxInsulinOnBoard {
+            let onBoard = insulinOnBoard(context)
+            let after = onBoard.addingSaturating(requested)
+            if after > limit {
+                let room = Milliunits(max(0, limit.rawValue - onBoard.rawValue))
+                findings.reject(
+                    .maxIOBExceeded,
+                    "insulin on board is \(onBoard); bolus \(amount) would make \(after), above the prescribed maximum "
+                        + "\(limit); at most \(room) may be given now"
+                )
+            }
+        }
+    }
+
+    /// Insulin on board now, by the prescription's insulin model, from the delivery history. A
+    /// temporary basal counts as its whole dose given at its start, not net of the scheduled
+    /// basal it replaces: more insulin on board than the truth, the safe side for a bolus limit.
+    public static func insulinOnBoard(_ context: PolicyContext) -> Milliunits {
+        let deliveries = context.history.records.map { InsulinDelivery.bolus($0.amount, at: $0.time) }
+        return context.prescription.insulinModel.insulinOnBoard(deliveries, at: context.now)
     }
 
     static func checkTempBasal(

@@ -5,7 +5,7 @@ struct PrescriptionJSON: Decodable {
     static let fields = [
         "patientId", "maxBolusMilliunits", "maxBasalRateMilliunitsPerHour", "maxDailyTotalMilliunits",
         "carbRatioGramsPerUnit", "sensitivityMgdLPerUnit", "correctionRangeMgdL", "suspendThresholdMgdL",
-        "enabledControls",
+        "enabledControls", "insulinType", "maxInsulinOnBoardMilliunits",
     ]
 
     /// `{"min": 5, "max": 25}`, both positive, `min ≤ max`.
@@ -39,6 +39,12 @@ struct PrescriptionJSON: Decodable {
         let sensitivity = try reader.decode(RangeJSON.self, "sensitivityMgdLPerUnit")
         let correction = try reader.decode(RangeJSON.self, "correctionRangeMgdL")
         let suspend = try reader.decode(RangeJSON.self, "suspendThresholdMgdL")
+        let insulin =
+            try reader.decodeIfPresent(String.self, "insulinType") == nil
+            ? InsulinModel.Kind.rapidActing : try reader.oneOf(InsulinModel.Kind.self, "insulinType")
+        let maxIOB =
+            try reader.decodeIfPresent(Int64.self, "maxInsulinOnBoardMilliunits") == nil
+            ? nil : Milliunits(try reader.positive("maxInsulinOnBoardMilliunits"))
         guard let controls = try reader.controls("enabledControls") else {
             throw reader.error("enabledControls", .missingField, "is missing; list the controls the clinician enables")
         }
@@ -56,7 +62,9 @@ struct PrescriptionJSON: Decodable {
                 ),
                 correctionRange: GlucoseMgdL(correction.min)...GlucoseMgdL(correction.max),
                 suspendThresholdRange: GlucoseMgdL(suspend.min)...GlucoseMgdL(suspend.max),
-                enabledControls: controls
+                enabledControls: controls,
+                insulinModel: InsulinModel(kind: insulin),
+                maxInsulinOnBoard: maxIOB
             )
         }
     }

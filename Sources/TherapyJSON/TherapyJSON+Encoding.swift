@@ -10,7 +10,7 @@ extension TherapyJSON {
     }
 
     public static func encode(_ prescription: Prescription) -> Data {
-        CanonicalJSON.object([
+        var members: [String: CanonicalJSON] = [
             "patientId": .string(prescription.patientID),
             "maxBolusMilliunits": .int(prescription.maxBolus.rawValue),
             "maxBasalRateMilliunitsPerHour": .int(prescription.maxBasalRate.rawValue),
@@ -32,7 +32,17 @@ extension TherapyJSON {
                 prescription.suspendThresholdRange.upperBound.rawValue
             ),
             "enabledControls": self.controls(prescription.enabledControls),
-        ]).data
+        ]
+        // Written only when set, so prescriptions without them keep their canonical bytes.
+        if let kind = InsulinModel.Kind.allCases.first(where: { InsulinModel(kind: $0) == prescription.insulinModel }),
+            kind != .rapidActing
+        {
+            members["insulinType"] = .string(kind.rawValue)
+        }
+        if let maxIOB = prescription.maxInsulinOnBoard {
+            members["maxInsulinOnBoardMilliunits"] = .int(maxIOB.rawValue)
+        }
+        return CanonicalJSON.object(members).data
     }
 
     public static func encode(_ model: PumpModel) -> Data {

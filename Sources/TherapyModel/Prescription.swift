@@ -13,6 +13,10 @@ public struct Prescription: Sendable, Hashable {
     public let suspendThresholdRange: ClosedRange<GlucoseMgdL>
     /// Remote controls the clinician enables for this patient's pump.
     public let enabledControls: ControlSet
+    /// The insulin in the pump, for insulin on board (rapid-acting unless the clinician says).
+    public let insulinModel: InsulinModel
+    /// The most insulin on board a bolus may leave (AndroidAPS' max IOB); nil: no such limit.
+    public let maxInsulinOnBoard: Milliunits?
 
     public init(
         patientID: String,
@@ -23,7 +27,9 @@ public struct Prescription: Sendable, Hashable {
         sensitivityRange: ClosedRange<InsulinSensitivity>,
         correctionRange: ClosedRange<GlucoseMgdL>,
         suspendThresholdRange: ClosedRange<GlucoseMgdL>,
-        enabledControls: ControlSet
+        enabledControls: ControlSet,
+        insulinModel: InsulinModel = InsulinModel(kind: .rapidActing),
+        maxInsulinOnBoard: Milliunits? = nil
     ) throws(TherapyValidationError) {
         guard !patientID.isEmpty else {
             throw TherapyValidationError(
@@ -39,6 +45,11 @@ public struct Prescription: Sendable, Hashable {
         try Check.positive(sensitivityRange.lowerBound.mgdLPerUnit, field: "sensitivityMgdLPerUnit.min")
         try Check.positive(correctionRange.lowerBound.rawValue, field: "correctionRangeMgdL.min")
         try Check.positive(suspendThresholdRange.lowerBound.rawValue, field: "suspendThresholdMgdL.min")
+        if let maxInsulinOnBoard {
+            try Check.positive(maxInsulinOnBoard.rawValue, field: "maxInsulinOnBoardMilliunits")
+        }
+        self.insulinModel = insulinModel
+        self.maxInsulinOnBoard = maxInsulinOnBoard
         self.patientID = patientID
         self.maxBolus = maxBolus
         self.maxBasalRate = maxBasalRate

@@ -54,7 +54,8 @@ enum PolicyFixtures {
         correction: ClosedRange<Int64> = 90...150,
         suspendThreshold: ClosedRange<Int64> = 70...90,
         controls: ControlSet = .all,
-        patient: String = patient
+        patient: String = patient,
+        maxIOB: Int64? = nil
     ) -> Prescription {
         try! Prescription(
             patientID: patient,
@@ -71,7 +72,8 @@ enum PolicyFixtures {
             ),
             correctionRange: GlucoseMgdL(correction.lowerBound)...GlucoseMgdL(correction.upperBound),
             suspendThresholdRange: GlucoseMgdL(suspendThreshold.lowerBound)...GlucoseMgdL(suspendThreshold.upperBound),
-            enabledControls: controls
+            enabledControls: controls,
+            maxInsulinOnBoard: maxIOB.map { Milliunits($0) }
         )
     }
 
@@ -91,7 +93,8 @@ enum PolicyFixtures {
         model: PumpModel = model(),
         prescription: Prescription = prescription(),
         history: DeliveryHistory = .empty,
-        lockout: LockoutState = .unlocked
+        lockout: LockoutState = .unlocked,
+        pump: ReportedPumpState? = nil
     ) -> PolicyContext {
         PolicyContext(
             settings: settings,
@@ -99,7 +102,8 @@ enum PolicyFixtures {
             prescription: prescription,
             history: history,
             lockout: lockout,
-            now: now
+            now: now,
+            pump: pump
         )
     }
 
