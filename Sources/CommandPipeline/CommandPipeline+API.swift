@@ -5,7 +5,7 @@ public import Foundation
 import Lockouts
 public import SafetyPolicy
 import TherapyJSON
-import TherapyModel
+public import TherapyModel
 import TunnelProtocol
 
 /// The operations behind the operator API's change routes, free of any HTTP framework: each
@@ -407,6 +407,22 @@ extension CommandPipeline {
     /// What the pump last reported about itself, as the policy reads it (the API shows it).
     public func reportedState(of serial: String) -> ReportedPumpState {
         reportedState(serial, slot: slot(serial))
+    }
+
+    /// Insulin on board now by the pump's prescription (its insulin model) and the gateway's
+    /// delivery history; nil for a pump without a prescription.
+    public func insulinOnBoard(of serial: String) async -> Milliunits? {
+        let now = clock()
+        guard let therapy = try? await store.therapy(for: serial),
+            let requests = try? await store.deliveryRequests(
+                forPump: serial,
+                since: now.advanced(byMinutes: -TherapyPolicy.dailyWindowMinutes)
+            )
+        else { return nil }
+        let deliveries = PumpLedger.history(requests, now: now).records.map {
+            InsulinDelivery.bolus($0.amount, at: $0.time)
+        }
+        return therapy.prescription.insulinModel.insulinOnBoard(deliveries, at: now)
     }
 
     /// What the pump last reported about itself: its telemetry's readings and the mode of its

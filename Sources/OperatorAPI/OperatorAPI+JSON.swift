@@ -48,6 +48,25 @@ public enum APIJSON {
         public let inFlightSequence: UInt64?
         public let settingsHeld: String?
         public let lockout: Lockout
+        /// What the pump reported about itself, each reading with its age (null: never reported).
+        public let clinical: Clinical
+    }
+
+    /// The pump's reported clinical state as the policy reads it: a reading older than its limit
+    /// (`stale: true`) counts as unknown.
+    public struct Clinical: Codable, Equatable, Sendable {
+        public struct Reading: Codable, Equatable, Sendable {
+            public let value: Int64
+            public let ageSeconds: Int64
+            public let stale: Bool
+        }
+        /// 1 suspended, 0 delivering.
+        public let suspended: Reading?
+        public let reservoirMilliunits: Reading?
+        public let glucoseMgPerDL: Reading?
+        public let batteryPercent: Reading?
+        /// By the prescription's insulin model and the gateway's delivery history.
+        public let insulinOnBoardMilliunits: Int64?
     }
 
     public struct Telemetry: ResponseCodable, Equatable, Sendable {

@@ -5,6 +5,7 @@ public import Gateway
 public import Hummingbird
 public import Logging
 public import Prometheus
+import SafetyPolicy
 public import SecurityEvents
 public import TelemetryStore
 import TherapyJSON
@@ -106,6 +107,33 @@ public struct OperatorAPI: Sendable {
             var commands: APIJSON.Commands?
             if let pipeline = self.commands {
                 let status = await pipeline.status(of: serial)
+                let reported = await pipeline.reportedState(of: serial)
+                let iob = await pipeline.insulinOnBoard(of: serial)
+                let now = Int64(Date().timeIntervalSince1970 * 1000)
+                func reading<V>(
+                    _ r: ReportedPumpState.Reading<V>?,
+                    _ limitMinutes: Int64,
+                    _ value: (V) -> Int64
+                )
+                    -> APIJSON.Clinical.Reading?
+                {
+                    r.map {
+                        let age = (now - $0.time.millisecondsSinceEpoch) / 1000
+                        return APIJSON.Clinical.Reading(
+                            value: value($0.value),
+                            ageSeconds: age,
+                            stale: age > limitMinutes * 60
+                        )
+                    }
+                }
+                let stateLimit = ReportedPumpState.pumpStateFreshMinutes
+                let clinical = APIJSON.Clinical(
+                    suspended: reading(reported.suspended, stateLimit) { $0 ? 1 : 0 },
+                    reservoirMilliunits: reading(reported.reservoir, stateLimit) { $0.rawValue },
+                    glucoseMgPerDL: reading(reported.glucose, ReportedPumpState.glucoseFreshMinutes) { $0.rawValue },
+                    batteryPercent: reading(reported.batteryPercent, stateLimit) { $0 },
+                    insulinOnBoardMilliunits: iob?.rawValue
+                )
                 commands = APIJSON.Commands(
                     connected: status.connected,
                     model: status.model,
@@ -118,7 +146,8 @@ public struct OperatorAPI: Sendable {
                         lockouts: status.lockouts,
                         reported: status.lastAppliedSequence == nil
                             ? nil : (status.reportedMode.contains(.lockedOut) ? "locked" : "unlocked")
-                    )
+                    ),
+                    clinical: clinical
                 )
             }
             return APIJSON.PumpDetail(

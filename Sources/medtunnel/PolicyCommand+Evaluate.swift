@@ -40,6 +40,15 @@ struct PolicyEvaluateCommand: ParsableCommand {
         String?
     @Option(help: ArgumentHelp("Treat the pump as locked out, with this reason.", valueName: "reason")) var lockout:
         String?
+    @Option(
+        name: .customLong("pump-state"),
+        help: ArgumentHelp(
+            "What the pump reported about itself (suspended, reservoir, glucose, each with its time), JSON file; "
+                + "without it the clinical-state rules are not run.",
+            valueName: "file"
+        )
+    )
+    var pumpState: String?
 
     func run() throws {
         let request: PolicyInput

@@ -47,7 +47,10 @@ struct PolicyInput {
             prescription: prescription,
             history: history,
             lockout: lockout,
-            now: now
+            now: now,
+            pump: try command.pumpState.map { path throws(PolicyInputError) in
+                try decode("--pump-state", file: path, with: TherapyJSON.pumpState(from:))
+            }
         )
         return PolicyInput(change: change, actor: actor, context: context)
     }

@@ -154,6 +154,11 @@ struct LockoutCommandTests {
         #expect(state["gateway"] as? String == "locked")
         #expect(state["reported"] as? String == "locked")
         #expect(commands["firmware"] as? String == "fw-b")
+        // The pump's reported clinical state, with ages (the simulator reports glucose 110, battery 90).
+        let clinical = try #require(commands["clinical"] as? [String: Any])
+        #expect((clinical["glucoseMgPerDL"] as? [String: Any])?["value"] as? Int == 110)
+        #expect((clinical["batteryPercent"] as? [String: Any])?["stale"] as? Bool == false)
+        #expect((clinical["suspended"] as? [String: Any])?["value"] as? Int == 0)
         let (_, other) = try await Self.get(bed.api, "/v1/pumps/PUMP-0001")
         #expect(
             ((other["commands"] as? [String: Any])?["lockout"] as? [String: Any])?["gateway"] as? String == "unlocked"

@@ -100,6 +100,27 @@ struct PolicyCLITests {
         #expect(result.codes == codes, "\(result.stdout)")
     }
 
+    @Test(
+        "shipped pump states (--pump-state)",
+        arguments: [
+            ("ok", 0, "accept", []),
+            ("suspended", 4, "reject", ["pump_suspended"]),
+            ("low-glucose", 4, "reject", ["glucose_below_suspend_threshold"]),
+            ("reservoir-low", 4, "reject", ["reservoir_insufficient"]),
+            ("stale-glucose", 3, "needs_approval", ["glucose_unknown"]),
+        ] as [(String, Int32, String, [String])]
+    )
+    func pumpStates(state: String, status: Int32, decision: String, codes: [String]) throws {
+        let result = try Self.evaluate(
+            actor: "patient",
+            change: "bolus",
+            extra: ["--pump-state", ExampleFiles.path("pump-state-\(state).json")]
+        )
+        #expect(result.status == status, "\(result.stderr)")
+        #expect(result.decision == decision, "\(result.stdout)")
+        #expect(result.codes == codes, "\(result.stdout)")
+    }
+
     @Test func lockoutRejects() throws {
         let result = try Self.evaluate(actor: "patient", change: "bolus", extra: ["--lockout", "incident 7"])
         #expect(result.status == 4)
