@@ -269,14 +269,20 @@ let package = Package(
         ),
 
         // MARK: Tests
+        // Shared test support: child processes without Foundation's Process (see ChildProcess).
+        .target(name: "MedTunnelTestSupport", path: "Tests/MedTunnelTestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "TherapyModelTests", dependencies: ["TherapyModel"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SafetyPolicyTests",
-            dependencies: ["SafetyPolicy", "TherapyModel", "TherapyJSON"],
+            dependencies: ["SafetyPolicy", "TherapyModel", "TherapyJSON", "MedTunnelTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TunnelProtocolTests", dependencies: ["TunnelProtocol"], swiftSettings: swiftSettings),
-        .testTarget(name: "AuditLogTests", dependencies: ["AuditLog"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "AuditLogTests",
+            dependencies: ["AuditLog", "MedTunnelTestSupport"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore"], swiftSettings: swiftSettings),
         .testTarget(name: "AnomalyRulesTests", dependencies: ["AnomalyRules"], swiftSettings: swiftSettings),
         .testTarget(name: "LockoutsTests", dependencies: ["Lockouts", "AuditLog"], swiftSettings: swiftSettings),
@@ -357,6 +363,7 @@ let package = Package(
         .testTarget(
             name: "CLITests",
             dependencies: [
+                "MedTunnelTestSupport",
                 "MedTunnelPKI", "SQLiteStore", "CommandAuthority", "TunnelProtocol", "GatewayTLS", "TherapyModel",
                 "AuditLog",
                 .product(name: "NIOCore", package: "swift-nio"),

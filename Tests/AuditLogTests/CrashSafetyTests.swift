@@ -1,5 +1,6 @@
 import AuditLog
 import Foundation
+import MedTunnelTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -21,30 +22,35 @@ struct CrashSafetyTests {
         var reportedTotal = 0
         var roundsWithAppends = 0
         for round in 0..<Self.kills {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: TestSupport.medtunnel)
-            process.arguments = [
-                "audit", "append-loop", "--state-dir", state, "--callers", "4", "--checkpoint-interval", "16",
-            ]
-            let out = Pipe()
-            process.standardOutput = out
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            let (process, output) = try ChildProcess.withPipedOutput(
+                TestSupport.medtunnel,
+                ["audit", "append-loop", "--state-dir", state, "--callers", "4", "--checkpoint-interval", "16"]
+            )
+            defer { close(output) }
+            func readChunk() -> [UInt8] {
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                let count = read(output, &buffer, buffer.count)
+                return count > 0 ? Array(buffer[0..<count]) : []
+            }
             // Even rounds kill at a random moment from the start (opening and recovery included);
             // odd rounds once the child has reported an append (mid-stream on a loaded machine too).
             var data = Data()
             if round % 2 == 1 {
                 while !data.contains(UInt8(ascii: "\n")) {
-                    let chunk = out.fileHandleForReading.availableData
+                    let chunk = readChunk()
                     if chunk.isEmpty { break }
-                    data.append(chunk)
+                    data.append(contentsOf: chunk)
                 }
                 usleep(UInt32.random(in: 0...20_000, using: &generator))
             } else {
                 usleep(UInt32.random(in: 5_000...90_000, using: &generator))
             }
             kill(process.processIdentifier, SIGKILL)
-            data.append(out.fileHandleForReading.readDataToEndOfFile())
+            while true {
+                let chunk = readChunk()
+                if chunk.isEmpty { break }
+                data.append(contentsOf: chunk)
+            }
             process.waitUntilExit()
             #expect(process.terminationReason == .uncaughtSignal, "round \(round): the child exited by itself")
 

@@ -1,5 +1,6 @@
 import AuditLog
 import Foundation
+import MedTunnelTestSupport
 
 /// Shared helpers: events, temporary directories, the built `medtunnel` binary and `sqlite3`.
 enum TestSupport {
@@ -60,22 +61,8 @@ enum TestSupport {
     /// Runs a program to completion and captures its output.
     @discardableResult
     static func run(_ executable: String, _ arguments: [String]) throws -> Output {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Output(
-            status: process.terminationStatus,
-            stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errData, as: UTF8.self)
-        )
+        let output = try ChildProcess.run(executable, arguments)
+        return Output(status: output.status, stdout: output.stdout, stderr: output.stderr)
     }
 
     static func audit(_ arguments: [String]) throws -> Output {

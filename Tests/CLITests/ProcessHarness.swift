@@ -1,4 +1,5 @@
 import Foundation
+import MedTunnelTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -25,49 +26,15 @@ enum ProcessHarness {
         let stderr: String
     }
 
-    /// Runs to completion (killed after `timeout` seconds). Output goes to temporary files, read
-    /// once the child has exited.
+    /// Runs to completion (killed after `timeout` seconds).
     static func run(
         _ executable: String,
         _ arguments: [String],
         timeout: Double = 60,
         environment: [String: String] = [:]
     ) throws -> Result {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("run-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let outPath = directory.appendingPathComponent("out").path
-        let errPath = directory.appendingPathComponent("err").path
-        let null = open("/dev/null", O_RDONLY | O_CLOEXEC)
-        let out = open(outPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        let err = open(errPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        defer {
-            close(null)
-            close(out)
-            close(err)
-        }
-        let child = try ChildProcess(
-            executable: executable,
-            arguments: arguments,
-            environment: environment,
-            stdin: null,
-            stdout: out,
-            stderr: err
-        )
-        let deadline = Date().addingTimeInterval(timeout)
-        while child.isRunning {
-            if Date() > deadline {
-                child.terminate()
-                break
-            }
-            usleep(5_000)
-        }
-        child.waitUntilExit()
-        return Result(
-            status: child.terminationStatus,
-            stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
-            stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
-        )
+        let output = try ChildProcess.run(executable, arguments, timeout: timeout, environment: environment)
+        return Result(status: output.status, stdout: output.stdout, stderr: output.stderr)
     }
 
     static func medtunnel(

@@ -1,4 +1,5 @@
 import Foundation
+import MedTunnelTestSupport
 import Testing
 
 /// Runs the built `medtunnel` binary on the shipped examples and checks exit codes and
@@ -45,22 +46,8 @@ struct PolicyCLITests {
     }
 
     static func run(_ arguments: [String]) throws -> Run {
-        let process = Process()
-        process.executableURL = try binary()
-        process.arguments = ["policy", "evaluate"] + arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(
-            status: process.terminationStatus,
-            stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self)
-        )
+        let output = try ChildProcess.run(try binary().path, ["policy", "evaluate"] + arguments)
+        return Run(status: output.status, stdout: output.stdout, stderr: output.stderr)
     }
 
     static func evaluate(actor: String, change: String, extra: [String] = []) throws -> Run {
