@@ -68,11 +68,10 @@ extension CommandPipeline {
         }
     }
 
-    /// Sends a freshly signed lockout command: the pump's next sequence, `lockout.sent` durable in
-    /// the audit log (with the sequence), then the envelope signed and written, and only then the
-    /// change store's counter raised past it. The log is what makes the sequence taken: a crash
-    /// before the raise is repaired at start (`recover()` raises the counters past every
-    /// `lockout.sent`), and only this pump's worker sends to it, so nothing can take it meanwhile.
+    /// Sends a freshly signed lockout command: the pump's next sequence taken in the change store
+    /// (so no change can reuse it, whatever happens next; a crash before the audit entry only
+    /// skips a number, which the pump allows), `lockout.sent` durable in the audit log, then the
+    /// envelope signed and written.
     func sendLockout(
         _ command: LockoutCommand,
         suspend: Bool,
@@ -84,6 +83,7 @@ extension CommandPipeline {
         let now = clock()
         do {
             let sequence = try await store.lastSequence(for: serial) + 1
+            try await store.raiseSequence(for: serial, atLeast: sequence)
             let auditIndex = try await lockouts.recordSent(
                 serial: serial,
                 sequence: sequence,
@@ -113,7 +113,6 @@ extension CommandPipeline {
             )
             session.channel.send(InnerMessage.command(signed).encoded())
             slot.lockoutSentAt = clock().millisecondsSinceEpoch
-            try await store.raiseSequence(for: serial, atLeast: sequence)
             logger.notice(
                 "lockout command sent",
                 metadata: [

@@ -128,8 +128,8 @@ public actor CommandPipeline: PumpSessionObserver {
     public func recover() async throws -> ChangeRecoveryReport {
         let report = try await store.recover(now: clock())
         if let lockouts {
-            // Lockout commands take sequences outside the change store: raise its counters past
-            // every one the log shows sent.
+            // The change store commits without fsync: after a power loss, raise its counters past
+            // every lockout sequence the log shows sent.
             for (serial, sequence) in try await lockouts.recover() {
                 try await store.raiseSequence(for: serial, atLeast: sequence)
             }

@@ -111,9 +111,6 @@ public struct GatewayTLSError: Error, Hashable, CustomStringConvertible {
     /// bytes stopped inside a record: something cut it) and `truncated` (the link ended between
     /// records without close_notify: a dropped link, ordinary for a pump's radio).
     public var eventReason: String {
-        if self.code == .truncated && self.openSSLErrors.contains(where: { $0.contains("unexpected eof") }) {
-            return "truncatedInRecord"
-        }
         if self.code == .truncated && self.reason.contains("inside a record") { return "truncatedInRecord" }
         return "\(self.code)"
     }

@@ -100,10 +100,7 @@ final class BackgroundProcess {
     }
 
     func stop() {
-        if self.process.isRunning {
-            self.process.terminate()
-            self.process.waitUntilExit()
-        }
+        if self.process.isRunning { self.process.stop() }
     }
 
     deinit { self.stop() }

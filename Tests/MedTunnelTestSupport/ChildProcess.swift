@@ -67,6 +67,15 @@ public final class ChildProcess: @unchecked Sendable {
 
     public func terminate() { kill(processIdentifier, SIGTERM) }
 
+    /// SIGTERM, then SIGKILL if the child has not exited after `grace` seconds.
+    public func stop(grace: Double = 5) {
+        terminate()
+        let deadline = Date().addingTimeInterval(grace)
+        while isRunning && Date() < deadline { usleep(10_000) }
+        if isRunning { kill(processIdentifier, SIGKILL) }
+        waitUntilExit()
+    }
+
     public func waitUntilExit() {
         lock.lock()
         defer { lock.unlock() }
@@ -136,7 +145,7 @@ extension ChildProcess {
         let deadline = Date().addingTimeInterval(timeout)
         while child.isRunning {
             if Date() > deadline {
-                child.terminate()
+                child.stop()
                 break
             }
             usleep(5_000)
