@@ -111,8 +111,10 @@ let package = Package(
         .target(
             name: "AccessTokens",
             dependencies: [
-                "Accounts", "AuditLog", "SafetyPolicy",
+                "Accounts", "AuditLog", "SafetyPolicy", "SQLiteStore",
                 .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
@@ -161,6 +163,7 @@ let package = Package(
                 "CommandPipeline", "ChangeRequests", "AccessTokens", "Lockouts", "TherapyJSON", "TherapyModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -244,8 +247,10 @@ let package = Package(
             name: "OperatorAPI",
             dependencies: [
                 "Gateway", "CommandPipeline", "ChangeRoutes", "TelemetryStore", "TherapyJSON", "SecurityEvents",
-                "AnomalyRules",
+                "AnomalyRules", "AccessTokens", "AuditLog",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -351,7 +356,8 @@ let package = Package(
         .testTarget(
             name: "OperatorAPITests",
             dependencies: [
-                "OperatorAPI", "Gateway", "TunnelProtocol", "TelemetryStore", "MedTunnelPKI",
+                "OperatorAPI", "Gateway", "TunnelProtocol", "TelemetryStore", "MedTunnelPKI", "AccessTokens",
+                "Accounts", "AuditLog", "CommandPipeline", "SafetyPolicy", "TherapyModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

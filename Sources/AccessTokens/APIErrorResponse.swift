@@ -2,7 +2,10 @@ import Foundation
 public import SafetyPolicy
 
 /// An error as the operator API answers it: status, extra headers and a JSON body. Pure values,
-/// no HTTP framework: the API turns this into its framework's response.
+/// no HTTP framework: the API turns this into its framework's response. Every route of the API
+/// answers every error in this one shape, `{"error": class, "reason": code, "message": text}`:
+/// `error` is the class of the status (``errorClass(status:)``), `reason` the specific stable
+/// code, `message` what was wrong and what to do (never internal error text or source paths).
 ///
 /// | failure                                   | status | `error`           | `reason`                         |
 /// |-------------------------------------------|--------|-------------------|----------------------------------|
@@ -28,6 +31,23 @@ public struct APIErrorResponse: Sendable, Hashable {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Three strings always encode.
         self.body = Array((try? encoder.encode(document)) ?? Data())
+    }
+
+    /// The `error` field for a status: the class of failure, the same for every route.
+    public static func errorClass(status: Int) -> String {
+        switch status {
+        case 400: "bad_request"
+        case 401: "unauthenticated"
+        case 403: "forbidden"
+        case 404: "not_found"
+        case 405: "method_not_allowed"
+        case 409: "conflict"
+        case 410: "gone"
+        case 413: "too_large"
+        case 422: "unprocessable"
+        case 503: "unavailable"
+        default: "internal"
+        }
     }
 
     /// The 401 for an authentication failure (503 when the account store failed).

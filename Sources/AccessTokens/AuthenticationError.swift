@@ -14,6 +14,7 @@ public struct AuthenticationError: Error, Sendable, Hashable, CustomStringConver
             case wrongIssuer = "wrong_issuer"
             case unknownUser = "unknown_user"
             case disabledUser = "disabled_user"
+            case revoked
             case unavailable
         }
 
@@ -38,6 +39,8 @@ public struct AuthenticationError: Error, Sendable, Hashable, CustomStringConver
         public static let unknownUser = Code(.unknownUser)
         /// The subject's account is disabled: its tokens stop working at once.
         public static let disabledUser = Code(.disabledUser)
+        /// The token was revoked (`medtunnel token revoke`, `POST /v1/tokens/revoke`).
+        public static let revoked = Code(.revoked)
         /// The account store could not be read: no identity can be vouched for right now (503).
         public static let unavailable = Code(.unavailable)
 

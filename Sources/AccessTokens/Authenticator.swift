@@ -24,17 +24,26 @@ public struct AuthenticatedUser: Sendable, Hashable {
 /// claims against `now`: audience, issuer, expiry, issue time; then the account as the store
 /// holds it now (its cache is emptied by any change to `accounts.sqlite`, from any process), so
 /// a disabled account is refused from the next request on and a changed role or attribute
-/// applies at once.
+/// applies at once; then the token revocations (`TokenRevocationStore`, cached the same way), so
+/// a revoked token is refused from the next request on.
 public struct Authenticator: Sendable {
     /// Longest header value looked at; a real token is well under 1 KiB.
     public static let maximumHeaderBytes = 8192
 
     private let keys: JWTKeyCollection
     private let accounts: AccountStore
+    /// Tokens revoked before their expiry; nil: none can be (tests of the token format alone).
+    public let revocations: TokenRevocationStore?
     private let verified = VerifiedTokens()
     public let settings: TokenSettings
 
-    public init(key: TokenSigningKey, accounts: AccountStore, settings: TokenSettings = TokenSettings()) async throws {
+    public init(
+        key: TokenSigningKey,
+        accounts: AccountStore,
+        revocations: TokenRevocationStore? = nil,
+        settings: TokenSettings = TokenSettings()
+    ) async throws {
+        self.revocations = revocations
         self.keys = JWTKeyCollection()
         do {
             await keys.add(ecdsa: try ES256PublicKey(backing: key.privateKey.publicKey))
@@ -74,6 +83,20 @@ public struct Authenticator: Sendable {
         }
         guard !account.isDisabled else {
             throw AuthenticationError(.disabledUser, "the account '\(userID)' is disabled")
+        }
+        if let revocations {
+            let state: TokenRevocationStore.Revocation
+            do {
+                state = try await revocations.state(tokenID: claims.jti.value, userID: userID)
+            } catch {
+                throw AuthenticationError(.unavailable, "the token revocations could not be read; try again shortly")
+            }
+            if state.refuses(issuedAtMilliseconds: Self.seconds(claims.iat.value) * 1000) {
+                throw AuthenticationError(
+                    .revoked,
+                    "the token was revoked; get a new one with `medtunnel token issue`"
+                )
+            }
         }
         return AuthenticatedUser(
             account: account,

@@ -8,6 +8,9 @@ public struct TokenError: Error, Sendable, Hashable, CustomStringConvertible {
             case disabledUser = "disabled_user"
             case signingKey = "signing_key"
             case signingFailed = "signing_failed"
+            case invalidRevocation = "invalid_revocation"
+            case storage
+            case auditFailed = "audit_failed"
         }
 
         private let base: Base
@@ -22,6 +25,12 @@ public struct TokenError: Error, Sendable, Hashable, CustomStringConvertible {
         /// The token signing key file is unreadable, not a P-256 key, or too widely readable.
         public static let signingKey = Code(.signingKey)
         public static let signingFailed = Code(.signingFailed)
+        /// A token id or user id to revoke that cannot be one.
+        public static let invalidRevocation = Code(.invalidRevocation)
+        /// The revocation store (`tokens.sqlite`) could not be read or written.
+        public static let storage = Code(.storage)
+        /// A revocation stands but its audit entry could not be written (logged at the next start).
+        public static let auditFailed = Code(.auditFailed)
 
         public var rawValue: String { base.rawValue }
         public var description: String { base.rawValue }

@@ -12,6 +12,7 @@ struct AccountAuditRecord: Codable, Equatable {
     enum Operation: String, Codable {
         case create
         case disable
+        case enable
     }
 
     var schema = Self.schemaName
@@ -22,7 +23,13 @@ struct AccountAuditRecord: Codable, Equatable {
     /// Milliseconds since the epoch.
     let at: Int64
 
-    var kind: AuditKind { op == .create ? .accountCreated : .accountDisabled }
+    var kind: AuditKind {
+        switch op {
+        case .create: .accountCreated
+        case .disable: .accountDisabled
+        case .enable: .accountEnabled
+        }
+    }
 
     func event(by actor: AuditActor) throws -> AuditEvent {
         let encoder = JSONEncoder()
@@ -32,7 +39,7 @@ struct AccountAuditRecord: Codable, Equatable {
 
     /// The record in `entry`, if it is one of ours.
     init?(_ entry: AuditEntry) {
-        guard entry.event.kind == .accountCreated || entry.event.kind == .accountDisabled,
+        guard [.accountCreated, .accountDisabled, .accountEnabled].contains(entry.event.kind),
             let record = try? JSONDecoder().decode(Self.self, from: Data(entry.event.payload)),
             record.schema == Self.schemaName, record.kind == entry.event.kind
         else { return nil }

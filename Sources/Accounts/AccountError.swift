@@ -12,6 +12,7 @@ public struct AccountError: Error, Sendable, Hashable, CustomStringConvertible {
             case duplicateUser = "duplicate_user"
             case unknownUser = "unknown_user"
             case alreadyDisabled = "already_disabled"
+            case notDisabled = "not_disabled"
             case auditFailed = "audit_failed"
             case storageFailure = "storage_failure"
         }
@@ -35,6 +36,8 @@ public struct AccountError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let duplicateUser = Code(.duplicateUser)
         public static let unknownUser = Code(.unknownUser)
         public static let alreadyDisabled = Code(.alreadyDisabled)
+        /// `user enable` of an account that is not disabled.
+        public static let notDisabled = Code(.notDisabled)
         /// The audit log refused the entry; the change was not made (or, for a disable, stands
         /// and is logged on the next start).
         public static let auditFailed = Code(.auditFailed)

@@ -234,6 +234,42 @@ public actor AccountStore {
         }
     }
 
+    /// Enables a disabled account again. Enabling is the unsafe direction, so it is logged
+    /// first and done second: the `account.enabled` entry is appended, then the row cleared. A
+    /// crash in between leaves the account disabled (the safe side) with an entry saying it was
+    /// enabled; running `user enable` again finishes it. Throws `unknownUser`, `notDisabled`,
+    /// `auditFailed` (nothing changed).
+    public func enable(id: String, by actor: AuditActor, now: Timestamp, audit: AuditLog) async throws -> Account {
+        try await asWriter {
+            guard let account = try self.account(id: id) else {
+                throw AccountError(.unknownUser, "user '\(id)': no such account; see `medtunnel user list`")
+            }
+            guard account.isDisabled else {
+                throw AccountError(.notDisabled, "user '\(id)': not disabled")
+            }
+            let record = AccountAuditRecord(op: .enable, id: id, at: now.millisecondsSinceEpoch)
+            let index = try await append(record, by: actor, to: audit)
+            try crashIfAsked(.afterAuditAppend)
+            try storage("enable account \(id)") {
+                try connection.writeTransaction {
+                    let update = try connection.prepare(
+                        """
+                        UPDATE account SET disabled_ms = NULL, disabled_audit = NULL, pending = NULL,
+                            pending_floor = NULL, created_audit = coalesce(created_audit, ?) WHERE id = ?
+                        """
+                    )
+                    try update.bind(Int64(index), at: 1)
+                    try update.bind(id, at: 2)
+                    try update.run()
+                }
+            }
+            guard let enabled = try self.account(id: id) else {
+                throw AccountError(.storageFailure, "user '\(id)' vanished while being enabled")
+            }
+            return enabled
+        }
+    }
+
     // MARK: Helpers shared with recovery
 
     func asWriter<T>(_ body: () async throws -> T) async throws -> T {

@@ -64,10 +64,17 @@ public struct AuditKind: Hashable, Sendable, CustomStringConvertible {
     /// An authenticated actor was refused an operation it is not authorized for (a 403).
     public static let accessDenied = AuditKind(known: "access.denied")
 
+    /// A disabled account was enabled again.
+    public static let accountEnabled = AuditKind(known: "account.enabled")
+    /// Bearer tokens were revoked before their expiry: one (`jti`) or all of a user's.
+    public static let tokenRevoked = AuditKind(known: "auth.token_revoked")
+    /// People read patient data through the API (batched: one entry per reader per interval).
+    public static let accessRead = AuditKind(known: "access.read")
+
     public static let known: [AuditKind] = [
         .changeRequested, .changeDecided, .changeApproved, .commandSent, .commandAcknowledged, .commandExpired,
         .commandUncertain, .lockoutStarted, .lockoutLifted, .login, .export, .configChanged, .securityEvent,
         .accountCreated, .accountDisabled, .changeCancelled, .changeRejected, .commandReconciled, .pumpTherapySet,
-        .accessDenied,
+        .accessDenied, .accountEnabled, .tokenRevoked, .accessRead,
     ]
 }

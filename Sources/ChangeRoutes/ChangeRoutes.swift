@@ -1,9 +1,10 @@
-import AccessTokens
+public import AccessTokens
 import ChangeRequests
 public import CommandPipeline
 public import Foundation
 public import HTTPTypes
 public import Hummingbird
+import Logging
 
 /// The operator API's change routes over a ``CommandPipeline``: thin HTTP adapters, every
 /// decision is the pipeline's. JSON in, JSON out; errors as `{"error", "reason", "message"}`
@@ -27,9 +28,12 @@ public struct ChangeRoutes: Sendable {
     public static let idempotentReplayed = HTTPField.Name("Idempotent-Replayed")!
 
     public let pipeline: CommandPipeline
+    /// Where reads of change requests are recorded (`access.read`); nil: not recorded.
+    public let reads: AccessReadLog?
 
-    public init(pipeline: CommandPipeline) {
+    public init(pipeline: CommandPipeline, reads: AccessReadLog? = nil) {
         self.pipeline = pipeline
+        self.reads = reads
     }
 
     /// Adds the routes to `router`.
@@ -51,7 +55,9 @@ public struct ChangeRoutes: Sendable {
             }
         }
         Self.changeRoute("/v1/changes/:id", .get, on: router) { id, authorization in
-            try await self.pipeline.change(id, authorization: authorization)
+            let change = try await self.pipeline.change(id, authorization: authorization)
+            await self.recordRead(authorization, route: "GET /v1/changes/{id}", pumps: [change.pumpSerial])
+            return change
         }
         Self.changeRoute("/v1/changes/:id/approve", .post, on: router) { id, authorization in
             try await self.pipeline.approveChange(id, authorization: authorization)
@@ -72,10 +78,16 @@ public struct ChangeRoutes: Sendable {
                     }
                     limit = value
                 }
+                let serial = try context.parameters.require("serial")
                 let changes = try await self.pipeline.changes(
-                    forPump: try context.parameters.require("serial"),
+                    forPump: serial,
                     authorization: request.headers[.authorization],
                     limit: limit
+                )
+                await self.recordRead(
+                    request.headers[.authorization],
+                    route: "GET /v1/pumps/{serial}/changes",
+                    pumps: [serial]
                 )
                 return Self.json(200, ChangeRequestJSON.encode(changes))
             }
@@ -97,6 +109,19 @@ public struct ChangeRoutes: Sendable {
 
     // MARK: Helpers
 
+    /// Records a read the pipeline answered (it authenticated the caller; the token is in the
+    /// authenticator's cache, so this costs no signature check).
+    private func recordRead(_ authorization: String?, route: String, pumps: [String]) async {
+        guard let reads, let user = try? await self.pipeline.authenticatedUser(authorization) else { return }
+        await reads.record(
+            reader: user.account.id,
+            role: user.actor.role.rawValue,
+            tokenID: user.tokenID,
+            route: route,
+            pumps: pumps
+        )
+    }
+
     /// A route on one change request (`:id`) answering it as JSON.
     static func changeRoute<Context: RequestContext>(
         _ path: RouterPath,
@@ -112,11 +137,18 @@ public struct ChangeRoutes: Sendable {
         }
     }
 
+    /// Where failures inside the gateway (5xx) are told in full; the answer says only that
+    /// there was one.
+    static let logger = Logger(label: "medtunnel.api")
+
     /// Runs a route, answering any error as JSON with its status.
     public static func answer(_ route: () async throws -> Response) async -> Response {
         do {
             return try await route()
         } catch let error as ChangeAPIError {
+            if let detail = error.internalDetail {
+                logger.error("API request failed", metadata: ["reason": "\(error.reason)", "detail": "\(detail)"])
+            }
             return response(error)
         } catch let error as HTTPError {
             return response(
@@ -128,7 +160,14 @@ public struct ChangeRoutes: Sendable {
                 )
             )
         } catch {
-            return response(ChangeAPIError(status: 500, reason: "internal", message: "the gateway failed: \(error)"))
+            logger.error("API request failed", metadata: ["error": "\(error)"])
+            return response(
+                ChangeAPIError(
+                    status: 500,
+                    reason: "internal",
+                    message: "the gateway failed to answer; the reason is in its log"
+                )
+            )
         }
     }
 

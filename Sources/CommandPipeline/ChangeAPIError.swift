@@ -27,19 +27,28 @@ public struct ChangeAPIError: Error, Sendable, Hashable, CustomStringConvertible
     public let message: String
     /// Extra response headers (`WWW-Authenticate` on a 401).
     public let headers: [String: String]
+    /// For the gateway's log only, never the answer: what failed inside (5xx).
+    public let internalDetail: String?
 
-    public init(status: Int, reason: String, message: String, headers: [String: String] = [:]) {
+    public init(
+        status: Int,
+        reason: String,
+        message: String,
+        headers: [String: String] = [:],
+        internalDetail: String? = nil
+    ) {
         self.status = status
         self.reason = reason
         self.message = message
         self.headers = headers
+        self.internalDetail = internalDetail
     }
 
     /// The response: status, headers and `{"error", "reason", "message"}`.
     public var response: APIErrorResponse {
         APIErrorResponse(
             status: status,
-            error: Self.errorName(status),
+            error: APIErrorResponse.errorClass(status: status),
             reason: reason,
             message: message,
             headers: headers
@@ -57,22 +66,9 @@ public struct ChangeAPIError: Error, Sendable, Hashable, CustomStringConvertible
         hasher.combine(reason)
     }
 
-    static func errorName(_ status: Int) -> String {
-        switch status {
-        case 400: "bad_request"
-        case 401: "unauthenticated"
-        case 403: "forbidden"
-        case 404: "not_found"
-        case 409: "conflict"
-        case 422: "unprocessable"
-        case 503: "unavailable"
-        default: "internal"
-        }
-    }
-
     // MARK: Made from the parts' errors
 
-    static func unauthenticated(_ error: AuthenticationError) -> ChangeAPIError {
+    public static func unauthenticated(_ error: AuthenticationError) -> ChangeAPIError {
         let response = error.response
         return ChangeAPIError(
             status: response.status,
@@ -108,7 +104,19 @@ public struct ChangeAPIError: Error, Sendable, Hashable, CustomStringConvertible
     }
 
     static func store(_ error: ChangeRequestError) -> ChangeAPIError {
-        ChangeAPIError(status: error.code.httpStatus, reason: error.code.rawValue, message: error.reason)
+        let status = error.code.httpStatus
+        guard status < 500 else {
+            // Storage failures name database paths: logged, not answered.
+            return ChangeAPIError(
+                status: status,
+                reason: error.code.rawValue,
+                message: status == 503
+                    ? "the gateway's change store or audit log is not available; try again shortly"
+                    : "the gateway failed to answer; the reason is in its log",
+                internalDetail: error.reason
+            )
+        }
+        return ChangeAPIError(status: status, reason: error.code.rawValue, message: error.reason)
     }
 
     static let unavailable = ChangeAPIError(
@@ -121,6 +129,11 @@ public struct ChangeAPIError: Error, Sendable, Hashable, CustomStringConvertible
     static func `internal`(_ error: any Error) -> ChangeAPIError {
         if let error = error as? ChangeAPIError { return error }
         if let error = error as? ChangeRequestError { return .store(error) }
-        return ChangeAPIError(status: 500, reason: "internal", message: "the gateway failed: \(error)")
+        return ChangeAPIError(
+            status: 500,
+            reason: "internal",
+            message: "the gateway failed to answer; the reason is in its log",
+            internalDetail: "\(error)"
+        )
     }
 }

@@ -512,7 +512,7 @@ extension CommandPipeline {
         _ user: AuthenticatedUser,
         operation: String,
         target: String,
-        serial: String,
+        serial: String?,
         reason: String = PolicyReason.Code.notAuthorized.rawValue,
         message: String? = nil
     ) async -> ChangeAPIError {

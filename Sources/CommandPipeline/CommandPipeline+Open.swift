@@ -29,10 +29,13 @@ extension CommandPipeline {
         }
         let accounts = try AccountStore.open(stateDirectory: stateDirectory)
         let key = try TokenSigningKey.load(stateDirectory: stateDirectory)
+        let revocations = try TokenRevocationStore.open(stateDirectory: stateDirectory)
+        // A revocation that stood but whose audit entry a crash prevented is logged now.
+        try await revocations.recover(audit: log, now: clock())
         return CommandPipeline(
             store: try ChangeRequestStore.open(stateDirectory: stateDirectory, audit: log),
             audit: log,
-            authenticator: try await Authenticator(key: key, accounts: accounts),
+            authenticator: try await Authenticator(key: key, accounts: accounts, revocations: revocations),
             signer: try CommandSigner.load(from: pki),
             pumpKeys: .pki(pki),
             lockouts: try LockoutStore(stateDirectory: stateDirectory, audit: log),

@@ -57,7 +57,13 @@ struct AlertRoutes: Sendable {
             case .notFound: throw ChangeAPIError(status: 404, reason: error.code.rawValue, message: error.reason)
             case .alreadyAcknowledged:
                 throw ChangeAPIError(status: 409, reason: error.code.rawValue, message: error.reason)
-            default: throw ChangeAPIError(status: 503, reason: error.code.rawValue, message: error.reason)
+            default:
+                throw ChangeAPIError(
+                    status: 503,
+                    reason: error.code.rawValue,
+                    message: "the gateway's event store is not available; try again shortly",
+                    internalDetail: error.reason
+                )
             }
         }
     }

@@ -10,25 +10,23 @@ public import SecurityEvents
 public import TelemetryStore
 import TherapyJSON
 
-/// The operators' HTTP API over the gateway's registries (JSON, read-only), and its
-/// Prometheus metrics. No authentication yet (issue 6): it binds loopback by default.
+/// The operators' HTTP API over the gateway's registries (JSON), and its Prometheus metrics.
+/// Every `/v1` route needs a bearer token; what each role reads is ``APIAccess``'s.
 ///
 /// | endpoint | answer |
 /// |---|---|
-/// | `GET /v1/pumps` | every pump seen: serial, connected, phone, last seen, firmware, sessions |
-/// | `GET /v1/pumps/{serial}` | one pump and its latest telemetry; 404 `pump_not_found` |
-/// | `GET /v1/phones` | every phone seen: connected, pumps it carries now, streams, bytes |
-/// | `GET /v1/events?limit=N&kind=K` | security events, newest first (limit 1…1000, default 100) |
-/// | `GET /healthz` | 200 `ok`, 503 `failing` when the telemetry store refuses writes |
-/// | `GET /metrics` | Prometheus text format |
+/// | `GET /v1/pumps` | the pumps the reader may read: serial, connected, phone, last seen, firmware, sessions |
+/// | `GET /v1/pumps/{serial}` | one pump and its latest telemetry; 403 outside the reader's pumps, 404 `pump_not_found` for a reviewer |
+/// | `GET /v1/phones` | phones (a reviewer: all; others: the phones carrying their pumps or named in their account) |
+/// | `GET /v1/events?limit=N&kind=K` | security events, newest first (limit 1…1000, default 100); others than reviewers see their pumps' |
+/// | `GET /healthz` | 200 `ok`, 503 `failing` when the telemetry store refuses writes (no token: no patient data) |
+/// | `GET /metrics` | Prometheus text format (a reviewer's token or the scrape token) |
 ///
-/// Every error answers `{"error": "<code>", "reason": "<text>"}` with its HTTP status.
+/// Every error of every route answers `{"error": class, "reason": code, "message": text}` with
+/// its HTTP status (`APIErrorResponse`).
 ///
-/// With the gateway's command pipeline, the change routes join (`ChangeRoutes`, authenticated
-/// with bearer tokens): `POST /v1/pumps/{serial}/changes`, `GET /v1/changes/{id}`,
-/// `POST /v1/changes/{id}/approve`, `POST /v1/changes/{id}/cancel`, `GET /v1/pumps/{serial}/changes`,
-/// `PUT /v1/pumps/{serial}/prescription`; their errors answer
-/// `{"error": "<class>", "reason": "<code>", "message": "<text>"}` (`ChangeAPIError`).
+/// With the gateway's command pipeline, the change, lockout, alert and token routes join
+/// (`ChangeRoutes`, `LockoutRoutes`, `AlertRoutes`, `TokenRoutes`).
 public struct OperatorAPI: Sendable {
     public let pumps: PumpRegistry
     public let phones: PhoneRegistry
@@ -38,6 +36,8 @@ public struct OperatorAPI: Sendable {
     public let commands: CommandPipeline?
     /// Durable security events and alerts; nil: events from the registry's memory, no alerts.
     public let events: SecurityEventRecorder?
+    /// Who may read what, and the record of reads.
+    public let access: APIAccess
 
     public static let defaultEventLimit = 100
     public static let maximumEventLimit = 1_000
@@ -47,9 +47,11 @@ public struct OperatorAPI: Sendable {
         phones: PhoneRegistry,
         store: TelemetryStore?,
         prometheus: PrometheusCollectorRegistry,
+        access: APIAccess,
         commands: CommandPipeline? = nil,
         events: SecurityEventRecorder? = nil
     ) {
+        self.access = access
         self.events = events
         self.pumps = pumps
         self.phones = phones
@@ -60,12 +62,13 @@ public struct OperatorAPI: Sendable {
 
     /// The API over a running gateway; `prometheus` must be the registry behind the gateway's
     /// metrics factory (see ``metricsFactory(_:)``).
-    public init(gateway: GatewayServer, prometheus: PrometheusCollectorRegistry) {
+    public init(gateway: GatewayServer, prometheus: PrometheusCollectorRegistry, access: APIAccess) {
         self.init(
             pumps: gateway.registry,
             phones: gateway.phones,
             store: gateway.store,
             prometheus: prometheus,
+            access: access,
             commands: gateway.commands,
             events: gateway.events
         )
@@ -85,18 +88,24 @@ public struct OperatorAPI: Sendable {
     public func router() -> Router<OperatorRequestContext> {
         let router = Router(context: OperatorRequestContext.self)
         if let commands = self.commands {
-            ChangeRoutes(pipeline: commands).register(on: router)
+            ChangeRoutes(pipeline: commands, reads: self.access.reads).register(on: router)
+            TokenRoutes(pipeline: commands).register(on: router)
             LockoutRoutes(pipeline: commands).register(on: router)
             if let events = self.events {
                 AlertRoutes(pipeline: commands, events: events).register(on: router)
             }
         }
         router.add(middleware: JSONErrorMiddleware())
-        router.get("/v1/pumps") { _, _ in
-            APIJSON.Pumps(pumps: self.pumps.pumps.map(APIJSON.pump))
+        router.get("/v1/pumps") { request, _ in
+            let reader = try await self.access.reader(request)
+            let pumps = self.pumps.pumps.filter { reader.scope.contains($0.serial) }
+            await self.access.recordRead(reader, route: "GET /v1/pumps", pumps: pumps.map(\.serial))
+            return APIJSON.Pumps(pumps: pumps.map(APIJSON.pump))
         }
-        router.get("/v1/pumps/:serial") { _, context in
+        router.get("/v1/pumps/:serial") { request, context in
             let serial = try context.parameters.require("serial")
+            let reader = try await self.access.reader(request)
+            try reader.require(serial)
             guard let pump = self.pumps.pump(serial) else {
                 throw APIError(
                     .notFound,
@@ -150,6 +159,7 @@ public struct OperatorAPI: Sendable {
                     clinical: clinical
                 )
             }
+            await self.access.recordRead(reader, route: "GET /v1/pumps/{serial}", pumps: [serial])
             return APIJSON.PumpDetail(
                 pump: APIJSON.pump(pump),
                 latestTelemetry: pump.lastTelemetry.map {
@@ -158,11 +168,22 @@ public struct OperatorAPI: Sendable {
                 commands: commands
             )
         }
-        router.get("/v1/phones") { _, _ in
+        router.get("/v1/phones") { request, _ in
+            let reader = try await self.access.reader(request)
             let live = self.pumps.pumps.filter(\.connected)
             let now = Int64(Date().timeIntervalSince1970 * 1000)
+            let ownPhones = Set(reader.user.account.attributes.all.filter { $0.key == .phone }.map(\.value))
+            let visible = self.phones.phones.filter { phone in
+                reader.isReviewer || ownPhones.contains(phone.id)
+                    || live.contains { $0.phone == phone.id && reader.scope.contains($0.serial) }
+            }
+            await self.access.recordRead(
+                reader,
+                route: "GET /v1/phones",
+                pumps: live.filter { pump in visible.contains { $0.id == pump.phone } }.map(\.serial)
+            )
             return APIJSON.Phones(
-                phones: self.phones.phones.map { phone in
+                phones: visible.map { phone in
                     // A connected phone is being seen now.
                     var phone = phone
                     if phone.connected { phone.lastSeenMilliseconds = now }
@@ -171,6 +192,7 @@ public struct OperatorAPI: Sendable {
             )
         }
         router.get("/v1/events") { request, _ in
+            let reader = try await self.access.reader(request)
             let query = request.uri.queryParameters
             var limit = Self.defaultEventLimit
             if let text = query["limit"].map(String.init) {
@@ -200,15 +222,25 @@ public struct OperatorAPI: Sendable {
             }
             let device = query["device"].map(String.init)
             let phone = query["phone"].map(String.init)
+            if let device { try reader.require(device) }
+            // Others than reviewers see the events of their pumps only: fetch the most the route
+            // allows and keep theirs.
+            let fetch = reader.isReviewer || device != nil ? limit : Self.maximumEventLimit
+            var events: [APIJSON.Event]
             if let store = self.events?.store {
-                let stored = try await store.events(since: since, kind: kind, pump: device, phone: phone, limit: limit)
-                return APIJSON.Events(events: stored.map(APIJSON.event))
+                let stored = try await store.events(since: since, kind: kind, pump: device, phone: phone, limit: fetch)
+                events = stored.filter { reader.scope.contains($0.pump ?? "") || reader.isReviewer }
+                    .map(APIJSON.event)
+            } else {
+                events = self.pumps.events.reversed().filter {
+                    (kind == nil || $0.kind == kind) && (device == nil || $0.device == device)
+                        && (phone == nil || $0.phone == phone) && (since == nil || $0.timeMilliseconds >= since!)
+                        && (reader.isReviewer || reader.scope.contains($0.device ?? ""))
+                }.map(APIJSON.event)
             }
-            let events = self.pumps.events.reversed().filter {
-                (kind == nil || $0.kind == kind) && (device == nil || $0.device == device)
-                    && (phone == nil || $0.phone == phone) && (since == nil || $0.timeMilliseconds >= since!)
-            }
-            return APIJSON.Events(events: events.prefix(limit).map(APIJSON.event))
+            events = Array(events.prefix(limit))
+            await self.access.recordRead(reader, route: "GET /v1/events", pumps: Set(events.compactMap(\.device)))
+            return APIJSON.Events(events: events)
         }
         router.get("/healthz") { request, context in
             let failure = self.store?.failure
@@ -222,15 +254,40 @@ public struct OperatorAPI: Sendable {
             if failure != nil { response.status = .serviceUnavailable }
             return response
         }
-        router.get("/metrics") { _, _ in
-            self.updateGauges()
-            return Response(
-                status: .ok,
-                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(bytes: self.prometheus.emitToBuffer()))
-            )
+        router.get("/metrics") { request, _ in
+            try await self.access.mayScrape(request)
+            return self.metricsResponse()
         }
         return router
+    }
+
+    /// The metrics in Prometheus' text format.
+    func metricsResponse() -> Response {
+        self.updateGauges()
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: self.prometheus.emitToBuffer()))
+        )
+    }
+
+    /// `/metrics` alone, without a token, for a listener bound to loopback only
+    /// (`--metrics-listen`): Prometheus on the same host scrapes it.
+    public func metricsApplication(
+        host: String,
+        port: Int,
+        logger: Logger,
+        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let router = Router(context: OperatorRequestContext.self)
+        router.add(middleware: JSONErrorMiddleware())
+        router.get("/metrics") { _, _ in self.metricsResponse() }
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: "medtunnel-metrics"),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
+            logger: logger
+        )
     }
 
     /// The API as a swift-service-lifecycle service bound to `host:port` (port 0 picks one);

@@ -1,3 +1,4 @@
+import AccessTokens
 import ArgumentParser
 import Foundation
 import Gateway
@@ -37,17 +38,39 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(
         name: .customLong("api-listen"),
         help: """
-            HOST:PORT for the operator API (HTTP, JSON, /metrics). It has no authentication \
-            yet, so it must be a loopback address unless --api-allow-remote is given. Port 0 \
-            (the default) picks a free port, printed at startup.
+            HOST:PORT for the operator API (HTTP, JSON, /metrics; every /v1 route needs a bearer \
+            token). It speaks plain HTTP, so it must be a loopback address (behind a \
+            TLS-terminating proxy) unless --api-allow-remote is given. Port 0 (the default) \
+            picks a free port, printed at startup.
             """
     )
     var apiListen = "127.0.0.1:0"
     @Flag(
         name: .customLong("api-allow-remote"),
-        help: "Allow --api-listen on a non-loopback address (the API is unauthenticated)."
+        help: "Allow --api-listen on a non-loopback address (tokens then cross the network in plain HTTP)."
     )
     var apiAllowRemote = false
+    @Option(
+        name: .customLong("metrics-listen"),
+        help: ArgumentHelp(
+            "Also serve /metrics without a token on this loopback HOST:PORT, for a Prometheus on this host.",
+            valueName: "host:port"
+        )
+    )
+    var metricsListen: String?
+    @Option(
+        name: .customLong("metrics-token-file"),
+        help: ArgumentHelp(
+            "A file (mode 0600) holding the scrape token that /metrics on the API accepts as a bearer token.",
+            valueName: "file"
+        )
+    )
+    var metricsTokenFile: String?
+    @Option(
+        name: .customLong("access-log-interval"),
+        help: "Seconds between writes of the access.read audit entries (reads of patient data, batched)."
+    )
+    var accessLogInterval = 5
     @Option(
         name: .customLong("idle-timeout"),
         help: "Seconds of silence after which a pump session is closed (heartbeats count)."
@@ -79,8 +102,21 @@ struct GatewayCommand: AsyncParsableCommand {
         }
         if !self.apiAllowRemote && !OperatorAPI.isLoopback(host: api.host) {
             throw ValidationError(
-                "--api-listen \(self.apiListen) is not a loopback address, and the operator API has no authentication yet. Use 127.0.0.1 or [::1], or pass --api-allow-remote to expose it anyway"
+                "--api-listen \(self.apiListen) is not a loopback address, and the operator API speaks plain HTTP (bearer tokens would cross the network unencrypted). Use 127.0.0.1 or [::1] behind a TLS-terminating proxy, or pass --api-allow-remote"
             )
+        }
+        if let text = self.metricsListen {
+            guard let address = HostPort(text) else {
+                throw ValidationError("--metrics-listen '\(text)' is not HOST:PORT")
+            }
+            guard OperatorAPI.isLoopback(host: address.host) else {
+                throw ValidationError(
+                    "--metrics-listen \(text) is not a loopback address; it answers without a token, so it binds only 127.0.0.1 or [::1] (use --metrics-token-file for remote scrapes)"
+                )
+            }
+        }
+        guard self.accessLogInterval >= 1 else {
+            throw ValidationError("--access-log-interval must be at least 1 second")
         }
         guard self.idleTimeout > 0 else { throw ValidationError("--idle-timeout must be at least 1 second") }
         guard self.uplinkIdleTimeout >= 0 else { throw ValidationError("--uplink-idle-timeout must not be negative") }
@@ -135,7 +171,17 @@ struct GatewayCommand: AsyncParsableCommand {
             )
         }
         fflush(nil)
-        let api = OperatorAPI(gateway: server, prometheus: prometheus).application(
+        guard let commands = server.commands else {
+            throw ValidationError("the gateway runs without its command pipeline; the operator API needs it")
+        }
+        let reads = AccessReadLog(
+            audit: commands.audit,
+            interval: .seconds(Int64(self.accessLogInterval)),
+            logger: logger
+        )
+        let access = APIAccess(pipeline: commands, reads: reads, metricsToken: try self.metricsToken())
+        let operatorAPI = OperatorAPI(gateway: server, prometheus: prometheus, access: access)
+        let api = operatorAPI.application(
             host: apiListen.host,
             port: apiListen.port,
             logger: logger
@@ -143,18 +189,51 @@ struct GatewayCommand: AsyncParsableCommand {
             print("gateway: operator API on http://\(HostPort(host: apiListen.host, port: port))")
             fflush(nil)
         }
-        let services = ServiceGroup(
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            // Shut down in reverse order: the API first, then the reads it recorded, then the
+            // gateway's sessions.
+            .init(service: server, failureTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: reads, failureTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: api, failureTerminationBehavior: .gracefullyShutdownGroup),
+        ]
+        if let metricsListen = self.metricsListen.flatMap(HostPort.init) {
+            let metrics = operatorAPI.metricsApplication(
+                host: metricsListen.host,
+                port: metricsListen.port,
+                logger: logger
+            ) { port in
+                print("gateway: metrics on http://\(HostPort(host: metricsListen.host, port: port))/metrics")
+                fflush(nil)
+            }
+            services.append(.init(service: metrics, failureTerminationBehavior: .gracefullyShutdownGroup))
+        }
+        let group = ServiceGroup(
             configuration: .init(
-                services: [
-                    // Shut down in reverse order: the API first, then the gateway's sessions.
-                    .init(service: server, failureTerminationBehavior: .gracefullyShutdownGroup),
-                    .init(service: api, failureTerminationBehavior: .gracefullyShutdownGroup),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
         )
-        try await services.run()
+        try await group.run()
+    }
+
+    /// The scrape token from --metrics-token-file: one line, mode 0600 (it is a secret).
+    private func metricsToken() throws -> String? {
+        guard let path = self.metricsTokenFile else { return nil }
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw ValidationError("--metrics-token-file \(path): \(String(cString: strerror(errno)))")
+        }
+        guard info.st_mode & 0o077 == 0 else {
+            throw ValidationError(
+                "--metrics-token-file \(path) is readable by group or others (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 it"
+            )
+        }
+        let token = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard token.utf8.count >= 16, !token.contains(where: \.isWhitespace) else {
+            throw ValidationError("--metrics-token-file \(path) must hold one token of at least 16 characters")
+        }
+        return token
     }
 }
 

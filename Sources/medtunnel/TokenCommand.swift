@@ -4,13 +4,79 @@ import ArgumentParser
 import AuditLog
 import Foundation
 
-/// `medtunnel token issue`: a short-lived bearer token for the operator API.
+/// `medtunnel token issue|revoke`: short-lived bearer tokens for the operator API.
 struct TokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "token",
-        abstract: "Issue bearer tokens for the operator API.",
-        subcommands: [Issue.self]
+        abstract: "Issue and revoke bearer tokens for the operator API.",
+        subcommands: [Issue.self, Revoke.self]
     )
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke one token (--jti) or every token of a user (--user) before they expire.",
+            discussion: """
+                Takes effect at the next request to a running gateway (STATE/tokens.sqlite, read \
+                through a cache any change empties), then is recorded in the audit log \
+                (auth.token_revoked). The token id (jti) is in the token's auth.login entry \
+                (`medtunnel audit show --kind auth.login`). --user refuses every token of the user \
+                issued up to now; new ones can be issued a second later.
+                """
+        )
+
+        @OptionGroup var location: AccountsLocation
+
+        @Option(help: "The id (jti) of the token to revoke.")
+        var jti: String?
+
+        @Option(help: "Revoke every token of this user issued up to now.")
+        var user: String?
+
+        func validate() throws {
+            if (self.jti == nil) == (self.user == nil) {
+                throw ValidationError("give exactly one of --jti ID (one token) and --user ID (all of a user's tokens)")
+            }
+        }
+
+        func run() async throws {
+            do {
+                let (accounts, audit) = try await self.location.openForWriting()
+                let store = try TokenRevocationStore.open(stateDirectory: self.location.stateDirectory)
+                try await store.recover(audit: audit, now: CommandClock.now())
+                let actor = try self.location.auditActor()
+                if let user = self.user {
+                    guard try await accounts.account(id: user) != nil else {
+                        Console.err("token revoke: user '\(user)': no such account; see `medtunnel user list`")
+                        throw ExitCode(1)
+                    }
+                    let outcome = try await store.revokeAll(
+                        ofUser: user,
+                        by: actor,
+                        now: CommandClock.now(),
+                        audit: audit
+                    )
+                    Console.out("tokens of \(user) revoked (audit entry \(outcome.auditIndex))")
+                } else if let jti = self.jti {
+                    let outcome = try await store.revoke(
+                        tokenID: jti,
+                        userID: "",
+                        by: actor,
+                        now: CommandClock.now(),
+                        audit: audit
+                    )
+                    Console.out("token \(jti) revoked (audit entry \(outcome.auditIndex))")
+                }
+            } catch let error as TokenError {
+                Console.err("token revoke: \(error.reason)")
+                throw ExitCode(error.code == .invalidRevocation ? 2 : 3)
+            } catch let error as AccountError {
+                Console.err("token revoke: \(error.reason)")
+                throw ExitCode(3)
+            } catch let error as AuditLogError {
+                Console.err("token revoke: audit log: \(error.reason)")
+                throw ExitCode(3)
+            }
+        }
+    }
 
     struct Issue: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

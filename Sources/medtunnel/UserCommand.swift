@@ -10,8 +10,8 @@ import TherapyModel
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user",
-        abstract: "Add, list and disable the accounts of the operator API.",
-        subcommands: [Add.self, List.self, Disable.self]
+        abstract: "Add, list, disable and enable the accounts of the operator API.",
+        subcommands: [Add.self, List.self, Disable.self, Enable.self]
     )
 
     struct Add: AsyncParsableCommand {
@@ -126,6 +126,32 @@ struct UserCommand: AsyncParsableCommand {
             }
         }
     }
+
+    struct Enable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Enable a disabled account again (its old tokens work again unless revoked).",
+            discussion: "Logged (account.enabled) before it takes effect. Revoke the account's old tokens "
+                + "first with `medtunnel token revoke --user ID` if they must not come back."
+        )
+
+        @OptionGroup var location: AccountsLocation
+
+        @Option(help: "The user id.")
+        var id: String
+
+        func run() async throws {
+            try await reportingAccountErrors("user enable") {
+                let (store, audit) = try await self.location.openForWriting()
+                let account = try await store.enable(
+                    id: self.id,
+                    by: try self.location.auditActor(),
+                    now: CommandClock.now(),
+                    audit: audit
+                )
+                Console.out("user \(account.id) enabled")
+            }
+        }
+    }
 }
 
 /// The state directory and who is making the change, for writing commands.
@@ -175,7 +201,7 @@ func reportingAccountErrors(_ command: String, _ body: () async throws -> Void) 
     } catch let error as AccountError {
         Console.err("\(command): \(error.reason)")
         switch error.code {
-        case .duplicateUser, .unknownUser, .alreadyDisabled: throw ExitCode(1)
+        case .duplicateUser, .unknownUser, .alreadyDisabled, .notDisabled: throw ExitCode(1)
         case .auditFailed, .storageFailure: throw ExitCode(3)
         default: throw ExitCode(2)
         }

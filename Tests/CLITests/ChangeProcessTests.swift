@@ -38,9 +38,9 @@ struct ChangeProcessTests {
 
         /// Waits until the gateway holds a telemetry message of PUMP-0001 (the policy reads the
         /// pump's reported state: a bolus asked before its first report needs approval).
-        func waitForTelemetry() async throws {
+        func waitForTelemetry(token: String) async throws {
             for _ in 0..<600 {
-                let (_, pump, _) = try await self.call("GET", "v1/pumps/PUMP-0001", token: nil)
+                let (_, pump, _) = try await self.call("GET", "v1/pumps/PUMP-0001", token: token)
                 if pump["latestTelemetry"] is [String: Any],
                     (pump["pump"] as? [String: Any])?["connected"] as? Bool == true
                 {
@@ -117,7 +117,7 @@ struct ChangeProcessTests {
         let pump = try setup.pumpSim(connect: relayAddress, stateDirectory: pumpState, name: "pump")
         defer { pump.stop() }
         _ = try pump.waitForLine(containing: "last applied sequence 0")
-        try await api.waitForTelemetry()
+        try await api.waitForTelemetry(token: setup.tokens["drsmith"]!)
 
         // 1. A bolus within limits: accepted, delivered, applied, acknowledged.
         let (created, bolus) = try await api.submit(
@@ -202,7 +202,7 @@ struct ChangeProcessTests {
             environment: ["MEDTUNNEL_CRASH_AFTER_PERSIST": "1"]
         )
         _ = try crashing.waitForLine(containing: "last applied sequence 0")
-        try await api.waitForTelemetry()
+        try await api.waitForTelemetry(token: setup.tokens["drsmith"]!)
         let (created, bolus) = try await api.submit(
             "{\"kind\": \"bolus\", \"milliunits\": 2000}",
             token: setup.tokens["alice"]!
@@ -253,7 +253,7 @@ struct ChangeProcessTests {
         let pump = try setup.pumpSim(connect: "127.0.0.1:\(firstPort)", stateDirectory: pumpState, name: "pump-1")
         defer { pump.stop() }
         _ = try pump.waitForLine(containing: "last applied sequence 0")
-        try await api.waitForTelemetry()
+        try await api.waitForTelemetry(token: setup.tokens["drsmith"]!)
         let bolus = "{\"kind\": \"bolus\", \"milliunits\": 2000}"
         let key = UUID().uuidString
         // The answer may or may not leave before the gateway kills itself: the key finds it later.

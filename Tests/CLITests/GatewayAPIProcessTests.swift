@@ -15,6 +15,9 @@ struct GatewayAPIProcessTests {
         let pumpPort: String
         let relayPort: String
         let api: URL
+        /// An operator's bearer token (olga), for the read routes.
+        let token: String
+        let metrics: URL?
     }
 
     func setUp(pumps: [String]) throws -> (TemporaryDirectory, String) {
@@ -28,13 +31,27 @@ struct GatewayAPIProcessTests {
         return (tmp, pki)
     }
 
-    func startGateway(_ tmp: TemporaryDirectory, pki: String, name: String = "gateway") throws -> Gateway {
+    func startGateway(
+        _ tmp: TemporaryDirectory,
+        pki: String,
+        name: String = "gateway",
+        extra: [String] = []
+    ) throws -> Gateway {
+        let state = tmp.sub("state")
+        if !FileManager.default.fileExists(atPath: state + "/accounts.sqlite") {
+            let added = try ProcessHarness.medtunnel([
+                "user", "add", "--state-dir", state, "--id", "olga", "--role", "operator",
+            ])
+            #expect(added.status == 0, "\(added.stderr)")
+        }
+        let issued = try ProcessHarness.medtunnel(["token", "issue", "--state-dir", state, "--user", "olga"])
+        #expect(issued.status == 0, "\(issued.stderr)")
         let process = try BackgroundProcess(
             ProcessHarness.medtunnel,
             [
-                "gateway", "--pki", pki, "--state-dir", tmp.sub("state"), "--pump-listen", "127.0.0.1:0",
+                "gateway", "--pki", pki, "--state-dir", state, "--pump-listen", "127.0.0.1:0",
                 "--relay-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
-            ],
+            ] + extra,
             in: tmp.url,
             name: name
         )
@@ -42,23 +59,35 @@ struct GatewayAPIProcessTests {
         let relays = try process.waitForLine(containing: "listening for relays")
         let api = try process.waitForLine(containing: "operator API on ")
         let url = try #require(URL(string: String(api.split(separator: " ").last ?? "")))
+        var metrics: URL?
+        if extra.contains("--metrics-listen") {
+            let line = try process.waitForLine(containing: "gateway: metrics on ")
+            metrics = URL(string: String(line.split(separator: " ").last ?? ""))
+        }
         return Gateway(
             process: process,
             pumpPort: String(pumps.split(separator: ":").last ?? ""),
             relayPort: String(relays.split(separator: ":").last ?? ""),
-            api: url
+            api: url,
+            token: issued.stdout.trimmingCharacters(in: .whitespacesAndNewlines),
+            metrics: metrics
         )
     }
 
-    func get(_ gateway: Gateway, _ path: String) async throws -> (Int, [String: Any]) {
-        let (data, response) = try await URLSession.shared.data(from: gateway.api.appendingPathComponent(path))
+    func get(_ gateway: Gateway, _ path: String, token: String?? = .none) async throws -> (Int, [String: Any]) {
+        var request = URLRequest(url: gateway.api.appendingPathComponent(path))
+        let bearer: String? = token ?? gateway.token
+        if let bearer { request.setValue("Bearer \(bearer)", forHTTPHeaderField: "Authorization") }
+        let (data, response) = try await URLSession.shared.data(for: request)
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
         return (status, object ?? [:])
     }
 
     func metrics(_ gateway: Gateway) async throws -> String {
-        let (data, _) = try await URLSession.shared.data(from: gateway.api.appendingPathComponent("metrics"))
+        var request = URLRequest(url: gateway.api.appendingPathComponent("metrics"))
+        request.setValue("Bearer \(gateway.token)", forHTTPHeaderField: "Authorization")
+        let (data, _) = try await URLSession.shared.data(for: request)
         return String(decoding: data, as: UTF8.self)
     }
 
@@ -216,6 +245,39 @@ struct GatewayAPIProcessTests {
         let (exit2, _) = self.terminate(second)
         #expect(exit2 == 0)
         #expect(try self.telemetryRows(tmp, serial: "PUMP-0001") == 5)
+    }
+
+    @Test(
+        "as processes: reads need a token; `token revoke` beside the running gateway refuses it from the next request; --metrics-listen serves /metrics alone without a token"
+    )
+    func tokensAgainstARunningGateway() async throws {
+        let (tmp, pki) = try self.setUp(pumps: [])
+        let gateway = try self.startGateway(tmp, pki: pki, extra: ["--metrics-listen", "127.0.0.1:0"])
+        defer { _ = self.terminate(gateway) }
+        let (anonymous, body) = try await self.get(gateway, "v1/pumps", token: .some(nil))
+        #expect(anonymous == 401)
+        #expect(body["error"] as? String == "unauthenticated" && body["reason"] as? String == "missing")
+        #expect(try await self.get(gateway, "v1/pumps").0 == 200)
+        let metricsURL = try #require(gateway.metrics)
+        let (scraped, response) = try await URLSession.shared.data(from: metricsURL)
+        #expect((response as? HTTPURLResponse)?.statusCode == 200)
+        #expect(String(decoding: scraped, as: UTF8.self).contains("medtunnel_gateway_pumps_connected"))
+        let (other, _) = try await URLSession.shared.data(
+            from: metricsURL.deletingLastPathComponent().appendingPathComponent("v1/pumps")
+        )
+        #expect(String(decoding: other, as: UTF8.self).contains("not_found"))
+
+        let revoked = try ProcessHarness.medtunnel([
+            "token", "revoke", "--state-dir", tmp.sub("state"), "--user", "olga", "--by", "admin-1",
+        ])
+        #expect(revoked.status == 0, "\(revoked.stderr)")
+        #expect(revoked.stdout.contains("tokens of olga revoked"))
+        let (refused, refusal) = try await self.get(gateway, "v1/pumps")
+        #expect(refused == 401)
+        #expect(refusal["reason"] as? String == "revoked", "\(refusal)")
+        let neither = try ProcessHarness.medtunnel(["token", "revoke", "--state-dir", tmp.sub("state")])
+        #expect(neither.status == 64)
+        #expect(neither.stderr.contains("exactly one of --jti"), "\(neither.stderr)")
     }
 
     @Test("--api-listen on a non-loopback address is refused unless --api-allow-remote is given")

@@ -127,7 +127,7 @@ struct LockoutCommandTests {
         }
         #expect(
             try await Self.eventually {
-                let (_, body) = try await Self.get(bed.api, "/v1/pumps")
+                let (_, body) = try await Self.get(bed.api, "/v1/pumps", token: bed.ines)
                 let pumps = body["pumps"] as? [[String: Any]] ?? []
                 return pumps.filter { $0["connected"] as? Bool == true }.count == 2
             }
@@ -147,7 +147,7 @@ struct LockoutCommandTests {
                     == ["PUMP-0002": "acknowledged"]
             }
         )
-        let (status, pump) = try await Self.get(bed.api, "/v1/pumps/PUMP-0002")
+        let (status, pump) = try await Self.get(bed.api, "/v1/pumps/PUMP-0002", token: bed.ines)
         #expect(status == 200)
         let commands = try #require(pump["commands"] as? [String: Any])
         let state = try #require(commands["lockout"] as? [String: Any])
@@ -159,7 +159,7 @@ struct LockoutCommandTests {
         #expect((clinical["glucoseMgPerDL"] as? [String: Any])?["value"] as? Int == 110)
         #expect((clinical["batteryPercent"] as? [String: Any])?["stale"] as? Bool == false)
         #expect((clinical["suspended"] as? [String: Any])?["value"] as? Int == 0)
-        let (_, other) = try await Self.get(bed.api, "/v1/pumps/PUMP-0001")
+        let (_, other) = try await Self.get(bed.api, "/v1/pumps/PUMP-0001", token: bed.ines)
         #expect(
             ((other["commands"] as? [String: Any])?["lockout"] as? [String: Any])?["gateway"] as? String == "unlocked"
         )
@@ -229,9 +229,11 @@ struct LockoutCommandTests {
         let none = try Self.run(["lockout", "list"], api: bed.api)
         #expect(none.status != 0)
         #expect(none.stderr.contains("--token"), "\(none.stderr)")
-        let (status, body) = try await Self.get(bed.api, "/v1/events?kind=bogus")
+        let (status, body) = try await Self.get(bed.api, "/v1/events?kind=bogus", token: bed.ines)
         #expect(status == 400)
-        #expect(body["error"] as? String == "invalid_parameter")
+        #expect(body["error"] as? String == "bad_request" && body["reason"] as? String == "invalid_parameter")
+        let (anonymous, _) = try await Self.get(bed.api, "/v1/events")
+        #expect(anonymous == 401)
         let nobody = try Self.run(
             ["lockout", "start", "--scope", "model:Nobody", "--reason", "r"],
             token: bed.ines,

@@ -99,5 +99,22 @@ struct UserCommandTests {
         #expect(try run(["user", "disable", "--state-dir", state, "--id", "alice"]).status == 0)
         let disabled = try run(["token", "issue", "--state-dir", state, "--user", "alice"])
         #expect(disabled.status == 1 && disabled.stderr.contains("disabled") && disabled.stdout.isEmpty)
+
+        let enabled = try run(["user", "enable", "--state-dir", state, "--id", "alice"])
+        #expect(enabled.status == 0 && enabled.stdout.contains("user alice enabled"), "\(enabled.stderr)")
+        #expect(try run(["token", "issue", "--state-dir", state, "--user", "alice"]).status == 0)
+        let again = try run(["user", "enable", "--state-dir", state, "--id", "alice"])
+        #expect(again.status == 1 && again.stderr.contains("user 'alice': not disabled"), "\(again.stderr)")
+        let ghost = try run(["user", "enable", "--state-dir", state, "--id", "ghost"])
+        #expect(ghost.status == 1 && ghost.stderr.contains("no such account"))
+        let log = try run(["audit", "show", "--state-dir", state, "--kind", "account.enabled", "--format", "jsonl"])
+        #expect(log.stdout.components(separatedBy: "account.enabled").count - 1 == 1, "\(log.stdout)")
+
+        let revoked = try run(["token", "revoke", "--state-dir", state, "--jti", "some-token-id"])
+        #expect(revoked.status == 0 && revoked.stdout.contains("token some-token-id revoked"), "\(revoked.stderr)")
+        let nobody = try run(["token", "revoke", "--state-dir", state, "--user", "ghost"])
+        #expect(nobody.status == 1 && nobody.stderr.contains("user 'ghost': no such account"))
+        let bad = try run(["token", "revoke", "--state-dir", state, "--jti", "has space"])
+        #expect(bad.status == 2 && bad.stderr.contains("token id 'has space'"), "\(bad.stderr)")
     }
 }

@@ -1,11 +1,18 @@
+import AccessTokens
+import Accounts
+import AuditLog
+import CommandPipeline
 import Foundation
 import Gateway
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import OperatorAPI
 import Prometheus
+import SafetyPolicy
 import TelemetryStore
 import Testing
+import TherapyModel
 import TunnelProtocol
 
 /// The operator API over real registries and a real SQLite telemetry store, through
@@ -21,6 +28,13 @@ struct OperatorAPITests {
         let directory: URL
         let store: TelemetryStore
         let api: OperatorAPI
+        let issuer: TokenIssuer
+        let audit: AuditLog
+        let reads: AccessReadLog
+
+        /// olga reviews (an operator); alice is patient-001, whose pump is PUMP-0001; bob is
+        /// patient-002, whose pump is PUMP-0002; drsmith is alice's clinician.
+        static let pumpsOfPatients = ["patient-001": ["PUMP-0001"], "patient-002": ["PUMP-0002"]]
 
         init() async throws {
             self.directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -34,7 +48,54 @@ struct OperatorAPITests {
                 metrics: GatewayMetrics(factory: OperatorAPI.metricsFactory(prometheus))
             )
             let phones = PhoneRegistry()
-            self.api = OperatorAPI(pumps: pumps, phones: phones, store: self.store, prometheus: prometheus)
+            self.audit = try await AuditLog.open(stateDirectory: self.directory.path)
+            let accounts = try AccountStore.open(stateDirectory: self.directory.path)
+            let admin = try AuditActor(id: "admin-1", role: "admin")
+            let now = Timestamp(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))
+            for (id, role, attributes) in [
+                ("olga", ActorRole.operator, [String]()), ("alice", .patient, ["patient=patient-001"]),
+                ("bob", .patient, ["patient=patient-002", "phone=PHONE-9"]),
+                ("drsmith", .clinician, ["patient=patient-001"]),
+            ] {
+                _ = try await accounts.add(
+                    id: id,
+                    role: role,
+                    attributes: try AccountAttributes(
+                        try attributes.map { try AccountAttribute(parsing: $0) },
+                        for: role
+                    ),
+                    by: admin,
+                    now: now,
+                    audit: self.audit
+                )
+            }
+            let key = try TokenSigningKey.load(stateDirectory: self.directory.path)
+            self.issuer = try await TokenIssuer(key: key, accounts: accounts)
+            let revocations = try TokenRevocationStore.open(stateDirectory: self.directory.path)
+            let authenticator = try await Authenticator(key: key, accounts: accounts, revocations: revocations)
+            self.reads = AccessReadLog(audit: self.audit, logger: Logger(label: "test"))
+            let access = APIAccess(
+                authenticate: { authorization async throws(ChangeAPIError) in
+                    do throws(AuthenticationError) {
+                        return try await authenticator.authenticate(authorization: authorization, now: Fixture.now())
+                    } catch {
+                        throw ChangeAPIError.unauthenticated(error)
+                    }
+                },
+                scope: { user async throws(ChangeAPIError) in
+                    if CommandPipeline.reviewerRoles.contains(user.actor.role) { return .all }
+                    return .pumps(Set(user.actor.patientIDs.flatMap { Fixture.pumpsOfPatients[$0] ?? [] }))
+                },
+                reads: self.reads,
+                metricsToken: "scrape-token-0123456789"
+            )
+            self.api = OperatorAPI(
+                pumps: pumps,
+                phones: phones,
+                store: self.store,
+                prometheus: prometheus,
+                access: access
+            )
 
             let t0 = OperatorAPITests.t0
             let uplink = phones.uplinkStarted(phone: "PHONE-1", remote: "127.0.0.1:5000", now: t0, close: {})
@@ -107,14 +168,37 @@ struct OperatorAPITests {
             try? FileManager.default.removeItem(at: self.directory)
         }
 
+        static func now() -> Timestamp {
+            Timestamp(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))
+        }
+
+        /// `Bearer <token>` for `user`, or nil for no header.
+        func bearer(_ user: String?) async throws -> String? {
+            guard let user else { return nil }
+            return "Bearer " + (try await issuer.issue(to: user, lifetime: .default, now: Fixture.now())).token
+        }
+
+        func headers(user: String?, authorization: String?) async throws -> HTTPFields {
+            var headers = HTTPFields()
+            if let authorization {
+                headers[.authorization] = authorization
+            } else if let bearer = try await self.bearer(user) {
+                headers[.authorization] = bearer
+            }
+            return headers
+        }
+
         func get<T: Decodable & Sendable>(
             _ uri: String,
             as type: T.Type,
-            status: HTTPResponse.Status = .ok
+            status: HTTPResponse.Status = .ok,
+            user: String? = "olga",
+            authorization: String? = nil
         ) async throws -> T {
             let app = Application(router: self.api.router())
+            let headers = try await self.headers(user: user, authorization: authorization)
             return try await app.test(.router) { client in
-                try await client.execute(uri: uri, method: .get) { response in
+                try await client.execute(uri: uri, method: .get, headers: headers) { response in
                     #expect(response.status == status, "\(uri): \(String(buffer: response.body))")
                     #expect(response.headers[.contentType]?.hasPrefix("application/json") == true)
                     return try JSONDecoder().decode(T.self, from: Data(buffer: response.body))
@@ -122,10 +206,19 @@ struct OperatorAPITests {
             }
         }
 
-        func text(_ uri: String) async throws -> (HTTPResponse.Status, String) {
+        func text(
+            _ uri: String,
+            user: String? = "olga",
+            authorization: String? = nil
+        ) async throws
+            -> (HTTPResponse.Status, String)
+        {
             let app = Application(router: self.api.router())
+            let headers = try await self.headers(user: user, authorization: authorization)
             return try await app.test(.router) { client in
-                try await client.execute(uri: uri, method: .get) { ($0.status, String(buffer: $0.body)) }
+                try await client.execute(uri: uri, method: .get, headers: headers) {
+                    ($0.status, String(buffer: $0.body))
+                }
             }
         }
     }
@@ -173,8 +266,8 @@ struct OperatorAPITests {
     func unknownPump() async throws {
         let fixture = try await Fixture()
         let error = try await fixture.get("/v1/pumps/PUMP-4242", as: APIError.Body.self, status: .notFound)
-        #expect(error.error == "pump_not_found")
-        #expect(error.reason.contains("'PUMP-4242'"), "\(error.reason)")
+        #expect(error.error == "not_found" && error.reason == "pump_not_found")
+        #expect(error.message.contains("'PUMP-4242'"), "\(error.message)")
     }
 
     @Test("GET /v1/phones: connected, the pumps it carries now, streams and bytes")
@@ -216,16 +309,16 @@ struct OperatorAPITests {
     func badLimit(_ limit: String) async throws {
         let fixture = try await Fixture()
         let error = try await fixture.get("/v1/events?limit=\(limit)", as: APIError.Body.self, status: .badRequest)
-        #expect(error.error == "invalid_parameter")
-        #expect(error.reason.contains("'limit'") && error.reason.contains("'\(limit)'"), "\(error.reason)")
+        #expect(error.error == "bad_request" && error.reason == "invalid_parameter")
+        #expect(error.message.contains("'limit'") && error.message.contains("'\(limit)'"), "\(error.message)")
     }
 
     @Test("an unknown endpoint is 404 not_found in the same JSON error form")
     func unknownEndpoint() async throws {
         let fixture = try await Fixture()
         let error = try await fixture.get("/v2/nothing", as: APIError.Body.self, status: .notFound)
-        #expect(error.error == "not_found")
-        #expect(error.reason.contains("/v2/nothing"))
+        #expect(error.error == "not_found" && error.reason == "not_found")
+        #expect(error.message.contains("/v2/nothing"))
     }
 
     @Test("GET /healthz is ok with the counts")

@@ -59,12 +59,12 @@ def therapy(api, token, serials_file, therapy_file):
             sys.exit(f"PUT prescription {serial}: {status} {body}")
 
 
-def connected(api, count, timeout):
+def connected(api, token, count, timeout):
     conn = connection(api)
     deadline = time.time() + float(timeout)
     n = 0
     while time.time() < deadline:
-        status, body = call(conn, "GET", "/v1/pumps")
+        status, body = call(conn, "GET", "/v1/pumps", token)
         pumps = body.get("pumps", body) if isinstance(body, dict) else body
         n = sum(1 for p in pumps if isinstance(p, dict) and p.get("connected"))
         if n >= int(count):

@@ -39,7 +39,7 @@ def connected(api, token, count, timeout):
     while time.time() < deadline:
         u = urlparse(api)
         conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
-        conn.request("GET", "/v1/pumps")
+        conn.request("GET", "/v1/pumps", headers={"Authorization": "Bearer " + token})
         pumps = json.loads(conn.getresponse().read())["pumps"]
         conn.close()
         n = sum(1 for p in pumps if p["connected"])
