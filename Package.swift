@@ -315,9 +315,10 @@ let package = Package(
         .testTarget(
             name: "CommandPipelineTests",
             dependencies: [
-                "CommandPipeline", "ChangeRoutes",
+                "CommandPipeline", "ChangeRoutes", "OperatorAPI", "Gateway",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "HTTPTypes", package: "swift-http-types"), "ChangeRequests", "Accounts", "AccessTokens",
                 "AuditLog", "SafetyPolicy",
                 "TherapyModel", "TherapyJSON", "TunnelProtocol", "CommandAuthority", "MedTunnelPKI",

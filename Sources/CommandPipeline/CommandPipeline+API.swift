@@ -167,7 +167,7 @@ extension CommandPipeline {
                 operation: "set_therapy",
                 target: serial,
                 serial: serial,
-                message: "\(user.account.id) is not a clinician of patient \(document.prescription.patientID)"
+                message: "\(user.account.id) is not a clinician of the prescription's patient"
             )
         }
         return try await perform(on: serial) {
@@ -193,7 +193,7 @@ extension CommandPipeline {
                 target: serial,
                 serial: serial,
                 message: "\(user.account.id) (\(user.actor.role)) is authenticated but not authorized for any control "
-                    + "on pump \(serial) of patient \(therapy.prescription.patientID)"
+                    + "on pump \(serial); a person acts only on the pumps of the patients they act for"
             )
         case .authorized(let controls) where !controls.contains(change.kind):
             throw await denied(

@@ -52,7 +52,8 @@ public enum ApprovalPolicy {
             reasons.append(
                 PolicyReason(
                     code: .approverNotLinkedToPatient,
-                    message: "approver \(approver.id) is not a clinician of patient \(prescription.patientID); "
+                    // Names no patient: the approver is not one of theirs.
+                    message: "approver \(approver.id) is not a clinician of this pump's patient; "
                         + "ask one of the patient's clinicians"
                 )
             )

@@ -185,7 +185,11 @@ final class PipelineFixture: Sendable {
             accounts: accounts,
             store: try ChangeRequestStore.open(stateDirectory: directory, audit: audit),
             issuer: try await TokenIssuer(key: key, accounts: accounts),
-            authenticator: try await Authenticator(key: key, accounts: accounts),
+            authenticator: try await Authenticator(
+                key: key,
+                accounts: accounts,
+                revocations: try TokenRevocationStore.open(stateDirectory: directory)
+            ),
             lockouts: try LockoutStore(stateDirectory: directory, audit: audit),
             clock: clock,
             acknowledgementTimeoutMilliseconds: acknowledgementTimeoutMilliseconds
