@@ -262,6 +262,7 @@ struct DemoCommand: AsyncParsableCommand {
             relay: (port: port, hostile: hostile),
             root: root
         )
+        try await self.tellReadAccess(story, gateway: gateway, commands: commands, tokens: tokens, logger: logger)
         try await self.tellClinicalState(
             story,
             commands: commands,
