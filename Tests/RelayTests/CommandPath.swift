@@ -7,6 +7,8 @@ import CommandPipeline
 import Foundation
 import Gateway
 import GatewayTLS
+import MedTunnelIdentity
+import MedTunnelTestSupport
 import NIOPosix
 import PumpRuntime
 import PumpSimulator
@@ -154,7 +156,7 @@ struct CommandPath: Sendable {
                     from: Data(contentsOf: Self.examples.appendingPathComponent("pump-model.json"))
                 ),
                 commandPublicKeyPEM: try bed.pki.commandPublicKeyPEM(),
-                deviceKeyPEM: try bed.read(bed.pki.key(for: .pump(serial: Self.serial))),
+                deviceKeyPEM: try bed.throwaway.keyPEM(.pump(serial: Self.serial)),
                 stateFilePath: PumpRuntime.stateFilePath(directory: pumpState, serial: Self.serial)
             ),
             factorySettings: try TherapyJSON.settings(
