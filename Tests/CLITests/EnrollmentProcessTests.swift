@@ -214,8 +214,8 @@ struct EnrollmentProcessTests {
     func migrate() throws {
         let tmp = try TemporaryDirectory()
         let old = tmp.sub("old")
-        // An old single-folder PKI, as `pki init` and `issue-pump` wrote it before.
-        try OldLayoutPKI.write(at: URL(fileURLWithPath: old), pumps: ["PUMP-0001"])
+        // An old single-folder PKI, as `pki init` and `issue-pump` wrote it before (PUMP-0002 revoked).
+        try OldLayoutPKI.write(at: URL(fileURLWithPath: old), pumps: ["PUMP-0002", "PUMP-0001"])
         let new = tmp.sub("new")
         let result = try ProcessHarness.medtunnel(["pki", "migrate", "--from", old, "--dir", new])
         #expect(result.status == 0, "\(result.stderr)")

@@ -39,7 +39,8 @@ struct GatewayProcessTests {
             "127.0.0.1:\(running.port)", "--connections", "2", "--telemetry", "3",
         ])
         #expect(result.status == 0, "\(result.stderr)")
-        let lines = result.stdout.split(separator: "\n")
+        // The first line is the pump's state (its --state-dir); then one per connection.
+        let lines = result.stdout.split(separator: "\n").filter { $0.contains(" connection ") }
         #expect(lines.count == 2)
         #expect(lines.first?.contains("handshake full") == true)
         #expect(lines.last?.contains("handshake resumed") == true)
