@@ -80,6 +80,8 @@ struct CommandPath: Sendable {
         let bed = try await RelayTestBed(
             pumps: [Self.serial],
             phones: ["PHONE-1", "PHONE-2"],
+            // The model the pump's runtime runs (the example file), as its certificate names it.
+            pumpModel: "Example 0.05 U pump",
             commandClock: clock,
             rules: rules
         )

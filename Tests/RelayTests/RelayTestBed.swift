@@ -28,14 +28,20 @@ final class RelayTestBed: Sendable {
     static let quiet = Logger(label: "relay-tests", factory: { _ in SwiftLogNoOpLogHandler() })
 
     /// `commandClock`: open the gateway with its command pipeline (`GatewayServer.open`), on
-    /// that clock; nil: a gateway without one.
+    /// that clock; nil: a gateway without one. `pumpModel`: the model the pumps' certificates name.
     init(
         pumps: [String] = ["PUMP-0001", "PUMP-0002", "PUMP-0003"],
         phones: [String] = ["PHONE-1"],
+        pumpModel: String? = ThrowawayPKI.defaultModel,
         commandClock: (@Sendable () -> Timestamp)? = nil,
         rules: RuleSet = RuleSet(rules: [])
     ) async throws {
-        self.throwaway = try ThrowawayPKI(pumps: pumps, phones: phones, prefix: "medtunnel-relay-test")
+        self.throwaway = try ThrowawayPKI(
+            pumps: pumps,
+            phones: phones,
+            model: pumpModel,
+            prefix: "medtunnel-relay-test"
+        )
         self.directory = self.throwaway.root
         self.pki = self.throwaway.gateway
         // No anomaly rules unless a test asks: many tests cut and tamper on purpose, and the
