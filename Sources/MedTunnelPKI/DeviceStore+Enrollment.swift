@@ -43,10 +43,17 @@ extension DeviceStore {
             )
         }
         if case .pump = self.identity {
-            try writeFileDurably(try trust.commandPublicKeyPEM(), to: self.commandPublicKey, mode: 0o644)
+            try Self.write(try trust.commandPublicKeyPEM(), to: self.commandPublicKey)
         }
-        try writeFileDurably(caPEM, to: self.caCertificate, mode: 0o644)
+        try Self.write(caPEM, to: self.caCertificate)
         try writeFileDurably(certificatePEM, to: self.certificate, mode: 0o644)
+    }
+
+    /// Writes a public anchor unless the same text is there: a fleet's pumps share one folder
+    /// and its anchors, and each durable write costs fsyncs.
+    private static func write(_ text: String, to url: URL) throws {
+        if (try? String(contentsOf: url, encoding: .utf8)) == text { return }
+        try writeFileDurably(text, to: url, mode: 0o644)
     }
 
     /// For simulators and tests: the whole provisioning in one process. The key is born here (or

@@ -9,7 +9,7 @@ struct PKILocation: ParsableArguments {
     @Option(name: .customLong("ca-dir"), help: "The CA folder (default DIR/ca).") var caDir: String?
     @Option(name: .customLong("gateway-dir"), help: "The gateway folder (default DIR/gateway).") var gatewayDir: String?
 
-    /// Both folders; `needs` says which of them the command uses, for the message when one is missing.
+    /// Both folders: each given apart, or derived from `--dir`.
     func layout() throws -> PKILayout {
         let derived = self.dir.map { PKILayout(root: $0) }
         guard let ca = self.caDir.map(CADirectory.init) ?? derived?.ca else {
