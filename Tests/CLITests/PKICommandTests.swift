@@ -40,16 +40,44 @@ struct PKICommandTests {
         #expect(try String(contentsOfFile: "\(dir)/ca/ca.pem", encoding: .utf8) != caBefore)
     }
 
-    @Test("init with --ca-dir and --gateway-dir keeps the two folders apart")
+    @Test("init, sign-pump and revoke with --ca-dir and --gateway-dir keep the two folders apart")
     func initializeApart() throws {
         let tmp = try TemporaryDirectory()
-        let result = try ProcessHarness.medtunnel([
-            "pki", "init", "--ca-dir", tmp.sub("offline-ca"), "--gateway-dir", tmp.sub("gw"),
-        ])
+        let ca = tmp.sub("offline-ca")
+        let gateway = tmp.sub("gw")
+        let result = try ProcessHarness.medtunnel(["pki", "init", "--ca-dir", ca, "--gateway-dir", gateway])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(FileManager.default.fileExists(atPath: tmp.sub("offline-ca") + "/ca.key"))
-        #expect(FileManager.default.fileExists(atPath: tmp.sub("gw") + "/command.key"))
-        #expect(!FileManager.default.fileExists(atPath: tmp.sub("gw") + "/ca.key"))
+        #expect(FileManager.default.fileExists(atPath: ca + "/ca.key"))
+        #expect(FileManager.default.fileExists(atPath: gateway + "/command.key"))
+        #expect(!FileManager.default.fileExists(atPath: gateway + "/ca.key"))
+
+        let pump = tmp.sub("pump")
+        let steps = [
+            ["pump-sim", "--state-dir", pump, "--serial", "PUMP-0001", "--csr", tmp.sub("p.csr")],
+            [
+                "pki", "sign-pump", "--ca-dir", ca, "--gateway-dir", gateway, "--csr", tmp.sub("p.csr"), "--model",
+                "M", "--firmware", "1", "--out", tmp.sub("p.pem"),
+            ],
+            [
+                "pump-sim", "--state-dir", pump, "--serial", "PUMP-0001", "--install", tmp.sub("p.pem"), "--trust",
+                gateway,
+            ],
+            ["audit", "append", "--state-dir", tmp.sub("state"), "--kind", "config.changed", "--actor", "setup"],
+            [
+                "pki", "revoke", "--gateway-dir", gateway, "--serial", "PUMP-0001", "--reason", "lost", "--by", "carol",
+                "--state-dir", tmp.sub("state"),
+            ],
+        ]
+        for arguments in steps {
+            let step = try ProcessHarness.medtunnel(arguments)
+            #expect(step.status == 0, "\(arguments): \(step.stderr)")
+        }
+        #expect(FileManager.default.fileExists(atPath: ca + "/enrolled/pumps/PUMP-0001.pem"))
+        #expect(FileManager.default.fileExists(atPath: gateway + "/pumps/PUMP-0001.pem"))
+        #expect(try String(contentsOfFile: gateway + "/revoked.txt", encoding: .utf8).contains("PUMP-0001"))
+        let missing = try ProcessHarness.medtunnel(["pki", "sign-phone", "--csr", tmp.sub("p.csr")])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("give --dir PKI"), "\(missing.stderr)")
     }
 
     @Test("the removed issue-pump and issue-phone fail, pointing to the CSR flow")
