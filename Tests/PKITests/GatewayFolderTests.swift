@@ -47,6 +47,12 @@ struct GatewayFolderTests {
         let error = try self.refusal(pki.gateway)
         #expect(error.code == .unsafeGatewayFolder)
         #expect(error.reason.contains("\(leftOver.path) is a private key the gateway must not hold"), "\(error)")
+        try FileManager.default.removeItem(at: leftOver)
+        // A link to the pump's key, under a name that does not say "key", is a key all the same.
+        let link = pki.gateway.root.appendingPathComponent("pumps/PUMP-0001.backup")
+        try FileManager.default.createSymbolicLink(at: link, withDestinationURL: pki.keyURL(.pump(serial: "PUMP-0001")))
+        let linked = try self.refusal(pki.gateway)
+        #expect(linked.reason.contains("\(link.path) is a private key the gateway must not hold"), "\(linked)")
     }
 
     @Test("gateway.key or command.key readable by group or others is refused naming the file and chmod 600")
