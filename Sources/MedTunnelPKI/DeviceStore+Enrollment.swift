@@ -58,8 +58,8 @@ extension DeviceStore {
 
     /// For simulators and tests: the whole provisioning in one process. The key is born here (or
     /// kept), the request is signed by the CA of `layout` and installed with the anchors of its
-    /// gateway folder. The key never leaves this store. A device already enrolled is left as it
-    /// is (returns `false`). A device the CA enrolled with another key is refused
+    /// gateway folder. The key never leaves this store. A device already enrolled with this CA is
+    /// left as it is (returns `false`). A device the CA enrolled with another key is refused
     /// (`.alreadyEnrolled`) unless `replace`.
     @discardableResult
     public func enroll(
@@ -69,7 +69,14 @@ extension DeviceStore {
         replace: Bool = false,
         now: Date = Date()
     ) throws -> Bool {
-        if self.isEnrolled, FileManager.default.fileExists(atPath: self.key.path) { return false }
+        // Enrolled with this PKI's CA: nothing to do. Enrolled with another (a PKI made anew): the
+        // same key is enrolled again with this one.
+        if self.isEnrolled, FileManager.default.fileExists(atPath: self.key.path),
+            (try? String(contentsOf: self.caCertificate, encoding: .utf8))
+                == (try? String(contentsOf: layout.gateway.caCertificate, encoding: .utf8))
+        {
+            return false
+        }
         let request = try DeviceCertificateRequest(
             pem: try self.certificateSigningRequest(),
             kind: self.identity.kind == "pump" ? .pump : .phone,

@@ -94,6 +94,30 @@ struct GatewayFolderTests {
         #expect(error.reason.contains(store.key.path), "\(error)")
     }
 
+    @Test(
+        "--enroll-with keeps a device enrolled with this CA as it is, enrolls the same key again with a new CA, and refuses a second device's key for an enrolled serial"
+    )
+    func enrollAgain() throws {
+        let first = try ThrowawayPKI(pumps: ["PUMP-0001"])
+        let second = try ThrowawayPKI()
+        defer {
+            first.remove()
+            second.remove()
+        }
+        let pump = DeviceIdentity.pump(serial: "PUMP-0001")
+        let store = first.store(pump)
+        let key = try first.keyPEM(pump)
+        let certificate = try first.certificatePEM(pump)
+        #expect(try !store.enroll(with: first.layout))
+        #expect(try first.certificatePEM(pump) == certificate)
+        #expect(try store.enroll(with: second.layout))
+        #expect(try first.keyPEM(pump) == key)
+        #expect(try store.credentials().caCertificatePEM == second.caCertificatePEM())
+        let impostor = second.store(pump)
+        let error = try #require(throws: PKIError.self) { try impostor.enroll(with: second.layout) }
+        #expect(error.code == .alreadyEnrolled)
+    }
+
     @Test("a device refuses to install a certificate for another key or from another CA")
     func installMismatch() throws {
         let pki = try ThrowawayPKI(pumps: ["PUMP-0001"])
