@@ -21,7 +21,7 @@ struct EnrollmentProcessTests {
     @Test(
         "pump-sim --csr, pki sign-pump, pump-sim --install: the key stays on the pump (0600), the certificate carries the model and firmware, the gateway folder gets the certificate only"
     )
-    func signPump() throws {
+    func enrollThroughTheCLI() throws {
         let (tmp, pki) = try self.initialized()
         let pump = tmp.sub("pump")
         try ProcessHarness.enrollPump(
