@@ -275,7 +275,12 @@ let package = Package(
 
         // MARK: Tests
         // Shared test support: child processes without Foundation's Process (see ChildProcess).
-        .target(name: "MedTunnelTestSupport", path: "Tests/MedTunnelTestSupport", swiftSettings: swiftSettings),
+        .target(
+            name: "MedTunnelTestSupport",
+            dependencies: ["MedTunnelPKI", "MedTunnelIdentity"],
+            path: "Tests/MedTunnelTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "TherapyModelTests", dependencies: ["TherapyModel"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SafetyPolicyTests",
@@ -295,7 +300,7 @@ let package = Package(
             name: "PumpRuntimeTests",
             dependencies: [
                 "PumpRuntime", "CommandAuthority", "TunnelProtocol", "TherapyModel", "MedTunnelPKI",
-                "MedTunnelIdentity", "GatewayTLS", "PumpSimulator", "PumpTLS",
+                "MedTunnelIdentity", "GatewayTLS", "PumpSimulator", "PumpTLS", "MedTunnelTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -322,7 +327,7 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"), "ChangeRequests", "Accounts", "AccessTokens",
                 "AuditLog", "SafetyPolicy",
                 "TherapyModel", "TherapyJSON", "TunnelProtocol", "CommandAuthority", "MedTunnelPKI",
-                "MedTunnelIdentity",
+                "MedTunnelIdentity", "MedTunnelTestSupport",
                 "PumpRuntime", "Lockouts",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -339,14 +344,19 @@ let package = Package(
         ),
         .testTarget(
             name: "PKITests",
-            dependencies: ["MedTunnelPKI", "MedTunnelIdentity"],
+            dependencies: [
+                "MedTunnelPKI", "MedTunnelIdentity", "MedTunnelTestSupport", "CommandAuthority",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "GatewayTests",
             dependencies: [
                 "Gateway", "TunnelProtocol", "TelemetryStore", "SQLiteStore", "PumpSimulator", "PumpTLS",
-                "MedTunnelPKI", "MedTunnelIdentity", "RelayCore", "GatewayTLS",
+                "MedTunnelPKI", "MedTunnelIdentity", "RelayCore", "GatewayTLS", "MedTunnelTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -383,7 +393,7 @@ let package = Package(
             dependencies: [
                 "RelayCore", "RelayFraming", "RelayHostility", "Gateway", "GatewayTLS", "PumpSimulator", "PumpTLS",
                 "TunnelProtocol",
-                "MedTunnelPKI", "MedTunnelIdentity",
+                "MedTunnelPKI", "MedTunnelIdentity", "MedTunnelTestSupport",
                 // The command path through a hostile relay (CommandPathHostilityTests).
                 "CommandPipeline", "ChangeRequests", "Accounts", "AccessTokens", "AuditLog", "PumpRuntime",
                 "AnomalyRules", "SecurityEvents", "Lockouts",

@@ -19,7 +19,10 @@ public struct AcknowledgementVerifier: Sendable {
         } catch {
             throw CommandAuthorityError(.invalidKey, "the pump certificate's subject alternative names do not parse")
         }
-        guard uris.count == 1, case .pump(let serial) = DeviceIdentity(uri: uris[0]) else {
+        // Only identity URNs count: a pump certificate also carries its model and firmware as
+        // `urn:medtunnel:model:…`/`firmware:…` SAN URIs, which DeviceIdentity(uri:) rejects.
+        let identities = uris.compactMap(DeviceIdentity.init(uri:))
+        guard identities.count == 1, case .pump(let serial) = identities[0] else {
             throw CommandAuthorityError(.invalidKey, "the certificate does not name exactly one pump")
         }
         guard let key = P256.Signing.PublicKey(certificate.publicKey) else {

@@ -18,9 +18,9 @@ extension CommandPipeline {
         slot: PumpSlot
     ) async {
         let serial = link.serial
-        let verifier: AcknowledgementVerifier
+        let facts: PumpCertificateFacts
         do {
-            verifier = try pumpKeys.verifier(for: serial)
+            facts = try pumpKeys.facts(for: serial)
         } catch {
             await securityEvent(
                 "pump_key_unavailable",
@@ -30,7 +30,7 @@ extension CommandPipeline {
             channel.close()
             return
         }
-        let session = PumpSlot.Session(link: link, channel: channel, verifier: verifier, carrier: channel.carrier)
+        let session = PumpSlot.Session(link: link, channel: channel, verifier: facts.verifier, carrier: channel.carrier)
         if case .replaced(let old, let inFlight) = slot.delivery.connected(
             session,
             reportsLockedOut: hello.mode.contains(.lockedOut)
@@ -42,9 +42,7 @@ extension CommandPipeline {
         slot.reportedDigest = hello.settingsDigest
         slot.noteMode(hello.mode, at: clock())
         slot.lastAppliedSequence = hello.lastAppliedSequence
-        if hello.version >= 2 {
-            slot.model = hello.model.isEmpty ? nil : hello.model
-        }
+        await noteModel(facts.model, hello: hello, serial: serial, slot: slot)
         slot.firmware = hello.firmware
         logger.info(
             "pump said hello",
@@ -66,6 +64,27 @@ extension CommandPipeline {
         }
         if let phone = channel.phone {
             reportObservation(kind: "pump_connected", pump: serial, phone: phone, detail: "hello via phone \(phone)")
+        }
+    }
+
+    /// The model lockouts by `model:` match: the certificate's, which the CA signed at enrollment,
+    /// not the hello's, which the pump (or whoever holds its key) says. A hello naming another
+    /// model is recorded as `pump_model_mismatch` and the certificate wins. A certificate without
+    /// a model (made before models were written into them) leaves the hello's, as before.
+    private func noteModel(_ certified: String?, hello: InnerMessage.Hello, serial: String, slot: PumpSlot) async {
+        let announced = hello.version >= 2 && !hello.model.isEmpty ? hello.model : nil
+        guard let certified else {
+            if hello.version >= 2 { slot.model = announced }
+            return
+        }
+        slot.model = certified
+        if let announced, announced != certified {
+            await securityEvent(
+                "pump_model_mismatch",
+                serial: serial,
+                detail: "the hello says model '\(announced.prefix(64))', the certificate '\(certified)'; "
+                    + "the certificate's is used"
+            )
         }
     }
 

@@ -2,24 +2,46 @@ public import CommandAuthority
 import Foundation
 public import MedTunnelPKI
 
+/// What the gateway knows of a pump from its certificate: the key that signs its
+/// acknowledgements, and the model the CA wrote into it at enrollment.
+public struct PumpCertificateFacts: Sendable {
+    public let verifier: AcknowledgementVerifier
+    /// The pump model from the certificate (`urn:medtunnel:model:NAME`); nil for a certificate
+    /// made before models were written into them (a migrated PKI).
+    public let model: String?
+
+    public init(verifier: AcknowledgementVerifier, model: String?) {
+        self.verifier = verifier
+        self.model = model
+    }
+}
+
 /// Where the pipeline finds the key that signs a pump's acknowledgements: the public key of
 /// the pump's certificate. Looked up once per session (when the pump says hello).
 public struct PumpKeys: Sendable {
-    private let load: @Sendable (String) throws -> AcknowledgementVerifier
+    private let load: @Sendable (String) throws -> PumpCertificateFacts
 
-    public init(_ load: @escaping @Sendable (String) throws -> AcknowledgementVerifier) {
+    public init(_ load: @escaping @Sendable (String) throws -> PumpCertificateFacts) {
         self.load = load
     }
 
-    /// The certificates the PKI issued: `DIR/pumps/SERIAL.pem`.
+    /// The certificates the PKI issued: `DIR/pumps/SERIAL.pem` in the gateway folder.
     public static func pki(_ directory: PKIDirectory) -> PumpKeys {
         PumpKeys { serial in
             let url = directory.certificate(for: .pump(serial: serial))
-            return try AcknowledgementVerifier(pumpCertificatePEM: try String(contentsOf: url, encoding: .utf8))
+            let pem = try String(contentsOf: url, encoding: .utf8)
+            return PumpCertificateFacts(
+                verifier: try AcknowledgementVerifier(pumpCertificatePEM: pem),
+                model: try DeviceCertificateClaims(pem: pem).model
+            )
         }
     }
 
-    func verifier(for serial: String) throws -> AcknowledgementVerifier {
+    public func facts(for serial: String) throws -> PumpCertificateFacts {
         try load(serial)
+    }
+
+    func verifier(for serial: String) throws -> AcknowledgementVerifier {
+        try load(serial).verifier
     }
 }

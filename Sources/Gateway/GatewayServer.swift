@@ -110,6 +110,7 @@ public final class GatewayServer: Sendable {
         group: any EventLoopGroup,
         commandClock: @escaping @Sendable () -> Timestamp = CommandPipeline.wallClock
     ) async throws -> GatewayServer {
+        try configuration.pki.checkGatewayFolder()
         try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
         let commands = try await CommandPipeline.open(
             stateDirectory: configuration.stateDirectory,
@@ -199,12 +200,14 @@ public final class GatewayServer: Sendable {
         self.commands = commands
         self.events = events
         let pki = configuration.pki
+        // Before anything is read: a folder with a CA key or a device key must not run at all.
+        try pki.checkGatewayFolder()
         func read(_ url: URL) throws -> String {
             do {
                 return try String(contentsOf: url, encoding: .utf8)
             } catch {
                 throw GatewayStartupError(
-                    "cannot read \(url.path): \(error.localizedDescription). Create the PKI with `medtunnel pki init --dir \(pki.root.path)`"
+                    "cannot read \(url.path): \(error.localizedDescription). Create the PKI with `medtunnel pki init --dir PKI` and run with --pki PKI/gateway"
                 )
             }
         }

@@ -1,4 +1,4 @@
-import Crypto
+public import Crypto
 public import Foundation
 public import MedTunnelIdentity
 import SwiftASN1
@@ -64,8 +64,8 @@ public struct CertificateAuthority: Sendable {
         return CertificateAuthority(certificate: certificate, key: key)
     }
 
-    /// Loads the CA from `DIR/ca.pem` and `DIR/ca.key`, checking that they belong together.
-    public static func load(from directory: PKIDirectory) throws -> CertificateAuthority {
+    /// Loads the CA from `CA/ca.pem` and `CA/ca.key`, checking that they belong together.
+    public static func load(from directory: CADirectory) throws -> CertificateAuthority {
         let certificatePEM = try directory.read(directory.caCertificate)
         let keyPEM = try directory.read(directory.caKey)
         let certificate: Certificate
@@ -86,8 +86,8 @@ public struct CertificateAuthority: Sendable {
         return CertificateAuthority(certificate: certificate, key: key)
     }
 
-    /// Writes `DIR/ca.pem` and `DIR/ca.key`. An existing CA is never replaced unless `force`.
-    public func save(to directory: PKIDirectory, force: Bool = false) throws {
+    /// Writes `CA/ca.pem` and `CA/ca.key`. An existing CA is never replaced unless `force`.
+    public func save(to directory: CADirectory, force: Bool = false) throws {
         let fm = FileManager.default
         if !force
             && (fm.fileExists(atPath: directory.caCertificate.path) || fm.fileExists(atPath: directory.caKey.path))
@@ -101,7 +101,9 @@ public struct CertificateAuthority: Sendable {
         try writeFileDurably(try self.certificate.serializeAsPEM().pemString, to: directory.caCertificate, mode: 0o644)
     }
 
-    /// Issues a certificate for `profile` with a new P-256 key.
+    /// Issues a certificate for `profile` with a new P-256 key generated here: for the gateway's
+    /// own TLS key (and for tests). Devices generate their keys themselves and send a CSR
+    /// (``signDevice(_:publicKey:notValidBefore:notValidAfter:)``).
     public func issue(
         _ profile: CertificateProfile,
         notValidBefore: Date = Date().addingTimeInterval(-300),
@@ -132,6 +134,56 @@ public struct CertificateAuthority: Sendable {
             usage = .clientAuth
             names = [.uniformResourceIdentifier(identity.uri)]
         }
+        let certificate = try self.certificate(
+            publicKey: publicKey,
+            subject: subject,
+            usage: usage,
+            names: names,
+            notValidBefore: notValidBefore,
+            notValidAfter: notValidAfter
+        )
+        return IssuedCredential(
+            certificatePEM: try certificate.serializeAsPEM().pemString,
+            privateKeyPEM: leafKey.pemRepresentation,
+            certificate: certificate
+        )
+    }
+
+    /// Signs a device certificate for a public key the device generated (its CSR's): clientAuth,
+    /// CN the serial or phone id, SAN URIs the identity and, for pumps, model and firmware
+    /// (``DeviceCertificateClaims``). The caller checked the CSR (``DeviceCertificateRequest``).
+    public func signDevice(
+        _ claims: DeviceCertificateClaims,
+        publicKey: P256.Signing.PublicKey,
+        notValidBefore: Date,
+        notValidAfter: Date
+    ) throws -> Certificate {
+        if let problem = DeviceIdentity.validationProblem(claims.identity.name) {
+            throw PKIError(.invalidName, "\(claims.identity.kind) name '\(claims.identity.name)' \(problem)")
+        }
+        for (what, value) in [("model", claims.model), ("firmware", claims.firmware)] {
+            if let value, let problem = DeviceCertificateClaims.validationProblem(value) {
+                throw PKIError(.invalidAttribute, "the \(what) name '\(value.prefix(80))' \(problem)")
+            }
+        }
+        return try self.certificate(
+            publicKey: Certificate.PublicKey(publicKey),
+            subject: try DistinguishedName { CommonName(claims.identity.name) },
+            usage: .clientAuth,
+            names: claims.subjectAlternativeNames,
+            notValidBefore: notValidBefore,
+            notValidAfter: notValidAfter
+        )
+    }
+
+    private func certificate(
+        publicKey: Certificate.PublicKey,
+        subject: DistinguishedName,
+        usage: ExtendedKeyUsage.Usage,
+        names: [GeneralName],
+        notValidBefore: Date,
+        notValidAfter: Date
+    ) throws -> Certificate {
         let caKeyIdentifier = try self.certificate.extensions.subjectKeyIdentifier?.keyIdentifier
         let extensions = try Certificate.Extensions {
             Critical(BasicConstraints.notCertificateAuthority)
@@ -141,7 +193,7 @@ public struct CertificateAuthority: Sendable {
             SubjectKeyIdentifier(hash: publicKey)
             AuthorityKeyIdentifier(keyIdentifier: caKeyIdentifier)
         }
-        let certificate = try Certificate(
+        return try Certificate(
             version: .v3,
             serialNumber: Certificate.SerialNumber(),
             publicKey: publicKey,
@@ -152,11 +204,6 @@ public struct CertificateAuthority: Sendable {
             signatureAlgorithm: .ecdsaWithSHA256,
             extensions: extensions,
             issuerPrivateKey: Certificate.PrivateKey(self.key)
-        )
-        return IssuedCredential(
-            certificatePEM: try certificate.serializeAsPEM().pemString,
-            privateKeyPEM: leafKey.pemRepresentation,
-            certificate: certificate
         )
     }
 

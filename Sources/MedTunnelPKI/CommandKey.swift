@@ -28,7 +28,7 @@ extension PKIDirectory {
             throw PKIError(
                 .missingFile,
                 "\(url.path) does not exist: this PKI has no command key yet; run "
-                    + "`medtunnel pki init --dir \(self.root.path)` to add one (the CA and certificates are kept)"
+                    + "`medtunnel pki init --gateway-dir \(self.root.path) --ca-dir CA` to add one (the CA and certificates are kept)"
             )
         }
         return try self.read(url)

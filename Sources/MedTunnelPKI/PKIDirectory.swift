@@ -5,16 +5,17 @@ public import MedTunnelIdentity
 import Glibc
 #endif
 
-/// The layout of a MedTunnel PKI directory:
+/// The gateway's PKI folder, `PKI/gateway/`: exactly what the gateway runs with.
 ///
 /// ```
-/// DIR/ca.pem, DIR/ca.key            the MedTunnel CA (the key never leaves this directory)
+/// DIR/ca.pem                        the MedTunnel CA certificate (its key stays in PKI/ca: CADirectory)
 /// DIR/gateway.pem, DIR/gateway.key  the gateway's TLS server certificate
 /// DIR/command.key, DIR/command.pem  the gateway's command-signing key and its public key
-/// DIR/pumps/SERIAL.pem, .key        one per pump (clientAuth)
-/// DIR/phones/ID.pem, .key           one per phone relay (clientAuth)
+/// DIR/pumps/SERIAL.pem              one certificate per enrolled pump (its key never leaves the pump)
+/// DIR/phones/ID.pem                 one certificate per enrolled phone relay
 /// DIR/revoked.txt                   the revocation list the gateway checks at every handshake
 /// ```
+/// The gateway refuses a folder holding any other private key (``checkGatewayFolder()``).
 /// Private keys are written with mode 0600, certificates 0644; every file is written to a
 /// temporary name, fsync'd and renamed, so a crash leaves either the old file or the new one.
 public struct PKIDirectory: Sendable {
@@ -25,17 +26,12 @@ public struct PKIDirectory: Sendable {
     }
 
     public var caCertificate: URL { self.root.appendingPathComponent("ca.pem") }
-    public var caKey: URL { self.root.appendingPathComponent("ca.key") }
     public var gatewayCertificate: URL { self.root.appendingPathComponent("gateway.pem") }
     public var gatewayKey: URL { self.root.appendingPathComponent("gateway.key") }
     public var revocationList: URL { self.root.appendingPathComponent("revoked.txt") }
 
     public func certificate(for identity: DeviceIdentity) -> URL {
         self.deviceDirectory(identity).appendingPathComponent("\(identity.name).pem")
-    }
-
-    public func key(for identity: DeviceIdentity) -> URL {
-        self.deviceDirectory(identity).appendingPathComponent("\(identity.name).key")
     }
 
     func deviceDirectory(_ identity: DeviceIdentity) -> URL {
@@ -49,7 +45,7 @@ public struct PKIDirectory: Sendable {
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw PKIError(
                 .missingFile,
-                "\(url.path) does not exist; create the PKI with `medtunnel pki init --dir \(self.root.path)`"
+                "\(url.path) does not exist; create the PKI with `medtunnel pki init --dir PKI` (this folder is then PKI/gateway)"
             )
         }
         do {
@@ -61,7 +57,7 @@ public struct PKIDirectory: Sendable {
 }
 
 /// Writes `contents` to `url` atomically and durably with the given permission bits.
-func writeFileDurably(_ contents: String, to url: URL, mode: mode_t) throws {
+public func writeFileDurably(_ contents: String, to url: URL, mode: mode_t) throws {
     let directory = url.deletingLastPathComponent()
     do {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

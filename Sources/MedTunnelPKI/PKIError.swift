@@ -11,6 +11,14 @@ public struct PKIError: Error, Hashable, CustomStringConvertible {
             case notIssued
             case notRevoked
             case invalidReason
+            case invalidRequest
+            case requestSignatureInvalid
+            case unsupportedKey
+            case alreadyEnrolled
+            case invalidAttribute
+            case unsafeGatewayFolder
+            case unsafeKeyPermissions
+            case certificateMismatch
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -33,6 +41,23 @@ public struct PKIError: Error, Hashable, CustomStringConvertible {
         public static let notRevoked = Code(.notRevoked)
         /// A revocation or its reversal gives no reason.
         public static let invalidReason = Code(.invalidReason)
+        /// A certificate signing request is not a PEM CSR, or names no valid device.
+        public static let invalidRequest = Code(.invalidRequest)
+        /// A CSR's signature does not verify with its own public key (altered, or not made by the key's holder).
+        public static let requestSignatureInvalid = Code(.requestSignatureInvalid)
+        /// A key is not ECDSA P-256, the only kind the pump's mbedTLS profile accepts.
+        public static let unsupportedKey = Code(.unsupportedKey)
+        /// The CA already enrolled this serial or phone id (pass `--replace` to enroll a new key for it).
+        public static let alreadyEnrolled = Code(.alreadyEnrolled)
+        /// A pump model or firmware name is empty, too long or has characters other than printable ASCII.
+        public static let invalidAttribute = Code(.invalidAttribute)
+        /// The gateway's PKI folder holds what the gateway must not have (a CA key, a device key), or is the
+        /// PKI root instead of its `gateway/` folder.
+        public static let unsafeGatewayFolder = Code(.unsafeGatewayFolder)
+        /// A private key file is readable or writable by its group or by others.
+        public static let unsafeKeyPermissions = Code(.unsafeKeyPermissions)
+        /// A certificate to install is not for this device's key or identity, or not from the trusted CA.
+        public static let certificateMismatch = Code(.certificateMismatch)
 
         public var description: String { String(describing: self.base) }
     }
@@ -42,7 +67,7 @@ public struct PKIError: Error, Hashable, CustomStringConvertible {
     public let file: String
     public let line: Int
 
-    init(_ code: Code, _ reason: String, file: String = #fileID, line: Int = #line) {
+    public init(_ code: Code, _ reason: String, file: String = #fileID, line: Int = #line) {
         self.code = code
         self.reason = reason
         self.file = file

@@ -115,16 +115,16 @@ extension RevocationList {
     }
 
     private static func notIssued(_ identity: DeviceIdentity, _ directory: PKIDirectory) -> PKIError {
-        let issue =
+        let enroll =
             switch identity {
-            case .pump(let serial): "medtunnel pki issue-pump --dir \(directory.root.path) --serial \(serial)"
-            case .phone(let id): "medtunnel pki issue-phone --dir \(directory.root.path) --id \(id)"
+            case .pump: "medtunnel pki sign-pump --csr FILE --model NAME --firmware VERSION"
+            case .phone: "medtunnel pki sign-phone --csr FILE"
             }
         return PKIError(
             .notIssued,
             "\(identity) has no certificate from the PKI in \(directory.root.path) "
                 + "(no \(directory.certificate(for: identity).path)): nothing was revoked; check the "
-                + "\(identity.kind == "pump" ? "serial" : "phone id") and the PKI directory, or issue one with `\(issue)`"
+                + "\(identity.kind == "pump" ? "serial" : "phone id") and the PKI folder, or enroll it with `\(enroll)`"
         )
     }
 

@@ -10,5 +10,6 @@ public enum SecurityEventKinds {
         "acknowledgement_rejected", "unexpected_acknowledgement", "malformed_acknowledgement", "settings_mismatch",
         "pump_ahead_of_gateway", "sequence_replayed_by_pump", "unsettled_command", "acknowledgement_timeout",
         "pump_storage_failed", "pump_key_unavailable", "lockout_refused_by_pump", "pump_reports_unknown_lockout",
+        "pump_model_mismatch",
     ]
 }

@@ -53,16 +53,17 @@ extension DemoCommand {
     static let commandLink = 7
 
     /// A demo pump's command core: its state file under the demo's directory, the demo's model
-    /// and settings, the PKI's command key pinned.
+    /// and settings, the command key installed in its own folder pinned.
     static func runtime(serial: String, pki: PKIDirectory, root: String) throws -> PumpRuntime {
         let directory = root + "/pump-state"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let credentials = try Self.credentials(.pump(serial: serial), pki: pki)
         return try PumpRuntime(
             PumpRuntime.Configuration(
                 serial: serial,
                 model: try TherapyJSON.pumpModel(from: Data(DemoTherapy.model.utf8)),
-                commandPublicKeyPEM: try pki.commandPublicKeyPEM(),
-                deviceKeyPEM: try String(contentsOf: pki.key(for: .pump(serial: serial)), encoding: .utf8),
+                commandPublicKeyPEM: credentials.commandPublicKeyPEM ?? "",
+                deviceKeyPEM: credentials.privateKeyPEM,
                 stateFilePath: PumpRuntime.stateFilePath(directory: directory, serial: serial)
             ),
             factorySettings: try TherapyJSON.settings(from: Data(DemoTherapy.settings.utf8))

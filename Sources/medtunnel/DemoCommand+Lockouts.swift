@@ -47,11 +47,12 @@ extension DemoCommand {
             hostile = relay
             interposer = { link, openStream in try relay.install(on: link, openStream: openStream) }
         }
+        let phone = try Self.credentials(.phone(id: id), pki: pki)
         let tls = try GatewayTLSContext(
             .phoneClient(
-                trustRootsPEM: try String(contentsOf: pki.caCertificate, encoding: .utf8),
-                certificateChainPEM: try String(contentsOf: pki.certificate(for: .phone(id: id)), encoding: .utf8),
-                privateKeyPEM: try String(contentsOf: pki.key(for: .phone(id: id)), encoding: .utf8),
+                trustRootsPEM: phone.caCertificatePEM,
+                certificateChainPEM: phone.certificatePEM,
+                privateKeyPEM: phone.privateKeyPEM,
                 gatewayHost: "127.0.0.1"
             )
         )

@@ -47,16 +47,21 @@ struct DemoCommand: AsyncParsableCommand {
     private func tell(_ story: DemoStory, root: String) async throws {
         var logger = Logger(label: "medtunnel.demo")
         logger.logLevel = .critical
-        let pki = PKIDirectory(root + "/pki")
+        let layout = Self.layout(root: root)
+        let pki = layout.gateway
         let serials = ["PUMP-0001", "PUMP-0002", "PUMP-0003"]
 
-        story.step("A throwaway PKI in \(root)/pki")
-        try PKIOperations.initialize(pki, force: true)
-        for serial in serials { try PKIOperations.issue(.pump(serial: serial), in: pki, force: true) }
-        for phone in ["PHONE-1", "PHONE-2", "PHONE-3"] {
-            try PKIOperations.issue(.phone(id: phone), in: pki, force: true)
-        }
-        story.line("the MedTunnel CA, a gateway certificate, one per pump and one per phone (ECDSA P-256)")
+        story.step("A throwaway PKI in \(root)/pki: the CA in pki/ca, the gateway's folder in pki/gateway")
+        // A rerun in the same --state-dir starts from a new CA: devices enrolled with the old one go too.
+        for folder in ["/pki", "/devices"] { try? FileManager.default.removeItem(atPath: root + folder) }
+        try PKIOperations.initialize(layout, force: true)
+        let model = try TherapyJSON.pumpModel(from: Data(DemoTherapy.model.utf8)).name
+        for serial in serials { try Self.enroll(.pump(serial: serial), root: root, model: model) }
+        for phone in ["PHONE-1", "PHONE-2", "PHONE-3"] { try Self.enroll(.phone(id: phone), root: root) }
+        story.line(
+            "the MedTunnel CA and a gateway certificate; each pump and phone made its key (ECDSA P-256) in its own "
+                + "folder \(root)/devices/NAME and sent only a signing request; the pump certificates name the model"
+        )
 
         story.step("The gateway terminates each pump's inner TLS (OpenSSL, TLS 1.2, ECDHE-ECDSA AEAD)")
         let group = MultiThreadedEventLoopGroup.singleton
@@ -91,16 +96,14 @@ struct DemoCommand: AsyncParsableCommand {
             eventLoop: relayLoop,
             logger: logger
         )
+        let phone1 = try Self.credentials(.phone(id: "PHONE-1"), pki: pki)
         let relay = PhoneRelay(
             configuration: .init(
                 tls: try GatewayTLSContext(
                     .phoneClient(
-                        trustRootsPEM: try String(contentsOf: pki.caCertificate, encoding: .utf8),
-                        certificateChainPEM: try String(
-                            contentsOf: pki.certificate(for: .phone(id: "PHONE-1")),
-                            encoding: .utf8
-                        ),
-                        privateKeyPEM: try String(contentsOf: pki.key(for: .phone(id: "PHONE-1")), encoding: .utf8),
+                        trustRootsPEM: phone1.caCertificatePEM,
+                        certificateChainPEM: phone1.certificatePEM,
+                        privateKeyPEM: phone1.privateKeyPEM,
                         gatewayHost: "127.0.0.1"
                     )
                 ),
@@ -120,15 +123,13 @@ struct DemoCommand: AsyncParsableCommand {
         story.line("PHONE-1 connected to the gateway; pumps reach the phone at \(links.address)")
 
         let pumps = try serials.map { serial in
-            SimulatedPump(
+            let credentials = try Self.credentials(.pump(serial: serial), pki: pki)
+            return SimulatedPump(
                 serial: serial,
                 configuration: try PumpTLSConfiguration(
-                    trustedCAPEM: try String(contentsOf: pki.caCertificate, encoding: .utf8),
-                    certificatePEM: try String(
-                        contentsOf: pki.certificate(for: .pump(serial: serial)),
-                        encoding: .utf8
-                    ),
-                    privateKeyPEM: try String(contentsOf: pki.key(for: .pump(serial: serial)), encoding: .utf8)
+                    trustedCAPEM: credentials.caCertificatePEM,
+                    certificatePEM: credentials.certificatePEM,
+                    privateKeyPEM: credentials.privateKeyPEM
                 ),
                 serverName: "localhost"
             )

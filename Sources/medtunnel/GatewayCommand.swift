@@ -23,7 +23,8 @@ struct GatewayCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "The PKI directory (from `medtunnel pki init`).") var pki: String
+    @Option(help: "The gateway folder PKI/gateway (from `medtunnel pki init --dir PKI`); never the PKI root.") var pki:
+        String
     @Option(name: .customLong("state-dir"), help: "Where the gateway keeps its state.") var stateDir: String
     @Option(
         name: .customLong("pump-listen"),

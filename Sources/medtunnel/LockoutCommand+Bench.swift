@@ -15,7 +15,7 @@ extension LockoutCommand {
             shouldDisplay: false
         )
 
-        @Option(help: "The PKI directory.") var pki: String
+        @Option(help: "The gateway folder (PKI/gateway), whose command key signs.") var pki: String
         @Option var count: Int = 1000
 
         func run() throws {

@@ -11,10 +11,10 @@ extension PKICommand {
             abstract:
                 "Revoke a pump (--serial) or phone (--phone-id): the gateway refuses it at its next handshake and closes its live sessions.",
             discussion: """
-                Only a pump or phone this PKI issued a certificate to can be revoked (DIR/pumps/SERIAL.pem, \
-                DIR/phones/ID.pem): a mistyped serial is an error, not a silent no-op. The revocation is \
+                Only a pump or phone this PKI enrolled can be revoked (DIR/gateway/pumps/SERIAL.pem, \
+                DIR/gateway/phones/ID.pem): a mistyped serial is an error, not a silent no-op. The revocation is \
                 appended to the gateway's audit log (pki.revoked, actor --by with role incident) first, \
-                then to DIR/revoked.txt; if the audit log cannot take it, nothing is revoked. Revoking a \
+                then to DIR/gateway/revoked.txt; if the audit log cannot take it, nothing is revoked. Revoking a \
                 revoked pump or phone changes nothing and says since when. Undo with `pki unrevoke`.
                 Example: medtunnel pki revoke --dir pki --serial PUMP-0001 --reason "reported stolen" \
                 --by carol --state-dir state
@@ -32,7 +32,7 @@ extension PKICommand {
                     try await RevocationList.revoke(
                         identity,
                         reason: self.options.reason,
-                        in: PKIDirectory(self.options.dir),
+                        in: try self.options.location.gateway(),
                         now: Date()
                     ) { change in
                         auditIndex = try await audit.append(try change.auditEvent(by: actor)).index
@@ -56,7 +56,7 @@ extension PKICommand {
         static let configuration = CommandConfiguration(
             abstract: "Lift the revocation of a pump (--serial) or phone (--phone-id): it may connect again.",
             discussion: """
-                Removes its line from DIR/revoked.txt, atomically and durably, after appending \
+                Removes its line from DIR/gateway/revoked.txt, atomically and durably, after appending \
                 pki.unrevoked to the gateway's audit log (actor --by with role incident); if the audit \
                 log cannot take it, it stays revoked. A pump or phone that is not revoked is an error.
                 Example: medtunnel pki unrevoke --dir pki --serial PUMP-0001 --reason "found, re-checked" \
@@ -75,7 +75,7 @@ extension PKICommand {
                     try await RevocationList.unrevoke(
                         identity,
                         reason: self.options.reason,
-                        in: PKIDirectory(self.options.dir),
+                        in: try self.options.location.gateway(),
                         now: Date()
                     ) { change in
                         auditIndex = try await audit.append(try change.auditEvent(by: actor)).index
@@ -93,7 +93,7 @@ extension PKICommand {
 /// What `pki revoke` and `pki unrevoke` take: whom, why, who decides, and the two places the
 /// change is written (the gateway's audit log, then the PKI's revocation list).
 struct RevocationOptions: ParsableArguments {
-    @Option(help: "The PKI directory (its revoked.txt is what the gateway checks).") var dir: String
+    @OptionGroup var location: PKILocation
     @Option(help: "The pump serial.") var serial: String?
     @Option(name: .customLong("phone-id"), help: "The phone id.") var phoneID: String?
     @Option(help: "Why (required; recorded in the audit log).") var reason: String
@@ -135,7 +135,7 @@ struct RevocationOptions: ParsableArguments {
         } catch {
             if let index = index() {
                 Console.err(
-                    "\(command): the audit log records the change (entry \(index)) but \(self.dir)/revoked.txt "
+                    "\(command): the audit log records the change (entry \(index)) but \((try? self.location.gateway().revocationList.path) ?? "revoked.txt") "
                         + "did not change; fix the cause below and run the command again"
                 )
             }

@@ -12,8 +12,8 @@ struct PumpStateOptions: ParsableArguments {
     @Option(
         name: .customLong("state-dir"),
         help: ArgumentHelp(
-            "Keep the pump's command state in DIR/SERIAL.state (created with factory settings if missing) and "
-                + "answer signed commands; the hello reports its last applied sequence and settings digest.",
+            "The pump's own storage (required): its key DIR/SERIAL.key, certificate and trust anchors, and its "
+                + "command state DIR/SERIAL.state (created with factory settings if missing).",
             valueName: "dir"
         )
     )
@@ -26,23 +26,34 @@ struct PumpStateOptions: ParsableArguments {
     )
     var initialSettings: String?
 
-    /// The pump's command core, or nil without `--state-dir`. `MEDTUNNEL_CRASH_AFTER_PERSIST=1`
-    /// (tests only) makes the process exit with status 137 right after a command's state is
-    /// durable, before it is acknowledged.
-    func runtime(serial: String, pki: PKIDirectory) throws -> PumpRuntime? {
+    /// The pump model: `--pump-model` or the simulator's.
+    func model() throws -> PumpModel {
+        try self.pumpModel.map { try TherapyJSON.pumpModel(from: Data(contentsOf: URL(fileURLWithPath: $0))) }
+            ?? PumpDefaults.simulatorModel
+    }
+
+    /// The pump's command core, or nil without `--state-dir`; it signs acknowledgements with the
+    /// pump's own key and checks commands with the command key installed beside it.
+    /// `MEDTUNNEL_CRASH_AFTER_PERSIST=1` (tests only) makes the process exit with status 137 right
+    /// after a command's state is durable, before it is acknowledged.
+    func runtime(serial: String, credentials: DeviceCredentials) throws -> PumpRuntime? {
         guard let stateDirectory else { return nil }
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
-        let model =
-            try self.pumpModel.map { try TherapyJSON.pumpModel(from: Data(contentsOf: URL(fileURLWithPath: $0))) }
-            ?? PumpDefaults.simulatorModel
+        let model = try self.model()
         let settings = try self.initialSettings.map {
             try TherapyJSON.settings(from: Data(contentsOf: URL(fileURLWithPath: $0)))
+        }
+        guard let commandPublicKeyPEM = credentials.commandPublicKeyPEM else {
+            throw ValidationError(
+                "pump \(serial) has no command public key in \(stateDirectory)/command.pem: install its certificate "
+                    + "with --install CERT --trust PKI/gateway (or enroll with --enroll-with PKI)"
+            )
         }
         var configuration = PumpRuntime.Configuration(
             serial: serial,
             model: model,
-            commandPublicKeyPEM: try pki.commandPublicKeyPEM(),
-            deviceKeyPEM: try String(contentsOf: pki.key(for: .pump(serial: serial)), encoding: .utf8),
+            commandPublicKeyPEM: commandPublicKeyPEM,
+            deviceKeyPEM: credentials.privateKeyPEM,
             stateFilePath: PumpRuntime.stateFilePath(directory: stateDirectory, serial: serial)
         )
         configuration.crashAfterPersist = ProcessInfo.processInfo.environment["MEDTUNNEL_CRASH_AFTER_PERSIST"] == "1"

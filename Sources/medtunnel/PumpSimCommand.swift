@@ -13,14 +13,17 @@ struct PumpSimCommand: AsyncParsableCommand {
         abstract:
             "Run simulated pumps (mbedTLS, the pump firmware profile) against a gateway or through a phone relay.",
         discussion: """
+            Each pump keeps its identity in --state-dir DIR: DIR/SERIAL.key (P-256, 0600, born there, never \
+            exported), DIR/SERIAL.pem, DIR/ca.pem, DIR/command.pem, and its command state DIR/SERIAL.state. \
+            Enroll: --csr FILE, then `pki sign-pump`, then --install CERT --trust PKI/gateway; or, for the \
+            simulator, --enroll-with PKI (in-process; missing pumps only). \
             One pump: --serial S, with --connections sessions of --telemetry messages each. \
             Many pumps: --count N (serials PREFIX-0001…), each keeping a session open, sending telemetry every \
             --interval ms and reconnecting with backoff and session resumption when its link drops.
             """
     )
 
-    @Option(help: "The PKI directory.") var pki: String
-    @Option(help: "One pump's serial (its certificate is DIR/pumps/SERIAL.pem).") var serial: String?
+    @Option(help: "One pump's serial (its key and certificate are STATE-DIR/SERIAL.key and .pem).") var serial: String?
     @Option(help: "Run this many pumps in one process (serials PREFIX-0001…).") var count: Int?
     @Option(name: .customLong("serial-prefix"), help: "The serial prefix for --count.") var serialPrefix = "PUMP"
     @Option(help: "HOST:PORT of the gateway's pump listener (pumps connect directly).") var connect: String?
@@ -45,7 +48,7 @@ struct PumpSimCommand: AsyncParsableCommand {
     var ping: Int?
     @Option(help: "Benchmark (one pump): instead of telemetry, send this many MiB per connection as fast as possible.")
     var bulk: Int?
-    @Flag(help: "Issue missing pump certificates into the PKI directory first.") var issue = false
+    @OptionGroup var identity: PumpIdentityOptions
     @Flag(name: .customLong("no-resume"), help: "Always run a full handshake (for benchmarks).") var noResume = false
     @OptionGroup var commands: PumpStateOptions
     @Flag(help: "With --count: a line per pump event (connected, lost, finished) even for many pumps.")
@@ -55,6 +58,19 @@ struct PumpSimCommand: AsyncParsableCommand {
         guard (1...64).contains(self.firmware.utf8.count), self.firmware.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F })
         else {
             throw ValidationError("--firmware '\(self.firmware.prefix(80))' must be 1 to 64 printable ASCII characters")
+        }
+        try self.identity.validateRemovedOptions()
+        guard self.commands.stateDirectory != nil else {
+            throw ValidationError(
+                "give --state-dir DIR: the pump's own storage, where its key is born (DIR/SERIAL.key) and its "
+                    + "certificate, trust anchors and command state are kept"
+            )
+        }
+        if self.identity.isProvisioningStep {
+            guard self.serial != nil, self.count == nil else {
+                throw ValidationError("--csr and --install work on one pump: give --serial SERIAL")
+            }
+            return
         }
         if (self.connect == nil) == (self.relay == nil) {
             throw ValidationError(
@@ -73,17 +89,18 @@ struct PumpSimCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if try self.identity.runProvisioningStep(serial: self.serial ?? "", stateDirectory: self.stateDirectory) {
+            return
+        }
         let text = self.connect ?? self.relay ?? ""
         guard let address = HostPort(text) else {
             throw ValidationError("--\(self.connect != nil ? "connect" : "relay") '\(text)' is not HOST:PORT")
         }
-        let directory = PKIDirectory(self.pki)
-        let caPEM = try Self.read(directory.caCertificate, "the CA certificate", pki: self.pki)
         if let count = self.count {
-            try await self.runFleet(count: count, address: address, directory: directory, caPEM: caPEM)
+            try await self.runFleet(count: count, address: address)
             return
         }
-        let pump = try self.pump(self.serial ?? "", directory: directory, caPEM: caPEM, activity: nil)
+        let pump = try self.pump(self.serial ?? "", activity: nil)
         let telemetry = self.telemetry ?? 3
         var sequence: UInt64 = 1
         for index in 1...max(1, self.connections) {
@@ -132,23 +149,24 @@ struct PumpSimCommand: AsyncParsableCommand {
         return ""
     }
 
-    private func pump(
-        _ serial: String,
-        directory: PKIDirectory,
-        caPEM: String,
-        activity: PumpActivity?
-    ) throws -> SimulatedPump {
-        let identity = DeviceIdentity.pump(serial: serial)
-        if self.issue { try PKIOperations.issue(identity, in: directory) }
-        let hint = self.issue ? "" : " (add --issue to create it)"
+    private var stateDirectory: String { self.commands.stateDirectory ?? "" }
+
+    /// A simulated pump whose key, certificate and anchors are in its own storage (`--state-dir`),
+    /// enrolled first with `--enroll-with`. Nothing is read from a PKI folder.
+    private func pump(_ serial: String, activity: PumpActivity?) throws -> SimulatedPump {
+        let store = DeviceStore(directory: self.stateDirectory, identity: .pump(serial: serial))
+        if let root = self.identity.enrollWith {
+            try store.enroll(
+                with: PKILayout(root: root),
+                model: try self.commands.model().name,
+                firmware: self.firmware
+            )
+        }
+        let credentials = try store.credentials()
         let configuration = try PumpTLSConfiguration(
-            trustedCAPEM: caPEM,
-            certificatePEM: try Self.read(
-                directory.certificate(for: identity),
-                "\(serial)'s certificate\(hint)",
-                pki: self.pki
-            ),
-            privateKeyPEM: try Self.read(directory.key(for: identity), "\(serial)'s key\(hint)", pki: self.pki)
+            trustedCAPEM: credentials.caCertificatePEM,
+            certificatePEM: credentials.certificatePEM,
+            privateKeyPEM: credentials.privateKeyPEM
         )
         let pump = SimulatedPump(
             serial: serial,
@@ -156,24 +174,16 @@ struct PumpSimCommand: AsyncParsableCommand {
             serverName: self.serverName,
             activity: activity
         )
-        pump.runtime = try self.commands.runtime(serial: serial, pki: directory)
+        pump.runtime = try self.commands.runtime(serial: serial, credentials: credentials)
         pump.firmware = self.firmware
         return pump
     }
 
-    private static func read(_ url: URL, _ what: String, pki: String) throws -> String {
-        do {
-            return try String(contentsOf: url, encoding: .utf8)
-        } catch {
-            throw ValidationError("cannot read \(what) at \(url.path) in the PKI directory \(pki)")
-        }
-    }
-
-    private func runFleet(count: Int, address: HostPort, directory: PKIDirectory, caPEM: String) async throws {
+    private func runFleet(count: Int, address: HostPort) async throws {
         let activity = PumpActivity()
         let serials = PumpFleet.serials(prefix: self.serialPrefix, count: count)
         let started = ContinuousClock.now
-        let pumps = try serials.map { try self.pump($0, directory: directory, caPEM: caPEM, activity: activity) }
+        let pumps = try serials.map { try self.pump($0, activity: activity) }
         let telemetry = self.telemetry ?? 0
         var configuration = PumpFleet.Configuration(
             host: address.host,
@@ -188,7 +198,7 @@ struct PumpSimCommand: AsyncParsableCommand {
             "pump-sim: \(count) pumps \(serials.first ?? "")…\(serials.last ?? "") \(via), "
                 + "telemetry every \(configuration.intervalMilliseconds) ms"
                 + (telemetry > 0 ? ", \(telemetry) each" : "")
-                + " (certificates ready in \(Self.seconds(ContinuousClock.now - started)) s)"
+                + " (identities ready in \(Self.seconds(ContinuousClock.now - started)) s)"
         )
         let perPump = self.verbose || count <= 10
         await withTaskGroup(of: Void.self) { tasks in

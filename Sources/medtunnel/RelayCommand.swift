@@ -16,10 +16,37 @@ struct RelayCommand: AsyncParsableCommand {
         abstract: "Run a phone relay: carries pump links to the gateway as ciphertext, never decrypting them."
     )
 
-    @Option(help: "The PKI directory (the CA and the phone's certificate).") var pki: String
-    @Option(name: .customLong("phone-id"), help: "The phone id (its certificate is DIR/phones/ID.pem).")
+    @Option(
+        name: .customLong("state-dir"),
+        help: "The phone's own storage: its key DIR/ID.key (0600, born there, never exported), DIR/ID.pem, DIR/ca.pem."
+    )
+    var stateDirectory: String
+    @Option(name: .customLong("phone-id"), help: "The phone id (its key and certificate are STATE-DIR/ID.key, .pem).")
     var phoneID: String
-    @Option(help: "HOST:PORT of the gateway's relay listener (`medtunnel gateway --relay-listen`).") var gateway: String
+    @Option(help: "HOST:PORT of the gateway's relay listener (`medtunnel gateway --relay-listen`).") var gateway:
+        String?
+    @Option(help: ArgumentHelp("Write the phone's certificate signing request to FILE and exit.", valueName: "file"))
+    var csr: String?
+    @Option(
+        help: ArgumentHelp(
+            "Install the certificate `pki sign-phone` made, with --trust's ca.pem, and exit.",
+            valueName: "cert"
+        )
+    )
+    var install: String?
+    @Option(
+        help: ArgumentHelp("With --install: the gateway folder (PKI/gateway) whose ca.pem to trust.", valueName: "dir")
+    )
+    var trust: String?
+    @Option(
+        name: .customLong("enroll-with"),
+        help: ArgumentHelp(
+            "Simulator convenience: enroll the phone with the PKI root PKI in this process if it is not enrolled yet.",
+            valueName: "pki"
+        )
+    )
+    var enrollWith: String?
+    @Option(help: .hidden) var pki: String?
     @Option(help: "HOST:PORT where pumps connect (port 0 picks a free one).") var listen = "127.0.0.1:7444"
     @Option(name: .customLong("server-name"), help: "The gateway host name to verify (default: the --gateway host).")
     var serverName: String?
@@ -41,31 +68,48 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(name: .customLong("hostile-seed"), help: "Seed of the hostile choices (the same seed repeats a run).")
     var hostileSeed: UInt64 = 1
 
+    func validate() throws {
+        if self.pki != nil {
+            throw ValidationError(
+                "relay no longer takes --pki: the phone keeps its key, certificate and CA in its own --state-dir. "
+                    + "Enroll it with --enroll-with PKI (the PKI root), or --csr FILE, `medtunnel pki sign-phone`, "
+                    + "then --install CERT --trust PKI/gateway"
+            )
+        }
+        if self.install != nil, self.trust == nil {
+            throw ValidationError("--install needs --trust PKI/gateway: the folder whose ca.pem to trust")
+        }
+        if self.csr == nil, self.install == nil, self.gateway == nil {
+            throw ValidationError("give --gateway HOST:PORT (the gateway's relay listener)")
+        }
+    }
+
     func run() async throws {
+        let identity = DeviceIdentity.phone(id: self.phoneID)
+        if try provisioningStep(
+            identity: identity,
+            stateDirectory: self.stateDirectory,
+            csr: self.csr,
+            install: self.install,
+            trust: self.trust
+        ) {
+            return
+        }
         let logger = makeLogger(label: "medtunnel.relay", level: self.logLevel)
-        guard let gateway = HostPort(self.gateway) else {
-            throw ValidationError("--gateway '\(self.gateway)' is not HOST:PORT")
+        guard let gateway = HostPort(self.gateway ?? "") else {
+            throw ValidationError("--gateway '\(self.gateway ?? "")' is not HOST:PORT")
         }
         guard let listen = HostPort(self.listen) else {
             throw ValidationError("--listen '\(self.listen)' is not HOST:PORT")
         }
-        let directory = PKIDirectory(self.pki)
-        let identity = DeviceIdentity.phone(id: self.phoneID)
-        func read(_ url: URL, _ what: String) throws -> String {
-            do {
-                return try String(contentsOf: url, encoding: .utf8)
-            } catch {
-                throw ValidationError(
-                    "cannot read the \(what) \(url.path): \(error.localizedDescription). "
-                        + "Issue it with `medtunnel pki issue-phone --dir \(self.pki) --id \(self.phoneID)`"
-                )
-            }
-        }
+        let store = DeviceStore(directory: self.stateDirectory, identity: identity)
+        if let root = self.enrollWith { try store.enroll(with: PKILayout(root: root)) }
+        let credentials = try store.credentials()
         let tls = try GatewayTLSContext(
             .phoneClient(
-                trustRootsPEM: try read(directory.caCertificate, "CA certificate"),
-                certificateChainPEM: try read(directory.certificate(for: identity), "phone certificate"),
-                privateKeyPEM: try read(directory.key(for: identity), "phone key"),
+                trustRootsPEM: credentials.caCertificatePEM,
+                certificateChainPEM: credentials.certificatePEM,
+                privateKeyPEM: credentials.privateKeyPEM,
                 gatewayHost: self.serverName ?? gateway.host
             )
         )

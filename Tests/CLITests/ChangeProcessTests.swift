@@ -98,7 +98,7 @@ struct ChangeProcessTests {
         let relay = try BackgroundProcess(
             ProcessHarness.medtunnel,
             [
-                "relay", "--pki", pki, "--phone-id", "PHONE-1", "--gateway",
+                "relay", "--state-dir", tmp.sub("phone"), "--enroll-with", pki, "--phone-id", "PHONE-1", "--gateway",
                 "127.0.0.1:\(relays.split(separator: ":").last ?? "")", "--listen", "127.0.0.1:0",
             ],
             in: tmp.url,
@@ -333,8 +333,7 @@ struct ChangeProcessTests {
             self.pki = tmp.sub("pki")
             self.state = tmp.sub("state")
             _ = try Self.medtunnel(["pki", "init", "--dir", pki])
-            _ = try Self.medtunnel(["pki", "issue-pump", "--dir", pki, "--serial", "PUMP-0001"])
-            _ = try Self.medtunnel(["pki", "issue-phone", "--dir", pki, "--id", "PHONE-1"])
+            // PUMP-0001 and PHONE-1 enroll themselves (--enroll-with), their keys born in their --state-dir.
             let users: [(String, String, [String])] = [
                 ("alice", "patient", ["patient=patient-001", "pump=PUMP-0001", "phone=PHONE-1"]),
                 ("drsmith", "clinician", ["patient=patient-001"]),
@@ -360,7 +359,7 @@ struct ChangeProcessTests {
             let gateway = try BackgroundProcess(
                 ProcessHarness.medtunnel,
                 [
-                    "gateway", "--pki", pki, "--state-dir", state, "--pump-listen", "127.0.0.1:0",
+                    "gateway", "--pki", pki + "/gateway", "--state-dir", state, "--pump-listen", "127.0.0.1:0",
                     "--relay-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
                 ],
                 in: tmp.url,
@@ -394,7 +393,8 @@ struct ChangeProcessTests {
             try BackgroundProcess(
                 ProcessHarness.medtunnel,
                 [
-                    "pump-sim", "--pki", pki, "--serial", "PUMP-0001", "--connect", connect, "--telemetry", "1200",
+                    "pump-sim", "--enroll-with", pki, "--serial", "PUMP-0001", "--connect", connect, "--telemetry",
+                    "1200",
                     "--interval", "50", "--state-dir", stateDirectory, "--pump-model",
                     ChangeProcessTests.examples.appendingPathComponent("pump-model.json").path, "--initial-settings",
                     ChangeProcessTests.examples.appendingPathComponent("settings.json").path,
@@ -408,7 +408,7 @@ struct ChangeProcessTests {
         /// The state line `pump-sim` prints for the pump's state file (it then fails to connect).
         func pumpStateLine(_ stateDirectory: String) throws -> String {
             let run = try ProcessHarness.medtunnel([
-                "pump-sim", "--pki", pki, "--serial", "PUMP-0001", "--connect", "127.0.0.1:1", "--state-dir",
+                "pump-sim", "--enroll-with", pki, "--serial", "PUMP-0001", "--connect", "127.0.0.1:1", "--state-dir",
                 stateDirectory,
             ])
             return run.stdout.split(separator: "\n").first { $0.contains("last applied sequence") }.map(String.init)

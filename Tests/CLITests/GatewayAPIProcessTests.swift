@@ -24,10 +24,7 @@ struct GatewayAPIProcessTests {
         let tmp = try TemporaryDirectory()
         let pki = tmp.sub("pki")
         #expect(try ProcessHarness.medtunnel(["pki", "init", "--dir", pki]).status == 0)
-        for serial in pumps {
-            #expect(try ProcessHarness.medtunnel(["pki", "issue-pump", "--dir", pki, "--serial", serial]).status == 0)
-        }
-        #expect(try ProcessHarness.medtunnel(["pki", "issue-phone", "--dir", pki, "--id", "PHONE-1"]).status == 0)
+        // The pumps and the phone enroll themselves (--enroll-with), their keys born in their --state-dir.
         return (tmp, pki)
     }
 
@@ -49,7 +46,7 @@ struct GatewayAPIProcessTests {
         let process = try BackgroundProcess(
             ProcessHarness.medtunnel,
             [
-                "gateway", "--pki", pki, "--state-dir", state, "--pump-listen", "127.0.0.1:0",
+                "gateway", "--pki", pki + "/gateway", "--state-dir", state, "--pump-listen", "127.0.0.1:0",
                 "--relay-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
             ] + extra,
             in: tmp.url,
@@ -120,8 +117,8 @@ struct GatewayAPIProcessTests {
         let relay = try BackgroundProcess(
             ProcessHarness.medtunnel,
             [
-                "relay", "--pki", pki, "--phone-id", "PHONE-1", "--gateway", "127.0.0.1:\(gateway.relayPort)",
-                "--listen", "127.0.0.1:0",
+                "relay", "--state-dir", tmp.sub("phone"), "--enroll-with", pki, "--phone-id", "PHONE-1", "--gateway",
+                "127.0.0.1:\(gateway.relayPort)", "--listen", "127.0.0.1:0",
             ],
             in: tmp.url,
             name: "relay"
@@ -136,8 +133,8 @@ struct GatewayAPIProcessTests {
             try BackgroundProcess(
                 ProcessHarness.medtunnel,
                 [
-                    "pump-sim", "--pki", pki, "--serial", serial, "--connect", relayAddress, "--telemetry", "6000",
-                    "--interval", "50",
+                    "pump-sim", "--state-dir", tmp.sub("pumps"), "--enroll-with", pki, "--serial", serial, "--connect",
+                    relayAddress, "--telemetry", "6000", "--interval", "50",
                 ],
                 in: tmp.url,
                 name: serial
@@ -212,8 +209,8 @@ struct GatewayAPIProcessTests {
         let first = try self.startGateway(tmp, pki: pki)
         defer { first.process.stop() }
         let run = try ProcessHarness.medtunnel([
-            "pump-sim", "--pki", pki, "--serial", "PUMP-0001", "--connect", "127.0.0.1:\(first.pumpPort)",
-            "--telemetry", "5",
+            "pump-sim", "--state-dir", tmp.sub("pumps"), "--enroll-with", pki, "--serial", "PUMP-0001", "--connect",
+            "127.0.0.1:\(first.pumpPort)", "--telemetry", "5",
         ])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("telemetry acknowledged 5/5"))
@@ -233,8 +230,8 @@ struct GatewayAPIProcessTests {
 
         // pump-sim starts again at sequence 1: 1…3 are resends of stored messages.
         let again = try ProcessHarness.medtunnel([
-            "pump-sim", "--pki", pki, "--serial", "PUMP-0001", "--connect", "127.0.0.1:\(second.pumpPort)",
-            "--telemetry", "3",
+            "pump-sim", "--state-dir", tmp.sub("pumps"), "--serial", "PUMP-0001", "--connect",
+            "127.0.0.1:\(second.pumpPort)", "--telemetry", "3",
         ])
         #expect(again.status == 0, "\(again.stderr)")
         #expect(again.stdout.contains("telemetry acknowledged 3/3"), "\(again.stdout)")
@@ -284,7 +281,7 @@ struct GatewayAPIProcessTests {
     func remoteAPIRefused() throws {
         let (tmp, pki) = try self.setUp(pumps: [])
         let result = try ProcessHarness.medtunnel([
-            "gateway", "--pki", pki, "--state-dir", tmp.sub("state"), "--pump-listen", "127.0.0.1:0",
+            "gateway", "--pki", pki + "/gateway", "--state-dir", tmp.sub("state"), "--pump-listen", "127.0.0.1:0",
             "--api-listen", "0.0.0.0:0",
         ])
         #expect(result.status == 64, "\(result.stderr)")

@@ -7,6 +7,8 @@ struct GatewayProcessTests {
     struct Running {
         let tmp: TemporaryDirectory
         let pki: String
+        /// PUMP-0001's own folder (its --state-dir): its key, certificate and anchors.
+        let pump: String
         let gateway: BackgroundProcess
         let port: String
     }
@@ -15,16 +17,17 @@ struct GatewayProcessTests {
         let tmp = try TemporaryDirectory()
         let pki = tmp.sub("pki")
         #expect(try ProcessHarness.medtunnel(["pki", "init", "--dir", pki]).status == 0)
-        #expect(try ProcessHarness.medtunnel(["pki", "issue-pump", "--dir", pki, "--serial", "PUMP-0001"]).status == 0)
+        let pump = tmp.sub("pump")
+        try ProcessHarness.enrollPump("PUMP-0001", pki: pki, stateDir: pump)
         let gateway = try BackgroundProcess(
             ProcessHarness.medtunnel,
-            ["gateway", "--pki", pki, "--state-dir", tmp.sub("state"), "--pump-listen", "127.0.0.1:0"],
+            ["gateway", "--pki", pki + "/gateway", "--state-dir", tmp.sub("state"), "--pump-listen", "127.0.0.1:0"],
             in: tmp.url,
             name: "gateway"
         )
         let line = try gateway.waitForLine(containing: "listening for pumps")
         let port = String(line.split(separator: ":").last ?? "")
-        return Running(tmp: tmp, pki: pki, gateway: gateway, port: port)
+        return Running(tmp: tmp, pki: pki, pump: pump, gateway: gateway, port: port)
     }
 
     @Test("a simulated pump connects, sends telemetry, then resumes its session on reconnect")
@@ -32,11 +35,12 @@ struct GatewayProcessTests {
         let running = try self.startGateway()
         defer { running.gateway.stop() }
         let result = try ProcessHarness.medtunnel([
-            "pump-sim", "--pki", running.pki, "--serial", "PUMP-0001", "--connect", "127.0.0.1:\(running.port)",
-            "--connections", "2", "--telemetry", "3",
+            "pump-sim", "--state-dir", running.pump, "--serial", "PUMP-0001", "--connect",
+            "127.0.0.1:\(running.port)", "--connections", "2", "--telemetry", "3",
         ])
         #expect(result.status == 0, "\(result.stderr)")
-        let lines = result.stdout.split(separator: "\n")
+        // The first line is the pump's state (its --state-dir); then one per connection.
+        let lines = result.stdout.split(separator: "\n").filter { $0.contains(" connection ") }
         #expect(lines.count == 2)
         #expect(lines.first?.contains("handshake full") == true)
         #expect(lines.last?.contains("handshake resumed") == true)
@@ -55,7 +59,8 @@ struct GatewayProcessTests {
             ])
         }
         let pumpSim = [
-            "pump-sim", "--pki", running.pki, "--serial", "PUMP-0001", "--connect", "127.0.0.1:\(running.port)",
+            "pump-sim", "--state-dir", running.pump, "--serial", "PUMP-0001", "--connect",
+            "127.0.0.1:\(running.port)",
         ]
         let revoke = try pki("revoke", reason: "reported stolen")
         #expect(revoke.status == 0, "\(revoke.stderr)")
@@ -79,7 +84,7 @@ struct GatewayProcessTests {
     func sClient(_ running: Running, _ extra: [String]) throws -> ProcessHarness.Result {
         try ProcessHarness.run(
             "/usr/bin/openssl",
-            ["s_client", "-connect", "127.0.0.1:\(running.port)", "-CAfile", "\(running.pki)/ca.pem", "-brief"]
+            ["s_client", "-connect", "127.0.0.1:\(running.port)", "-CAfile", "\(running.pki)/gateway/ca.pem", "-brief"]
                 + extra,
             timeout: 20
         )
@@ -91,7 +96,7 @@ struct GatewayProcessTests {
         defer { running.gateway.stop() }
         let result = try self.sClient(
             running,
-            ["-tls1_2", "-cert", "\(running.pki)/pumps/PUMP-0001.pem", "-key", "\(running.pki)/pumps/PUMP-0001.key"]
+            ["-tls1_2", "-cert", "\(running.pump)/PUMP-0001.pem", "-key", "\(running.pump)/PUMP-0001.key"]
         )
         #expect(result.stderr.contains("CONNECTION ESTABLISHED"), "\(result.stderr)")
         #expect(result.stderr.contains("ECDHE-ECDSA-AES128-GCM-SHA256"))
@@ -103,21 +108,19 @@ struct GatewayProcessTests {
         defer { running.gateway.stop() }
         let foreign = running.tmp.sub("foreign")
         #expect(try ProcessHarness.medtunnel(["pki", "init", "--dir", foreign]).status == 0)
-        #expect(
-            try ProcessHarness.medtunnel(["pki", "issue-pump", "--dir", foreign, "--serial", "PUMP-0001"]).status == 0
-        )
+        let foreignPump = running.tmp.sub("foreign-pump")
+        try ProcessHarness.enrollPump("PUMP-0001", pki: foreign, stateDir: foreignPump)
         let cases: [(String, [String])] = [
             ("noPeerCertificate", ["-tls1_2"]),
             (
                 "unsupportedProtocolVersion",
                 [
-                    "-tls1_3", "-cert", "\(running.pki)/pumps/PUMP-0001.pem", "-key",
-                    "\(running.pki)/pumps/PUMP-0001.key",
+                    "-tls1_3", "-cert", "\(running.pump)/PUMP-0001.pem", "-key", "\(running.pump)/PUMP-0001.key",
                 ]
             ),
             (
                 "certificateRejected",
-                ["-tls1_2", "-cert", "\(foreign)/pumps/PUMP-0001.pem", "-key", "\(foreign)/pumps/PUMP-0001.key"]
+                ["-tls1_2", "-cert", "\(foreignPump)/PUMP-0001.pem", "-key", "\(foreignPump)/PUMP-0001.key"]
             ),
         ]
         for (code, arguments) in cases {

@@ -41,7 +41,7 @@ struct LockoutCommandTests {
         let gateway = try BackgroundProcess(
             ProcessHarness.medtunnel,
             [
-                "gateway", "--pki", pki, "--state-dir", state, "--pump-listen", "127.0.0.1:0",
+                "gateway", "--pki", pki + "/gateway", "--state-dir", state, "--pump-listen", "127.0.0.1:0",
                 "--api-listen", "127.0.0.1:0",
             ],
             in: tmp.url,
@@ -60,9 +60,7 @@ struct LockoutCommandTests {
         let pki = tmp.sub("pki")
         let state = tmp.sub("state")
         #expect(try run(["pki", "init", "--dir", pki]).status == 0)
-        for serial in ["PUMP-0001", "PUMP-0002"] {
-            #expect(try run(["pki", "issue-pump", "--dir", pki, "--serial", serial]).status == 0)
-        }
+        // The pumps enroll themselves (pump-sim --enroll-with), their keys born in their --state-dir.
         for user in ["ines", "ivan"] {
             #expect(try run(["user", "add", "--state-dir", state, "--id", user, "--role", "incident"]).status == 0)
         }
@@ -87,7 +85,7 @@ struct LockoutCommandTests {
         try BackgroundProcess(
             ProcessHarness.medtunnel,
             [
-                "pump-sim", "--pki", bed.pki, "--serial", serial, "--connect", bed.pumpAddress, "--state-dir",
+                "pump-sim", "--enroll-with", bed.pki, "--serial", serial, "--connect", bed.pumpAddress, "--state-dir",
                 bed.tmp.sub("pumps"), "--firmware", firmware, "--interval", "200", "--connections", "1000",
             ],
             in: bed.tmp.url,
@@ -194,7 +192,7 @@ struct LockoutCommandTests {
         let pki = tmp.sub("pki")
         #expect(try Self.run(["pki", "init", "--dir", pki]).status == 0)
         let webhook = try Self.run(
-            ["gateway", "--pki", pki, "--state-dir", tmp.sub("state"), "--alert-webhook", "ftp://example"]
+            ["gateway", "--pki", pki + "/gateway", "--state-dir", tmp.sub("state"), "--alert-webhook", "ftp://example"]
         )
         #expect(webhook.status != 0)
         #expect(
@@ -202,7 +200,8 @@ struct LockoutCommandTests {
             "\(webhook.stderr)"
         )
         let firmware = try Self.run([
-            "pump-sim", "--pki", pki, "--serial", "PUMP-0001", "--connect", "127.0.0.1:1", "--firmware",
+            "pump-sim", "--state-dir", tmp.sub("pump"), "--serial", "PUMP-0001", "--connect", "127.0.0.1:1",
+            "--firmware",
             String(repeating: "x", count: 65),
         ])
         #expect(firmware.status != 0)
@@ -262,7 +261,9 @@ struct LockoutCommandTests {
         #expect(refused.stderr.contains("bad.rules:2"), "\(refused.stderr)")
         let pki = tmp.sub("pki")
         #expect(try Self.run(["pki", "init", "--dir", pki]).status == 0)
-        let gateway = try Self.run(["gateway", "--pki", pki, "--state-dir", tmp.sub("state"), "--rules", bad])
+        let gateway = try Self.run([
+            "gateway", "--pki", pki + "/gateway", "--state-dir", tmp.sub("state"), "--rules", bad,
+        ])
         #expect(gateway.status != 0)
         #expect(gateway.stderr.contains("bad.rules:2"), "\(gateway.stderr)")
     }

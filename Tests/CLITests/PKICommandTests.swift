@@ -9,56 +9,91 @@ struct PKICommandTests {
         (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue ?? -1
     }
 
-    @Test("init writes the CA and gateway files, keys with mode 0600, and never overwrites a CA without --force")
+    @Test(
+        "init writes PKI/ca (CA key 0600) and PKI/gateway (no CA key; gateway and command keys 0600), and never overwrites a CA without --force"
+    )
     func initialize() throws {
         let tmp = try TemporaryDirectory()
         let dir = tmp.sub("pki")
         let first = try ProcessHarness.medtunnel(["pki", "init", "--dir", dir])
         #expect(first.status == 0, "\(first.stderr)")
-        for file in ["ca.pem", "ca.key", "gateway.pem", "gateway.key"] {
-            #expect(FileManager.default.fileExists(atPath: "\(dir)/\(file)"))
+        #expect(first.stdout.contains("--pki \(dir)/gateway"), "\(first.stdout)")
+        for file in ["ca/ca.pem", "ca/ca.key", "gateway/ca.pem", "gateway/gateway.pem", "gateway/gateway.key"]
+            + ["gateway/command.key", "gateway/command.pem"]
+        {
+            #expect(FileManager.default.fileExists(atPath: "\(dir)/\(file)"), "\(file)")
         }
-        #expect(try self.mode("\(dir)/ca.key") == 0o600)
-        #expect(try self.mode("\(dir)/gateway.key") == 0o600)
-        let caBefore = try String(contentsOfFile: "\(dir)/ca.pem", encoding: .utf8)
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/gateway/ca.key"))
+        #expect(try self.mode("\(dir)/ca/ca.key") == 0o600)
+        #expect(try self.mode("\(dir)/gateway/gateway.key") == 0o600)
+        #expect(try self.mode("\(dir)/gateway/command.key") == 0o600)
+        let caBefore = try String(contentsOfFile: "\(dir)/ca/ca.pem", encoding: .utf8)
+        #expect(try String(contentsOfFile: "\(dir)/gateway/ca.pem", encoding: .utf8) == caBefore)
 
         let again = try ProcessHarness.medtunnel(["pki", "init", "--dir", dir])
         #expect(again.status != 0)
         #expect(again.stderr.contains("--force"))
-        #expect(try String(contentsOfFile: "\(dir)/ca.pem", encoding: .utf8) == caBefore)
+        #expect(try String(contentsOfFile: "\(dir)/ca/ca.pem", encoding: .utf8) == caBefore)
 
         let forced = try ProcessHarness.medtunnel(["pki", "init", "--dir", dir, "--force"])
         #expect(forced.status == 0)
-        #expect(try String(contentsOfFile: "\(dir)/ca.pem", encoding: .utf8) != caBefore)
+        #expect(try String(contentsOfFile: "\(dir)/ca/ca.pem", encoding: .utf8) != caBefore)
     }
 
-    @Test("issue-pump and issue-phone write certificates with the identity and keys with mode 0600")
-    func issue() throws {
+    @Test("init, sign-pump and revoke with --ca-dir and --gateway-dir keep the two folders apart")
+    func initializeApart() throws {
         let tmp = try TemporaryDirectory()
-        let dir = tmp.sub("pki")
-        #expect(try ProcessHarness.medtunnel(["pki", "init", "--dir", dir]).status == 0)
-        #expect(try ProcessHarness.medtunnel(["pki", "issue-pump", "--dir", dir, "--serial", "PUMP-0007"]).status == 0)
-        #expect(try ProcessHarness.medtunnel(["pki", "issue-phone", "--dir", dir, "--id", "PHONE-9"]).status == 0)
-        #expect(try self.mode("\(dir)/pumps/PUMP-0007.key") == 0o600)
-        #expect(try self.mode("\(dir)/phones/PHONE-9.key") == 0o600)
-        let text = try ProcessHarness.run(
-            "/usr/bin/openssl",
-            ["x509", "-in", "\(dir)/pumps/PUMP-0007.pem", "-noout", "-text"]
-        ).stdout
-        #expect(text.contains("URI:urn:medtunnel:pump:PUMP-0007"))
-        #expect(text.contains("CN = PUMP-0007"))
-        #expect(text.contains("TLS Web Client Authentication"))
-        #expect(text.contains("ASN1 OID: prime256v1"))
+        let ca = tmp.sub("offline-ca")
+        let gateway = tmp.sub("gw")
+        let result = try ProcessHarness.medtunnel(["pki", "init", "--ca-dir", ca, "--gateway-dir", gateway])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(FileManager.default.fileExists(atPath: ca + "/ca.key"))
+        #expect(FileManager.default.fileExists(atPath: gateway + "/command.key"))
+        #expect(!FileManager.default.fileExists(atPath: gateway + "/ca.key"))
+
+        let pump = tmp.sub("pump")
+        let steps = [
+            ["pump-sim", "--state-dir", pump, "--serial", "PUMP-0001", "--csr", tmp.sub("p.csr")],
+            [
+                "pki", "sign-pump", "--ca-dir", ca, "--gateway-dir", gateway, "--csr", tmp.sub("p.csr"), "--model",
+                "M", "--firmware", "1", "--out", tmp.sub("p.pem"),
+            ],
+            [
+                "pump-sim", "--state-dir", pump, "--serial", "PUMP-0001", "--install", tmp.sub("p.pem"), "--trust",
+                gateway,
+            ],
+            ["audit", "append", "--state-dir", tmp.sub("state"), "--kind", "config.changed", "--actor", "setup"],
+            [
+                "pki", "revoke", "--gateway-dir", gateway, "--serial", "PUMP-0001", "--reason", "lost", "--by", "carol",
+                "--state-dir", tmp.sub("state"),
+            ],
+        ]
+        for arguments in steps {
+            let step = try ProcessHarness.medtunnel(arguments)
+            #expect(step.status == 0, "\(arguments): \(step.stderr)")
+        }
+        #expect(FileManager.default.fileExists(atPath: ca + "/enrolled/pumps/PUMP-0001.pem"))
+        #expect(FileManager.default.fileExists(atPath: gateway + "/pumps/PUMP-0001.pem"))
+        #expect(try String(contentsOfFile: gateway + "/revoked.txt", encoding: .utf8).contains("PUMP-0001"))
+        let missing = try ProcessHarness.medtunnel(["pki", "sign-phone", "--csr", tmp.sub("p.csr")])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("give --dir PKI"), "\(missing.stderr)")
     }
 
-    @Test("a serial with characters outside the allowed set is refused, naming it")
-    func badSerial() throws {
-        let tmp = try TemporaryDirectory()
-        let dir = tmp.sub("pki")
-        #expect(try ProcessHarness.medtunnel(["pki", "init", "--dir", dir]).status == 0)
-        let result = try ProcessHarness.medtunnel(["pki", "issue-pump", "--dir", dir, "--serial", "pump 1/../x"])
-        #expect(result.status != 0)
-        #expect(result.stderr.contains("pump 1/../x"))
+    @Test("the removed issue-pump and issue-phone fail, pointing to the CSR flow")
+    func issueRemoved() throws {
+        let pump = try ProcessHarness.medtunnel(["pki", "issue-pump", "--dir", "x", "--serial", "PUMP-0001"])
+        #expect(pump.status != 0)
+        #expect(pump.stderr.contains("pki issue-pump is gone"), "\(pump.stderr)")
+        #expect(pump.stderr.contains("pki sign-pump"))
+        let phone = try ProcessHarness.medtunnel(["pki", "issue-phone", "--dir", "x", "--id", "PHONE-1"])
+        #expect(phone.status != 0)
+        #expect(phone.stderr.contains("pki sign-phone"), "\(phone.stderr)")
+        let sim = try ProcessHarness.medtunnel([
+            "pump-sim", "--pki", "x", "--issue", "--serial", "P", "--connect", "127.0.0.1:1", "--state-dir", "y",
+        ])
+        #expect(sim.status != 0)
+        #expect(sim.stderr.contains("no longer takes --pki or --issue"), "\(sim.stderr)")
     }
 
     // MARK: revoke and unrevoke
@@ -74,14 +109,18 @@ struct PKICommandTests {
             self.pki = self.tmp.sub("pki")
             self.state = self.tmp.sub("state")
             for arguments in [
-                ["pki", "init", "--dir", self.pki], ["pki", "issue-pump", "--dir", self.pki, "--serial", "PUMP-0001"],
-                ["pki", "issue-phone", "--dir", self.pki, "--id", "PHONE-1"],
+                ["pki", "init", "--dir", self.pki],
                 ["audit", "append", "--state-dir", self.state, "--kind", "config.changed", "--actor", "setup"],
             ] {
                 let result = try ProcessHarness.medtunnel(arguments)
                 try #require(result.status == 0, "\(arguments): \(result.stderr)")
             }
+            try ProcessHarness.enrollPump("PUMP-0001", pki: self.pki, stateDir: self.tmp.sub("pump"))
+            try ProcessHarness.enrollPhone("PHONE-1", pki: self.pki, stateDir: self.tmp.sub("phone"))
         }
+
+        /// The gateway folder, where revoked.txt and the device certificates are.
+        var gateway: String { self.pki + "/gateway" }
 
         /// `medtunnel pki revoke|unrevoke --dir PKI IDENTITY --reason … --by … --state-dir …`.
         func pki(
@@ -99,7 +138,7 @@ struct PKICommandTests {
 
         /// The lines of revoked.txt; nil when there is none.
         func revokedLines() throws -> [String]? {
-            let path = "\(self.pki)/revoked.txt"
+            let path = "\(self.gateway)/revoked.txt"
             guard FileManager.default.fileExists(atPath: path) else { return nil }
             return try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
         }
@@ -159,28 +198,30 @@ struct PKICommandTests {
         #expect(try revocations.first.map(bed.payload)?["identity"] as? String == "urn:medtunnel:phone:PHONE-1")
     }
 
-    @Test("a serial the PKI never issued is refused with exit 1, naming it, the PKI and issue-pump; nothing is written")
+    @Test(
+        "a serial the PKI never enrolled is refused with exit 1, naming it, the PKI and sign-pump; nothing is written"
+    )
     func revokeUnknownSerial() async throws {
         let bed = try RevocationBed()
         let result = try bed.pki("revoke", ["--serial", "PUMP-0010"])
         #expect(result.status == 1)
         #expect(
-            result.stderr.contains("pki revoke: pump PUMP-0010 has no certificate from the PKI in \(bed.pki)"),
+            result.stderr.contains("pki revoke: pump PUMP-0010 has no certificate from the PKI in \(bed.gateway)"),
             "\(result.stderr)"
         )
         #expect(result.stderr.contains("nothing was revoked"))
-        #expect(result.stderr.contains("`medtunnel pki issue-pump --dir \(bed.pki) --serial PUMP-0010`"))
+        #expect(result.stderr.contains("`medtunnel pki sign-pump --csr FILE --model NAME --firmware VERSION`"))
         #expect(try bed.revokedLines() == nil)
         #expect(try await bed.auditEntries().count == 1)
     }
 
-    @Test("a phone id the PKI never issued is refused, suggesting issue-phone")
+    @Test("a phone id the PKI never enrolled is refused, suggesting sign-phone")
     func revokeUnknownPhone() async throws {
         let bed = try RevocationBed()
         let result = try bed.pki("revoke", ["--phone-id", "PHONE-7"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("phone PHONE-7 has no certificate"), "\(result.stderr)")
-        #expect(result.stderr.contains("medtunnel pki issue-phone --dir \(bed.pki) --id PHONE-7"))
+        #expect(result.stderr.contains("medtunnel pki sign-phone --csr FILE"))
         #expect(try bed.revokedLines() == nil)
         #expect(try await bed.auditEntries().count == 1)
     }
@@ -281,7 +322,10 @@ struct PKICommandTests {
         let bed = try RevocationBed()
         let result = try bed.pki("unrevoke", ["--serial", "PUMP-0001"], reason: "found")
         #expect(result.status == 1)
-        #expect(result.stderr.contains("pki unrevoke: pump PUMP-0001 is not revoked in \(bed.pki)"), "\(result.stderr)")
+        #expect(
+            result.stderr.contains("pki unrevoke: pump PUMP-0001 is not revoked in \(bed.gateway)"),
+            "\(result.stderr)"
+        )
         #expect(result.stderr.contains("nothing to unrevoke"))
         #expect(try await bed.auditEntries().count == 1)
         #expect(try bed.revokedLines() == nil)

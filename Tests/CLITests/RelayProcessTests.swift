@@ -9,20 +9,21 @@ struct RelayProcessTests {
         let pki: String
         let gateway: BackgroundProcess
         let relayPort: String
+        /// The pumps' own storage (their --state-dir) and the phones'.
+        var pumps: String { self.tmp.sub("pumps") }
+        var phones: String { self.tmp.sub("phones") }
     }
 
     func startGateway(pumps: [String], extraArguments: [String] = []) throws -> Running {
         let tmp = try TemporaryDirectory()
         let pki = tmp.sub("pki")
         #expect(try ProcessHarness.medtunnel(["pki", "init", "--dir", pki]).status == 0)
-        for serial in pumps {
-            #expect(try ProcessHarness.medtunnel(["pki", "issue-pump", "--dir", pki, "--serial", serial]).status == 0)
-        }
-        #expect(try ProcessHarness.medtunnel(["pki", "issue-phone", "--dir", pki, "--id", "PHONE-1"]).status == 0)
+        for serial in pumps { try ProcessHarness.enrollPump(serial, pki: pki, stateDir: tmp.sub("pumps")) }
+        try ProcessHarness.enrollPhone("PHONE-1", pki: pki, stateDir: tmp.sub("phones"))
         let gateway = try BackgroundProcess(
             ProcessHarness.medtunnel,
             [
-                "gateway", "--pki", pki, "--state-dir", tmp.sub("state"), "--pump-listen", "127.0.0.1:0",
+                "gateway", "--pki", pki + "/gateway", "--state-dir", tmp.sub("state"), "--pump-listen", "127.0.0.1:0",
                 "--relay-listen", "127.0.0.1:0",
             ] + extraArguments,
             in: tmp.url,
@@ -34,8 +35,8 @@ struct RelayProcessTests {
 
     func relayArguments(_ running: Running, phone: String) -> [String] {
         [
-            "relay", "--pki", running.pki, "--phone-id", phone, "--gateway", "127.0.0.1:\(running.relayPort)",
-            "--listen", "127.0.0.1:0",
+            "relay", "--state-dir", running.phones, "--phone-id", phone, "--gateway",
+            "127.0.0.1:\(running.relayPort)", "--listen", "127.0.0.1:0",
         ]
     }
 
@@ -70,7 +71,8 @@ struct RelayProcessTests {
             try BackgroundProcess(
                 ProcessHarness.medtunnel,
                 [
-                    "pump-sim", "--pki", running.pki, "--serial", serial, "--connect", relayAddress, "--telemetry", "3",
+                    "pump-sim", "--state-dir", running.pumps, "--serial", serial, "--connect", relayAddress,
+                    "--telemetry", "3",
                 ],
                 in: running.tmp.url,
                 name: serial
@@ -115,12 +117,12 @@ struct RelayProcessTests {
     func pumpCertificateAsPhoneProcess() throws {
         let running = try self.startGateway(pumps: ["PUMP-0001"])
         defer { running.gateway.stop() }
-        // A "phone" FAKE whose certificate and key are really PUMP-0001's.
+        // A "phone" FAKE whose certificate and key are really PUMP-0001's, in the phone's storage.
         for suffix in ["pem", "key"] {
-            let phones = "\(running.pki)/phones"
+            let phones = running.phones
             try? FileManager.default.removeItem(atPath: "\(phones)/FAKE.\(suffix)")
             try FileManager.default.copyItem(
-                atPath: "\(running.pki)/pumps/PUMP-0001.\(suffix)",
+                atPath: "\(running.pumps)/PUMP-0001.\(suffix)",
                 toPath: "\(phones)/FAKE.\(suffix)"
             )
         }

@@ -53,8 +53,8 @@ struct RelayUplinkLossProcessTests {
         let pumps = try BackgroundProcess(
             ProcessHarness.medtunnel,
             [
-                "pump-sim", "--pki", running.pki, "--count", "3", "--relay", address, "--issue", "--interval", "50",
-                "--progress", "0.25",
+                "pump-sim", "--state-dir", running.pumps, "--enroll-with", running.pki, "--count", "3", "--relay",
+                address, "--interval", "50", "--progress", "0.25",
             ],
             in: running.tmp.url,
             name: "pumps"
@@ -143,7 +143,10 @@ struct RelayUplinkLossProcessTests {
         )
         func pump(_ serial: String) throws -> ProcessHarness.Result {
             try ProcessHarness.medtunnel(
-                ["pump-sim", "--pki", running.pki, "--serial", serial, "--relay", address, "--telemetry", "3"],
+                [
+                    "pump-sim", "--state-dir", running.pumps, "--serial", serial, "--relay", address, "--telemetry",
+                    "3",
+                ],
                 timeout: 60
             )
         }

@@ -9,6 +9,7 @@ import Lockouts
 import Logging
 import MedTunnelIdentity
 import MedTunnelPKI
+import MedTunnelTestSupport
 import PumpRuntime
 import SafetyPolicy
 import Synchronization
@@ -41,18 +42,23 @@ struct SharedPKI: Sendable {
     /// A small fleet, PUMP-0001 … PUMP-0012.
     static let fleet = (1...12).map { "PUMP-" + String(format: "%04d", $0) }
     static let shared: SharedPKI = try! SharedPKI()
+    /// A pump whose certificate names its model (`pki sign-pump --model`).
+    static let certifiedSerial = "PUMP-0100"
+    static let certifiedModel = "Certified 0.05 U pump"
 
+    /// The gateway folder (device certificates only).
     let directory: PKIDirectory
+    /// The CA, the gateway folder and the pumps' own folders, where their keys are.
+    let throwaway: ThrowawayPKI
     let signer: CommandSigner
     let commandPublicKeyPEM: String
 
     init() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("pipeline-pki-\(UUID())")
-        let directory = PKIDirectory(root.path)
-        try PKIOperations.initialize(directory)
-        for serial in Self.fleet {
-            try PKIOperations.issue(.pump(serial: serial), in: directory)
-        }
+        // The fleet's certificates name no model (as a migrated PKI's), so lockouts by model match the
+        // model each test pump says in its hello; `certifiedSerial`'s names `certifiedModel`.
+        self.throwaway = try ThrowawayPKI(pumps: Self.fleet, model: nil, prefix: "pipeline-pki")
+        try self.throwaway.enroll(.pump(serial: Self.certifiedSerial), model: Self.certifiedModel)
+        let directory = self.throwaway.gateway
         self.directory = directory
         self.signer = try CommandSigner.load(from: directory)
         self.commandPublicKeyPEM = try directory.commandPublicKeyPEM()
@@ -73,7 +79,7 @@ struct SharedPKI: Sendable {
     }
 
     func deviceKeyPEM(_ serial: String) throws -> String {
-        try String(contentsOf: directory.key(for: .pump(serial: serial)), encoding: .utf8)
+        try self.throwaway.keyPEM(.pump(serial: serial))
     }
 }
 

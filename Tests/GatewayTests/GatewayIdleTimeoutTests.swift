@@ -4,6 +4,7 @@ import GatewayTLS
 import Logging
 import MedTunnelIdentity
 import MedTunnelPKI
+import MedTunnelTestSupport
 import MetricsTestKit
 import NIOCore
 import NIOPosix
@@ -16,6 +17,8 @@ import Testing
 final class GatewayTestBed: Sendable {
     let directory: URL
     let pki: PKIDirectory
+    /// The CA, the gateway folder (`pki`) and the devices' own folders, where their keys are.
+    let throwaway: ThrowawayPKI
     let gateway: GatewayServer
     let metrics = TestMetrics()
     static let quiet = Logger(label: "gateway-tests", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -25,13 +28,9 @@ final class GatewayTestBed: Sendable {
         phones: [String] = ["PHONE-1"],
         configure: (inout GatewayServer.Configuration) -> Void = { _ in }
     ) throws {
-        self.directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "medtunnel-gateway-test-\(UUID().uuidString)"
-        )
-        self.pki = PKIDirectory(self.directory.appendingPathComponent("pki").path)
-        try PKIOperations.initialize(self.pki)
-        for serial in pumps { try PKIOperations.issue(.pump(serial: serial), in: self.pki) }
-        for id in phones { try PKIOperations.issue(.phone(id: id), in: self.pki) }
+        self.throwaway = try ThrowawayPKI(pumps: pumps, phones: phones, prefix: "medtunnel-gateway-test")
+        self.directory = self.throwaway.root
+        self.pki = self.throwaway.gateway
         var configuration = GatewayServer.Configuration(
             pki: self.pki,
             stateDirectory: self.directory.appendingPathComponent("state").path,
@@ -54,8 +53,8 @@ final class GatewayTestBed: Sendable {
             serial: serial,
             configuration: try PumpTLSConfiguration(
                 trustedCAPEM: try self.read(self.pki.caCertificate),
-                certificatePEM: try self.read(self.pki.certificate(for: identity)),
-                privateKeyPEM: try self.read(self.pki.key(for: identity))
+                certificatePEM: try self.throwaway.certificatePEM(identity),
+                privateKeyPEM: try self.throwaway.keyPEM(identity)
             ),
             serverName: "localhost"
         )
@@ -66,8 +65,8 @@ final class GatewayTestBed: Sendable {
         let tls = try GatewayTLSContext(
             .phoneClient(
                 trustRootsPEM: try self.read(self.pki.caCertificate),
-                certificateChainPEM: try self.read(self.pki.certificate(for: identity)),
-                privateKeyPEM: try self.read(self.pki.key(for: identity)),
+                certificateChainPEM: try self.throwaway.certificatePEM(identity),
+                privateKeyPEM: try self.throwaway.keyPEM(identity),
                 gatewayHost: "localhost"
             )
         )

@@ -13,7 +13,7 @@ struct RevocationChangeTests {
     static let nowSeconds = Date(timeIntervalSince1970: 1_767_225_600)
 
     @Test(
-        "a pump serial the PKI never issued is refused, naming it, the directory and issue-pump; nothing is recorded or written"
+        "a pump serial the PKI never enrolled is refused, naming it, the folder and sign-pump; nothing is recorded or written"
     )
     func unknownSerial() async throws {
         let temporary = try TemporaryPKI(pumps: ["PUMP-0001"])
@@ -28,23 +28,23 @@ struct RevocationChangeTests {
         let root = temporary.directory.root.path
         #expect(error.reason.contains("pump PUMP-0010 has no certificate from the PKI in \(root)"), "\(error)")
         #expect(error.reason.contains("\(root)/pumps/PUMP-0010.pem"))
-        #expect(error.reason.contains("`medtunnel pki issue-pump --dir \(root) --serial PUMP-0010`"))
+        #expect(error.reason.contains("`medtunnel pki sign-pump --csr FILE --model NAME --firmware VERSION`"))
         #expect(recorded == 0)
         #expect(try temporary.lines() == nil)
     }
 
-    @Test("a phone id the PKI never issued is refused, suggesting issue-phone")
+    @Test("a phone id the PKI never enrolled is refused, suggesting sign-phone")
     func unknownPhone() async throws {
         let temporary = try TemporaryPKI(phones: ["PHONE-1"])
         defer { temporary.remove() }
         // A pump certificate does not make a phone of the same name known.
-        try PKIOperations.issue(.pump(serial: "PHONE-2"), in: temporary.directory)
+        try temporary.pki.enroll(.pump(serial: "PHONE-2"))
         let error = try await #require(throws: PKIError.self) {
             try await RevocationList.revoke(.phone(id: "PHONE-2"), reason: "lost", in: temporary.directory) { _ in }
         }
         #expect(error.code == .notIssued)
         #expect(error.reason.contains("phone PHONE-2 has no certificate"), "\(error)")
-        #expect(error.reason.contains("issue-phone --dir \(temporary.directory.root.path) --id PHONE-2"))
+        #expect(error.reason.contains("medtunnel pki sign-phone --csr FILE"))
         #expect(try temporary.lines() == nil)
     }
 

@@ -76,31 +76,4 @@ struct RevocationListTests {
         let watcher = RevocationListFile(directory: pki)
         #expect(watcher.isRevoked(.pump(serial: "ANY-PUMP")))
     }
-
-    @Test("issuing refuses a bad serial and keeps an existing certificate unless forced")
-    func issueRules() throws {
-        let temporary = try TemporaryPKI()
-        defer { temporary.remove() }
-        let pki = temporary.directory
-        try PKIOperations.initialize(pki)
-        do {
-            try PKIOperations.issue(.pump(serial: "bad serial"), in: pki)
-            Issue.record("a serial with a space was accepted")
-        } catch let error as PKIError {
-            #expect(error.code == .invalidName)
-            #expect(error.reason.contains("bad serial"))
-        }
-        #expect(try PKIOperations.issue(.pump(serial: "P1"), in: pki))
-        let first = try String(contentsOf: pki.certificate(for: .pump(serial: "P1")), encoding: .utf8)
-        #expect(try PKIOperations.issue(.pump(serial: "P1"), in: pki) == false)
-        #expect(try String(contentsOf: pki.certificate(for: .pump(serial: "P1")), encoding: .utf8) == first)
-        #expect(try PKIOperations.issue(.pump(serial: "P1"), in: pki, force: true))
-        #expect(try String(contentsOf: pki.certificate(for: .pump(serial: "P1")), encoding: .utf8) != first)
-        do {
-            try PKIOperations.initialize(pki)
-            Issue.record("a second init replaced the CA")
-        } catch let error as PKIError {
-            #expect(error.code == .alreadyExists)
-        }
-    }
 }

@@ -1,20 +1,17 @@
 import Foundation
 import MedTunnelIdentity
 import MedTunnelPKI
+import MedTunnelTestSupport
 
-/// A PKI directory under the temporary directory (`defer { temporary.remove() }`); with a CA and
-/// certificates for `pumps` and `phones` when any are given.
+/// A throwaway PKI (``ThrowawayPKI``: CA, gateway folder, devices enrolled with keys born in their
+/// own folders) whose gateway folder is `directory`; `defer { temporary.remove() }`.
 struct TemporaryPKI {
-    let directory: PKIDirectory
+    let pki: ThrowawayPKI
+    /// The gateway folder: where revoked.txt and the device certificates are.
+    var directory: PKIDirectory { self.pki.gateway }
 
     init(pumps: [String] = [], phones: [String] = []) throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("pki-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        self.directory = PKIDirectory(path)
-        guard !pumps.isEmpty || !phones.isEmpty else { return }
-        try PKIOperations.initialize(self.directory)
-        for serial in pumps { try PKIOperations.issue(.pump(serial: serial), in: self.directory) }
-        for id in phones { try PKIOperations.issue(.phone(id: id), in: self.directory) }
+        self.pki = try ThrowawayPKI(pumps: pumps, phones: phones)
     }
 
     /// The lines of revoked.txt; nil when there is no file.
@@ -24,5 +21,5 @@ struct TemporaryPKI {
             .split(separator: "\n").map(String.init)
     }
 
-    func remove() { try? FileManager.default.removeItem(at: self.directory.root) }
+    func remove() { self.pki.remove() }
 }

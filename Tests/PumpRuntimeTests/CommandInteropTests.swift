@@ -2,6 +2,7 @@ import CommandAuthority
 import Crypto
 import Foundation
 import MedTunnelPKI
+import MedTunnelTestSupport
 import PumpRuntime
 import Testing
 import TherapyModel
@@ -84,9 +85,9 @@ struct CommandInteropTests {
 
     @Test("a PKI made before command keys: loading the signer names the fix; pki init adds only the key")
     func missingCommandKey() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("old-pki-\(UUID())")
-        let directory = PKIDirectory(root.path)
-        try PKIOperations.initialize(directory)
+        let throwaway = try ThrowawayPKI(prefix: "old-pki")
+        defer { throwaway.remove() }
+        let directory = throwaway.gateway
         try FileManager.default.removeItem(at: directory.commandKey)
         try FileManager.default.removeItem(at: directory.commandPublicKey)
         let caBefore = try Data(contentsOf: directory.caCertificate)

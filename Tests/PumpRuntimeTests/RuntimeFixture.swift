@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import MedTunnelIdentity
 import MedTunnelPKI
+import MedTunnelTestSupport
 import PumpRuntime
 import TherapyModel
 import TunnelProtocol
@@ -23,16 +24,16 @@ struct RuntimeFixture {
         let otherCertificatePEM: String
 
         init() throws {
-            let root = FileManager.default.temporaryDirectory.appendingPathComponent("pumpruntime-pki-\(UUID())")
-            let directory = PKIDirectory(root.path)
-            try PKIOperations.initialize(directory)
-            try PKIOperations.issue(.pump(serial: RuntimeFixture.serial), in: directory)
-            try PKIOperations.issue(.pump(serial: RuntimeFixture.otherSerial), in: directory)
+            let throwaway = try ThrowawayPKI(
+                pumps: [RuntimeFixture.serial, RuntimeFixture.otherSerial],
+                prefix: "pumpruntime-pki"
+            )
+            let directory = throwaway.gateway
             self.directory = directory
             self.signer = try CommandSigner.load(from: directory)
             self.commandPublicKeyPEM = try directory.commandPublicKeyPEM()
             let pump = DeviceIdentity.pump(serial: RuntimeFixture.serial)
-            self.deviceKeyPEM = try String(contentsOf: directory.key(for: pump), encoding: .utf8)
+            self.deviceKeyPEM = try throwaway.keyPEM(pump)
             self.certificatePEM = try String(contentsOf: directory.certificate(for: pump), encoding: .utf8)
             self.otherCertificatePEM = try String(
                 contentsOf: directory.certificate(for: .pump(serial: RuntimeFixture.otherSerial)),

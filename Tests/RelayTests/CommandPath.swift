@@ -7,6 +7,8 @@ import CommandPipeline
 import Foundation
 import Gateway
 import GatewayTLS
+import MedTunnelIdentity
+import MedTunnelTestSupport
 import NIOPosix
 import PumpRuntime
 import PumpSimulator
@@ -78,6 +80,8 @@ struct CommandPath: Sendable {
         let bed = try await RelayTestBed(
             pumps: [Self.serial],
             phones: ["PHONE-1", "PHONE-2"],
+            // The model the pump's runtime runs (the example file), as its certificate names it.
+            pumpModel: "Example 0.05 U pump",
             commandClock: clock,
             rules: rules
         )
@@ -154,7 +158,7 @@ struct CommandPath: Sendable {
                     from: Data(contentsOf: Self.examples.appendingPathComponent("pump-model.json"))
                 ),
                 commandPublicKeyPEM: try bed.pki.commandPublicKeyPEM(),
-                deviceKeyPEM: try bed.read(bed.pki.key(for: .pump(serial: Self.serial))),
+                deviceKeyPEM: try bed.throwaway.keyPEM(.pump(serial: Self.serial)),
                 stateFilePath: PumpRuntime.stateFilePath(directory: pumpState, serial: Self.serial)
             ),
             factorySettings: try TherapyJSON.settings(

@@ -5,6 +5,7 @@ import GatewayTLS
 import Logging
 import MedTunnelIdentity
 import MedTunnelPKI
+import MedTunnelTestSupport
 import NIOCore
 import NIOPosix
 import PumpSimulator
@@ -19,26 +20,30 @@ import TherapyModel
 final class RelayTestBed: Sendable {
     let directory: URL
     let pki: PKIDirectory
+    /// The CA, the gateway folder (`pki`) and the devices' own folders, where their keys are.
+    let throwaway: ThrowawayPKI
     let gateway: GatewayServer
     let relayListener: any Channel
     let group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     static let quiet = Logger(label: "relay-tests", factory: { _ in SwiftLogNoOpLogHandler() })
 
     /// `commandClock`: open the gateway with its command pipeline (`GatewayServer.open`), on
-    /// that clock; nil: a gateway without one.
+    /// that clock; nil: a gateway without one. `pumpModel`: the model the pumps' certificates name.
     init(
         pumps: [String] = ["PUMP-0001", "PUMP-0002", "PUMP-0003"],
         phones: [String] = ["PHONE-1"],
+        pumpModel: String? = ThrowawayPKI.defaultModel,
         commandClock: (@Sendable () -> Timestamp)? = nil,
         rules: RuleSet = RuleSet(rules: [])
     ) async throws {
-        self.directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "medtunnel-relay-test-\(UUID().uuidString)"
+        self.throwaway = try ThrowawayPKI(
+            pumps: pumps,
+            phones: phones,
+            model: pumpModel,
+            prefix: "medtunnel-relay-test"
         )
-        self.pki = PKIDirectory(self.directory.appendingPathComponent("pki").path)
-        try PKIOperations.initialize(self.pki)
-        for serial in pumps { try PKIOperations.issue(.pump(serial: serial), in: self.pki) }
-        for id in phones { try PKIOperations.issue(.phone(id: id), in: self.pki) }
+        self.directory = self.throwaway.root
+        self.pki = self.throwaway.gateway
         // No anomaly rules unless a test asks: many tests cut and tamper on purpose, and the
         // built-in rules would lock their phone out.
         var configuration = GatewayServer.Configuration(
@@ -79,8 +84,8 @@ final class RelayTestBed: Sendable {
         let tls = try GatewayTLSContext(
             .phoneClient(
                 trustRootsPEM: try self.read(self.pki.caCertificate),
-                certificateChainPEM: try self.read(self.pki.certificate(for: identity)),
-                privateKeyPEM: try self.read(self.pki.key(for: identity)),
+                certificateChainPEM: try self.throwaway.certificatePEM(identity),
+                privateKeyPEM: try self.throwaway.keyPEM(identity),
                 gatewayHost: "localhost"
             )
         )
@@ -128,8 +133,8 @@ final class RelayTestBed: Sendable {
         let identity = DeviceIdentity.pump(serial: serial)
         let configuration = try PumpTLSConfiguration(
             trustedCAPEM: try self.read(self.pki.caCertificate),
-            certificatePEM: try self.read(self.pki.certificate(for: identity)),
-            privateKeyPEM: try self.read(self.pki.key(for: identity))
+            certificatePEM: try self.throwaway.certificatePEM(identity),
+            privateKeyPEM: try self.throwaway.keyPEM(identity)
         )
         return SimulatedPump(serial: serial, configuration: configuration, serverName: "localhost", activity: activity)
     }
