@@ -87,6 +87,7 @@ public struct OperatorAPI: Sendable {
         if let commands = self.commands {
             ChangeRoutes(pipeline: commands).register(on: router)
             LockoutRoutes(pipeline: commands).register(on: router)
+            PairingRoutes(pipeline: commands).register(on: router)
             if let events = self.events {
                 AlertRoutes(pipeline: commands, events: events).register(on: router)
             }

@@ -48,6 +48,7 @@ struct PumpSimCommand: AsyncParsableCommand {
     @Flag(help: "Issue missing pump certificates into the PKI directory first.") var issue = false
     @Flag(name: .customLong("no-resume"), help: "Always run a full handshake (for benchmarks).") var noResume = false
     @OptionGroup var commands: PumpStateOptions
+    @OptionGroup var pairingCode: PumpPairingOptions
     @Flag(help: "With --count: a line per pump event (connected, lost, finished) even for many pumps.")
     var verbose = false
 
@@ -70,6 +71,7 @@ struct PumpSimCommand: AsyncParsableCommand {
         if let count = self.count, !(1...100_000).contains(count) {
             throw ValidationError("--count \(count) must be from 1 to 100000")
         }
+        try self.pairingCode.validate(serial: self.serial, stateDirectory: self.commands.stateDirectory)
     }
 
     func run() async throws {
@@ -157,6 +159,7 @@ struct PumpSimCommand: AsyncParsableCommand {
             activity: activity
         )
         pump.runtime = try self.commands.runtime(serial: serial, pki: directory)
+        pump.pairing = self.pairingCode.pumpPairing(serial: serial)
         pump.firmware = self.firmware
         return pump
     }

@@ -197,7 +197,7 @@ final class PipelineFixture: Sendable {
     func seedAccounts() async throws {
         let admin = try AuditActor(id: "admin-1", role: "admin")
         let users: [(String, ActorRole, [String])] = [
-            ("alice", .patient, ["patient=patient-001", "pump=\(Self.serial)", "phone=PHONE-1"]),
+            ("alice", .patient, ["patient=patient-001", "phone=PHONE-1"]),
             ("carol", .caregiver, ["patient=patient-001"]),
             ("drsmith", .clinician, ["patient=patient-001"]),
             ("drjones", .clinician, ["patient=patient-001"]),
@@ -257,10 +257,35 @@ final class PipelineFixture: Sendable {
         return Data("{\"prescription\": \(prescription), \"model\": \(model), \"settings\": \(settings)}".utf8)
     }
 
-    /// drsmith sets a pump's therapy (PUMP-0001's unless told).
+    /// Binds `serial` to `patient` directly in the change store, audited as `pump.paired` like a
+    /// real pairing but without a code (unit fixtures: the code path has its own tests, in
+    /// PairingTests and, end to end through the relay, RelayTests' PairingPathTests). Does
+    /// nothing for a pump that is paired already.
+    @discardableResult
+    func pair(
+        serial: String = serial,
+        patient: String = "patient-001",
+        by user: String = "alice"
+    ) async throws
+        -> PumpBinding
+    {
+        if let binding = try await store.binding(for: serial) { return binding }
+        return try await store.pair(
+            serial: serial,
+            patientID: patient,
+            phoneID: nil,
+            nonceHash: "fixture-\(serial)-\(UUID().uuidString)",
+            by: ChangeActor(id: user, role: "patient"),
+            now: clock.now()
+        )
+    }
+
+    /// drsmith sets a pump's therapy (PUMP-0001's unless told), pairing it to alice's patient
+    /// first (therapy is only for paired pumps).
     @discardableResult
     func setTherapy(settings: TherapySettings = factory, serial: String = serial) async throws -> PumpTherapy {
-        try await pipeline.setTherapy(
+        try await pair(serial: serial)
+        return try await pipeline.setTherapy(
             serial: serial,
             body: Self.therapyBody(settings: settings),
             authorization: try await bearer("drsmith")
@@ -387,6 +412,21 @@ final class TestPump: Sendable {
 
     var state: PumpState { runtime.withLock { $0.state } }
     var settingsDigest: [UInt8] { runtime.withLock { $0.settingsDigest } }
+
+    /// The pump makes a pairing code at `now` (its clock) with `nonce` and offers it on its
+    /// current session, as a pump showing its QR code does; returns the code.
+    func offerPairingCode(
+        nonce: [UInt8] = (0..<16).map { _ in UInt8.random(in: 0...255) },
+        now: Timestamp? = nil,
+        offer: Bool = true
+    ) throws -> SignedPairingCode {
+        let time = now ?? clock.now()
+        let code = try runtime.withLock { try $0.pairingCode(nonce: nonce, now: time) }
+        if offer, let link = link.withLock({ $0 }) {
+            pipeline.pairingOffer(InnerMessage.PairingOffer(code.content), on: link)
+        }
+        return code
+    }
 
     /// Says hello on a new session.
     @discardableResult

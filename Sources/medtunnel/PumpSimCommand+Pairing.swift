@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import PumpSimulator
+import QRCode
+import TunnelProtocol
+
+/// `pump-sim --pairing`: the pump shows a pairing code (docs/pairing.md) as a QR symbol on the
+/// terminal, optionally as a PNG and as its text (for scripts and the demo), and offers it to the
+/// gateway on each session while it is unexpired. The code's text is never printed in a log line.
+struct PumpPairingOptions: ParsableArguments {
+    @Flag(help: "Show a pairing code (QR) when the pump starts and offer it to the gateway (needs --state-dir).")
+    var pairing = false
+    @Option(
+        name: .customLong("pairing-png"),
+        help: ArgumentHelp(
+            "Also write the pairing QR code as a PNG to this file (implies --pairing).",
+            valueName: "file"
+        )
+    )
+    var png: String?
+    @Option(
+        name: .customLong("pairing-payload"),
+        help: ArgumentHelp(
+            "Also write the pairing code's text to this file, mode 0600 (implies --pairing).",
+            valueName: "file"
+        )
+    )
+    var payload: String?
+
+    var enabled: Bool { pairing || png != nil || payload != nil }
+
+    func validate(serial: String?, stateDirectory: String?) throws {
+        guard enabled else { return }
+        guard serial != nil else { throw ValidationError("--pairing shows one pump's code: use --serial, not --count") }
+        guard stateDirectory != nil else {
+            throw ValidationError(
+                "--pairing needs --state-dir: the pump's device key signs its code in its command core"
+            )
+        }
+    }
+
+    /// What the pump does with its code once made: draw it, write the files.
+    func pumpPairing(serial: String) -> PumpPairing? {
+        guard enabled else { return nil }
+        let png = self.png
+        let payload = self.payload
+        return PumpPairing { code in
+            let text = code.text
+            do {
+                let symbol = try QRCode(encoding: text)
+                print("pump \(serial) pairing code (valid 10 minutes; scan it with the patient's app):")
+                print(symbol.terminalText(), terminator: "")
+                if let png { try symbol.writePNG(to: png) }
+                if let payload { try Self.writePrivately(text + "\n", to: payload) }
+                print("pump \(serial) is offering its pairing code" + (png.map { " (PNG: \($0))" } ?? ""))
+            } catch {
+                print("pump \(serial): the pairing code could not be shown: \(error)")
+            }
+            fflush(nil)
+        }
+    }
+
+    /// Writes `text` readable by the owner only, replacing the file whole (temporary, rename).
+    private static func writePrivately(_ text: String, to path: String) throws {
+        let temporary = path + ".tmp"
+        FileManager.default.createFile(
+            atPath: temporary,
+            contents: Data(text.utf8),
+            attributes: [.posixPermissions: 0o600]
+        )
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
+        try handle.synchronize()
+        try handle.close()
+        _ = try FileManager.default.replaceItemAt(
+            URL(fileURLWithPath: path),
+            withItemAt: URL(fileURLWithPath: temporary)
+        )
+    }
+}
