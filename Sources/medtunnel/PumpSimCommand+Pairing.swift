@@ -63,17 +63,15 @@ struct PumpPairingOptions: ParsableArguments {
     /// Writes `text` readable by the owner only, replacing the file whole (temporary, rename).
     private static func writePrivately(_ text: String, to path: String) throws {
         let temporary = path + ".tmp"
-        FileManager.default.createFile(
-            atPath: temporary,
-            contents: Data(text.utf8),
-            attributes: [.posixPermissions: 0o600]
-        )
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
-        try handle.synchronize()
-        try handle.close()
-        _ = try FileManager.default.replaceItemAt(
-            URL(fileURLWithPath: path),
-            withItemAt: URL(fileURLWithPath: temporary)
-        )
+        guard
+            FileManager.default.createFile(
+                atPath: temporary,
+                contents: Data(text.utf8),
+                attributes: [.posixPermissions: 0o600]
+            )
+        else { throw ValidationError("cannot write the pairing code to \(temporary)") }
+        guard rename(temporary, path) == 0 else {
+            throw ValidationError("cannot rename \(temporary) to \(path): \(String(cString: strerror(errno)))")
+        }
     }
 }

@@ -39,7 +39,9 @@ struct ChangeRoutesTests {
                     )
                     #expect(paired.status == expected)
                     if expected == .created { #expect(Self.object(paired)["patientId"] as? String == "patient-001") }
-                    if expected == .conflict { #expect(Self.object(paired)["reason"] as? String == "pairing_code_used") }
+                    if expected == .conflict {
+                        #expect(Self.object(paired)["reason"] as? String == "pairing_code_used")
+                    }
                 }
                 let put = try await client.execute(
                     uri: "/v1/pumps/\(Self.serial)/prescription",
