@@ -125,6 +125,17 @@ struct PairingTests {
         }
     }
 
+    @Test("a code of a revoked pump is refused 409 pump_revoked")
+    func revoked() async throws {
+        let fixture = try await PipelineFixture.make(revokedPumps: [PipelineFixture.serial])
+        let pump = try TestPump(fixture: fixture)
+        try await fixture.running {
+            pump.connect()
+            let error = await apiError { try await post(fixture, try pump.offerPairingCode().text) }
+            #expect(error?.status == 409 && error?.reason == "pump_revoked")
+        }
+    }
+
     @Test("an expired code is refused 410 pairing_code_expired, by the gateway's clock")
     func expired() async throws {
         let fixture = try await PipelineFixture.make()

@@ -116,7 +116,8 @@ final class PipelineFixture: Sendable {
         authenticator: Authenticator,
         lockouts: LockoutStore,
         clock: ManualClock,
-        acknowledgementTimeoutMilliseconds: Int64
+        acknowledgementTimeoutMilliseconds: Int64,
+        revokedPumps: Set<String>
     ) {
         self.lockouts = lockouts
         self.directory = directory
@@ -134,7 +135,19 @@ final class PipelineFixture: Sendable {
             audit: audit,
             authenticator: authenticator,
             signer: SharedPKI.shared.signer,
-            pumpKeys: .pki(SharedPKI.shared.directory),
+            pumpKeys: revokedPumps.isEmpty
+                ? .pki(SharedPKI.shared.directory)
+                : PumpKeys(
+                    { serial in
+                        try AcknowledgementVerifier(
+                            pumpCertificatePEM: try String(
+                                contentsOf: SharedPKI.shared.directory.certificate(for: .pump(serial: serial)),
+                                encoding: .utf8
+                            )
+                        )
+                    },
+                    isRevoked: { revokedPumps.contains($0) }
+                ),
             lockouts: lockouts,
             configuration: CommandPipeline.Configuration(
                 sweepInterval: nil,
@@ -153,13 +166,18 @@ final class PipelineFixture: Sendable {
     }
 
     /// A fresh state directory with the accounts of `seedAccounts`.
-    static func make(acknowledgementTimeoutMilliseconds: Int64 = 30_000) async throws -> PipelineFixture {
+    /// `revokedPumps`: pumps the PKI revoked (the shared PKI's list is left alone).
+    static func make(
+        acknowledgementTimeoutMilliseconds: Int64 = 30_000,
+        revokedPumps: Set<String> = []
+    ) async throws -> PipelineFixture {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pipeline-\(UUID().uuidString)")
             .path
         let fixture = try await open(
             directory: directory,
             clock: ManualClock(start),
-            acknowledgementTimeoutMilliseconds: acknowledgementTimeoutMilliseconds
+            acknowledgementTimeoutMilliseconds: acknowledgementTimeoutMilliseconds,
+            revokedPumps: revokedPumps
         )
         try await fixture.seedAccounts()
         return fixture
@@ -168,13 +186,19 @@ final class PipelineFixture: Sendable {
     /// The same state directory opened again, as a restarted gateway would (the old instances
     /// are abandoned, as a killed process's would be).
     func restarted() async throws -> PipelineFixture {
-        try await Self.open(directory: directory, clock: clock, acknowledgementTimeoutMilliseconds: 30_000)
+        try await Self.open(
+            directory: directory,
+            clock: clock,
+            acknowledgementTimeoutMilliseconds: 30_000,
+            revokedPumps: []
+        )
     }
 
     private static func open(
         directory: String,
         clock: ManualClock,
-        acknowledgementTimeoutMilliseconds: Int64
+        acknowledgementTimeoutMilliseconds: Int64,
+        revokedPumps: Set<String>
     ) async throws -> PipelineFixture {
         let audit = try await AuditLog.open(stateDirectory: directory)
         let accounts = try AccountStore.open(stateDirectory: directory)
@@ -188,7 +212,8 @@ final class PipelineFixture: Sendable {
             authenticator: try await Authenticator(key: key, accounts: accounts),
             lockouts: try LockoutStore(stateDirectory: directory, audit: audit),
             clock: clock,
-            acknowledgementTimeoutMilliseconds: acknowledgementTimeoutMilliseconds
+            acknowledgementTimeoutMilliseconds: acknowledgementTimeoutMilliseconds,
+            revokedPumps: revokedPumps
         )
     }
 
