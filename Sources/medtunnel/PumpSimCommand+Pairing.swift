@@ -21,8 +21,9 @@ struct PumpPairingOptions: ParsableArguments {
     @Option(
         name: .customLong("pairing-payload"),
         help: ArgumentHelp(
-            "Also write the pairing code's text to this file, mode 0600 (implies --pairing).",
-            valueName: "file"
+            "Also write the pairing code's text to this file, mode 0600 (implies --pairing); with --count, a "
+                + "directory that gets SERIAL.txt per pump.",
+            valueName: "path"
         )
     )
     var payload: String?
@@ -31,7 +32,12 @@ struct PumpPairingOptions: ParsableArguments {
 
     func validate(serial: String?, stateDirectory: String?) throws {
         guard enabled else { return }
-        guard serial != nil else { throw ValidationError("--pairing shows one pump's code: use --serial, not --count") }
+        guard serial != nil || (png == nil && payload != nil) else {
+            throw ValidationError(
+                "with --count, pumps show their codes only as --pairing-payload DIR (DIR/SERIAL.txt), not on the "
+                    + "terminal or as a PNG"
+            )
+        }
         guard stateDirectory != nil else {
             throw ValidationError(
                 "--pairing needs --state-dir: the pump's device key signs its code in its command core"
@@ -39,9 +45,21 @@ struct PumpPairingOptions: ParsableArguments {
         }
     }
 
-    /// What the pump does with its code once made: draw it, write the files.
-    func pumpPairing(serial: String) -> PumpPairing? {
+    /// What the pump does with its code once made: draw it, write the files. In a fleet
+    /// (`--count`), only the text, to `DIR/SERIAL.txt`.
+    func pumpPairing(serial: String, fleet: Bool) throws -> PumpPairing? {
         guard enabled else { return nil }
+        if fleet, let directory = self.payload {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let path = directory + "/" + serial + ".txt"
+            return PumpPairing { code in
+                do {
+                    try Self.writePrivately(code.text + "\n", to: path)
+                } catch {
+                    print("pump \(serial): the pairing code could not be written: \(error)")
+                }
+            }
+        }
         let png = self.png
         let payload = self.payload
         return PumpPairing { code in

@@ -159,7 +159,7 @@ struct PumpSimCommand: AsyncParsableCommand {
             activity: activity
         )
         pump.runtime = try self.commands.runtime(serial: serial, pki: directory)
-        pump.pairing = self.pairingCode.pumpPairing(serial: serial)
+        pump.pairing = try self.pairingCode.pumpPairing(serial: serial, fleet: self.count != nil)
         pump.firmware = self.firmware
         return pump
     }
