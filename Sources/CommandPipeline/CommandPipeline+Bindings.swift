@@ -103,9 +103,8 @@ extension CommandPipeline {
                 return BindingChangeOutcome(state: "pending", pumpSerial: serial, binding: binding)
             }
             let after = try await store.completeBindingChange(serial: serial, action, by: actor, now: now)
-            if case .transfer = action, let slot = pumps[serial] {
-                slot.expected = nil  // the next patient's clinician states the settings again
-            }
+            // Lockouts by patient follow the binding.
+            await refreshLockoutOrder(serial, slot: slot(serial))
             logger.info(
                 action == .unpair ? "pump unpaired" : "pump transferred",
                 metadata: ["device": "\(serial)", "account": "\(user.account.id)"]

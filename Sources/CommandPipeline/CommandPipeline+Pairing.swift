@@ -88,6 +88,8 @@ extension CommandPipeline {
                     by: ChangeActor(user.actor),
                     now: now
                 )
+                // A lockout of the patient covers the pump from now on.
+                await self.refreshLockoutOrder(of: serial)
                 self.logger.info(
                     "pump paired",
                     metadata: [
@@ -101,6 +103,11 @@ extension CommandPipeline {
                 throw ChangeAPIError.conflict("pump_already_paired", error.reason)
             }
         }
+    }
+
+    /// Records the pump's patient (its new binding) for lockouts by patient.
+    func refreshLockoutOrder(of serial: String) async {
+        await refreshLockoutOrder(serial, slot: slot(serial))
     }
 
     /// The patient `serial` is bound to by pairing; nil when it is not paired. The one answer to
