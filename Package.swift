@@ -58,6 +58,17 @@ let package = Package(
         .systemLibrary(name: "CMbedTLS", providers: [.apt(["libmbedtls-dev"])]),
         .target(name: "PumpTLS", dependencies: ["CMbedTLS"], swiftSettings: swiftSettings),
 
+        // MARK: Pairing QR code
+        // CQRCode: libqrencode (the symbol) and libpng (its image). QRCode: text to a symbol
+        // (byte mode, error correction M), drawn for a terminal or written as a PNG. Never a
+        // QR encoder of our own.
+        .systemLibrary(
+            name: "CQRCode",
+            pkgConfig: "libqrencode",
+            providers: [.apt(["libqrencode-dev", "libpng-dev"])]
+        ),
+        .target(name: "QRCode", dependencies: ["CQRCode"], swiftSettings: swiftSettings),
+
         // MARK: Commands
         // PumpRuntime: the pump firmware's command core (verify, apply, persist, acknowledge),
         // Foundation-free, crypto by mbedTLS. CommandAuthority: the gateway's side (signs
@@ -264,6 +275,7 @@ let package = Package(
                 "SQLiteStore", "SafetyPolicy", "TherapyModel", "TherapyJSON", "Accounts", "AccessTokens",
                 "ChangeRequests", "CommandPipeline",
                 "PumpRuntime", "TunnelProtocol", "AnomalyRules", "Lockouts", "SecurityEvents", "CommandAuthority",
+                "QRCode",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -289,6 +301,11 @@ let package = Package(
         ),
         .testTarget(name: "TunnelProtocolTests", dependencies: ["TunnelProtocol"], swiftSettings: swiftSettings),
         .testTarget(
+            name: "QRCodeTests",
+            dependencies: ["QRCode", "MedTunnelTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "AuditLogTests",
             dependencies: ["AuditLog", "MedTunnelTestSupport"],
             swiftSettings: swiftSettings
@@ -309,7 +326,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AccountsTests",
-            dependencies: ["Accounts", "AccessTokens", "AuditLog", "SafetyPolicy", "TherapyModel"],
+            dependencies: ["Accounts", "AccessTokens", "AuditLog", "SafetyPolicy", "TherapyModel", "SQLiteStore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -7,9 +7,12 @@ import TherapyModel
 /// |-----------|-----------------------------------------------------|--------------------------------|
 /// | `patient` | a patient id: the patient themself (exactly one),   | patient (1), caregiver and     |
 /// |           | a caregiver's dependant, a clinician's patient      | clinician (1 or more)          |
-/// | `pump`    | the serial of a pump the patient wears              | patient                        |
 /// | `phone`   | the id of a phone that relays for the patient       | patient                        |
 /// | `control` | narrows the role's controls to those listed         | patient, caregiver, clinician  |
+///
+/// `pump=` is retired: a pump is bound to its patient by pairing (the patient scans the code the
+/// pump shows; docs/pairing.md), never by an account attribute. Accounts stored with it still
+/// load (the attribute is dropped); adding it is refused with a pointer to pairing.
 ///
 /// Operators, incident staff and admins carry no attribute: they never change therapy.
 /// Values are 1...128 characters from `A-Z a-z 0-9 . _ : @ -`; a `control` value is a control
@@ -17,7 +20,6 @@ import TherapyModel
 public struct AccountAttribute: Sendable, Hashable, Comparable, CustomStringConvertible {
     public enum Key: String, Sendable, Hashable, CaseIterable, Comparable {
         case patient
-        case pump
         case phone
         case control
 
@@ -62,6 +64,13 @@ public struct AccountAttribute: Sendable, Hashable, Comparable, CustomStringConv
             )
         }
         let name = String(text[..<equals])
+        guard name != Self.retiredPumpKey else {
+            throw AccountError(
+                .retiredAttribute,
+                "attribute '\(text)': pump= is retired; a pump is bound to its patient by pairing: the patient "
+                    + "scans the code the pump shows and posts it (POST /v1/pairings; see docs/pairing.md)"
+            )
+        }
         guard let key = Key(rawValue: name) else {
             let keys = Key.allCases.map(\.rawValue).joined(separator: ", ")
             throw AccountError(.unknownAttribute, "attribute '\(text)': unknown key '\(name)'; use one of \(keys)")
@@ -70,6 +79,9 @@ public struct AccountAttribute: Sendable, Hashable, Comparable, CustomStringConv
     }
 
     public var description: String { "\(key.rawValue)=\(value)" }
+
+    /// The key of the retired `pump=` attribute (stored accounts may still carry it).
+    public static let retiredPumpKey = "pump"
 
     public static func < (lhs: AccountAttribute, rhs: AccountAttribute) -> Bool {
         (lhs.key, lhs.value) < (rhs.key, rhs.value)

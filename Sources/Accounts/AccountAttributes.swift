@@ -45,8 +45,6 @@ public struct AccountAttributes: Sendable, Hashable, CustomStringConvertible {
 
     /// Patient ids this account acts for.
     public var patientIDs: Set<String> { self.values(.patient) }
-    /// Pumps bound to a patient account.
-    public var pumpSerials: Set<String> { self.values(.pump) }
     /// Phones bound to a patient account.
     public var phoneIDs: Set<String> { self.values(.phone) }
 

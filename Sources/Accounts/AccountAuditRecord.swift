@@ -5,7 +5,7 @@ import Foundation
 /// rebuild the account from the log alone.
 ///
 /// `{"schema":"medtunnel.account.v1","op":"create","id":"alice","role":"patient",
-///   "attributes":["patient=patient-001","pump=PUMP-0001"],"at":1763700000000}`
+///   "attributes":["patient=patient-001","phone=PHONE-1"],"at":1763700000000}`
 struct AccountAuditRecord: Codable, Equatable {
     static let schemaName = "medtunnel.account.v1"
 

@@ -7,6 +7,7 @@ public struct AccountError: Error, Sendable, Hashable, CustomStringConvertible {
             case unknownRole = "unknown_role"
             case malformedAttribute = "malformed_attribute"
             case unknownAttribute = "unknown_attribute"
+            case retiredAttribute = "retired_attribute"
             case attributeNotAllowed = "attribute_not_allowed"
             case missingAttribute = "missing_attribute"
             case duplicateUser = "duplicate_user"
@@ -26,8 +27,10 @@ public struct AccountError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let unknownRole = Code(.unknownRole)
         /// An attribute that is not `KEY=VALUE` with a well-formed value.
         public static let malformedAttribute = Code(.malformedAttribute)
-        /// An attribute key other than `patient`, `pump`, `phone`, `control`.
+        /// An attribute key other than `patient`, `phone`, `control`.
         public static let unknownAttribute = Code(.unknownAttribute)
+        /// `pump=`: pumps are bound to patients by pairing now.
+        public static let retiredAttribute = Code(.retiredAttribute)
         /// An attribute this role may not carry (a pump on a clinician, any attribute on an admin).
         public static let attributeNotAllowed = Code(.attributeNotAllowed)
         /// An attribute the role needs is absent (a patient without `patient=`).

@@ -380,9 +380,10 @@ public actor AccountStore {
             let attributes =
                 try text.isEmpty
                 ? []
-                : text.split(separator: "\n").map { line throws(AccountError) in
-                    try AccountAttribute(parsing: String(line))
-                }
+                : text.split(separator: "\n")
+                    // Stored before pairing replaced it: dropped, the account still loads.
+                    .filter { !$0.hasPrefix(AccountAttribute.retiredPumpKey + "=") }
+                    .map { line throws(AccountError) in try AccountAttribute(parsing: String(line)) }
             return Account(
                 id: id,
                 role: role,

@@ -16,6 +16,9 @@ public struct ChangeRequestError: Error, Sendable, Hashable, CustomStringConvert
             case auditFailed = "audit_failed"
             case storeUnavailable = "store_unavailable"
             case storageFailure = "storage_failure"
+            case pairingCodeUsed = "pairing_code_used"
+            case pumpAlreadyPaired = "pump_already_paired"
+            case pumpNotPaired = "pump_not_paired"
         }
 
         private let base: Base
@@ -47,6 +50,12 @@ public struct ChangeRequestError: Error, Sendable, Hashable, CustomStringConvert
         public static let storeUnavailable = Code(.storeUnavailable)
         /// The database could not be read.
         public static let storageFailure = Code(.storageFailure)
+        /// A pairing code's nonce was used before: every code pairs once.
+        public static let pairingCodeUsed = Code(.pairingCodeUsed)
+        /// The pump is bound to a patient already; unpair or transfer it first.
+        public static let pumpAlreadyPaired = Code(.pumpAlreadyPaired)
+        /// The pump is bound to no patient.
+        public static let pumpNotPaired = Code(.pumpNotPaired)
 
         public var rawValue: String { base.rawValue }
         public var description: String { base.rawValue }
@@ -57,7 +66,7 @@ public struct ChangeRequestError: Error, Sendable, Hashable, CustomStringConvert
             case .invalidInput: 400
             case .notFound, .unknownCommand: 404
             case .idempotencyKeyReused, .requestInProgress, .requestBusy, .illegalTransition, .pumpBusy,
-                .commandExpired, .quarantined:
+                .commandExpired, .quarantined, .pairingCodeUsed, .pumpAlreadyPaired, .pumpNotPaired:
                 409
             case .auditFailed, .storeUnavailable: 503
             case .storageFailure: 500

@@ -21,6 +21,7 @@ import TherapyModel
 ///                  audit_index UNIQUE, settings_json,   -- NULL: no settings given
 ///                  PRIMARY KEY(pump_serial, version))
 ///     meta(key PRIMARY KEY, value)     -- recovery_floor
+///     pump_binding, pairing_nonce, binding_request, binding_step: see ``pairingSchema``
 enum ChangeRequestSchema {
     static let recoveryFloorKey = "recovery_floor"
 
@@ -67,11 +68,37 @@ enum ChangeRequestSchema {
             if !(try info.step()) {
                 try connection.execute("ALTER TABLE transition ADD COLUMN note TEXT")
             }
+            // Stores made before pairing gain its tables (nothing else changed).
+            try connection.execute(pairingSchema)
             return connection
         } catch let error as SQLiteError {
             throw ChangeRequestError(.storageFailure, "\(path): \(error.reason)")
         }
     }
+
+    /// The pumps' bindings to their patients (`ChangeRequestStore+Pairing.swift`), each row
+    /// written with the audit entry that made it:
+    ///
+    ///     pump_binding(pump_serial PRIMARY KEY, patient_id, phone_id, paired_by, paired_ms,
+    ///                  audit_index)       -- the current binding; gone when unpaired
+    ///     pairing_nonce(nonce_hash PRIMARY KEY, pump_serial, audit_index)   -- codes used, never reused
+    ///     binding_request(pump_serial PRIMARY KEY, action, target_patient, requested_by,
+    ///                     requested_role, requested_ms, audit_index)   -- an unpair or transfer
+    ///                                        waiting for its second party
+    ///     binding_step(audit_index PRIMARY KEY, pump_serial, kind)   -- every binding entry applied
+    ///                                        (recovery looks it up)
+    static let pairingSchema = """
+        CREATE TABLE IF NOT EXISTS pump_binding(
+            pump_serial TEXT PRIMARY KEY, patient_id TEXT NOT NULL, phone_id TEXT, paired_by TEXT NOT NULL,
+            paired_ms INTEGER NOT NULL, audit_index INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS pairing_nonce(
+            nonce_hash TEXT PRIMARY KEY, pump_serial TEXT NOT NULL, audit_index INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS binding_request(
+            pump_serial TEXT PRIMARY KEY, action TEXT NOT NULL, target_patient TEXT, requested_by TEXT NOT NULL,
+            requested_role TEXT NOT NULL, requested_ms INTEGER NOT NULL, audit_index INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS binding_step(
+            audit_index INTEGER PRIMARY KEY, pump_serial TEXT NOT NULL, kind TEXT NOT NULL);
+        """
 
     // MARK: Meta
 

@@ -6,6 +6,7 @@ enum StoreStep: Sendable {
     /// A change-request step; `current` is the request before it, when the caller holds it.
     case change(ChangeRequestEvent, ChangeActor, current: ChangeRequest?)
     case therapy(PumpTherapyEvent, ChangeActor)
+    case binding(PumpBindingEvent, ChangeActor)
 }
 
 /// A step waiting in the store's group-commit queue.
@@ -138,6 +139,9 @@ extension ChangeRequestStore {
             return try apply(event, actor: actor, auditIndex: auditIndex, current: current)
         case .therapy(let event, let actor):
             try applyTherapy(event, actor: actor, auditIndex: auditIndex)
+            return nil
+        case .binding(let event, let actor):
+            try applyBinding(event, actor: actor, auditIndex: auditIndex)
             return nil
         }
     }

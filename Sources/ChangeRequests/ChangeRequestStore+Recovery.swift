@@ -84,6 +84,10 @@ extension ChangeRequestStore {
                 guard try !hasTherapy(auditIndex: entry.index) else { return }
                 try connection.writeTransaction { try applyTherapy(event, actor: actor, auditIndex: entry.index) }
                 report.rolledForward.append(entry.index)
+            } else if let event = PumpBindingEvent(entry) {
+                guard try !hasBindingStep(auditIndex: entry.index) else { return }
+                try connection.writeTransaction { try applyBinding(event, actor: actor, auditIndex: entry.index) }
+                report.rolledForward.append(entry.index)
             }
         } catch let error as ChangeRequestError {
             report.problems.append(.conflictingEntry(auditIndex: entry.index, reason: error.reason))

@@ -70,24 +70,6 @@ extension ChangeRequestStore {
         }
     }
 
-    /// The pumps whose current prescription is for one of `patients`.
-    public func pumpSerials(ofPatients patients: Set<String>) throws -> Set<String> {
-        guard !patients.isEmpty else { return [] }
-        return try reading("read the pumps of patients") {
-            let select = try connection.prepare(
-                """
-                SELECT t.pump_serial, json_extract(t.prescription_json, '$.patientId') FROM pump_therapy t
-                WHERE t.version = (SELECT max(version) FROM pump_therapy WHERE pump_serial = t.pump_serial)
-                """
-            )
-            var serials: Set<String> = []
-            while try select.step() {
-                if patients.contains(select.text(1)) { serials.insert(select.text(0)) }
-            }
-            return serials
-        }
-    }
-
     /// Every version for `serial`, newest first.
     public func therapyHistory(for serial: String) throws -> [PumpTherapy] {
         try therapyVersions(for: serial, latestOnly: false)

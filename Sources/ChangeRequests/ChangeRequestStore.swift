@@ -72,6 +72,7 @@ public actor ChangeRequestStore {
     var busyKeys: Set<[String]> = []
     var busyPumps: Set<String> = []
     var busyTherapy: Set<String> = []
+    var busyBindings: Set<String> = []
     /// Audit-log size read by each step in flight (see "Recovery rule").
     var inflightFloors: [UInt64: UInt64] = [:]
     var nextStepToken: UInt64 = 0

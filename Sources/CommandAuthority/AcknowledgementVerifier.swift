@@ -7,7 +7,8 @@ public import X509
 /// the pump's TLS identity and its acknowledgements share).
 public struct AcknowledgementVerifier: Sendable {
     public let serial: String
-    private let key: P256.Signing.PublicKey
+    /// Internal: `PairingCodeVerifier` checks codes with the same key.
+    let key: P256.Signing.PublicKey
 
     /// The pump's certificate; it must name exactly one pump and carry a P-256 key.
     public init(pumpCertificate certificate: Certificate) throws(CommandAuthorityError) {

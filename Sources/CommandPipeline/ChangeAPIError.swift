@@ -13,8 +13,10 @@ import TherapyJSON
 /// | 400    | `bad_request`      | `idempotency_key_missing`, `invalid_input`, the JSON error codes (`malformed_json`, `missing_field`, `wrong_type`, `invalid_value`, `unknown_field`) |
 /// | 401    | `unauthenticated`  | the `AuthenticationError` code (`missing`, `expired`, `bad_signature`, …) |
 /// | 403    | `forbidden`        | `not_authorized`, `control_not_permitted`, and the approval codes (`self_approval`, `approver_not_clinician`, `approver_not_linked_to_patient`) |
+/// | 400    | `bad_request`      | `pairing_code_invalid`, `pairing_code_unverified` (pairing)       |
 /// | 404    | `not_found`        | `not_found`, `unknown_pump`                                      |
-/// | 409    | `conflict`         | the store's codes (`idempotency_key_reused`, `illegal_transition`, …), `settings_unknown`, `settings_unverified`, `settings_mismatch` |
+/// | 409    | `conflict`         | the store's codes (`idempotency_key_reused`, `illegal_transition`, …), `settings_unknown`, `settings_unverified`, `settings_mismatch`; pairing: `pump_revoked`, `pairing_code_not_offered`, `pairing_code_used`, `pump_already_paired`, `pump_not_paired`, `patient_mismatch`, `second_party_required` |
+/// | 410    | `gone`             | `pairing_code_expired`                                           |
 /// | 422    | `unprocessable`    | a policy code when approval meets a decision that is now a reject |
 /// | 503    | `unavailable`      | `unavailable`, `store_unavailable`, `audit_failed`               |
 /// | 500    | `internal`         | `storage_failure`, `internal`                                    |

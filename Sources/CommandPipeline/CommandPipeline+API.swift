@@ -21,6 +21,9 @@ import TunnelProtocol
 /// | `GET /v1/pumps/{serial}/changes`        | `changes(forPump:)`    |
 /// | `PUT /v1/pumps/{serial}/prescription`   | `setTherapy`           |
 ///
+/// Therapy and changes exist only for pumps paired to a patient (`CommandPipeline+Pairing.swift`):
+/// the binding, not the prescription, says whose pump it is.
+///
 /// Operations that change something run on the pump's worker, in order with its sessions.
 /// Reading is allowed to the requester, to anyone linked to the pump's patient, and to
 /// operators, incident staff and admins (who review the service); cancelling to the requester
@@ -84,7 +87,7 @@ extension CommandPipeline {
     public nonisolated func change(_ id: String, authorization: String?) async throws(ChangeAPIError) -> ChangeRequest {
         let user = try await authenticate(authorization)
         let request = try await existingRequest(id)
-        let patient = try await patientID(of: request.pumpSerial)
+        let patient = try await pumpPatient(request.pumpSerial)
         guard Self.mayRead(user, requesterID: request.requesterID, patientID: patient) else {
             throw await denied(user, operation: "read_change", target: id, serial: request.pumpSerial)
         }
@@ -121,7 +124,7 @@ extension CommandPipeline {
     ) async throws(ChangeAPIError) -> [ChangeRequest] {
         let user = try await authenticate(authorization)
         try Self.checkSerial(serial)
-        let patient = try await patientID(of: serial)
+        let patient = try await pumpPatient(serial)
         guard Self.mayRead(user, requesterID: nil, patientID: patient) else {
             throw await denied(user, operation: "list_changes", target: serial, serial: serial)
         }
@@ -134,8 +137,11 @@ extension CommandPipeline {
 
     // MARK: Therapy
 
-    /// A clinician of the prescription's patient sets the pump's prescription, model and
-    /// current settings (`TherapyDocument`), audited (`pump.therapy.set`) before it is stored.
+    /// A clinician of the pump's patient (its pairing binding) sets the pump's prescription,
+    /// model and current settings (`TherapyDocument`), audited (`pump.therapy.set`) before it is
+    /// stored. The pump must be known (404 `unknown_pump`) and paired (409 `pump_not_paired`),
+    /// the clinician one of its patient's (403, never naming the patient) and the prescription
+    /// for that patient (409 `patient_mismatch`).
     /// If the pump has reported its settings, the given ones must match them (409
     /// `settings_mismatch`); setting the therapy clears a settings hold.
     public nonisolated func setTherapy(
@@ -161,15 +167,6 @@ extension CommandPipeline {
         } catch {
             throw .json(error, in: "therapy")
         }
-        guard user.actor.patientIDs.contains(document.prescription.patientID) else {
-            throw await denied(
-                user,
-                operation: "set_therapy",
-                target: serial,
-                serial: serial,
-                message: "\(user.account.id) is not a clinician of the prescription's patient"
-            )
-        }
         return try await perform(on: serial) {
             try await self.recordTherapy(serial: serial, document: document, user: user)
         }
@@ -185,6 +182,7 @@ extension CommandPipeline {
     ) async throws -> SubmittedChange {
         let now = clock()
         let therapy = try await requireTherapy(serial)
+        try await requireTherapyOfPairedPatient(serial, therapy: therapy)
         switch Authorization.controls(for: user.actor, model: therapy.model, prescription: therapy.prescription) {
         case .notAuthenticated, .notAuthorized:
             throw await denied(
@@ -255,12 +253,6 @@ extension CommandPipeline {
     private func recordApproval(_ id: ChangeRequestID, user: AuthenticatedUser) async throws -> ChangeRequest {
         let now = clock()
         guard let request = try await store.request(id) else { throw Self.noSuchRequest(id.rawValue) }
-        guard request.state == .pendingApproval else {
-            throw ChangeAPIError.conflict(
-                ChangeRequestError.Code.illegalTransition.rawValue,
-                "request \(id) is \(request.state); only a change held for approval (pending_approval) can be approved"
-            )
-        }
         let therapy = try await requireTherapy(request.pumpSerial)
         guard let role = ActorRole(rawValue: request.requesterRole) else {
             throw ChangeAPIError.conflict("requester_unknown", "request \(id) names an unknown role")
@@ -285,6 +277,14 @@ extension CommandPipeline {
                 message: reasons.map(\.message).joined(separator: "; ")
             )
         }
+        // Only after the approver is known to be one of the patient's clinicians: the request's
+        // state is nobody else's business.
+        guard request.state == .pendingApproval else {
+            throw ChangeAPIError.conflict(
+                ChangeRequestError.Code.illegalTransition.rawValue,
+                "request \(id) is \(request.state); only a change held for approval (pending_approval) can be approved"
+            )
+        }
         let context = try await policyContext(request.pumpSerial, therapy: therapy, now: now)
         if case .reject(let reasons) = TherapyPolicy.evaluate(request.change, by: requester, context: context) {
             throw ChangeAPIError(
@@ -301,7 +301,7 @@ extension CommandPipeline {
 
     private func recordCancellation(_ id: ChangeRequestID, user: AuthenticatedUser) async throws -> ChangeRequest {
         guard let request = try await store.request(id) else { throw Self.noSuchRequest(id.rawValue) }
-        let patient = try await store.therapy(for: request.pumpSerial)?.prescription.patientID
+        let patient = try await store.binding(for: request.pumpSerial)?.patientID
         let linked = patient.map { user.actor.patientIDs.contains($0) } ?? false
         let careRoles: Set<ActorRole> = [.patient, .caregiver, .clinician]
         guard request.requesterID == user.account.id || (linked && careRoles.contains(user.actor.role)) else {
@@ -315,18 +315,12 @@ extension CommandPipeline {
         document: TherapyDocument,
         user: AuthenticatedUser
     ) async throws -> PumpTherapy {
-        if let current = try await store.therapy(for: serial),
-            !user.actor.patientIDs.contains(current.prescription.patientID)
-        {
-            throw await denied(
-                user,
-                operation: "set_therapy",
-                target: serial,
-                serial: serial,
-                message: "pump \(serial) belongs to patient \(current.prescription.patientID), of whom "
-                    + "\(user.account.id) is not a clinician"
-            )
-        }
+        _ = try await requirePairedPump(
+            serial,
+            for: user,
+            prescriptionPatient: document.prescription.patientID,
+            operation: "set_therapy"
+        )
         let slot = self.slot(serial)
         let digest = SettingsDigest.sha256(of: document.settings)
         if let reported = slot.reportedDigest, reported != digest {
@@ -496,17 +490,6 @@ extension CommandPipeline {
         return found
     }
 
-    private nonisolated func patientID(of serial: String) async throws(ChangeAPIError) -> String {
-        let therapy: PumpTherapy?
-        do {
-            therapy = try await store.therapy(for: serial)
-        } catch {
-            throw .internal(error)
-        }
-        guard let therapy else { throw Self.unknownPump(serial) }
-        return therapy.prescription.patientID
-    }
-
     /// Audits a refusal of an authenticated actor (`access.denied`) and returns the 403.
     nonisolated func denied(
         _ user: AuthenticatedUser,
@@ -542,10 +525,10 @@ extension CommandPipeline {
         return .forbidden(reason, message)
     }
 
-    static func mayRead(_ user: AuthenticatedUser, requesterID: String?, patientID: String) -> Bool {
+    static func mayRead(_ user: AuthenticatedUser, requesterID: String?, patientID: String?) -> Bool {
         let reviewers: Set<ActorRole> = [.operator, .incident, .admin]
         return reviewers.contains(user.actor.role) || requesterID == user.account.id
-            || user.actor.patientIDs.contains(patientID)
+            || patientID.map { user.actor.patientIDs.contains($0) } ?? false
     }
 
     static func checkSerial(_ serial: String) throws(ChangeAPIError) {

@@ -19,8 +19,8 @@ extension CommandPipeline {
     /// and open changes are looked for only when the fan-out found some for the pump.
     func refreshLockoutOrder(_ serial: String, slot: PumpSlot, fanOut: (hasOpenChanges: Bool, Void)? = nil) async {
         guard let lockouts else { return }
-        let patient =
-            fanOut == nil ? try? await store.therapy(for: serial)?.prescription.patientID : nil
+        // The pump's patient is its pairing binding (docs/pairing.md), as for every other question.
+        let patient = fanOut == nil ? try? await store.binding(for: serial)?.patientID : nil
         let attributes = PumpAttributes(serial: serial, patient: patient, model: slot.model, firmware: slot.firmware)
         do {
             try await lockouts.notePump(attributes, now: clock().millisecondsSinceEpoch)

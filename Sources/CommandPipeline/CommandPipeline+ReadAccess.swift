@@ -3,7 +3,7 @@ import ChangeRequests
 public import SafetyPolicy
 
 /// Which pumps a person may read: every pump for operators, incident staff and admins; the
-/// pumps of their patients for patients, caregivers and clinicians.
+/// pumps paired to their patients for patients, caregivers and clinicians.
 public enum PumpScope: Sendable, Hashable {
     case all
     case pumps(Set<String>)

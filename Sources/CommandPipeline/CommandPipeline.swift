@@ -90,6 +90,8 @@ public actor CommandPipeline: PumpSessionObserver {
     /// Each pump's latest telemetry readings (reservoir, glucose, suspended, battery), written by
     /// its session's event loop and read by the policy; one small entry per pump.
     nonisolated let clinicalReadings = Mutex<[String: ClinicalReadings]>([:])
+    /// The pairing codes pumps are showing, as they offered them through their tunnels.
+    nonisolated let pairingOffers = Mutex(PairingOffers())
     /// The gateway's lockouts (nil: a pipeline without lockouts, as in some tests).
     public nonisolated let lockouts: LockoutStore?
     /// What the gateway knows of each pump it has seen; touched only by the pump's worker

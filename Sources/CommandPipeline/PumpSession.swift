@@ -48,4 +48,11 @@ public protocol PumpSessionObserver: Sendable {
     func pumpDisconnected(_ link: PumpLink)
     /// Each telemetry message of the session (the pump's reservoir, glucose, mode), as received.
     func telemetry(_ telemetry: InnerMessage.Telemetry, on link: PumpLink)
+    /// The pump is showing a pairing code with this nonce (`InnerMessage.pairingOffer`).
+    func pairingOffer(_ offer: InnerMessage.PairingOffer, on link: PumpLink)
+}
+
+extension PumpSessionObserver {
+    /// Observers that take no pairings ignore offers.
+    public func pairingOffer(_ offer: InnerMessage.PairingOffer, on link: PumpLink) {}
 }

@@ -153,6 +153,14 @@ final class PumpSessionHandler: ChannelInboundHandler {
                 throw TunnelProtocolError(.invalidField, "acknowledgement before hello")
             }
             commands.acknowledgement(signed, on: link)
+        case .pairingOffer(let offer):
+            // Only on a session that said hello: the offer counts for the serial of this
+            // session's verified certificate, never for one the pump names.
+            guard let link = self.link else {
+                guard self.saidHello else { throw TunnelProtocolError(.invalidField, "pairing offer before hello") }
+                break  // no pipeline: nothing takes pairings
+            }
+            self.commands?.pairingOffer(offer, on: link)
         case .helloAccepted, .telemetryStored, .command:
             throw TunnelProtocolError(.invalidField, "a gateway-to-pump message came from the pump")
         }

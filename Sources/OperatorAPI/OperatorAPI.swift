@@ -91,6 +91,7 @@ public struct OperatorAPI: Sendable {
             ChangeRoutes(pipeline: commands, reads: self.access.reads).register(on: router)
             TokenRoutes(pipeline: commands).register(on: router)
             LockoutRoutes(pipeline: commands).register(on: router)
+            PairingRoutes(pipeline: commands).register(on: router)
             if let events = self.events {
                 AlertRoutes(pipeline: commands, events: events).register(on: router)
             }

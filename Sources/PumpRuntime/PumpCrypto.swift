@@ -137,7 +137,7 @@ final class DeviceSigningKey {
         }
         // Signing with a key that parsed and a seeded DRBG only fails when the platform's
         // entropy fails; the state is persisted before this point, so a restart is safe.
-        precondition(rc == 0, "ECDSA signing of an acknowledgement failed (mbedTLS \(rc))")
+        precondition(rc == 0, "ECDSA signing with the device key failed (mbedTLS \(rc))")
         return signature
     }
 }

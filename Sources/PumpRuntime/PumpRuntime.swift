@@ -59,7 +59,7 @@ public final class PumpRuntime {
     private let path: String
     private let crashAfterPersist: Bool
     private let commandKey: CommandVerifyingKey
-    private let deviceKey: DeviceSigningKey
+    let deviceKey: DeviceSigningKey
 
     /// `STATE/SERIAL.state`.
     public static func stateFilePath(directory: String, serial: String) -> String {

@@ -12,6 +12,8 @@ public final class SimulatedPump: @unchecked Sendable {
     var session: PumpTLSSession?
     /// The command core (`--state-dir`); without it the pump takes no commands.
     public var runtime: PumpRuntime?
+    /// The pairing code the pump shows and offers (`--pairing`); nil: it shows none.
+    public var pairing: PumpPairing?
     /// The firmware version the hello announces (lockouts by firmware match it).
     public var firmware = SimulatedPump.defaultFirmware
     /// The highest telemetry sequence the gateway acknowledged, over all sessions.

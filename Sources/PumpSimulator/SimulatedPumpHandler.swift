@@ -1,5 +1,6 @@
 public import NIOCore
 public import PumpTLS
+import TherapyModel
 public import TunnelProtocol
 
 /// What one simulated pump session achieved.
@@ -112,8 +113,9 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
         switch message {
         case .helloAccepted where self.isExtraAnswer, .telemetryStored where self.isExtraAnswer:
             break
-        case .helloAccepted:
+        case .helloAccepted(_, let gatewayTime):
             self.answered()
+            self.offerPairingCode(gatewayTime: gatewayTime, context)
             if let benchmark = self.benchmark {
                 self.startBenchmark(benchmark, context)
             } else {
@@ -145,6 +147,20 @@ public final class SimulatedPumpHandler: ChannelInboundHandler {
             self.answerCommand(body, context)
         default:
             break
+        }
+    }
+
+    /// A pump showing a pairing code tells the gateway so through this session (needs the
+    /// command core: the device key signs the code).
+    private func offerPairingCode(gatewayTime: Int64, _ context: ChannelHandlerContext) {
+        guard let pairing = self.pump.pairing, let runtime = self.pump.runtime else { return }
+        do {
+            let now = Timestamp(millisecondsSinceEpoch: gatewayTime)
+            if let offer = try pairing.offer(runtime: runtime, gatewayTime: now) {
+                self.send(.pairingOffer(offer), context)
+            }
+        } catch {
+            self.finish(context, .failure(error))
         }
     }
 

@@ -56,8 +56,9 @@ public enum Authorization {
         case .notAuthorized:
             return PolicyReason(
                 code: .notAuthorized,
-                message: "actor \(actor.id) (\(actor.role)) is authenticated but may use no control on the pump of "
-                    + "patient \(prescription.patientID); ask the patient's clinician for access"
+                // Never names the pump's patient: the actor is not one of theirs and must not learn who it is.
+                message: "actor \(actor.id) (\(actor.role)) is authenticated but may use no control on this pump; "
+                    + "ask the clinician of the pump's patient for access"
             )
         case .authorized(let controls) where !controls.contains(change.kind):
             return PolicyReason(

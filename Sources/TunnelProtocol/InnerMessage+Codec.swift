@@ -46,6 +46,10 @@ extension InnerMessage {
         case .acknowledgement(let signed):
             type = .acknowledgement
             body.append(bytes: signed.encoded)
+        case .pairingOffer(let offer):
+            type = .pairingOffer
+            body.append(bytes: offer.nonce)
+            body.append(offer.expiresAtMilliseconds)
         }
         var frame = ByteWriter()
         frame.append(type.rawValue)
@@ -139,6 +143,9 @@ extension InnerMessage {
             return .command(body: Array(body))
         case .acknowledgement:
             return .acknowledgement(try SignedAcknowledgement.decode(body))
+        case .pairingOffer:
+            let nonce = reader.readBytes(PairingCode.nonceLength)
+            return .pairingOffer(try PairingOffer(nonce: nonce, expiresAtMilliseconds: reader.readInt64()))
         }
     }
 }

@@ -16,6 +16,7 @@
 /// | 0x01 | hello          | pump → gw  | version u8 (2), last applied seq u64, settings digest [32], firmware len u8 + ASCII, mode u8, model len u8 + ASCII | 44…171 |
 /// | 0x02 | telemetry      | pump → gw  | seq u64, time ms i64, reservoir mU u32, basal mU/h u32, glucose mg/dL u16 (0 none), battery % u8, flags u8 | 28 |
 /// | 0x03 | heartbeat      | either     | nonce u64                                                        | 8      |
+/// | 0x04 | pairingOffer   | pump → gw  | nonce [16], expiry ms i64: the pairing code the pump shows now  | 24     |
 /// | 0x81 | helloAccepted  | gw → pump  | version u8, gateway time ms i64                                  | 9      |
 /// | 0x82 | telemetryStored| gw → pump  | seq u64 (the highest telemetry sequence stored)                  | 8      |
 /// | 0x83 | heartbeatReply | either     | nonce u64                                                        | 8      |
@@ -43,6 +44,32 @@ public enum InnerMessage: Sendable, Equatable {
     /// The body of a command frame: a `SignedCommand`'s `encoded` bytes, not yet decoded.
     case command(body: [UInt8])
     case acknowledgement(SignedAcknowledgement)
+    /// The pump is showing a pairing code with this nonce and expiry (`PairingCode`), sent after
+    /// each `helloAccepted` while the code is unexpired: the gateway takes a scanned code only
+    /// if its pump offered it through its own tunnel.
+    case pairingOffer(PairingOffer)
+
+    public struct PairingOffer: Sendable, Hashable {
+        public static let bodyLength = PairingCode.nonceLength + 8
+
+        public let nonce: [UInt8]
+        public let expiresAtMilliseconds: Int64
+
+        /// `nonce` must be 16 bytes.
+        public init(nonce: [UInt8], expiresAtMilliseconds: Int64) throws(TunnelProtocolError) {
+            guard nonce.count == PairingCode.nonceLength else {
+                throw TunnelProtocolError(.invalidField, "pairingOffer.nonce must be 16 bytes, not \(nonce.count)")
+            }
+            self.nonce = nonce
+            self.expiresAtMilliseconds = expiresAtMilliseconds
+        }
+
+        /// The offer of the code `code`.
+        public init(_ code: PairingCode) {
+            self.nonce = code.nonce
+            self.expiresAtMilliseconds = code.expiresAt.millisecondsSinceEpoch
+        }
+    }
 
     public struct Hello: Sendable, Equatable {
         public static let currentVersion: UInt8 = 2
@@ -145,6 +172,7 @@ public enum InnerFrame {
         case hello = 0x01
         case telemetry = 0x02
         case heartbeat = 0x03
+        case pairingOffer = 0x04
         case helloAccepted = 0x81
         case telemetryStored = 0x82
         case heartbeatReply = 0x83
@@ -159,6 +187,7 @@ public enum InnerFrame {
             case .telemetry: return 28...28
             case .heartbeat, .telemetryStored, .heartbeatReply: return 8...8
             case .helloAccepted: return 9...9
+            case .pairingOffer: return InnerMessage.PairingOffer.bodyLength...InnerMessage.PairingOffer.bodyLength
             case .command: return CommandEnvelope.bodyLengths
             case .acknowledgement: return CommandAcknowledgement.bodyLengths
             }

@@ -76,7 +76,7 @@ extension DemoCommand {
         let store = try AccountStore.open(stateDirectory: state)
         let admin = try AuditActor(id: "demo-admin", role: ActorRole.admin.rawValue)
         let users: [(String, ActorRole, [String])] = [
-            ("alice", .patient, ["patient=patient-001", "pump=PUMP-0001", "phone=PHONE-1"]),
+            ("alice", .patient, ["patient=patient-001", "phone=PHONE-1"]),
             ("drsmith", .clinician, ["patient=patient-001"]),
             ("drjones", .clinician, ["patient=patient-001"]),
             ("ines", .incident, []),
@@ -115,21 +115,14 @@ extension DemoCommand {
     ) async throws -> [String: String] {
         let serial = pump.serial
         story.step(
-            "Accounts and tokens: alice (patient, PUMP-0001), drsmith and drjones (her clinicians), ines and ivan "
+            "Accounts and tokens: alice (patient), drsmith and drjones (her clinicians), ines and ivan "
                 + "(incident staff)"
         )
         let tokens = try await self.accounts(root, audit: commands.audit)
         story.line("5 accounts added (audited), a 15-minute signed bearer token each")
 
-        story.step("drsmith sets PUMP-0001's prescription (10 U max bolus), pump model and current settings")
-        let therapy = try await commands.setTherapy(
-            serial: serial,
-            body: DemoTherapy.document,
-            authorization: tokens["drsmith"]
-        )
-        story.line("therapy version \(therapy.version), audited (pump.therapy.set) at index \(therapy.auditIndex)")
-
-        story.step("PUMP-0001 connects through the phone and stays; alice asks for a 2 U bolus")
+        story.step("PUMP-0001 connects through the phone and stays")
+        let screen = Self.showPairingCode(on: pump)
         let session = Task {
             try await pump.runSession(
                 host: "127.0.0.1",
@@ -146,6 +139,18 @@ extension DemoCommand {
             connected = await commands.status(of: serial).connected
         }
         try story.expect(connected, "PUMP-0001 did not connect for commands")
+        try await self.tellPairing(story, commands: commands, serial: serial, screen: screen, tokens: tokens)
+
+        story.step("drsmith sets PUMP-0001's prescription (10 U max bolus), pump model and current settings")
+        let therapy = try await commands.setTherapy(
+            serial: serial,
+            body: DemoTherapy.document,
+            authorization: tokens["drsmith"]
+        )
+        story.line("therapy version \(therapy.version), audited (pump.therapy.set) at index \(therapy.auditIndex)")
+        try await self.tellUnpairedRefusal(story, commands: commands, tokens: tokens)
+
+        story.step("alice asks for a 2 U bolus")
         // The policy reads the pump's reported state: wait for its first telemetry (glucose).
         try await story.eventually(
             await commands.reportedState(of: serial).freshGlucose(now: CommandPipeline.wallClock()) != nil,

@@ -51,6 +51,7 @@ struct PumpSimCommand: AsyncParsableCommand {
     @OptionGroup var identity: PumpIdentityOptions
     @Flag(name: .customLong("no-resume"), help: "Always run a full handshake (for benchmarks).") var noResume = false
     @OptionGroup var commands: PumpStateOptions
+    @OptionGroup var pairingCode: PumpPairingOptions
     @Flag(help: "With --count: a line per pump event (connected, lost, finished) even for many pumps.")
     var verbose = false
 
@@ -86,6 +87,7 @@ struct PumpSimCommand: AsyncParsableCommand {
         if let count = self.count, !(1...100_000).contains(count) {
             throw ValidationError("--count \(count) must be from 1 to 100000")
         }
+        try self.pairingCode.validate(serial: self.serial)
     }
 
     func run() async throws {
@@ -175,6 +177,7 @@ struct PumpSimCommand: AsyncParsableCommand {
             activity: activity
         )
         pump.runtime = try self.commands.runtime(serial: serial, credentials: credentials)
+        pump.pairing = try self.pairingCode.pumpPairing(serial: serial, fleet: self.count != nil)
         pump.firmware = self.firmware
         return pump
     }

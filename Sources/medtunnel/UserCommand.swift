@@ -20,11 +20,12 @@ struct UserCommand: AsyncParsableCommand {
             discussion: """
                 Roles: \(ActorRole.allCases.map(\.rawValue).joined(separator: ", ")).
                 Attributes (--attr KEY=VALUE, repeatable): patient=ID (a patient: exactly one, their id \
-                in the prescription; a caregiver or clinician: each patient they act for), pump=SERIAL \
-                and phone=ID (a patient's own devices), control=NAME (narrows the role's controls). \
-                Operators, incident staff and admins take none.
+                in the prescription; a caregiver or clinician: each patient they act for), phone=ID (a \
+                patient's own phone), control=NAME (narrows the role's controls). Operators, incident \
+                staff and admins take none. A pump is bound to its patient by pairing (the pump's QR \
+                code, POST /v1/pairings), not by an attribute.
                 Example: medtunnel user add --state-dir state --id alice --role patient \
-                --attr patient=patient-001 --attr pump=PUMP-0001 --attr phone=PHONE-1
+                --attr patient=patient-001 --attr phone=PHONE-1
                 """
         )
 

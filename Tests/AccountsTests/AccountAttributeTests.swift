@@ -11,11 +11,11 @@ struct AccountAttributeTests {
 
     @Test("KEY=VALUE parses; malformed, unknown keys, bad values and unknown controls are refused by name")
     func parsing() throws {
-        let attribute = try AccountAttribute(parsing: "pump=PUMP-0001")
-        #expect(attribute.key == .pump && attribute.value == "PUMP-0001")
+        let attribute = try AccountAttribute(parsing: "phone=PHONE-1")
+        #expect(attribute.key == .phone && attribute.value == "PHONE-1")
         for (text, code) in [
             ("patient", AccountError.Code.malformedAttribute), ("patient=", .malformedAttribute),
-            ("pump=PUMP 1", .malformedAttribute), ("colour=blue", .unknownAttribute), ("=x", .unknownAttribute),
+            ("phone=PHONE 1", .malformedAttribute), ("colour=blue", .unknownAttribute), ("=x", .unknownAttribute),
             ("control=fly", .malformedAttribute),
         ] {
             let error = #expect(throws: AccountError.self) { try AccountAttribute(parsing: text) }
@@ -24,19 +24,26 @@ struct AccountAttributeTests {
         }
     }
 
+    @Test("pump= is retired: refused as retired_attribute with a pointer to pairing")
+    func pumpAttributeRetired() {
+        let error = #expect(throws: AccountError.self) { try AccountAttribute(parsing: "pump=PUMP-0001") }
+        #expect(error?.code == .retiredAttribute)
+        #expect(error?.reason.contains("pairing") == true)
+    }
+
     @Test("each role carries only its attributes: a patient needs exactly one patient=, admins none")
     func roleRules() throws {
-        let patient = try attributes(["patient=p1", "pump=PUMP-1", "phone=PHONE-1", "control=bolus"], .patient)
-        #expect(patient.patientIDs == ["p1"] && patient.pumpSerials == ["PUMP-1"] && patient.phoneIDs == ["PHONE-1"])
+        let patient = try attributes(["patient=p1", "phone=PHONE-1", "control=bolus"], .patient)
+        #expect(patient.patientIDs == ["p1"] && patient.phoneIDs == ["PHONE-1"])
         #expect(patient.controlRestriction == ControlSet([.bolus]))
         #expect(try attributes(["patient=p1", "patient=p2"], .clinician).patientIDs == ["p1", "p2"])
 
         let cases: [([String], ActorRole, AccountError.Code)] = [
-            (["pump=PUMP-1"], .patient, .missingAttribute),
+            (["phone=PHONE-1"], .patient, .missingAttribute),
             (["patient=p1", "patient=p2"], .patient, .attributeNotAllowed),
             ([], .clinician, .missingAttribute),
             ([], .caregiver, .missingAttribute),
-            (["patient=p1", "pump=PUMP-1"], .clinician, .attributeNotAllowed),
+            (["patient=p1", "phone=PHONE-1"], .clinician, .attributeNotAllowed),
             (["patient=p1", "phone=PHONE-1"], .caregiver, .attributeNotAllowed),
             (["patient=p1"], .admin, .attributeNotAllowed),
             (["patient=p1"], .operator, .attributeNotAllowed),

@@ -1,5 +1,6 @@
 import AuditLog
 import Foundation
+import SQLiteStore
 import SafetyPolicy
 import Testing
 import TherapyModel
@@ -11,7 +12,7 @@ struct AccountStoreTests {
     @Test("an added account is in the audit log, readable, and gives the policy its actor")
     func addAndRead() async throws {
         let fixture = try await AccountsFixture.make()
-        let account = try await fixture.add("alice", .patient, ["patient=patient-001", "pump=PUMP-0001"])
+        let account = try await fixture.add("alice", .patient, ["patient=patient-001", "phone=PHONE-1"])
         let entries = try await fixture.entries()
         let entry = try #require(entries.last)
         #expect(entry.event.kind == .accountCreated)
@@ -156,5 +157,21 @@ struct AccountStoreTests {
             atPath: AccountStore.databasePath(stateDirectory: fixture.directory)
         )
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
+    }
+}
+
+@Suite("account store: the retired pump= attribute")
+struct RetiredPumpAttributeTests {
+    @Test("an account stored with pump= (before pairing) still loads, without it")
+    func storedPumpAttributeLoads() async throws {
+        let fixture = try await AccountsFixture.make()
+        _ = try await fixture.add("alice", .patient, ["patient=patient-001", "phone=PHONE-1"])
+        let database = try SQLiteConnection(path: AccountStore.databasePath(stateDirectory: fixture.directory))
+        try database.execute(
+            "UPDATE account SET attributes = 'patient=patient-001\npump=PUMP-0001\nphone=PHONE-1' WHERE id = 'alice'"
+        )
+        let reopened = try AccountStore.open(stateDirectory: fixture.directory)
+        let alice = try #require(try await reopened.account(id: "alice"))
+        #expect(alice.attributes.description == "patient=patient-001 phone=PHONE-1")
     }
 }

@@ -20,7 +20,7 @@ struct AuthenticatorTests {
 
     func setup() async throws -> Setup {
         let fixture = try await AccountsFixture.make()
-        try await fixture.add("alice", .patient, ["patient=patient-001", "pump=PUMP-0001"])
+        try await fixture.add("alice", .patient, ["patient=patient-001", "phone=PHONE-1"])
         try await fixture.add("drsmith", .clinician, ["patient=patient-001", "patient=patient-002"])
         let key = try TokenSigningKey.load(stateDirectory: fixture.directory)
         return Setup(

@@ -109,14 +109,15 @@ struct ChangeProcessTests {
             try relay.waitForLine(containing: "relay: listening for pumps on").split(separator: " ").last ?? ""
         )
 
-        // The clinician sets the prescription with the pump's model and current settings.
-        try await setup.setTherapy(api)
-
-        // The pump connects through the relay and stays (a message every 50 ms for up to 60 s).
+        // The pump connects through the relay and stays (a message every 50 ms for up to 60 s),
+        // showing its pairing code; alice pairs it, then the clinician sets the prescription with
+        // the pump's model and current settings.
         let pumpState = tmp.sub("pump-state")
         let pump = try setup.pumpSim(connect: relayAddress, stateDirectory: pumpState, name: "pump")
         defer { pump.stop() }
         _ = try pump.waitForLine(containing: "last applied sequence 0")
+        try await setup.pair(api, pumpState: pumpState)
+        try await setup.setTherapy(api)
         try await api.waitForTelemetry(token: setup.tokens["drsmith"]!)
 
         // 1. A bolus within limits: accepted, delivered, applied, acknowledged.
@@ -194,7 +195,6 @@ struct ChangeProcessTests {
         let (first, api) = try setup.startGateway(name: "gateway-1")
         defer { first.stop() }
         let pumpPort = String(try first.waitForLine(containing: "listening for pumps").split(separator: ":").last ?? "")
-        try await setup.setTherapy(api)
         let crashing = try setup.pumpSim(
             connect: "127.0.0.1:\(pumpPort)",
             stateDirectory: pumpState,
@@ -202,6 +202,8 @@ struct ChangeProcessTests {
             environment: ["MEDTUNNEL_CRASH_AFTER_PERSIST": "1"]
         )
         _ = try crashing.waitForLine(containing: "last applied sequence 0")
+        try await setup.pair(api, pumpState: pumpState)
+        try await setup.setTherapy(api)
         try await api.waitForTelemetry(token: setup.tokens["drsmith"]!)
         let (created, bolus) = try await api.submit(
             "{\"kind\": \"bolus\", \"milliunits\": 2000}",
@@ -249,10 +251,11 @@ struct ChangeProcessTests {
         let firstPort = String(
             try first.waitForLine(containing: "listening for pumps").split(separator: ":").last ?? ""
         )
-        try await setup.setTherapy(api)
         let pump = try setup.pumpSim(connect: "127.0.0.1:\(firstPort)", stateDirectory: pumpState, name: "pump-1")
         defer { pump.stop() }
         _ = try pump.waitForLine(containing: "last applied sequence 0")
+        try await setup.pair(api, pumpState: pumpState)
+        try await setup.setTherapy(api)
         try await api.waitForTelemetry(token: setup.tokens["drsmith"]!)
         let bolus = "{\"kind\": \"bolus\", \"milliunits\": 2000}"
         let key = UUID().uuidString
@@ -302,7 +305,13 @@ struct ChangeProcessTests {
         let setup = try Setup()
         let (gateway, api) = try setup.startGateway(name: "gateway")
         defer { gateway.stop() }
+        let port = String(try gateway.waitForLine(containing: "listening for pumps").split(separator: ":").last ?? "")
+        let pumpState = setup.tmp.sub("pump-state")
+        let pump = try setup.pumpSim(connect: "127.0.0.1:\(port)", stateDirectory: pumpState, name: "pump")
+        defer { pump.stop() }
+        try await setup.pair(api, pumpState: pumpState)
         try await setup.setTherapy(api)
+        try await api.waitForTelemetry(token: setup.tokens["drsmith"]!)
         // drjones reads the pump's changes a few times: the gateway has the account cached.
         for _ in 0..<3 {
             let (status, body, _) = try await api.call(
@@ -335,7 +344,7 @@ struct ChangeProcessTests {
             _ = try Self.medtunnel(["pki", "init", "--dir", pki])
             // PUMP-0001 and PHONE-1 enroll themselves (--enroll-with), their keys born in their --state-dir.
             let users: [(String, String, [String])] = [
-                ("alice", "patient", ["patient=patient-001", "pump=PUMP-0001", "phone=PHONE-1"]),
+                ("alice", "patient", ["patient=patient-001", "phone=PHONE-1"]),
                 ("drsmith", "clinician", ["patient=patient-001"]),
                 ("drjones", "clinician", ["patient=patient-001"]),
             ]
@@ -370,6 +379,35 @@ struct ChangeProcessTests {
             return (gateway, API(base: try #require(URL(string: String(line.split(separator: " ").last ?? "")))))
         }
 
+        /// alice pairs PUMP-0001 with the code its pump-sim shows (written to
+        /// `pumpState/pairing-code.txt` by `--pairing-payload`), once its offer reached the gateway.
+        func pair(_ api: API, pumpState: String) async throws {
+            let path = pumpState + "/pairing-code.txt"
+            var code: String?
+            for _ in 0..<200 where code == nil {
+                code = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(
+                    in: .whitespacesAndNewlines
+                )
+                if code?.isEmpty ?? true { code = nil }
+                if code == nil { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            let text = try #require(code, "the pump wrote no pairing code to \(path)")
+            var last: (Int, [String: Any]) = (0, [:])
+            for _ in 0..<100 {
+                let (status, body, _) = try await api.call(
+                    "POST",
+                    "v1/pairings",
+                    token: tokens["alice"],
+                    body: try JSONSerialization.data(withJSONObject: ["code": text]),
+                    headers: ["Content-Type": "application/json"]
+                )
+                last = (status, body)
+                guard status == 409, body["reason"] as? String == "pairing_code_not_offered" else { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(last.0 == 201 && last.1["patientId"] as? String == "patient-001", "\(last)")
+        }
+
         /// drsmith sets PUMP-0001's prescription, model and current settings (the examples').
         func setTherapy(_ api: API) async throws {
             let (status, put, _) = try await api.call(
@@ -397,7 +435,8 @@ struct ChangeProcessTests {
                     "1200",
                     "--interval", "50", "--state-dir", stateDirectory, "--pump-model",
                     ChangeProcessTests.examples.appendingPathComponent("pump-model.json").path, "--initial-settings",
-                    ChangeProcessTests.examples.appendingPathComponent("settings.json").path,
+                    ChangeProcessTests.examples.appendingPathComponent("settings.json").path, "--pairing-payload",
+                    stateDirectory + "/pairing-code.txt",
                 ],
                 in: tmp.url,
                 name: name,

@@ -13,6 +13,10 @@ struct DemoCommandTests {
         #expect(result.stdout.contains("(recordRejected)"))
         #expect(result.stdout.contains("certificateRevoked"))
         #expect(result.stdout.contains("applied by the pump; its signed acknowledgement verified and recorded"))
+        #expect(result.stdout.contains("PUMP-0001 paired to patient-001 (phone PHONE-1), audited (pump.paired)"))
+        #expect(result.stdout.contains("refused (409 pairing_code_used)"))
+        #expect(result.stdout.contains("refused: 409 pump_not_paired"))
+        #expect(result.stdout.contains("\u{2588}"))  // the QR code, drawn in half blocks
         #expect(result.stdout.contains("the pump reports last applied sequence 1"))
         #expect(result.stdout.contains("prescription_max_bolus_exceeded"))
         #expect(result.stdout.contains("refused (403 self_approval)"))

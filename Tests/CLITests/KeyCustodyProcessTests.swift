@@ -52,7 +52,6 @@ struct KeyCustodyProcessTests {
         let relayAddress = String(
             try relay.waitForLine(containing: "relay: listening for pumps on").split(separator: " ").last ?? ""
         )
-        try await setup.setTherapy(api)
         // pump-sim with nothing but its own folder: no PKI option at all.
         let pump = try BackgroundProcess(
             ProcessHarness.medtunnel,
@@ -60,13 +59,17 @@ struct KeyCustodyProcessTests {
                 "pump-sim", "--state-dir", pumpState, "--serial", "PUMP-0001", "--connect", relayAddress,
                 "--telemetry", "1200", "--interval", "50", "--pump-model",
                 ChangeProcessTests.examples.appendingPathComponent("pump-model.json").path, "--initial-settings",
-                ChangeProcessTests.examples.appendingPathComponent("settings.json").path,
+                ChangeProcessTests.examples.appendingPathComponent("settings.json").path, "--pairing-payload",
+                pumpState + "/pairing-code.txt",
             ],
             in: tmp.url,
             name: "pump"
         )
         defer { pump.stop() }
         _ = try pump.waitForLine(containing: "last applied sequence 0")
+        // alice pairs it with the code it shows; drsmith sets its therapy.
+        try await setup.pair(api, pumpState: pumpState)
+        try await setup.setTherapy(api)
         try await api.waitForTelemetry(token: setup.tokens["drsmith"]!)
 
         let (created, bolus) = try await api.submit(

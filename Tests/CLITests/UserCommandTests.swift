@@ -14,11 +14,11 @@ struct UserCommandTests {
         let state = tmp.sub("state")
         let added = try run([
             "user", "add", "--state-dir", state, "--id", "alice", "--role", "patient",
-            "--attr", "patient=patient-001", "--attr", "pump=PUMP-0001", "--attr", "phone=PHONE-1",
+            "--attr", "patient=patient-001", "--attr", "phone=PHONE-1",
         ])
         #expect(added.status == 0, "\(added.stderr)")
         #expect(
-            added.stdout.contains("user alice added: role patient, patient=patient-001 pump=PUMP-0001 phone=PHONE-1")
+            added.stdout.contains("user alice added: role patient, patient=patient-001 phone=PHONE-1")
         )
         #expect(
             try run([
@@ -40,6 +40,17 @@ struct UserCommandTests {
         #expect(audit.stdout.components(separatedBy: "account.created").count - 1 == 2)
         #expect(audit.stdout.contains("account.disabled"))
         #expect(try run(["audit", "verify", "--state-dir", state]).status == 0)
+    }
+
+    @Test("user add --attr pump=… is refused, pointing to pairing")
+    func pumpAttributeRetired() throws {
+        let tmp = try TemporaryDirectory()
+        let refused = try run([
+            "user", "add", "--state-dir", tmp.sub("state"), "--id", "alice", "--role", "patient",
+            "--attr", "patient=patient-001", "--attr", "pump=PUMP-0001",
+        ])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("pump= is retired") && refused.stderr.contains("pairing"), "\(refused.stderr)")
     }
 
     @Test("bad input is refused naming it: unknown role, malformed attribute, duplicate id, unknown user")

@@ -19,6 +19,7 @@ struct ChangeRoutesTests {
         let pump = try TestPump(fixture: fixture)
         let router = Router()
         ChangeRoutes(pipeline: fixture.pipeline).register(on: router)
+        PairingRoutes(pipeline: fixture.pipeline).register(on: router)
         let app = Application(router: router)
         let alice = try await fixture.bearer("alice")
         let drsmith = try await fixture.bearer("drsmith")
@@ -26,6 +27,22 @@ struct ChangeRoutesTests {
         let olga = try await fixture.bearer("olga")
         try await fixture.running {
             try await app.test(.router) { client in
+                // The pump shows its code; alice pairs it (201), a replay is refused (409).
+                pump.connect()
+                let code = try JSONSerialization.data(withJSONObject: ["code": try pump.offerPairingCode().text])
+                for expected in [HTTPResponse.Status.created, .conflict] {
+                    let paired = try await client.execute(
+                        uri: "/v1/pairings",
+                        method: .post,
+                        headers: [.authorization: alice],
+                        body: ByteBuffer(bytes: code)
+                    )
+                    #expect(paired.status == expected)
+                    if expected == .created { #expect(Self.object(paired)["patientId"] as? String == "patient-001") }
+                    if expected == .conflict {
+                        #expect(Self.object(paired)["reason"] as? String == "pairing_code_used")
+                    }
+                }
                 let put = try await client.execute(
                     uri: "/v1/pumps/\(Self.serial)/prescription",
                     method: .put,
@@ -34,7 +51,6 @@ struct ChangeRoutesTests {
                 )
                 #expect(put.status == .ok)
                 #expect(Self.object(put)["version"] as? Int == 1)
-                pump.connect()
 
                 func post(_ body: Data, _ token: String, key: String? = UUID().uuidString) async throws -> TestResponse
                 {

@@ -215,6 +215,7 @@ struct DeliveryTests {
     func setTherapy() async throws {
         let fixture = try await PipelineFixture.make()
         try await fixture.running {
+            try await fixture.pair()
             for (user, reason) in [("alice", "not_authorized"), ("drwho", "not_authorized")] {
                 let error = await apiError {
                     try await fixture.pipeline.setTherapy(

@@ -122,7 +122,8 @@ final class PipelineFixture: Sendable {
         authenticator: Authenticator,
         lockouts: LockoutStore,
         clock: ManualClock,
-        acknowledgementTimeoutMilliseconds: Int64
+        acknowledgementTimeoutMilliseconds: Int64,
+        revokedPumps: Set<String>
     ) {
         self.lockouts = lockouts
         self.directory = directory
@@ -140,7 +141,12 @@ final class PipelineFixture: Sendable {
             audit: audit,
             authenticator: authenticator,
             signer: SharedPKI.shared.signer,
-            pumpKeys: .pki(SharedPKI.shared.directory),
+            pumpKeys: revokedPumps.isEmpty
+                ? .pki(SharedPKI.shared.directory)
+                : PumpKeys(
+                    { serial in try PumpKeys.pki(SharedPKI.shared.directory).facts(for: serial) },
+                    isRevoked: { revokedPumps.contains($0) }
+                ),
             lockouts: lockouts,
             configuration: CommandPipeline.Configuration(
                 sweepInterval: nil,
@@ -159,13 +165,18 @@ final class PipelineFixture: Sendable {
     }
 
     /// A fresh state directory with the accounts of `seedAccounts`.
-    static func make(acknowledgementTimeoutMilliseconds: Int64 = 30_000) async throws -> PipelineFixture {
+    /// `revokedPumps`: pumps the PKI revoked (the shared PKI's list is left alone).
+    static func make(
+        acknowledgementTimeoutMilliseconds: Int64 = 30_000,
+        revokedPumps: Set<String> = []
+    ) async throws -> PipelineFixture {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pipeline-\(UUID().uuidString)")
             .path
         let fixture = try await open(
             directory: directory,
             clock: ManualClock(start),
-            acknowledgementTimeoutMilliseconds: acknowledgementTimeoutMilliseconds
+            acknowledgementTimeoutMilliseconds: acknowledgementTimeoutMilliseconds,
+            revokedPumps: revokedPumps
         )
         try await fixture.seedAccounts()
         return fixture
@@ -174,13 +185,19 @@ final class PipelineFixture: Sendable {
     /// The same state directory opened again, as a restarted gateway would (the old instances
     /// are abandoned, as a killed process's would be).
     func restarted() async throws -> PipelineFixture {
-        try await Self.open(directory: directory, clock: clock, acknowledgementTimeoutMilliseconds: 30_000)
+        try await Self.open(
+            directory: directory,
+            clock: clock,
+            acknowledgementTimeoutMilliseconds: 30_000,
+            revokedPumps: []
+        )
     }
 
     private static func open(
         directory: String,
         clock: ManualClock,
-        acknowledgementTimeoutMilliseconds: Int64
+        acknowledgementTimeoutMilliseconds: Int64,
+        revokedPumps: Set<String>
     ) async throws -> PipelineFixture {
         let audit = try await AuditLog.open(stateDirectory: directory)
         let accounts = try AccountStore.open(stateDirectory: directory)
@@ -198,7 +215,8 @@ final class PipelineFixture: Sendable {
             ),
             lockouts: try LockoutStore(stateDirectory: directory, audit: audit),
             clock: clock,
-            acknowledgementTimeoutMilliseconds: acknowledgementTimeoutMilliseconds
+            acknowledgementTimeoutMilliseconds: acknowledgementTimeoutMilliseconds,
+            revokedPumps: revokedPumps
         )
     }
 
@@ -207,7 +225,7 @@ final class PipelineFixture: Sendable {
     func seedAccounts() async throws {
         let admin = try AuditActor(id: "admin-1", role: "admin")
         let users: [(String, ActorRole, [String])] = [
-            ("alice", .patient, ["patient=patient-001", "pump=\(Self.serial)", "phone=PHONE-1"]),
+            ("alice", .patient, ["patient=patient-001", "phone=PHONE-1"]),
             ("carol", .caregiver, ["patient=patient-001"]),
             ("drsmith", .clinician, ["patient=patient-001"]),
             ("drjones", .clinician, ["patient=patient-001"]),
@@ -267,10 +285,35 @@ final class PipelineFixture: Sendable {
         return Data("{\"prescription\": \(prescription), \"model\": \(model), \"settings\": \(settings)}".utf8)
     }
 
-    /// drsmith sets a pump's therapy (PUMP-0001's unless told).
+    /// Binds `serial` to `patient` directly in the change store, audited as `pump.paired` like a
+    /// real pairing but without a code (unit fixtures: the code path has its own tests, in
+    /// PairingTests and, end to end through the relay, RelayTests' PairingPathTests). Does
+    /// nothing for a pump that is paired already.
+    @discardableResult
+    func pair(
+        serial: String = serial,
+        patient: String = "patient-001",
+        by user: String = "alice"
+    ) async throws
+        -> PumpBinding
+    {
+        if let binding = try await store.binding(for: serial) { return binding }
+        return try await store.pair(
+            serial: serial,
+            patientID: patient,
+            phoneID: nil,
+            nonceHash: "fixture-\(serial)-\(UUID().uuidString)",
+            by: ChangeActor(id: user, role: "patient"),
+            now: clock.now()
+        )
+    }
+
+    /// drsmith sets a pump's therapy (PUMP-0001's unless told), pairing it to alice's patient
+    /// first (therapy is only for paired pumps).
     @discardableResult
     func setTherapy(settings: TherapySettings = factory, serial: String = serial) async throws -> PumpTherapy {
-        try await pipeline.setTherapy(
+        try await pair(serial: serial)
+        return try await pipeline.setTherapy(
             serial: serial,
             body: Self.therapyBody(settings: settings),
             authorization: try await bearer("drsmith")
@@ -397,6 +440,21 @@ final class TestPump: Sendable {
 
     var state: PumpState { runtime.withLock { $0.state } }
     var settingsDigest: [UInt8] { runtime.withLock { $0.settingsDigest } }
+
+    /// The pump makes a pairing code at `now` (its clock) with `nonce` and offers it on its
+    /// current session, as a pump showing its QR code does; returns the code.
+    func offerPairingCode(
+        nonce: [UInt8] = (0..<16).map { _ in UInt8.random(in: 0...255) },
+        now: Timestamp? = nil,
+        offer: Bool = true
+    ) throws -> SignedPairingCode {
+        let time = now ?? clock.now()
+        let code = try runtime.withLock { try $0.pairingCode(nonce: nonce, now: time) }
+        if offer, let link = link.withLock({ $0 }) {
+            pipeline.pairingOffer(InnerMessage.PairingOffer(code.content), on: link)
+        }
+        return code
+    }
 
     /// Says hello on a new session.
     @discardableResult

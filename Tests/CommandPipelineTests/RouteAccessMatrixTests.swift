@@ -63,7 +63,10 @@ struct RouteAccessMatrixTests {
         }
         let tokens = issued
         let serial = Self.serial
+        let pump = try TestPump(fixture: fixture)
         try await fixture.running {
+            pump.connect()
+            let code = try pump.offerPairingCode()
             try await app.test(.router) { client in
                 func call(_ row: Row, _ user: String?) async throws -> (Int, [String: Any]) {
                     var headers: HTTPFields = [:]
@@ -95,6 +98,17 @@ struct RouteAccessMatrixTests {
                     return rightBody
                 }
 
+                // Pairing: a patient posts the code their pump shows; nobody else may.
+                _ = try await check(
+                    Row(
+                        method: .post,
+                        path: "/v1/pairings",
+                        body: try JSONSerialization.data(withJSONObject: ["code": code.text]),
+                        wrong: "drsmith",
+                        right: "alice",
+                        success: [201]
+                    )
+                )
                 let therapy = Row(
                     method: .put,
                     path: "/v1/pumps/\(serial)/prescription",
@@ -151,19 +165,19 @@ struct RouteAccessMatrixTests {
                     wrongStatus: 200
                 )
 
-                // Changes: a bolus for a pump that has not reported is held for approval.
+                // Changes: a suspend threshold outside the recommended range is held for approval.
                 let submit = Row(
                     method: .post,
                     path: "/v1/pumps/\(serial)/changes",
-                    body: PipelineFixture.bolus(1000),
+                    body: ApprovalTests.suspendAt85,
                     wrong: "bob",
-                    right: "alice",
-                    success: [201, 202, 422],
+                    right: "drsmith",
+                    success: [202],
                     idempotent: true
                 )
                 let held = try await check(submit)
                 let id = try #require(held["id"] as? String)
-                let second = try await call(submit, "alice").1
+                let second = try await call(submit, "drsmith").1
                 let other = try #require(second["id"] as? String)
                 _ = try await check(
                     Row(
@@ -181,8 +195,8 @@ struct RouteAccessMatrixTests {
                         path: "/v1/changes/\(id)/approve",
                         body: nil,
                         wrong: "drwho",
-                        right: "drsmith",
-                        success: [200, 409, 422]
+                        right: "drjones",
+                        success: [200]
                     )
                 )
                 _ = try await check(
@@ -236,6 +250,28 @@ struct RouteAccessMatrixTests {
                         wrong: "alice",
                         right: "ivan",
                         success: [200]
+                    )
+                )
+
+                // Unpairing and transfer: the patient and a clinician of the patient, two requests.
+                _ = try await check(
+                    Row(
+                        method: .post,
+                        path: "/v1/pumps/\(serial)/unpair",
+                        body: nil,
+                        wrong: "bob",
+                        right: "alice",
+                        success: [202]
+                    )
+                )
+                _ = try await check(
+                    Row(
+                        method: .post,
+                        path: "/v1/pumps/\(serial)/transfer",
+                        body: Data(#"{"patientId": "patient-002"}"#.utf8),
+                        wrong: "drwho",
+                        right: "drsmith",
+                        success: [202, 409]
                     )
                 )
 

@@ -132,7 +132,7 @@ struct CommandPath: Sendable {
         // alice, the patient wearing PUMP-0001; drsmith, her clinician.
         let patient = try AccountAttribute(key: .patient, value: "patient-001")
         let accountsToAdd: [(id: String, role: ActorRole, attributes: [AccountAttribute])] = [
-            ("alice", .patient, [patient, try AccountAttribute(key: .pump, value: Self.serial)]),
+            ("alice", .patient, [patient, try AccountAttribute(key: .phone, value: "PHONE-1")]),
             ("drsmith", .clinician, [patient]),
             ("ines", .incident, []),
             ("ivan", .incident, []),
@@ -175,9 +175,38 @@ struct CommandPath: Sendable {
             + (try await self.issuer.issue(to: user, lifetime: TokenLifetime(parsing: "15m"), now: self.clock())).token
     }
 
+    /// PUMP-0001 is bound to alice's patient directly in the change store (audited as
+    /// `pump.paired`), for the tests that are not about pairing; `PairingPathTests` pair through
+    /// the pump's code instead. Nothing when it is paired already.
+    func pair() async throws {
+        guard try await self.commands.store.binding(for: Self.serial) == nil else { return }
+        _ = try await self.commands.store.pair(
+            serial: Self.serial,
+            patientID: "patient-001",
+            phoneID: "PHONE-1",
+            nonceHash: "fixture-\(UUID().uuidString)",
+            by: ChangeActor(id: "alice", role: "patient"),
+            now: self.clock()
+        )
+    }
+
+    /// alice posts `code` (the text of the pump's QR code) to pair the pump.
+    func postPairingCode(_ code: String) async throws -> PumpBinding {
+        try await self.commands.pair(
+            body: try JSONSerialization.data(withJSONObject: ["code": code]),
+            authorization: try await self.bearer("alice")
+        )
+    }
+
     /// drsmith sets PUMP-0001's prescription, model and settings (the example files the pump
-    /// starts from).
+    /// starts from), pairing it first if it is not (therapy is only for paired pumps).
     func setTherapy() async throws {
+        try await self.pair()
+        try await self.setTherapyWithoutPairing()
+    }
+
+    /// drsmith's `PUT /v1/pumps/PUMP-0001/prescription`, as it is.
+    func setTherapyWithoutPairing() async throws {
         func read(_ name: String) throws -> String {
             try String(contentsOf: Self.examples.appendingPathComponent(name), encoding: .utf8)
         }

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Setting-change load driver for tools/bench/changes (stdlib only).
 
+  changes_driver.py pair     API TOKEN SERIALS_FILE PAIRING_DIR    POST each pump's pairing code (DIR/SERIAL.txt)
   changes_driver.py therapy  API TOKEN SERIALS_FILE THERAPY_JSON   PUT each pump's prescription
   changes_driver.py connected API COUNT TIMEOUT                     wait until COUNT pumps connected
   changes_driver.py run API TOKEN SERIALS_FILE CONCURRENCY TOTAL LABEL   -> one JSON line
@@ -57,6 +58,25 @@ def therapy(api, token, serials_file, therapy_file):
         status, body = call(conn, "PUT", f"/v1/pumps/{serial}/prescription", token, doc)
         if status != 200:
             sys.exit(f"PUT prescription {serial}: {status} {body}")
+
+
+def pair(api, token, serials_file, directory, timeout=120):
+    conn = connection(api)
+    deadline = time.time() + timeout
+    for serial in open(serials_file).read().split():
+        while True:
+            try:
+                code = open(f"{directory}/{serial}.txt").read().strip()
+            except OSError:
+                code = ""
+            status, body = (0, {})
+            if code:
+                status, body = call(conn, "POST", "/v1/pairings", token, json.dumps({"code": code}))
+                if status == 201:
+                    break
+            if time.time() > deadline or (code and body.get("reason") != "pairing_code_not_offered"):
+                sys.exit(f"pair {serial}: {status} {body}")
+            time.sleep(0.1)
 
 
 def connected(api, token, count, timeout):
@@ -158,4 +178,4 @@ def run(api, token, serials_file, concurrency, total, label):
 
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    {"therapy": therapy, "connected": connected, "run": run}[command](*args)
+    {"pair": pair, "therapy": therapy, "connected": connected, "run": run}[command](*args)
