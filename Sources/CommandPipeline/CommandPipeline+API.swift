@@ -321,6 +321,15 @@ extension CommandPipeline {
             prescriptionPatient: document.prescription.patientID,
             operation: "set_therapy"
         )
+        // The pump model (its limits, increments, controls) is the one the CA wrote into the
+        // pump's certificate at enrollment, not whatever the body says.
+        if let certified = try? pumpKeys.facts(for: serial).model, certified != document.model.name {
+            throw ChangeAPIError.conflict(
+                "model_mismatch",
+                "the therapy's pump model '\(document.model.name.prefix(64))' is not pump \(serial)'s model "
+                    + "'\(certified)' (from its certificate); send the model of that pump"
+            )
+        }
         let slot = self.slot(serial)
         let digest = SettingsDigest.sha256(of: document.settings)
         if let reported = slot.reportedDigest, reported != digest {

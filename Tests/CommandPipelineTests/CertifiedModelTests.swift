@@ -2,6 +2,8 @@ import CommandPipeline
 import Foundation
 import MedTunnelPKI
 import Testing
+import TherapyJSON
+import TherapyModel
 
 /// The pump model the gateway uses (lockouts by `model:`) is the one the CA wrote into the pump's
 /// certificate at enrollment, not the one the pump's hello announces.
@@ -56,6 +58,53 @@ struct CertifiedModelTests {
             pump.connect()
             await fixture.pipeline.waitUntilIdle(pump.serial)
             #expect(!(try await fixture.auditedSecurityEvents().map(\.event).contains("pump_model_mismatch")))
+        }
+    }
+}
+
+@Suite("Therapy takes the pump model the certificate names")
+struct CertifiedTherapyModelTests {
+    @Test(
+        "a therapy whose pump model is not the certificate's is 409 model_mismatch; without a model in the certificate the body's is taken"
+    )
+    func therapyModelMustMatch() async throws {
+        let fixture = try await PipelineFixture.make()
+        let serial = SharedPKI.certifiedSerial
+        try await fixture.pair(serial: serial)
+        let m = PipelineFixture.model
+        let looser = try PumpModel(
+            name: "Some other pump",
+            bolusStep: m.bolusStep,
+            basalRateStep: m.basalRateStep,
+            maxBolus: m.maxBolus,
+            maxBasalRate: m.maxBasalRate,
+            maxScheduleEntries: m.maxScheduleEntries,
+            minimumSegmentMinutes: m.minimumSegmentMinutes,
+            tempBasalDurationStepMinutes: m.tempBasalDurationStepMinutes,
+            maxTempBasalDurationMinutes: m.maxTempBasalDurationMinutes,
+            supportedControls: m.supportedControls
+        )
+        let model = String(decoding: TherapyJSON.encode(looser), as: UTF8.self)
+        let settings = String(decoding: TherapyJSON.encode(PipelineFixture.factory), as: UTF8.self)
+        let body = Data(
+            "{\"prescription\": \(PipelineFixture.prescriptionJSON), \"model\": \(model), \"settings\": \(settings)}"
+                .utf8
+        )
+        try await fixture.running {
+            let error = await apiError {
+                _ = try await fixture.pipeline.setTherapy(
+                    serial: serial,
+                    body: body,
+                    authorization: try await fixture.bearer("drsmith")
+                )
+            }
+            #expect(error?.status == 409 && error?.reason == "model_mismatch")
+            #expect(error?.message.contains(SharedPKI.certifiedModel) == true, "\(String(describing: error))")
+            #expect(try await fixture.store.therapy(for: serial) == nil)
+            // A pump whose certificate names no model (a migrated PKI) takes the body's.
+            try await fixture.pair()
+            let therapy = try await fixture.setTherapy()
+            #expect(therapy.model.name == PipelineFixture.model.name)
         }
     }
 }

@@ -27,6 +27,9 @@ struct PairingPathTests {
 
             let session = path.session(telemetry: 1_000_000)
             try await path.connected(session)
+            // The pump makes its code when its hello is accepted, which may follow the
+            // gateway's view of the session by a moment.
+            try await path.until("the pump shows its code") { screen.code.withLock { $0 } != nil }
             let code = try #require(screen.code.withLock { $0 })
             #expect(code.content.serial == CommandPath.serial)
             // The offer travels the tunnel after the hello; post once it has arrived.
