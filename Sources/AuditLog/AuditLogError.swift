@@ -62,7 +62,9 @@ public struct AuditLogError: Error, Hashable, CustomStringConvertible {
         self.line = line
     }
 
-    public var description: String { "\(self.reason) [\(self.code)] (\(self.file):\(self.line))" }
+    public var description: String { "\(self.reason) [\(self.code)]" }
+    /// With where in the source it was made, for a developer's log; users see ``description``.
+    public var debugDescription: String { "\(self.description) (\(self.file):\(self.line))" }
 
     public static func == (lhs: AuditLogError, rhs: AuditLogError) -> Bool { lhs.code == rhs.code }
     public func hash(into hasher: inout Hasher) { hasher.combine(self.code) }

@@ -92,7 +92,8 @@ extension PumpTLSConnection {
             case Int32(MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION):
                 return make(
                     .peerRejectedProtocolVersion,
-                    "the gateway refused TLS 1.2: enable TLS 1.2 for pumps on the gateway",
+                    "the server refused TLS 1.2: check that the address is the gateway's pump listener (--pump-listen) "
+                        + "or a phone relay's pump port, not the gateway's relay listener (--relay-listen, TLS 1.3 only)",
                     alert: description
                 )
             case Int32(MBEDTLS_SSL_ALERT_MSG_BAD_CERT), Int32(MBEDTLS_SSL_ALERT_MSG_UNSUPPORTED_CERT),

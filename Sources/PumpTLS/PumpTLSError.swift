@@ -149,6 +149,9 @@ public struct PumpTLSError: Error, Hashable, CustomStringConvertible {
             text += " [verify: \(self.verifyFailures.joined(separator: ", "))]"
         }
         if let alert = self.alert { text += " [alert \(alert)]" }
-        return text + " (\(self.file):\(self.line))"
+        return text
     }
+
+    /// With where in the source it was made, for a developer's log; users see ``description``.
+    public var debugDescription: String { "\(self.description) (\(self.file):\(self.line))" }
 }

@@ -20,7 +20,9 @@ public struct SQLiteError: Error, Hashable, CustomStringConvertible {
     /// True for the codes that mean "another connection holds the lock" (`SQLITE_BUSY`, `SQLITE_LOCKED`).
     public var isBusy: Bool { self.primaryCode == 5 || self.primaryCode == 6 }
 
-    public var description: String { "SQLite error \(self.resultCode): \(self.reason) (\(self.file):\(self.line))" }
+    public var description: String { "SQLite error \(self.resultCode): \(self.reason)" }
+    /// With where in the source it was made, for a developer's log; users see ``description``.
+    public var debugDescription: String { "\(self.description) (\(self.file):\(self.line))" }
 
     public static func == (lhs: SQLiteError, rhs: SQLiteError) -> Bool { lhs.resultCode == rhs.resultCode }
     public func hash(into hasher: inout Hasher) { hasher.combine(self.resultCode) }

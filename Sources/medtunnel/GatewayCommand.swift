@@ -156,6 +156,8 @@ struct GatewayCommand: AsyncParsableCommand {
         }
         configuration.commandPipeline.crashAfterSendAudited =
             ProcessInfo.processInfo.environment["MEDTUNNEL_CRASH_AFTER_SEND_AUDITED"] == "1"
+        try Self.checkPKIFolder(self.pki)
+        try Self.prepareStateDirectory(self.stateDir)
         let server = try await GatewayServer.open(
             configuration: configuration,
             logger: logger,
@@ -163,10 +165,12 @@ struct GatewayCommand: AsyncParsableCommand {
         )
 
         // One line on stdout per listener, which scripts and tests wait for.
-        let channel = try await server.bindPumpListener(listen)
+        let channel = try await Self.listening("--pump-listen", listen) { try await server.bindPumpListener(listen) }
         print("gateway: listening for pumps on \(listen.host):\(channel.localAddress?.port ?? listen.port)")
         if let relayListen {
-            let relay = try await server.bindRelayListener(relayListen)
+            let relay = try await Self.listening("--relay-listen", relayListen) {
+                try await server.bindRelayListener(relayListen)
+            }
             print(
                 "gateway: listening for relays on \(relayListen.host):\(relay.localAddress?.port ?? relayListen.port)"
             )
@@ -215,7 +219,14 @@ struct GatewayCommand: AsyncParsableCommand {
                 logger: logger
             )
         )
-        try await group.run()
+        do {
+            try await group.run()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            throw GatewayStartError(
+                "cannot listen on \(apiListen) (--api-listen)\(self.metricsListen.map { " or \($0) (--metrics-listen)" } ?? ""): "
+                    + "address already in use; choose another port"
+            )
+        }
     }
 
     /// The scrape token from --metrics-token-file: one line, mode 0600 (it is a secret).

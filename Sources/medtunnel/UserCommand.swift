@@ -173,6 +173,13 @@ struct AccountsLocation: ParsableArguments {
 
     /// Opens the audit log and the accounts, and settles anything a crash left pending.
     func openForWriting() async throws -> (AccountStore, AuditLog) {
+        if !FileManager.default.fileExists(atPath: self.stateDirectory + "/audit.sqlite") {
+            // Not silent: a typo in --state-dir would otherwise start a second, empty store.
+            Console.err(
+                "note: \(self.stateDirectory) holds no gateway state yet; creating a new one there "
+                    + "(check the path if a gateway already runs elsewhere)"
+            )
+        }
         let audit = try await AuditLog.open(stateDirectory: self.stateDirectory)
         let store = try AccountStore.open(stateDirectory: self.stateDirectory)
         let report = try await store.recover(audit: audit, now: CommandClock.now())

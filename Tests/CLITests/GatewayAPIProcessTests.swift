@@ -300,3 +300,69 @@ struct GatewayAPIProcessTests {
         return samples
     }
 }
+
+/// The gateway's refusals to start name the flag, the value and the system's reason, without
+/// the usage text; and a command that would start a new state directory says so.
+@Suite("gateway start refusals and new state directories, as processes")
+struct GatewayStartRefusalTests {
+    @Test("a missing --pki, the PKI root, an uncreatable --state-dir and a port in use are each named")
+    func refusals() throws {
+        let tmp = try TemporaryDirectory()
+        let pki = tmp.sub("pki")
+        #expect(try ProcessHarness.medtunnel(["pki", "init", "--dir", pki]).status == 0)
+        func start(_ arguments: [String]) throws -> ProcessHarness.Result {
+            try ProcessHarness.medtunnel(["gateway", "--pump-listen", "127.0.0.1:0"] + arguments)
+        }
+        let missing = try start(["--pki", tmp.sub("nope"), "--state-dir", tmp.sub("state")])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("--pki \(tmp.sub("nope")): no such directory"), "\(missing.stderr)")
+        #expect(!missing.stderr.contains("Usage:") && !missing.stderr.contains("NSCocoaErrorDomain"))
+        let state = try start(["--pki", pki + "/gateway", "--state-dir", "/proc/nope/state"])
+        #expect(state.status == 1)
+        #expect(
+            state.stderr.contains("--state-dir /proc/nope/state cannot be created: /proc/nope: No such file"),
+            "\(state.stderr)"
+        )
+        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(holder) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(holder, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        #expect(bound == 0 && listen(holder, 1) == 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(holder, $0, &length) }
+        }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let busy = try ProcessHarness.medtunnel([
+            "gateway", "--pki", pki + "/gateway", "--state-dir", tmp.sub("state"), "--pump-listen",
+            "127.0.0.1:\(port)",
+        ])
+        #expect(busy.status == 1)
+        #expect(
+            busy.stderr.contains("cannot listen on 127.0.0.1:\(port) (--pump-listen): Address already in use"),
+            "\(busy.stderr)"
+        )
+        #expect(!busy.stderr.contains("bind(descriptor"))
+    }
+
+    @Test("`user add` into a directory with no gateway state says it creates a new one")
+    func newStateDirectory() throws {
+        let tmp = try TemporaryDirectory()
+        let typo = tmp.sub("stat")
+        let added = try ProcessHarness.medtunnel([
+            "user", "add", "--state-dir", typo, "--id", "olga", "--role", "operator",
+        ])
+        #expect(added.status == 0)
+        #expect(added.stderr.contains("holds no gateway state yet; creating a new one"), "\(added.stderr)")
+        let again = try ProcessHarness.medtunnel([
+            "user", "add", "--state-dir", typo, "--id", "ines", "--role", "incident",
+        ])
+        #expect(!again.stderr.contains("creating a new one"), "\(again.stderr)")
+    }
+}

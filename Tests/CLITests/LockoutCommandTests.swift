@@ -123,8 +123,9 @@ struct LockoutCommandTests {
             second.stop()
             bed.gateway.stop()
         }
+        // Each pump-sim enrolls first (a key, a request, the CA's signature): slow on a loaded machine.
         #expect(
-            try await Self.eventually {
+            try await Self.eventually(90) {
                 let (_, body) = try await Self.get(bed.api, "/v1/pumps", token: bed.ines)
                 let pumps = body["pumps"] as? [[String: Any]] ?? []
                 return pumps.filter { $0["connected"] as? Bool == true }.count == 2
