@@ -25,6 +25,11 @@ public struct AuditExporter: Sendable {
         public let count: UInt64
         /// Entries looked at: the log's size when the export began.
         public let scanned: UInt64
+
+        public init(count: UInt64, scanned: UInt64) {
+            self.count = count
+            self.scanned = scanned
+        }
     }
 
     /// Writes the entries matching `filter` in `format`, calling `sink` with bounded chunks of

@@ -19,6 +19,12 @@ struct AuditExportRoutes: Sendable {
     let access: APIAccess
     let audit: AuditLog?
 
+    /// The log of the gateway's pipeline, or the one reads are recorded in (an API without changes).
+    init(api: OperatorAPI) {
+        self.access = api.access
+        self.audit = api.commands?.audit ?? api.access.reads?.audit
+    }
+
     func register<Context: RequestContext>(on router: Router<Context>) {
         router.get("/v1/audit/export") { request, _ in
             try await self.export(request)

@@ -31,7 +31,7 @@ struct AuditExporterTests {
         let small = AuditExporter(store: log.store, origin: "o", chunkSize: 3, flushBytes: 1)
         let chunked = try await ExportFixtures.export(small, format)
         #expect(chunked.bytes == whole.bytes)
-        #expect(whole.chunks == 1)
+        #expect(whole.chunks < chunked.chunks)
         #expect(chunked.chunks >= ExportFixtures.allKinds.count)
     }
 
