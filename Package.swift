@@ -108,6 +108,9 @@ let package = Package(
             dependencies: ["SQLiteStore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
+        // AuditExport: the audit log as JSON lines, CSV and FHIR R4 AuditEvent bundles (IHE BALP),
+        // written entry by entry with bounded memory, for the CLI and the operator API.
+        .target(name: "AuditExport", dependencies: ["AuditLog", "TherapyJSON"], swiftSettings: swiftSettings),
 
         // MARK: Accounts, tokens and change requests (issue 6)
         // Accounts: users with a role and attributes (STATE/accounts.sqlite). AccessTokens: ES256
@@ -258,7 +261,7 @@ let package = Package(
             name: "OperatorAPI",
             dependencies: [
                 "Gateway", "CommandPipeline", "ChangeRoutes", "TelemetryStore", "TherapyJSON", "SecurityEvents",
-                "AnomalyRules", "AccessTokens", "AuditLog",
+                "AnomalyRules", "AccessTokens", "AuditLog", "AuditExport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -275,7 +278,7 @@ let package = Package(
                 "SQLiteStore", "SafetyPolicy", "TherapyModel", "TherapyJSON", "Accounts", "AccessTokens",
                 "ChangeRequests", "CommandPipeline",
                 "PumpRuntime", "TunnelProtocol", "AnomalyRules", "Lockouts", "SecurityEvents", "CommandAuthority",
-                "QRCode",
+                "QRCode", "AuditExport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -308,6 +311,11 @@ let package = Package(
         .testTarget(
             name: "AuditLogTests",
             dependencies: ["AuditLog", "MedTunnelTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AuditExportTests",
+            dependencies: ["AuditExport", "AuditLog", "MedTunnelTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore"], swiftSettings: swiftSettings),

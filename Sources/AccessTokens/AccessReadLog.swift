@@ -40,7 +40,8 @@ public actor AccessReadLog: Service {
         var tokens: Set<String> = []
     }
 
-    private let audit: AuditLog
+    /// The log reads are recorded in (the operator API also exports it).
+    public nonisolated let audit: AuditLog
     private let interval: Duration
     private let logger: Logger
     private let clock: @Sendable () -> Int64

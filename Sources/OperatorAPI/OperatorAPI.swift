@@ -96,6 +96,7 @@ public struct OperatorAPI: Sendable {
                 AlertRoutes(pipeline: commands, events: events).register(on: router)
             }
         }
+        AuditExportRoutes(api: self).register(on: router)
         router.add(middleware: JSONErrorMiddleware())
         router.get("/v1/pumps") { request, _ in
             let reader = try await self.access.reader(request)

@@ -7,7 +7,7 @@ struct AuditCommand: AsyncParsableCommand {
         commandName: "audit",
         abstract: "Verify, inspect and prove the tamper-evident audit log.",
         subcommands: [
-            Verify.self, Checkpoint.self, Prove.self, Show.self, Append.self,
+            Verify.self, Checkpoint.self, Prove.self, Show.self, Export.self, Append.self,
             AppendLoop.self, BulkAppend.self, BenchAppend.self, BenchSQLite.self, BenchProofs.self,
         ]
     )
