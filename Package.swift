@@ -156,6 +156,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // AuditTrail: the audit log as operators read it (one filter for the CLI and the API,
+        // one-line summaries, paged scans) and the timer that signs checkpoints.
+        .target(
+            name: "AuditTrail",
+            dependencies: [
+                "AuditLog", "TherapyJSON", "SecurityEvents", "Lockouts",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: The setting-change pipeline (issue 6)
         // authenticate → authorize → policy → audit → store → sign → deliver → verify the
         // acknowledgement → audit. No HTTP or NIO: the operator API and the gateway's pump
@@ -261,7 +273,7 @@ let package = Package(
             name: "OperatorAPI",
             dependencies: [
                 "Gateway", "CommandPipeline", "ChangeRoutes", "TelemetryStore", "TherapyJSON", "SecurityEvents",
-                "AnomalyRules", "AccessTokens", "AuditLog", "AuditExport",
+                "AnomalyRules", "AccessTokens", "AuditLog", "AuditExport", "AuditTrail",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -273,7 +285,9 @@ let package = Package(
         .executableTarget(
             name: "medtunnel",
             dependencies: [
-                "Gateway", "OperatorAPI", "PumpSimulator", "MedTunnelPKI", "MedTunnelIdentity", "AuditLog", "RelayCore",
+                "Gateway", "OperatorAPI", "PumpSimulator", "MedTunnelPKI", "MedTunnelIdentity", "AuditLog",
+                "AuditTrail",
+                "RelayCore",
                 "RelayHostility",
                 "SQLiteStore", "SafetyPolicy", "TherapyModel", "TherapyJSON", "Accounts", "AccessTokens",
                 "ChangeRequests", "CommandPipeline",
@@ -316,6 +330,14 @@ let package = Package(
         .testTarget(
             name: "AuditExportTests",
             dependencies: ["AuditExport", "AuditLog", "MedTunnelTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AuditTrailTests",
+            dependencies: [
+                "AuditTrail", "AuditLog", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore"], swiftSettings: swiftSettings),
@@ -393,7 +415,7 @@ let package = Package(
             name: "OperatorAPITests",
             dependencies: [
                 "OperatorAPI", "Gateway", "TunnelProtocol", "TelemetryStore", "MedTunnelPKI", "AccessTokens",
-                "Accounts", "AuditLog", "CommandPipeline", "SafetyPolicy", "TherapyModel",
+                "Accounts", "AuditLog", "AuditTrail", "CommandPipeline", "SafetyPolicy", "TherapyModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

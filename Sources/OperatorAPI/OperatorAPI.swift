@@ -18,6 +18,7 @@ import TherapyJSON
 /// | `GET /v1/pumps` | the pumps the reader may read: serial, connected, phone, last seen, firmware, sessions |
 /// | `GET /v1/pumps/{serial}` | one pump and its latest telemetry; 403 outside the reader's pumps, 404 `pump_not_found` for a reviewer |
 /// | `GET /v1/phones` | phones (a reviewer: all; others: the phones carrying their pumps or named in their account) |
+/// | `GET /v1/audit…` | the audit trail and its proofs, for reviewers (``AuditRoutes``, docs/audit.md) |
 /// | `GET /v1/events?limit=N&kind=K` | security events, newest first (limit 1…1000, default 100); others than reviewers see their pumps' |
 /// | `GET /healthz` | 200 `ok`, 503 `failing` when the telemetry store refuses writes (no token: no patient data) |
 /// | `GET /metrics` | Prometheus text format (a reviewer's token or the scrape token) |
@@ -38,6 +39,8 @@ public struct OperatorAPI: Sendable {
     public let events: SecurityEventRecorder?
     /// Who may read what, and the record of reads.
     public let access: APIAccess
+    /// The audit log behind the `/v1/audit` routes (``AuditRoutes``); nil: no audit routes.
+    public let audit: AuditTrailSource?
 
     public static let defaultEventLimit = 100
     public static let maximumEventLimit = 1_000
@@ -49,9 +52,11 @@ public struct OperatorAPI: Sendable {
         prometheus: PrometheusCollectorRegistry,
         access: APIAccess,
         commands: CommandPipeline? = nil,
-        events: SecurityEventRecorder? = nil
+        events: SecurityEventRecorder? = nil,
+        audit: AuditTrailSource? = nil
     ) {
         self.access = access
+        self.audit = audit
         self.events = events
         self.pumps = pumps
         self.phones = phones
@@ -70,7 +75,8 @@ public struct OperatorAPI: Sendable {
             prometheus: prometheus,
             access: access,
             commands: gateway.commands,
-            events: gateway.events
+            events: gateway.events,
+            audit: gateway.commands.map(AuditTrailSource.init(pipeline:))
         )
     }
 
@@ -98,6 +104,9 @@ public struct OperatorAPI: Sendable {
         }
         AuditExportRoutes(api: self).register(on: router)
         router.add(middleware: JSONErrorMiddleware())
+        if let audit = self.audit {
+            AuditRoutes(source: audit, access: self.access).register(on: router)
+        }
         router.get("/v1/pumps") { request, _ in
             let reader = try await self.access.reader(request)
             let pumps = self.pumps.pumps.filter { reader.scope.contains($0.serial) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AuditLog
+import AuditTrail
 import Foundation
 
 extension AuditCommand {
@@ -78,7 +79,7 @@ extension AuditCommand {
                         root: proof.rootHash
                     )
                     var object: [String: Any] = [
-                        "index": index, "treeSize": size, "entry": jsonObject(entry),
+                        "index": index, "treeSize": size, "entry": AuditEntryJSON.object(entry),
                         "entryBytes": Data(row.body).base64EncodedString(), "leafHash": hexString(proof.leafHash),
                         "proof": proof.hashes.map(hexString), "rootHash": hexString(proof.rootHash),
                     ]

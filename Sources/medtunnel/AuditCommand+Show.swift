@@ -1,11 +1,20 @@
 import ArgumentParser
 import AuditLog
+import AuditTrail
 import Foundation
 import TherapyJSON
 
 extension AuditCommand {
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List entries, filtered by pump, time or kind.")
+        static let configuration = CommandConfiguration(
+            abstract: "List entries, filtered by patient, pump, actor, kind or time.",
+            discussion: """
+                The filters are the ones of GET /v1/audit (docs/audit.md): every one given must \
+                match. Times are RFC 3339, a date (2026-12-02, midnight UTC) or epoch \
+                milliseconds; --since is inclusive, --until exclusive. A filter that cannot be read \
+                (an unknown --kind, a bad time) is an error naming it, exit 2.
+                """
+        )
 
         enum Format: String, ExpressibleByArgument, CaseIterable {
             case table, jsonl
@@ -13,49 +22,72 @@ extension AuditCommand {
 
         @OptionGroup var location: AuditLocation
 
+        @Option(help: "Only entries whose payload names this patient, or whose pump is bound to them by pairing.")
+        var patient: String?
+
         @Option(help: "Only entries for this pump serial.")
         var pump: String?
 
-        @Option(help: "Only entries at or after this time: milliseconds since the epoch or ISO 8601.")
+        @Option(help: "Only entries of this actor (an account id, or e.g. gateway).")
+        var actor: String?
+
+        @Option(help: "Only entries of this kind (change.requested) or security event kind (tunnel_failed).")
+        var kind: String?
+
+        @Option(help: "Only entries at or after this time (RFC 3339, a date, or epoch milliseconds).")
         var since: String?
 
-        @Option(help: "Only entries of this kind, e.g. change.requested.")
-        var kind: String?
+        @Option(help: "Only entries before this time (RFC 3339, a date, or epoch milliseconds).")
+        var until: String?
 
         @Option(help: "table or jsonl.")
         var format: Format = .table
 
         func run() async throws {
+            let query = try self.query()
             try await reportingAuditErrors {
-                let sinceMilliseconds = try self.since.map(parseTime)
                 let store = try self.location.directory.openStore(create: false)
                 let size = try await store.size()
+                // The patient filter needs each pump's binding: the log's own binding entries say it.
+                let bindings =
+                    query.needsPumpPatient ? try await PumpBindingReplay.replay(store: store, size: size) : nil
                 if self.format == .table {
-                    Console.out("INDEX\tTIME\tKIND\tACTOR\tPUMP\tPHONE\tPAYLOAD")
+                    Console.out("INDEX\tTIME\tKIND\tACTOR\tPUMP\tPHONE\tSUMMARY")
                 }
                 var start: UInt64 = 0
                 while start < size {
-                    let rows = try await store.entries(in: start..<min(size, start + 8192))
-                    guard !rows.isEmpty else { break }
+                    let rows = try await store.entries(in: start..<min(size, start + AuditScan.chunkSize))
+                    guard let last = rows.last else { break }
                     for row in rows {
                         let entry = try AuditEntry(decoding: row.body, context: "entry \(row.index)")
-                        let event = entry.event
-                        if let pump, event.pumpSerial != pump { continue }
-                        if let kind, event.kind.rawValue != kind { continue }
-                        if let sinceMilliseconds, event.timeMilliseconds < sinceMilliseconds { continue }
-                        Console.out(self.format == .table ? tableRow(entry) : try Console.json(jsonObject(entry)))
+                        let patient = entry.event.pumpSerial.flatMap { bindings?.patients[$0] }
+                        guard query.matches(entry, pumpPatient: patient) else { continue }
+                        Console.out(
+                            self.format == .table ? tableRow(entry) : try Console.json(AuditEntryJSON.object(entry))
+                        )
                     }
-                    start = rows.last!.index + 1
+                    start = last.index + 1
                 }
             }
         }
-    }
-}
 
-func parseTime(_ text: String) throws -> Int64 {
-    if let milliseconds = Int64(text) { return milliseconds }
-    if let time = ISO8601Time.parse(text) { return time.millisecondsSinceEpoch }
-    throw ValidationError("--since \(text): expected milliseconds since the epoch or an ISO 8601 time")
+        /// The filter, or exit 2 naming the option that could not be read.
+        private func query() throws -> AuditQuery {
+            var parameters: [String: String] = [:]
+            for (name, value) in [
+                ("patient", self.patient), ("pump", self.pump), ("actor", self.actor), ("kind", self.kind),
+                ("since", self.since), ("until", self.until),
+            ] {
+                if let value { parameters[name] = value }
+            }
+            do throws(AuditQueryError) {
+                return try AuditQuery(parameters: parameters)
+            } catch {
+                Console.err("audit: --\(error.parameter) '\(error.value)': must be \(error.expected)")
+                throw ExitCode(2)
+            }
+        }
+    }
 }
 
 func isoTime(_ milliseconds: Int64) -> String {
@@ -64,31 +96,9 @@ func isoTime(_ milliseconds: Int64) -> String {
 
 func tableRow(_ entry: AuditEntry) -> String {
     let event = entry.event
-    let payload = String(decoding: event.payload, as: UTF8.self)
     return [
         String(entry.index), isoTime(event.timeMilliseconds), event.kind.rawValue,
         "\(event.actor.role):\(event.actor.id)",
-        event.pumpSerial ?? "-", event.phoneID ?? "-",
-        payload.count > 60 ? String(payload.prefix(57)) + "..." : payload,
+        event.pumpSerial ?? "-", event.phoneID ?? "-", AuditSummary.line(entry),
     ].joined(separator: "\t")
-}
-
-/// An entry as JSON; a payload that is valid JSON is embedded, any other is given in base64.
-func jsonObject(_ entry: AuditEntry) -> [String: Any] {
-    let event = entry.event
-    var object: [String: Any] = [
-        "index": entry.index,
-        "time": isoTime(event.timeMilliseconds),
-        "timeMs": event.timeMilliseconds,
-        "kind": event.kind.rawValue,
-        "actor": ["id": event.actor.id, "role": event.actor.role],
-    ]
-    if let pump = event.pumpSerial { object["pump"] = pump }
-    if let phone = event.phoneID { object["phone"] = phone }
-    if let payload = try? JSONSerialization.jsonObject(with: Data(event.payload), options: [.fragmentsAllowed]) {
-        object["payload"] = payload
-    } else {
-        object["payloadBase64"] = Data(event.payload).base64EncodedString()
-    }
-    return object
 }

@@ -1,5 +1,7 @@
 import AccessTokens
+import AnomalyRules
 import ArgumentParser
+import AuditTrail
 import Foundation
 import Gateway
 import Logging
@@ -73,6 +75,15 @@ struct GatewayCommand: AsyncParsableCommand {
     )
     var accessLogInterval = 5
     @Option(
+        name: .customLong("checkpoint-interval"),
+        help: ArgumentHelp(
+            "How often to sign an audit checkpoint when entries were added since the last (250ms, 10s, 15m); "
+                + "one more is signed at graceful shutdown.",
+            valueName: "duration"
+        )
+    )
+    var checkpointInterval = "10s"
+    @Option(
         name: .customLong("idle-timeout"),
         help: "Seconds of silence after which a pump session is closed (heartbeats count)."
     )
@@ -118,6 +129,11 @@ struct GatewayCommand: AsyncParsableCommand {
         }
         guard self.accessLogInterval >= 1 else {
             throw ValidationError("--access-log-interval must be at least 1 second")
+        }
+        guard RuleDuration.parse(Substring(self.checkpointInterval)) != nil else {
+            throw ValidationError(
+                "--checkpoint-interval '\(self.checkpointInterval)' is not a duration: a whole number and ms, s, m or h (250ms, 10s, 15m)"
+            )
         }
         guard self.idleTimeout > 0 else { throw ValidationError("--idle-timeout must be at least 1 second") }
         guard self.uplinkIdleTimeout >= 0 else { throw ValidationError("--uplink-idle-timeout must not be negative") }
@@ -194,9 +210,15 @@ struct GatewayCommand: AsyncParsableCommand {
             print("gateway: operator API on http://\(HostPort(host: apiListen.host, port: port))")
             fflush(nil)
         }
+        let checkpoints = CheckpointTimer(
+            log: commands.audit,
+            interval: .milliseconds(RuleDuration.parse(Substring(self.checkpointInterval)) ?? 10_000),
+            logger: logger
+        )
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             // Shut down in reverse order: the API first, then the reads it recorded, then the
-            // gateway's sessions.
+            // gateway's sessions, and last the checkpoint that covers everything they wrote.
+            .init(service: checkpoints, failureTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: server, failureTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: reads, failureTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: api, failureTerminationBehavior: .gracefullyShutdownGroup),

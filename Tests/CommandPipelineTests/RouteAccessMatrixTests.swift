@@ -54,7 +54,8 @@ struct RouteAccessMatrixTests {
             store: nil,
             prometheus: prometheus,
             access: APIAccess(pipeline: fixture.pipeline, reads: reads),
-            commands: fixture.pipeline
+            commands: fixture.pipeline,
+            audit: AuditTrailSource(pipeline: fixture.pipeline)
         )
         let app = Application(router: api.router())
         var issued: [String: String] = [:]
@@ -145,6 +146,33 @@ struct RouteAccessMatrixTests {
                     ),
                     Row(method: .get, path: "/metrics", body: nil, wrong: "alice", right: "olga", success: [200]),
                     Row(method: .get, path: "/v1/lockouts", body: nil, wrong: "alice", right: "ines", success: [200]),
+                    // The audit trail names every patient and actor: reviewers only, not even the
+                    // pump's own clinician. The entry route signs the first checkpoint.
+                    Row(
+                        method: .get,
+                        path: "/v1/audit?pump=\(serial)",
+                        body: nil,
+                        wrong: "drsmith",
+                        right: "olga",
+                        success: [200]
+                    ),
+                    Row(method: .get, path: "/v1/audit/0", body: nil, wrong: "alice", right: "ines", success: [200]),
+                    Row(
+                        method: .get,
+                        path: "/v1/audit/checkpoint",
+                        body: nil,
+                        wrong: "alice",
+                        right: "olga",
+                        success: [200]
+                    ),
+                    Row(
+                        method: .get,
+                        path: "/v1/audit/consistency?from=1",
+                        body: nil,
+                        wrong: "drsmith",
+                        right: "ivan",
+                        success: [200]
+                    ),
                 ] {
                     _ = try await check(row)
                 }
