@@ -109,6 +109,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // AuditWitness: a witness that runs apart from the gateway (`medtunnel witness`): follows the
+        // log's checkpoints, refuses rollbacks and forks, cosigns (C2SP tlog-cosignature, Ed25519);
+        // the cosignature store and check the gateway and `audit verify` use.
+        .target(
+            name: "AuditWitness",
+            dependencies: ["AuditLog", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Accounts, tokens and change requests (issue 6)
         // Accounts: users with a role and attributes (STATE/accounts.sqlite). AccessTokens: ES256
         // bearer tokens and the Authenticator the operator API calls (no HTTP framework).
@@ -258,7 +267,7 @@ let package = Package(
             name: "OperatorAPI",
             dependencies: [
                 "Gateway", "CommandPipeline", "ChangeRoutes", "TelemetryStore", "TherapyJSON", "SecurityEvents",
-                "AnomalyRules", "AccessTokens", "AuditLog",
+                "AnomalyRules", "AccessTokens", "AuditLog", "AuditWitness",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -270,7 +279,8 @@ let package = Package(
         .executableTarget(
             name: "medtunnel",
             dependencies: [
-                "Gateway", "OperatorAPI", "PumpSimulator", "MedTunnelPKI", "MedTunnelIdentity", "AuditLog", "RelayCore",
+                "Gateway", "OperatorAPI", "PumpSimulator", "MedTunnelPKI", "MedTunnelIdentity", "AuditLog", "AuditWitness",
+                "RelayCore",
                 "RelayHostility",
                 "SQLiteStore", "SafetyPolicy", "TherapyModel", "TherapyJSON", "Accounts", "AccessTokens",
                 "ChangeRequests", "CommandPipeline",
@@ -308,6 +318,14 @@ let package = Package(
         .testTarget(
             name: "AuditLogTests",
             dependencies: ["AuditLog", "MedTunnelTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AuditWitnessTests",
+            dependencies: [
+                "AuditWitness", "AuditLog", "MedTunnelTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore"], swiftSettings: swiftSettings),

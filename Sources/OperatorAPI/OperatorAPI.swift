@@ -38,6 +38,8 @@ public struct OperatorAPI: Sendable {
     public let events: SecurityEventRecorder?
     /// Who may read what, and the record of reads.
     public let access: APIAccess
+    /// Cosignatures handed in by witnesses; nil: no cosignature route.
+    public var cosignatures: CosignatureRoutes? = nil
 
     public static let defaultEventLimit = 100
     public static let maximumEventLimit = 1_000
@@ -97,6 +99,7 @@ public struct OperatorAPI: Sendable {
             }
         }
         router.add(middleware: JSONErrorMiddleware())
+        self.cosignatures?.register(on: router)
         router.get("/v1/pumps") { request, _ in
             let reader = try await self.access.reader(request)
             let pumps = self.pumps.pumps.filter { reader.scope.contains($0.serial) }
