@@ -403,7 +403,7 @@ let package = Package(
             name: "OperatorAPITests",
             dependencies: [
                 "OperatorAPI", "Gateway", "TunnelProtocol", "TelemetryStore", "MedTunnelPKI", "AccessTokens",
-                "Accounts", "AuditLog", "CommandPipeline", "SafetyPolicy", "TherapyModel",
+                "Accounts", "AuditLog", "AuditWitness", "CommandPipeline", "SafetyPolicy", "TherapyModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

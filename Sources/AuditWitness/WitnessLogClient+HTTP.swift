@@ -53,9 +53,9 @@ extension WitnessLogClient {
             consistencyProof: { from, to in
                 let data = try await send("GET", "/v1/audit/consistency?from=\(from)&to=\(to)")
                 let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
-                guard let hashes = (object?["proof"] ?? object?["hashes"]) as? [String],
-                    let proof = Optional(hashes.compactMap(Self.hash)), proof.count == hashes.count
-                else {
+                let hashes = (object?["proof"] ?? object?["hashes"]) as? [String] ?? []
+                let proof = hashes.compactMap(Self.hashBytes)
+                guard object != nil, proof.count == hashes.count else {
                     throw WitnessError(
                         .logUnreachable,
                         "GET /v1/audit/consistency: expected {\"proof\": [hex or base64 hashes]}"
@@ -74,7 +74,7 @@ extension WitnessLogClient {
     }
 
     /// A 32-byte hash written in hex (64 digits) or standard base64.
-    static func hash(_ text: String) -> [UInt8]? {
+    static func hashBytes(_ text: String) -> [UInt8]? {
         if text.utf8.count == 64 {
             var bytes: [UInt8] = []
             var index = text.startIndex

@@ -1,4 +1,4 @@
-public import AuditLog
+import AuditLog
 import Foundation
 
 /// The witness's state file: one record per log origin, JSON, written durably (temporary file,

@@ -1,4 +1,4 @@
-public import AuditLog
+import AuditLog
 public import AuditWitness
 import Foundation
 public import Hummingbird
@@ -44,7 +44,7 @@ public struct CosignatureRoutes: Sendable {
         let timestamp: UInt64
     }
 
-    func register<Context: RequestContext>(on router: Router<Context>) {
+    public func register<Context: RequestContext>(on router: Router<Context>) {
         router.post("/v1/audit/cosignatures") { request, context in
             let bytes = try await request.body.collect(upTo: Self.maximumBodySize)
             guard let submission = try? JSONDecoder().decode(Submission.self, from: Data(bytes.readableBytesView))

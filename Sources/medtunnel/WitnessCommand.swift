@@ -94,8 +94,8 @@ struct WitnessCommand: AsyncParsableCommand {
 
         private func makeWitness() throws -> LogWitness {
             let keyText =
-                FileManager.default.fileExists(atPath: self.logKey)
-                ? try String(contentsOfFile: self.logKey, encoding: .utf8) : self.logKey
+                try FileManager.default.fileExists(atPath: self.logKey)
+                ? String(contentsOfFile: self.logKey, encoding: .utf8) : self.logKey
             let logKey: NoteVerifier
             do {
                 logKey = try NoteVerifier(verifierKey: keyText.trimmingCharacters(in: .whitespacesAndNewlines))
