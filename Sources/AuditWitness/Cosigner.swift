@@ -71,7 +71,7 @@ public struct Cosigner: Sendable {
             throw WitnessError(.keyFile, "\(path): unreadable")
         }
         let parts = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            .split(separator: "+", omittingEmptySubsequences: false)
+            .split(separator: "+", maxSplits: 4, omittingEmptySubsequences: false)
         guard parts.count == 5, parts[0] == "PRIVATE", parts[1] == "KEY",
             let raw = Data(base64Encoded: String(parts[4])), raw.count == 33,
             raw.first == CosignatureVerifier.signatureType,

@@ -30,7 +30,8 @@ public struct WitnessStateFile: Codable, Hashable, Sendable {
         guard state.version == Self.version else {
             throw WitnessError(.stateFile, "witness state \(path): version \(state.version), expected \(Self.version)")
         }
-        for (origin, record) in state.logs where record.origin != origin || Data(base64Encoded: record.rootHash) == nil {
+        for (origin, record) in state.logs where record.origin != origin || Data(base64Encoded: record.rootHash) == nil
+        {
             throw WitnessError(.stateFile, "witness state \(path): the record for \(origin) is malformed")
         }
         return state

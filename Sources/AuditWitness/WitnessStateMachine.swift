@@ -77,7 +77,10 @@ public struct WitnessStateMachine: Sendable {
         }
         guard checkpoint.origin == self.origin else {
             return .refuse(
-                WitnessError(.wrongOrigin, "checkpoint origin \"\(checkpoint.origin)\", this witness follows \"\(self.origin)\"")
+                WitnessError(
+                    .wrongOrigin,
+                    "checkpoint origin \"\(checkpoint.origin)\", this witness follows \"\(self.origin)\""
+                )
             )
         }
         guard let record else { return self.accept(checkpoint, now: now) }

@@ -70,7 +70,7 @@ public struct CosignatureRoutes: Sendable {
                 try self.store.add(
                     .init(
                         witness: witness.name,
-                        keyID: witness.verifierKey.split(separator: "+")[1].description,
+                        keyID: witness.keyID.map { String(format: "%02x", $0) }.joined(),
                         size: checkpoint.size,
                         checkpoint: checkpoint.body,
                         line: submission.cosignature,

@@ -28,7 +28,8 @@ extension AuditCommand {
 
         @Option(
             name: .customLong("witness-key"),
-            help: "Require a fresh cosignature by this witness (its vkey, or a file holding it) on the latest checkpoint."
+            help:
+                "Require a fresh cosignature by this witness (its vkey, or a file holding it) on the latest checkpoint."
         )
         var witnessKey: String?
 

@@ -35,7 +35,7 @@ struct CosignatureTests {
         let verifier = try CosignatureVerifier(verifierKey: cosigner.verifier.verifierKey)
         #expect(try verifier.timestamp(ofLine: line, body: self.body) == 1_679_315_147)
         #expect(cosigner.verifier.verifierKey.hasPrefix("witness.example/w1+"))
-        let encodedKey = String(cosigner.verifier.verifierKey.split(separator: "+")[2])
+        let encodedKey = String(cosigner.verifier.verifierKey.split(separator: "+", maxSplits: 2)[2])
         #expect(Data(base64Encoded: encodedKey) == Data([0x04]) + key.publicKey.rawRepresentation)
     }
 
@@ -55,13 +55,16 @@ struct CosignatureTests {
         }
         // A line by another witness is ignored, as the signed-note spec says.
         let stranger = try Cosigner(name: "witness.example/w2", privateKey: Curve25519.Signing.PrivateKey())
-        #expect(try cosigner.verifier.timestamp(ofLine: try stranger.cosign(body: self.body, timestamp: 1), body: self.body) == nil)
+        #expect(
+            try cosigner.verifier.timestamp(ofLine: try stranger.cosign(body: self.body, timestamp: 1), body: self.body)
+                == nil
+        )
     }
 
     @Test("a vkey with a wrong key ID or type is refused")
     func badVerifierKeys() throws {
         let key = try Cosigner(name: "w", privateKey: Curve25519.Signing.PrivateKey()).verifier.verifierKey
-        let parts = key.split(separator: "+").map(String.init)
+        let parts = key.split(separator: "+", maxSplits: 2).map(String.init)
         #expect(throws: WitnessError(.invalidKey, "")) {
             try CosignatureVerifier(verifierKey: "\(parts[0])+00000000+\(parts[2])")
         }
@@ -72,7 +75,9 @@ struct CosignatureTests {
     @Test("freshness: a cosignature older than the allowed age, or none, fails with its own code")
     func freshness() throws {
         let signer = try CheckpointSigner.generate(name: "medtunnel.local/audit")
-        let checkpoint = try signer.sign(Checkpoint(origin: "medtunnel.local/audit", size: 1, rootHash: Array(repeating: 7, count: 32)))
+        let checkpoint = try signer.sign(
+            Checkpoint(origin: "medtunnel.local/audit", size: 1, rootHash: Array(repeating: 7, count: 32))
+        )
         let cosigner = try Cosigner(name: "w", privateKey: Curve25519.Signing.PrivateKey())
         let line = try cosigner.cosign(body: checkpoint.checkpoint.body, timestamp: 10_000)
         let fresh = try CosignatureCheck.check(
@@ -84,10 +89,22 @@ struct CosignatureTests {
         )
         #expect(fresh == 10_000)
         #expect(throws: WitnessError(.staleCosignature, "")) {
-            try CosignatureCheck.check(checkpoint, lines: [line], witness: cosigner.verifier, now: 10_000 + 3601, maxAgeSeconds: 3600)
+            try CosignatureCheck.check(
+                checkpoint,
+                lines: [line],
+                witness: cosigner.verifier,
+                now: 10_000 + 3601,
+                maxAgeSeconds: 3600
+            )
         }
         #expect(throws: WitnessError(.noCosignature, "")) {
-            try CosignatureCheck.check(checkpoint, lines: [], witness: cosigner.verifier, now: 10_000, maxAgeSeconds: 3600)
+            try CosignatureCheck.check(
+                checkpoint,
+                lines: [],
+                witness: cosigner.verifier,
+                now: 10_000,
+                maxAgeSeconds: 3600
+            )
         }
     }
 }

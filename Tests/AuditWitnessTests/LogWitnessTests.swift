@@ -112,7 +112,9 @@ struct LogWitnessTests {
             return
         }
         #expect(error.code == .fork)
-        #expect(try WitnessStateFile.load(path: statePath).logs[WitnessTestSupport.origin]?.refusal?.evidence == other.note)
+        #expect(
+            try WitnessStateFile.load(path: statePath).logs[WitnessTestSupport.origin]?.refusal?.evidence == other.note
+        )
         // Nothing is cosigned after: not the fork, not the honest log grown further.
         try await WitnessTestSupport.grow(state, from: 6, to: 8)
         for poller in [witness, forkWitness] {
@@ -135,13 +137,14 @@ struct LogWitnessTests {
         let forked = try WitnessTestSupport.sameKey(as: state)
         try await WitnessTestSupport.grow(forked, to: 9, tag: "forged")
         let cosigner = try WitnessTestSupport.cosigner(directory)
-        guard case .cosigned = await try WitnessTestSupport.witness(state, statePath: statePath, cosigner: cosigner)
-            .poll(now: self.now)
+        guard
+            case .cosigned = try await WitnessTestSupport.witness(state, statePath: statePath, cosigner: cosigner)
+                .poll(now: self.now)
         else {
             Issue.record("the first poll should cosign")
             return
         }
-        let outcome = await try WitnessTestSupport.witness(forked, statePath: statePath, cosigner: cosigner)
+        let outcome = try await WitnessTestSupport.witness(forked, statePath: statePath, cosigner: cosigner)
             .poll(now: self.now + 10)
         guard case .halted(let error) = outcome else {
             Issue.record("expected a halt, got \(outcome)")
@@ -190,7 +193,10 @@ struct LogWitnessTests {
     }
 
     /// A client serving a fixed note (proofs from the real log), recording what is submitted.
-    static func serving(_ note: String, from state: String) throws -> (client: WitnessLogClient, submissions: Submissions) {
+    static func serving(
+        _ note: String,
+        from state: String
+    ) throws -> (client: WitnessLogClient, submissions: Submissions) {
         let direct = WitnessLogClient.directory(state)
         let submissions = Submissions()
         let client = WitnessLogClient(

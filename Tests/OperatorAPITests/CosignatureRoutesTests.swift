@@ -13,7 +13,8 @@ import Testing
 struct CosignatureRoutesTests {
     @Test("stores a trusted witness's cosignature on a signed checkpoint; refuses strangers, forgeries and other trees")
     func route() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cosign-\(UUID().uuidString)").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cosign-\(UUID().uuidString)")
+            .path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let signer = try CheckpointSigner.generate(name: "medtunnel.local/audit")
         let signed = try signer.sign(
@@ -32,7 +33,9 @@ struct CosignatureRoutesTests {
         let line = try witness.cosign(body: body, timestamp: 1_800_000_000)
 
         func post(_ checkpoint: String, _ cosignature: String) async throws -> (Int, String) {
-            let json = try JSONSerialization.data(withJSONObject: ["checkpoint": checkpoint, "cosignature": cosignature])
+            let json = try JSONSerialization.data(withJSONObject: [
+                "checkpoint": checkpoint, "cosignature": cosignature,
+            ])
             return try await app.test(.router) { client in
                 try await client.execute(
                     uri: "/v1/audit/cosignatures",
@@ -70,14 +73,22 @@ struct CosignatureRoutesTests {
 struct WitnessOverHTTPTests {
     @Test("polls checkpoint and consistency over HTTP, POSTs its cosignature, which the checkpoint note then carries")
     func witnessOverHTTP() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("witness-http-\(UUID().uuidString)").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "witness-http-\(UUID().uuidString)"
+        ).path
         let state = "\(directory)/state"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let log = try await AuditLog.open(stateDirectory: state)
         let actor = try AuditActor(id: "ops", role: "operator")
-        func grow(_ count: Int) async throws {
+        @Sendable func grow(_ count: Int) async throws {
             for _ in 0..<count {
                 _ = try await log.append(
-                    try AuditEvent(timeMilliseconds: 1_800_000_000_000, actor: actor, kind: .configChanged, payload: Array("{}".utf8))
+                    try AuditEvent(
+                        timeMilliseconds: 1_800_000_000_000,
+                        actor: actor,
+                        kind: .configChanged,
+                        payload: Array("{}".utf8)
+                    )
                 )
             }
             _ = try await log.checkpoint()
@@ -90,7 +101,7 @@ struct WitnessOverHTTPTests {
             try await log.store.checkpoints().first { $0.size == size }?.note
         }.register(on: router)
         router.get("/v1/audit/checkpoint") { _, _ in
-            let latest = try #require(try await log.store.latestCheckpoint())
+            guard let latest = try await log.store.latestCheckpoint() else { throw HTTPError(.notFound) }
             let checkpoint = try log.signer.verifier.verifyCheckpoint(note: latest.note, context: "served")
             return try store.cosignedNote(latest.note, body: checkpoint.body)
         }
@@ -100,13 +111,17 @@ struct WitnessOverHTTPTests {
             let proof = try await log.consistencyProof(from: from, to: to)
             let hex = proof.hashes.map { $0.map { String(format: "%02x", $0) }.joined() }
             let body = try JSONSerialization.data(withJSONObject: ["from": from, "to": to, "proof": hex])
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(bytes: body))
+            )
         }
         let app = Application(router: router)
         try await app.test(.live) { client in
             let port = try #require(client.port)
             let witness = LogWitness(
-                origin: log.configuration.origin,
+                origin: "medtunnel.local/audit",
                 logKey: log.signer.verifier,
                 cosigner: cosigner,
                 statePath: "\(directory)/witness.json",
@@ -120,7 +135,9 @@ struct WitnessOverHTTPTests {
                     return
                 }
                 #expect(checkpoint.size == UInt64(size))
-                let served = try await client.execute(uri: "/v1/audit/checkpoint", method: .get) { String(buffer: $0.body) }
+                let served = try await client.execute(uri: "/v1/audit/checkpoint", method: .get) {
+                    String(buffer: $0.body)
+                }
                 #expect(served.hasSuffix(line + "\n"), "\(served)")
             }
         }
