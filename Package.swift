@@ -112,6 +112,15 @@ let package = Package(
         // written entry by entry with bounded memory, for the CLI and the operator API.
         .target(name: "AuditExport", dependencies: ["AuditLog", "TherapyJSON"], swiftSettings: swiftSettings),
 
+        // AuditWitness: a witness that runs apart from the gateway (`medtunnel witness`): follows the
+        // log's checkpoints, refuses rollbacks and forks, cosigns (C2SP tlog-cosignature, Ed25519);
+        // the cosignature store and check the gateway and `audit verify` use.
+        .target(
+            name: "AuditWitness",
+            dependencies: ["AuditLog", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Accounts, tokens and change requests (issue 6)
         // Accounts: users with a role and attributes (STATE/accounts.sqlite). AccessTokens: ES256
         // bearer tokens and the Authenticator the operator API calls (no HTTP framework).
@@ -273,7 +282,7 @@ let package = Package(
             name: "OperatorAPI",
             dependencies: [
                 "Gateway", "CommandPipeline", "ChangeRoutes", "TelemetryStore", "TherapyJSON", "SecurityEvents",
-                "AnomalyRules", "AccessTokens", "AuditLog", "AuditExport", "AuditTrail",
+                "AnomalyRules", "AccessTokens", "AuditLog", "AuditExport", "AuditTrail", "AuditWitness",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -286,7 +295,7 @@ let package = Package(
             name: "medtunnel",
             dependencies: [
                 "Gateway", "OperatorAPI", "PumpSimulator", "MedTunnelPKI", "MedTunnelIdentity", "AuditLog",
-                "AuditTrail",
+                "AuditTrail", "AuditWitness",
                 "RelayCore",
                 "RelayHostility",
                 "SQLiteStore", "SafetyPolicy", "TherapyModel", "TherapyJSON", "Accounts", "AccessTokens",
@@ -337,6 +346,14 @@ let package = Package(
             dependencies: [
                 "AuditTrail", "AuditLog", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AuditWitnessTests",
+            dependencies: [
+                "AuditWitness", "AuditLog", "MedTunnelTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -415,7 +432,7 @@ let package = Package(
             name: "OperatorAPITests",
             dependencies: [
                 "OperatorAPI", "Gateway", "TunnelProtocol", "TelemetryStore", "MedTunnelPKI", "AccessTokens",
-                "Accounts", "AuditLog", "AuditTrail", "CommandPipeline", "SafetyPolicy", "TherapyModel",
+                "Accounts", "AuditLog", "AuditTrail", "AuditWitness", "CommandPipeline", "SafetyPolicy", "TherapyModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

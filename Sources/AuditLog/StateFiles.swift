@@ -43,6 +43,12 @@ public enum StateFiles {
         return pem
     }
 
+    /// Writes `bytes` to `path` atomically and durably (see `writeDurably`), with permission bits
+    /// `permissions` (e.g. 0o600): for other modules' state files (the witness's).
+    public static func replaceDurably(_ bytes: [UInt8], at path: String, permissions: UInt16) throws {
+        try self.writeDurably(Data(bytes), to: path, mode: mode_t(permissions))
+    }
+
     /// Writes `data` to `path` atomically and durably: a temporary file in the same directory
     /// (created with `mode`), fsync, rename over `path`, fsync of the directory.
     static func writeDurably(_ data: Data, to path: String, mode: mode_t) throws {

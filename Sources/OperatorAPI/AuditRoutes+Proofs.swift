@@ -62,13 +62,21 @@ extension AuditRoutes {
                 "the log has no signed checkpoint yet; the gateway signs one within --checkpoint-interval of the first entry"
             )
         }
+        // The log's signature, then every witness's cosignature of this very checkpoint.
+        var cosigned = signed
+        if let store = self.source.cosignatures {
+            cosigned = SignedCheckpoint(
+                checkpoint: signed.checkpoint,
+                note: try store.cosignedNote(signed.note, body: signed.checkpoint.body)
+            )
+        }
         if request.headers[.accept]?.contains("application/json") == true {
-            return try Self.json(Self.checkpointObject(signed))
+            return try Self.json(Self.checkpointObject(cosigned))
         }
         return Response(
             status: .ok,
             headers: [.contentType: "text/plain; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(string: signed.note))
+            body: .init(byteBuffer: ByteBuffer(string: cosigned.note))
         )
     }
 

@@ -40,7 +40,9 @@ public struct OperatorAPI: Sendable {
     /// Who may read what, and the record of reads.
     public let access: APIAccess
     /// The audit log behind the `/v1/audit` routes (``AuditRoutes``); nil: no audit routes.
-    public let audit: AuditTrailSource?
+    public var audit: AuditTrailSource?
+    /// Cosignatures handed in by witnesses; nil: no cosignature route.
+    public var cosignatures: CosignatureRoutes? = nil
 
     public static let defaultEventLimit = 100
     public static let maximumEventLimit = 1_000
@@ -107,6 +109,7 @@ public struct OperatorAPI: Sendable {
         if let audit = self.audit {
             AuditRoutes(source: audit, access: self.access).register(on: router)
         }
+        self.cosignatures?.register(on: router)
         router.get("/v1/pumps") { request, _ in
             let reader = try await self.access.reader(request)
             let pumps = self.pumps.pumps.filter { reader.scope.contains($0.serial) }

@@ -6,7 +6,11 @@ extension AuditCommand {
     struct Append: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "(administrative) Append one entry by hand; the gateway appends its own entries.",
-            discussion: "For testing and operations. Prints the durable index of the new entry."
+            discussion: """
+                For testing and operations. Prints the durable index of the new entry. The entry is \
+                stamped now and its payload records the operating-system user who ran the command \
+                ("administrative": true, "osUser": ...) beside the claimed --actor.
+                """
         )
 
         @OptionGroup var location: AuditLocation
@@ -29,24 +33,28 @@ extension AuditCommand {
         @Option(help: "The phone id, if relevant.")
         var phone: String?
 
-        @Option(help: "The entry time in milliseconds since the epoch (default: now).")
-        var time: Int64?
+        // Kept only to refuse it by name: a hand-made entry is stamped now, never back-dated.
+        @Option(help: .hidden)
+        var time: String?
+
+        func validate() throws {
+            if self.time != nil {
+                throw ValidationError(
+                    "--time is not accepted: an appended entry is stamped with the current time, so a hand-made entry cannot be back-dated among the gateway's"
+                )
+            }
+        }
 
         func run() async throws {
             try await reportingAuditErrors {
-                guard
-                    (try? JSONSerialization.jsonObject(with: Data(self.payload.utf8), options: [.fragmentsAllowed]))
-                        != nil
-                else {
-                    throw ValidationError("--payload: not valid JSON")
-                }
+                let payload = try AdministrativePayload.wrap(self.payload, osUser: AdministrativePayload.currentUser())
                 let event = try AuditEvent(
-                    timeMilliseconds: self.time ?? Int64(Date().timeIntervalSince1970 * 1000),
+                    timeMilliseconds: Int64(Date().timeIntervalSince1970 * 1000),
                     actor: try AuditActor(id: self.actor, role: self.role),
                     kind: try AuditKind(self.kind),
                     pumpSerial: self.pump,
                     phoneID: self.phone,
-                    payload: Array(self.payload.utf8)
+                    payload: payload
                 )
                 let log = try await self.location.openLog()
                 let receipt = try await log.append(event)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AuditLog
+import AuditWitness
 import Foundation
 
 extension AuditCommand {
@@ -8,7 +9,9 @@ extension AuditCommand {
             abstract: "Recompute every leaf, node and root; check every checkpoint; update the witness.",
             discussion: """
                 Exits 0 when the whole log verifies; otherwise prints the first bad entry index or \
-                checkpoint and exits 1 (2 when the witness refuses a rollback or fork, 3 on I/O errors).
+                checkpoint and exits 1 (2 when the witness refuses a rollback or fork, 3 on I/O errors, \
+                4 when --witness-key is given and the latest checkpoint has no valid cosignature by that \
+                witness younger than --witness-max-age).
                 """
         )
 
@@ -23,7 +26,18 @@ extension AuditCommand {
         )
         var verifierKey: String?
 
+        @Option(
+            name: .customLong("witness-key"),
+            help:
+                "Require a fresh cosignature by this witness (its vkey, or a file holding it) on the latest checkpoint."
+        )
+        var witnessKey: String?
+
+        @Option(name: .customLong("witness-max-age"), help: "The oldest cosignature --witness-key accepts.")
+        var witnessMaxAge: String = "1h"
+
         func run() async throws {
+            let requiredWitness = try self.requiredWitness()
             try await reportingAuditErrors {
                 let verifier: NoteVerifier
                 if let verifierKey {
@@ -53,6 +67,48 @@ extension AuditCommand {
                 if let witness {
                     try await self.updateWitness(path: witness, store: store, latest: report.latest, verifier: verifier)
                 }
+                if let requiredWitness {
+                    try self.checkCosignature(latest: report.latest, witness: requiredWitness)
+                }
+            }
+        }
+
+        private func requiredWitness() throws -> (CosignatureVerifier, UInt64)? {
+            guard let witnessKey else { return nil }
+            let text =
+                FileManager.default.fileExists(atPath: witnessKey)
+                ? (try? String(contentsOfFile: witnessKey, encoding: .utf8)) ?? "" : witnessKey
+            let maxAge = try parseInterval(self.witnessMaxAge)
+            do {
+                return (try CosignatureVerifier(verifierKey: text), UInt64(maxAge.components.seconds))
+            } catch let error as WitnessError {
+                throw ValidationError("--witness-key: \(error.reason)")
+            }
+        }
+
+        /// The latest checkpoint must carry a valid cosignature by the required witness, in its own
+        /// note or in the state directory's cosignature store, no older than the allowed age.
+        private func checkCosignature(latest: SignedCheckpoint?, witness: (CosignatureVerifier, UInt64)) throws {
+            do {
+                guard let latest else {
+                    throw WitnessError(.noCosignature, "the log has no signed checkpoint for a witness to cosign")
+                }
+                let store = CosignatureStore(stateDirectory: self.location.stateDirectory)
+                let lines =
+                    CosignatureCheck.signatureLines(of: latest.note) + (try store.lines(for: latest.checkpoint.body))
+                let time = try CosignatureCheck.check(
+                    latest,
+                    lines: lines,
+                    witness: witness.0,
+                    now: UInt64(Date().timeIntervalSince1970),
+                    maxAgeSeconds: witness.1
+                )
+                Console.out(
+                    "witness: checkpoint \(latest.checkpoint.size) cosigned by \(witness.0.name) at \(isoTime(Int64(time) * 1000))"
+                )
+            } catch let error as WitnessError {
+                Console.err("audit: witness \(witness.0.name): \(error.reason) [\(error.code)]")
+                throw ExitCode(4)
             }
         }
 

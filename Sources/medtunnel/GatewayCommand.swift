@@ -1,7 +1,9 @@
 import AccessTokens
 import AnomalyRules
 import ArgumentParser
+import AuditLog
 import AuditTrail
+import AuditWitness
 import Foundation
 import Gateway
 import Logging
@@ -107,6 +109,14 @@ struct GatewayCommand: AsyncParsableCommand {
         help: ArgumentHelp("POST every alert as JSON to this http(s) URL (retried on failure).", valueName: "url")
     )
     var alertWebhook: String?
+    @Option(
+        name: .customLong("witness-key"),
+        help: ArgumentHelp(
+            "A witness whose cosignatures POST /v1/audit/cosignatures accepts (its vkey; repeat for several).",
+            valueName: "vkey"
+        )
+    )
+    var witnessKeys: [String] = []
 
     func validate() throws {
         guard let api = HostPort(self.apiListen) else {
@@ -201,7 +211,9 @@ struct GatewayCommand: AsyncParsableCommand {
             logger: logger
         )
         let access = APIAccess(pipeline: commands, reads: reads, metricsToken: try self.metricsToken())
-        let operatorAPI = OperatorAPI(gateway: server, prometheus: prometheus, access: access)
+        var operatorAPI = OperatorAPI(gateway: server, prometheus: prometheus, access: access)
+        operatorAPI.cosignatures = try self.cosignatureRoutes(log: commands.audit)
+        operatorAPI.audit?.cosignatures = CosignatureStore(stateDirectory: self.stateDir)
         let api = operatorAPI.application(
             host: apiListen.host,
             port: apiListen.port,
@@ -268,6 +280,23 @@ struct GatewayCommand: AsyncParsableCommand {
             throw ValidationError("--metrics-token-file \(path) must hold one token of at least 16 characters")
         }
         return token
+    }
+
+    /// The witnesses' cosignature route, when the gateway trusts at least one witness (docs/witness.md).
+    private func cosignatureRoutes(log: AuditLog) throws -> CosignatureRoutes? {
+        guard !self.witnessKeys.isEmpty else { return nil }
+        let witnesses = try self.witnessKeys.map { key in
+            do {
+                return try CosignatureVerifier(verifierKey: key)
+            } catch let error as WitnessError {
+                throw ValidationError("--witness-key: \(error.reason)")
+            }
+        }
+        return CosignatureRoutes(
+            store: CosignatureStore(stateDirectory: self.stateDir),
+            witnesses: witnesses,
+            checkpointNote: { size in try await log.store.checkpoints().first { $0.size == size }?.note }
+        )
     }
 }
 

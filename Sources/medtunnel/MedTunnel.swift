@@ -17,6 +17,7 @@ struct MedTunnel: AsyncParsableCommand {
             TokenCommand.self,
             LockoutCommand.self,
             RulesCommand.self,
+            WitnessCommand.self,
         ]
     )
 }

@@ -11,8 +11,7 @@ struct AuditCLITests {
         for (number, pump) in ["P-1", "P-2", "P-1", "P-1", "P-3"].enumerated() {
             let result = try TestSupport.audit([
                 "append", "--state-dir", state, "--kind", number == 0 ? "config.changed" : "change.requested",
-                "--actor", "ops-\(number)", "--pump", pump, "--payload", #"{"n":\#(number)}"#, "--time",
-                "\(1_763_700_000_000 + number)",
+                "--actor", "ops-\(number)", "--pump", pump, "--payload", #"{"n":\#(number)}"#,
             ])
             #expect(result.status == 0 && result.stdout == "appended index \(number)\n", "\(result.stderr)")
         }
@@ -27,7 +26,9 @@ struct AuditCLITests {
         }
         #expect(lines.map { $0["index"] as? Int } == [2, 3])
         #expect((lines.first?["payload"] as? [String: Any])?["n"] as? Int == 2)
-        let since = try TestSupport.audit(["show", "--state-dir", state, "--since", "1763700000003"])
+        // Entries are stamped now (no back-dating): from entry 3's own time on.
+        let third = try #require(lines.last?["timeMs"] as? Int)
+        let since = try TestSupport.audit(["show", "--state-dir", state, "--since", "\(third)"])
         #expect(since.stdout.split(separator: "\n").count == 3)  // header + entries 3 and 4
 
         let checkpoint = try TestSupport.audit(["checkpoint", "--state-dir", state])

@@ -1,3 +1,4 @@
+import AuditLog
 import Foundation
 import Testing
 
@@ -6,39 +7,38 @@ import Testing
 struct AuditShowCommandTests {
     /// Five entries over three days: a pairing of PUMP-0001 to patient-001, two change requests,
     /// an account naming patient-001 in its attributes, a security event on PUMP-0002.
-    static func log() throws -> (TemporaryDirectory, String) {
+    static func log() async throws -> (TemporaryDirectory, String) {
         let tmp = try TemporaryDirectory()
         let state = tmp.sub("state")
-        let entries: [[String]] = [
-            [
-                "--kind", "pump.paired", "--actor", "alice", "--role", "patient", "--pump", "PUMP-0001",
-                "--time", "1796119200000",  // 2026-12-01T10:00:00Z
-                "--payload",
-                #"{"schema":"medtunnel.pump-binding.v1","kind":"pump.paired","pumpSerial":"PUMP-0001","patientId":"patient-001","at":1796119200000}"#,
-            ],
-            [
-                "--kind", "change.requested", "--actor", "alice", "--role", "patient", "--pump", "PUMP-0001",
-                "--time", "1796202000000", "--payload", #"{"id":"chg_1"}"#,  // 2026-12-02T09:00:00Z
-            ],
-            [
-                "--kind", "change.requested", "--actor", "bob", "--role", "patient", "--pump", "PUMP-0002",
-                "--time", "1796212800000", "--payload", #"{"id":"chg_2"}"#,  // 2026-12-02T12:00:00Z
-            ],
-            [
-                "--kind", "account.created", "--actor", "admin-1", "--role", "admin",
-                "--time", "1796256000000",  // 2026-12-03T00:00:00Z
-                "--payload", #"{"id":"carol","attributes":["patient=patient-001"]}"#,
-            ],
-            [
-                "--kind", "security.event", "--actor", "gateway", "--role", "system", "--pump", "PUMP-0002",
-                "--time", "1796259600000",  // 2026-12-03T01:00:00Z
-                "--payload",
-                #"{"schema":"medtunnel.security-event.v1","event":"tunnel_failed","reason":"x","detail":"y"}"#,
-            ],
+        // Written through the log's own API: `audit append` stamps entries with the time now,
+        // and these need days between them.
+        let entries: [(Int64, String, String, String, String?, String)] = [
+            (
+                1_796_119_200_000, "pump.paired", "alice", "patient", "PUMP-0001",  // 2026-12-01T10:00:00Z
+                #"{"schema":"medtunnel.pump-binding.v1","kind":"pump.paired","pumpSerial":"PUMP-0001","patientId":"patient-001","at":1796119200000}"#
+            ),
+            (1_796_202_000_000, "change.requested", "alice", "patient", "PUMP-0001", #"{"id":"chg_1"}"#),  // 2026-12-02T09:00Z
+            (1_796_212_800_000, "change.requested", "bob", "patient", "PUMP-0002", #"{"id":"chg_2"}"#),  // 2026-12-02T12:00Z
+            (
+                1_796_256_000_000, "account.created", "admin-1", "admin", nil,  // 2026-12-03T00:00:00Z
+                #"{"id":"carol","attributes":["patient=patient-001"]}"#
+            ),
+            (
+                1_796_259_600_000, "security.event", "gateway", "system", "PUMP-0002",  // 2026-12-03T01:00:00Z
+                #"{"schema":"medtunnel.security-event.v1","event":"tunnel_failed","reason":"x","detail":"y"}"#
+            ),
         ]
-        for entry in entries {
-            let appended = try ProcessHarness.medtunnel(["audit", "append", "--state-dir", state] + entry)
-            #expect(appended.status == 0, "\(appended.stderr)")
+        let audit = try await AuditLog.open(stateDirectory: state)
+        for (time, kind, actor, role, pump, payload) in entries {
+            _ = try await audit.append(
+                try AuditEvent(
+                    timeMilliseconds: time,
+                    actor: try AuditActor(id: actor, role: role),
+                    kind: try AuditKind(kind),
+                    pumpSerial: pump,
+                    payload: Array(payload.utf8)
+                )
+            )
         }
         return (tmp, state)
     }
@@ -56,8 +56,8 @@ struct AuditShowCommandTests {
     }
 
     @Test("--patient, --actor, --since/--until with dates, a security event kind")
-    func filters() throws {
-        let (tmp, state) = try Self.log()
+    func filters() async throws {
+        let (tmp, state) = try await Self.log()
         defer { withExtendedLifetime(tmp) {} }
         // Pump bound to patient-001 by the pairing entry, plus the account naming them.
         #expect(try Self.indexes(state, ["--patient", "patient-001"]) == [0, 1, 3])
@@ -71,8 +71,8 @@ struct AuditShowCommandTests {
     }
 
     @Test("an unknown --kind is an error naming it and listing the known kinds, exit 2")
-    func unknownKind() throws {
-        let (tmp, state) = try Self.log()
+    func unknownKind() async throws {
+        let (tmp, state) = try await Self.log()
         defer { withExtendedLifetime(tmp) {} }
         let refused = try ProcessHarness.medtunnel(["audit", "show", "--state-dir", state, "--kind", "change.requestd"])
         #expect(refused.status == 2)
@@ -82,8 +82,8 @@ struct AuditShowCommandTests {
     }
 
     @Test("a bad --since or --until is an error naming the option, exit 2", arguments: ["--since", "--until"])
-    func badTime(_ option: String) throws {
-        let (tmp, state) = try Self.log()
+    func badTime(_ option: String) async throws {
+        let (tmp, state) = try await Self.log()
         defer { withExtendedLifetime(tmp) {} }
         let refused = try ProcessHarness.medtunnel(["audit", "show", "--state-dir", state, option, "2026-13-01"])
         #expect(refused.status == 2)
