@@ -1,6 +1,6 @@
 import AccessTokens
 import AnomalyRules
-import ArgumentParser
+public import ArgumentParser
 import AuditLog
 import AuditTrail
 import AuditWitness
@@ -95,7 +95,8 @@ struct GatewayCommand: AsyncParsableCommand {
         help: "Seconds after which a phone uplink with no pump streams and no traffic is closed (0: never)."
     )
     var uplinkIdleTimeout = 300
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.") var logLevel = "info"
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
     @Option(
         help: ArgumentHelp(
             "A rules file for the anomaly rules over security events (default: the built-in rules, "
@@ -300,9 +301,12 @@ struct GatewayCommand: AsyncParsableCommand {
     }
 }
 
-func makeLogger(label: String, level: String) -> Logger {
+func makeLogger(label: String, level: Logger.Level) -> Logger {
     LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
     var logger = Logger(label: label)
-    logger.logLevel = Logger.Level(rawValue: level) ?? .info
+    logger.logLevel = level
     return logger
 }
+
+// `--log-level verbose` is refused by the parser, naming the levels, instead of falling back.
+extension Logger.Level: @retroactive ExpressibleByArgument {}

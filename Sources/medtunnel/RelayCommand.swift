@@ -50,7 +50,8 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "HOST:PORT where pumps connect (port 0 picks a free one).") var listen = "127.0.0.1:7444"
     @Option(name: .customLong("server-name"), help: "The gateway host name to verify (default: the --gateway host).")
     var serverName: String?
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.") var logLevel = "info"
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
     @Option(
         help: ArgumentHelp(
             "Demos and tests only: tamper with the pump links as a hostile phone would.",

@@ -305,7 +305,7 @@ struct GatewayAPIProcessTests {
 /// the usage text; and a command that would start a new state directory says so.
 @Suite("gateway start refusals and new state directories, as processes")
 struct GatewayStartRefusalTests {
-    @Test("a missing --pki, the PKI root, an uncreatable --state-dir and a port in use are each named")
+    @Test("an unknown --log-level, a missing --pki, an uncreatable --state-dir and a port in use are each named")
     func refusals() throws {
         let tmp = try TemporaryDirectory()
         let pki = tmp.sub("pki")
@@ -313,6 +313,9 @@ struct GatewayStartRefusalTests {
         func start(_ arguments: [String]) throws -> ProcessHarness.Result {
             try ProcessHarness.medtunnel(["gateway", "--pump-listen", "127.0.0.1:0"] + arguments)
         }
+        let level = try start(["--pki", pki + "/gateway", "--state-dir", tmp.sub("state"), "--log-level", "verbose"])
+        #expect(level.status == 64)
+        #expect(level.stderr.contains("'verbose' is invalid for '--log-level") && level.stderr.contains("warning"))
         let missing = try start(["--pki", tmp.sub("nope"), "--state-dir", tmp.sub("state")])
         #expect(missing.status == 1)
         #expect(missing.stderr.contains("--pki \(tmp.sub("nope")): no such directory"), "\(missing.stderr)")
