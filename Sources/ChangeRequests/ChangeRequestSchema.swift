@@ -91,6 +91,7 @@ enum ChangeRequestSchema {
         CREATE TABLE IF NOT EXISTS pump_binding(
             pump_serial TEXT PRIMARY KEY, patient_id TEXT NOT NULL, phone_id TEXT, paired_by TEXT NOT NULL,
             paired_ms INTEGER NOT NULL, audit_index INTEGER NOT NULL);
+        CREATE INDEX IF NOT EXISTS pump_binding_by_patient ON pump_binding(patient_id);
         CREATE TABLE IF NOT EXISTS pairing_nonce(
             nonce_hash TEXT PRIMARY KEY, pump_serial TEXT NOT NULL, audit_index INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS binding_request(

@@ -32,11 +32,15 @@ extension ChangeRequestStore {
     /// The pumps paired to one of `patients`.
     public func pumpSerials(ofPatients patients: Set<String>) throws -> Set<String> {
         guard !patients.isEmpty else { return [] }
+        // Every read by a patient, caregiver or clinician asks this: one indexed lookup per
+        // patient they act for, not a scan of every binding.
         return try reading("read the pumps of patients") {
-            let select = try connection.prepare("SELECT pump_serial, patient_id FROM pump_binding")
+            let select = try connection.prepare("SELECT pump_serial FROM pump_binding WHERE patient_id = ?")
             var serials: Set<String> = []
-            while try select.step() {
-                if patients.contains(select.text(1)) { serials.insert(select.text(0)) }
+            for patient in patients {
+                select.reset()
+                try select.bind(patient, at: 1)
+                while try select.step() { serials.insert(select.text(0)) }
             }
             return serials
         }
