@@ -316,6 +316,19 @@ struct GatewayStartRefusalTests {
         let level = try start(["--pki", pki + "/gateway", "--state-dir", tmp.sub("state"), "--log-level", "verbose"])
         #expect(level.status == 64)
         #expect(level.stderr.contains("'verbose' is invalid for '--log-level") && level.stderr.contains("warning"))
+        let remoteMetrics = try start([
+            "--pki", pki + "/gateway", "--state-dir", tmp.sub("state"), "--metrics-listen", "0.0.0.0:0",
+        ])
+        #expect(remoteMetrics.status == 64)
+        #expect(remoteMetrics.stderr.contains("--metrics-listen 0.0.0.0:0 is not a loopback address"))
+        let tokenFile = tmp.sub("scrape.token")
+        try "scrape-token-0123456789".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        chmod(tokenFile, 0o644)
+        let exposed = try start([
+            "--pki", pki + "/gateway", "--state-dir", tmp.sub("state"), "--metrics-token-file", tokenFile,
+        ])
+        #expect(exposed.status != 0)
+        #expect(exposed.stderr.contains("is readable by group or others (mode 644)"), "\(exposed.stderr)")
         let missing = try start(["--pki", tmp.sub("nope"), "--state-dir", tmp.sub("state")])
         #expect(missing.status == 1)
         #expect(missing.stderr.contains("--pki \(tmp.sub("nope")): no such directory"), "\(missing.stderr)")

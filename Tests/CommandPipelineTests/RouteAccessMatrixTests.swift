@@ -314,6 +314,18 @@ struct RouteAccessMatrixTests {
                         success: [200]
                     )
                 )
+                for bad in [#"{"jti": 5}"#, #"{"who": "me"}"#, #"{"jti": "a", "user": "b"}"#, "not json"] {
+                    let row = Row(
+                        method: .post,
+                        path: "/v1/tokens/revoke",
+                        body: Data(bad.utf8),
+                        wrong: "bob",
+                        right: "alice",
+                        success: []
+                    )
+                    let (status, body) = try await call(row, "alice")
+                    #expect(status == 400 && body["reason"] as? String == "invalid_input", "\(bad): \(body)")
+                }
                 let (after, refusal) = try await call(therapy, "drsmith")
                 #expect(after == 401 && refusal["reason"] as? String == "revoked", "\(refusal)")
                 let denied = try await fixture.entries(of: .accessDenied)
