@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // MARK: Domain (Foundation-free)
@@ -291,10 +292,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Console: the operators' web console (server-rendered Mustache pages under /console).
+        .target(
+            name: "Console",
+            dependencies: [
+                "OperatorAPI", "CommandPipeline", "ChangeRoutes", "ChangeRequests", "Gateway", "TelemetryStore",
+                "AccessTokens", "AuditLog", "AuditTrail", "SecurityEvents", "Lockouts", "TherapyModel",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Resources")],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "medtunnel",
             dependencies: [
-                "Gateway", "OperatorAPI", "PumpSimulator", "MedTunnelPKI", "MedTunnelIdentity", "AuditLog",
+                "Gateway", "OperatorAPI", "Console", "PumpSimulator", "MedTunnelPKI", "MedTunnelIdentity", "AuditLog",
                 "AuditTrail", "AuditWitness",
                 "RelayCore",
                 "RelayHostility",
@@ -384,7 +399,7 @@ let package = Package(
         .testTarget(
             name: "CommandPipelineTests",
             dependencies: [
-                "CommandPipeline", "ChangeRoutes", "OperatorAPI", "Gateway",
+                "CommandPipeline", "ChangeRoutes", "OperatorAPI", "Console", "Gateway",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
