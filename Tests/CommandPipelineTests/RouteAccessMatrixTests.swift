@@ -167,6 +167,14 @@ struct RouteAccessMatrixTests {
                     ),
                     Row(
                         method: .get,
+                        path: "/v1/audit/export?format=fhir&pump=\(serial)",
+                        body: nil,
+                        wrong: "drsmith",
+                        right: "olga",
+                        success: [200]
+                    ),
+                    Row(
+                        method: .get,
                         path: "/v1/audit/consistency?from=1",
                         body: nil,
                         wrong: "drsmith",
