@@ -171,31 +171,15 @@ extension ConsoleAuth {
         let now = now()
         var user: String?
         do {
-            let response = try Self.assertion(body.credential)
-            let clientData = try ClientData(json: response.clientDataJSON)
-            let challenge = try await challenges.consume(
-                clientData.challenge,
+            let credential = try await verifiedAssertion(
+                body.credential,
                 ceremony: .signIn,
                 binding: nil,
-                nowMilliseconds: now
-            )
-            guard let credential = try await passkeys.credential(id: response.credentialID) else {
-                throw PasskeyError(.credentialUnknown, "this passkey is not registered here; register it by invitation")
-            }
-            user = credential.userID
-            let account = try await enabledAccount(credential.userID)
-            let count = try AssertionCeremony.verify(
-                response,
-                credential: credential,
                 expectedUser: .discoverable,
-                challenge: challenge.bytes,
-                relyingParty: rp
-            )
-            try await passkeys.recordAssertion(
-                credentialID: credential.credentialID,
-                signCount: count,
-                nowMilliseconds: now
-            )
+                relyingParty: rp,
+                now: now
+            ) { found in user = found.userID }
+            let account = try await enabledAccount(credential.userID)
             let (id, session) = try await sessions.open(account: account, nowMilliseconds: now)
             do {
                 try await ConsoleAudit.record(
@@ -251,28 +235,13 @@ extension ConsoleAuth {
         let body = try await Self.decode(WebAuthnJSON.AssertionFinish.self, request)
         let now = now()
         do {
-            let response = try Self.assertion(body.credential)
-            let clientData = try ClientData(json: response.clientDataJSON)
-            let challenge = try await challenges.consume(
-                clientData.challenge,
+            let credential = try await verifiedAssertion(
+                body.credential,
                 ceremony: .stepUp,
                 binding: session.reference,
-                nowMilliseconds: now
-            )
-            guard let credential = try await passkeys.credential(id: response.credentialID) else {
-                throw PasskeyError(.credentialUnknown, "this passkey is not registered here")
-            }
-            let count = try AssertionCeremony.verify(
-                response,
-                credential: credential,
                 expectedUser: .user(session.userID),
-                challenge: challenge.bytes,
-                relyingParty: rp
-            )
-            try await passkeys.recordAssertion(
-                credentialID: credential.credentialID,
-                signCount: count,
-                nowMilliseconds: now
+                relyingParty: rp,
+                now: now
             )
             try await sessions.record(
                 .consoleStepUp,
@@ -294,6 +263,45 @@ extension ConsoleAuth {
             )
             throw error
         }
+    }
+
+    /// One assertion: the challenge it names used up (for `ceremony` and `binding`), the
+    /// stored credential found (`found` sees it, before the checks), AssertionCeremony's
+    /// checks, and the new counter stored.
+    func verifiedAssertion(
+        _ json: WebAuthnJSON.Credential<WebAuthnJSON.AssertionResponse>,
+        ceremony: ChallengeTable.Ceremony,
+        binding: String?,
+        expectedUser: AssertionCeremony.ExpectedUser,
+        relyingParty rp: RelyingParty,
+        now: Int64,
+        found: (PasskeyCredential) -> Void = { _ in }
+    ) async throws -> PasskeyCredential {
+        let response = try Self.assertion(json)
+        let clientData = try ClientData(json: response.clientDataJSON)
+        let challenge = try await challenges.consume(
+            clientData.challenge,
+            ceremony: ceremony,
+            binding: binding,
+            nowMilliseconds: now
+        )
+        guard let credential = try await passkeys.credential(id: response.credentialID) else {
+            throw PasskeyError(.credentialUnknown, "this passkey is not registered here; register it by invitation")
+        }
+        found(credential)
+        let count = try AssertionCeremony.verify(
+            response,
+            credential: credential,
+            expectedUser: expectedUser,
+            challenge: challenge.bytes,
+            relyingParty: rp
+        )
+        try await passkeys.recordAssertion(
+            credentialID: credential.credentialID,
+            signCount: count,
+            nowMilliseconds: now
+        )
+        return credential
     }
 
     // MARK: Sign-out
@@ -322,7 +330,7 @@ extension ConsoleAuth {
                 ["token": token, "user": invitation.userID, "expires": expires.ISO8601Format()],
                 status: .ok
             )
-        } catch let error as PasskeyError {
+        } catch {
             let status = ConsoleAuthError(error).status
             return page("invite", ["error": ["message": error.reason]], status: status)
         }

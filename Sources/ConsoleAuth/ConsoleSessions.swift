@@ -13,16 +13,16 @@ public struct ConsoleSession: Sendable, Hashable {
     /// and binds step-up challenges, without being the cookie.
     public let reference: String
     public let userID: String
-    public let role: ActorRole
+    public internal(set) var role: ActorRole
     /// Sent by the page with every POST (header `X-CSRF-Token` or form field `csrf`).
     public let csrfToken: String
     public let createdAtMilliseconds: Int64
-    public let lastSeenAtMilliseconds: Int64
+    public internal(set) var lastSeenAtMilliseconds: Int64
     /// The last passkey assertion (the sign-in itself, then each step-up).
-    public let lastStepUpAtMilliseconds: Int64
+    public internal(set) var lastStepUpAtMilliseconds: Int64
     /// `Bearer <token>` for the pipeline's `authorization:` parameters: a short-lived token of
     /// this user minted by the gateway. Never send it to the browser.
-    public let authorization: String
+    public internal(set) var authorization: String
 
     /// Seconds since the last passkey assertion.
     public func stepUpAgeSeconds(nowMilliseconds: Int64) -> Int64 {
@@ -148,17 +148,9 @@ public actor ConsoleSessions {
             current.tokens.append((minted.tokenID, minted.expiresAt.millisecondsSinceEpoch))
             current.tokenExpiresAt = minted.expiresAt.millisecondsSinceEpoch
         }
-        let now = current.session
-        current.session = ConsoleSession(
-            reference: now.reference,
-            userID: now.userID,
-            role: account.role,
-            csrfToken: now.csrfToken,
-            createdAtMilliseconds: now.createdAtMilliseconds,
-            lastSeenAtMilliseconds: nowMilliseconds,
-            lastStepUpAtMilliseconds: now.lastStepUpAtMilliseconds,
-            authorization: minted.map { "Bearer \($0.token)" } ?? now.authorization
-        )
+        current.session.role = account.role
+        current.session.lastSeenAtMilliseconds = nowMilliseconds
+        if let minted { current.session.authorization = "Bearer \(minted.token)" }
         current.tokens.removeAll { $0.expiresAt <= nowMilliseconds }
         entries[id] = current
         return current.session
@@ -167,17 +159,8 @@ public actor ConsoleSessions {
     /// Records a verified step-up assertion.
     public func markStepUp(id: String, nowMilliseconds: Int64) -> ConsoleSession? {
         guard var entry = entries[id] else { return nil }
-        let s = entry.session
-        entry.session = ConsoleSession(
-            reference: s.reference,
-            userID: s.userID,
-            role: s.role,
-            csrfToken: s.csrfToken,
-            createdAtMilliseconds: s.createdAtMilliseconds,
-            lastSeenAtMilliseconds: nowMilliseconds,
-            lastStepUpAtMilliseconds: nowMilliseconds,
-            authorization: s.authorization
-        )
+        entry.session.lastSeenAtMilliseconds = nowMilliseconds
+        entry.session.lastStepUpAtMilliseconds = nowMilliseconds
         entries[id] = entry
         return entry.session
     }

@@ -35,7 +35,7 @@ extension UserCommand {
             if let origin = self.origin {
                 do {
                     relyingParty = try RelyingParty(origin: origin)
-                } catch let error as PasskeyError {
+                } catch {
                     Console.err("user invite: --origin: \(error.reason)")
                     throw ExitCode(2)
                 }
