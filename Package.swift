@@ -204,6 +204,35 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: Console sign-in (passkeys)
+        // Passkeys: WebAuthn registration and assertion verified by hand (a strict CBOR subset,
+        // authenticator data, COSE ES256 keys, clientDataJSON), challenges; Foundation and
+        // swift-crypto only. PasskeyStore: credentials and invitations (STATE/passkeys.sqlite).
+        // ConsoleAuth: the console's sessions, CSRF, step-up and /console/auth routes (Hummingbird).
+        .target(
+            name: "Passkeys",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "PasskeyStore",
+            dependencies: ["Passkeys", "SQLiteStore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ConsoleAuth",
+            dependencies: [
+                "Passkeys", "PasskeyStore", "Accounts", "AccessTokens", "AuditLog", "SafetyPolicy", "TherapyModel",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [.copy("Resources")],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Relay (the untrusted phone: forwards ciphertext, never decrypts)
         // RelayFraming: the outer wire format (HTTP/2, one stream per pump link), shared by
         // the relay and the gateway. RelayCore uses GatewayTLS only for its own outer TLS
@@ -283,7 +312,7 @@ let package = Package(
             name: "OperatorAPI",
             dependencies: [
                 "Gateway", "CommandPipeline", "ChangeRoutes", "TelemetryStore", "TherapyJSON", "SecurityEvents",
-                "AnomalyRules", "AccessTokens", "AuditLog", "AuditExport", "AuditTrail", "AuditWitness",
+                "AnomalyRules", "AccessTokens", "AuditLog", "AuditExport", "AuditTrail", "AuditWitness", "ConsoleAuth",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -316,7 +345,7 @@ let package = Package(
                 "SQLiteStore", "SafetyPolicy", "TherapyModel", "TherapyJSON", "Accounts", "AccessTokens",
                 "ChangeRequests", "CommandPipeline",
                 "PumpRuntime", "TunnelProtocol", "AnomalyRules", "Lockouts", "SecurityEvents", "CommandAuthority",
-                "QRCode", "AuditExport",
+                "QRCode", "AuditExport", "ConsoleAuth", "PasskeyStore", "Passkeys",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -330,11 +359,24 @@ let package = Package(
         // Shared test support: child processes without Foundation's Process (see ChildProcess).
         .target(
             name: "MedTunnelTestSupport",
-            dependencies: ["MedTunnelPKI", "MedTunnelIdentity"],
+            dependencies: ["MedTunnelPKI", "MedTunnelIdentity", .product(name: "Crypto", package: "swift-crypto")],
             path: "Tests/MedTunnelTestSupport",
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TherapyModelTests", dependencies: ["TherapyModel"], swiftSettings: swiftSettings),
+        // Passkeys: the ceremonies against a software authenticator (MedTunnelTestSupport), the
+        // store, and the console's routes and sessions through Hummingbird's test client.
+        .testTarget(
+            name: "PasskeysTests",
+            dependencies: [
+                "Passkeys", "PasskeyStore", "ConsoleAuth", "Accounts", "AccessTokens", "AuditLog", "SafetyPolicy",
+                "TherapyModel", "MedTunnelTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SafetyPolicyTests",
             dependencies: ["SafetyPolicy", "TherapyModel", "TherapyJSON", "MedTunnelTestSupport"],

@@ -72,6 +72,7 @@ public struct AuditKindCoding: Sendable {
 
     private static let securityAlert = dcm("110113", "Security Alert")
     private static let userAuthentication = dcm("110114", "User Authentication")
+    private static let login = dcm("110122", "Login")
     private static let userSecurityChanged = dcm("110137", "User Security Attributes Changed")
     private static let objectSecurityChanged = dcm("110135", "Object Security Attributes Changed")
 
@@ -137,11 +138,19 @@ public struct AuditKindCoding: Sendable {
             entry("lockout.sent", securityAlert, [], .execute, .success, "Lockout sent to pump"),
             entry("lockout.acknowledged", securityAlert, [], .execute, .success, "Pump acknowledged lockout"),
             // People and their credentials.
-            entry("auth.login", userAuthentication, [dcm("110122", "Login")], .execute, .success, "Login"),
+            entry("auth.login", userAuthentication, [login], .execute, .success, "Login"),
             entry("auth.token_revoked", securityAlert, [userSecurityChanged], .update, .success, "Token revoked"),
             entry("account.created", securityAlert, [userSecurityChanged], .create, .success, "Account created"),
             entry("account.disabled", securityAlert, [userSecurityChanged], .update, .success, "Account disabled"),
             entry("account.enabled", securityAlert, [userSecurityChanged], .update, .success, "Account enabled"),
+            // The console's passkeys and sessions (DICOM 110114 User Authentication: Login, Logout).
+            entry("account.invited", securityAlert, [userSecurityChanged], .create, .success, "Passkey invitation"),
+            entry("passkey.registered", securityAlert, [userSecurityChanged], .create, .success, "Passkey registered"),
+            entry("console.signin", userAuthentication, [login], .execute, .success, "Console sign-in"),
+            entry("console.signin_failed", userAuthentication, [login], .execute, .minorFailure, "Sign-in refused"),
+            entry("console.stepup", userAuthentication, [login], .execute, .success, "Console step-up"),
+            entry("console.stepup_failed", userAuthentication, [login], .execute, .minorFailure, "Step-up refused"),
+            entry("console.signout", userAuthentication, [dcm("110123", "Logout")], .execute, .success, "Sign-out"),
             // Reads of patient data (BALP Read pattern) and refusals of the API.
             entry("access.read", rest, [interaction("read")], .read, .success, "Patient data read"),
             entry(

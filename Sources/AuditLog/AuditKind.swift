@@ -71,10 +71,11 @@ public struct AuditKind: Hashable, Sendable, CustomStringConvertible {
     /// People read patient data through the API (batched: one entry per reader per interval).
     public static let accessRead = AuditKind(known: "access.read")
 
-    public static let known: [AuditKind] = [
-        .changeRequested, .changeDecided, .changeApproved, .commandSent, .commandAcknowledged, .commandExpired,
-        .commandUncertain, .lockoutStarted, .lockoutLifted, .login, .export, .configChanged, .securityEvent,
-        .accountCreated, .accountDisabled, .changeCancelled, .changeRejected, .commandReconciled, .pumpTherapySet,
-        .accessDenied, .accountEnabled, .tokenRevoked, .accessRead,
-    ]
+    public static let known: [AuditKind] =
+        [
+            .changeRequested, .changeDecided, .changeApproved, .commandSent, .commandAcknowledged, .commandExpired,
+            .commandUncertain, .lockoutStarted, .lockoutLifted, .login, .export, .configChanged, .securityEvent,
+            .accountCreated, .accountDisabled, .changeCancelled, .changeRejected, .commandReconciled, .pumpTherapySet,
+            .accessDenied, .accountEnabled, .tokenRevoked, .accessRead,
+        ] + consoleKinds
 }

@@ -5,7 +5,7 @@ import SecurityEvents
 /// Every kind an entry of this gateway's log can have, gathered from the modules that declare
 /// them, so that a filter can refuse a misspelt kind instead of silently matching nothing.
 public enum AuditKinds {
-    /// The entry kinds, sorted.
+    /// The entry kinds, sorted (the console's sign-in kinds are in `AuditKind.known`).
     public static let entryKinds: [AuditKind] = {
         let declared: [AuditKind] =
             AuditKind.known + [

@@ -10,7 +10,7 @@ public enum AuditSummary {
     /// Payload fields worth a glance, in the order shown.
     static let fields = [
         "event", "op", "id", "state", "decision", "outcome", "reason", "scope", "patientId", "targetPatientId",
-        "role", "sequence", "count", "rule", "route",
+        "role", "sequence", "count", "rule", "route", "user", "credential",
     ]
     static let maximumFields = 4
     static let maximumFieldLength = 40

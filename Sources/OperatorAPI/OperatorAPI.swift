@@ -1,5 +1,6 @@
 import ChangeRoutes
 public import CommandPipeline
+public import ConsoleAuth
 import Foundation
 public import Gateway
 public import Hummingbird
@@ -43,6 +44,8 @@ public struct OperatorAPI: Sendable {
     public var audit: AuditTrailSource?
     /// Cosignatures handed in by witnesses; nil: no cosignature route.
     public var cosignatures: CosignatureRoutes? = nil
+    /// The web console's passkey sign-in and sessions (`--console`); nil: no /console routes.
+    public var console: ConsoleAuth? = nil
 
     public static let defaultEventLimit = 100
     public static let maximumEventLimit = 1_000
@@ -105,6 +108,8 @@ public struct OperatorAPI: Sendable {
             }
         }
         AuditExportRoutes(api: self).register(on: router)
+        // Before the JSON error middleware: /console answers its own errors (same shape).
+        self.console?.register(on: router)
         router.add(middleware: JSONErrorMiddleware())
         if let audit = self.audit {
             AuditRoutes(source: audit, access: self.access).register(on: router)

@@ -118,6 +118,7 @@ struct GatewayCommand: AsyncParsableCommand {
         )
     )
     var witnessKeys: [String] = []
+    @OptionGroup var console: ConsoleOptions
 
     func validate() throws {
         guard let api = HostPort(self.apiListen) else {
@@ -215,11 +216,17 @@ struct GatewayCommand: AsyncParsableCommand {
         var operatorAPI = OperatorAPI(gateway: server, prometheus: prometheus, access: access)
         operatorAPI.cosignatures = try self.cosignatureRoutes(log: commands.audit)
         operatorAPI.audit?.cosignatures = CosignatureStore(stateDirectory: self.stateDir)
+        operatorAPI.console = try await self.console.open(
+            stateDirectory: self.stateDir,
+            audit: commands.audit,
+            api: apiListen
+        )
         let api = operatorAPI.application(
             host: apiListen.host,
             port: apiListen.port,
             logger: logger
-        ) { port in
+        ) { [console = operatorAPI.console, originGiven = self.console.origin != nil] port in
+            try? ConsoleOptions.bind(console, originGiven: originGiven, port: port)
             print("gateway: operator API on http://\(HostPort(host: apiListen.host, port: port))")
             fflush(nil)
         }

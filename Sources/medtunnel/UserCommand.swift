@@ -11,7 +11,7 @@ struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user",
         abstract: "Add, list, disable and enable the accounts of the operator API.",
-        subcommands: [Add.self, List.self, Disable.self, Enable.self]
+        subcommands: [Add.self, List.self, Disable.self, Enable.self, Invite.self]
     )
 
     struct Add: AsyncParsableCommand {

@@ -1,0 +1,74 @@
+import ArgumentParser
+import AuditLog
+import ConsoleAuth
+import Foundation
+import Gateway
+import Passkeys
+
+/// `--console` and `--console-origin` of `medtunnel gateway`: the web console's passkey sign-in
+/// under /console on the operator API's listener (docs/console-auth.md).
+struct ConsoleOptions: ParsableArguments {
+    @Flag(
+        name: .customLong("console"),
+        help: "Serve the web console's passkey sign-in under /console on the operator API's listener."
+    )
+    var enabled = false
+
+    @Option(
+        name: .customLong("console-origin"),
+        help: ArgumentHelp(
+            """
+            The origin browsers use for the console, e.g. https://console.example.org; its host is \
+            the WebAuthn rpID. Default: http://HOST:PORT of --api-listen, with localhost for a \
+            loopback address (an IP address cannot be an rpID).
+            """,
+            valueName: "url"
+        )
+    )
+    var origin: String?
+
+    func validate() throws {
+        if let origin {
+            guard enabled else { throw ValidationError("--console-origin needs --console") }
+            do {
+                _ = try RelyingParty(origin: origin)
+            } catch let error as PasskeyError {
+                throw ValidationError("--console-origin: \(error.reason)")
+            }
+        }
+    }
+
+    /// The console over the gateway's state, or nil without --console. Its relying party is
+    /// set now from --console-origin, or once the listener's port is known (``bind(_:originGiven:port:)``).
+    func open(stateDirectory: String, audit: AuditLog, api: HostPort) async throws -> ConsoleAuth? {
+        guard enabled else { return nil }
+        guard origin != nil || Self.isLoopback(api.host) else {
+            throw ValidationError(
+                "--console on \(api.host) needs --console-origin https://NAME[:PORT]: browsers allow WebAuthn over "
+                    + "plain http only on localhost"
+            )
+        }
+        let relyingParty = try origin.map { try RelyingParty(origin: $0) }
+        return try await ConsoleAuth.open(
+            stateDirectory: stateDirectory,
+            audit: audit,
+            // The API listener speaks plain HTTP today; a TLS listener passes true.
+            configuration: .init(relyingParty: relyingParty, secureCookie: false)
+        )
+    }
+
+    /// Sets the default origin from the bound port when --console-origin was not given.
+    static func bind(_ console: ConsoleAuth?, originGiven: Bool, port: Int) throws {
+        guard let console else { return }
+        if !originGiven {
+            console.bind(try RelyingParty(origin: "http://localhost:\(port)"))
+        }
+        if let relyingParty = console.relyingParty {
+            print("gateway: console on \(relyingParty.origin)/console/signin")
+        }
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+    }
+}
