@@ -325,8 +325,10 @@ let package = Package(
         .target(
             name: "Console",
             dependencies: [
-                "OperatorAPI", "CommandPipeline", "ChangeRoutes", "ChangeRequests", "Gateway", "TelemetryStore",
-                "AccessTokens", "AuditLog", "AuditTrail", "SecurityEvents", "Lockouts", "TherapyModel",
+                "OperatorAPI", "ConsoleAuth", "Passkeys", "CommandPipeline", "ChangeRoutes", "ChangeRequests",
+                "Gateway",
+                "TelemetryStore", "AccessTokens", "AuditLog", "AuditTrail", "SecurityEvents", "Lockouts",
+                "TherapyModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Mustache", package: "swift-mustache"),

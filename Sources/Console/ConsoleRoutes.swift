@@ -1,6 +1,7 @@
 import AccessTokens
 import AuditLog
 public import CommandPipeline
+import ConsoleAuth
 import Foundation
 import HTTPTypes
 public import Hummingbird
@@ -42,14 +43,17 @@ public struct ConsoleRoutes: Sendable {
     }
 
     public func register<Context: RequestContext>(on router: Router<Context>) {
-        router.get("/console/static/:name") { _, context in
-            let name = try context.parameters.require("name")
-            guard let file = self.templates.statics[name] else { throw HTTPError(.notFound) }
-            return Response(
-                status: .ok,
-                headers: [.contentType: file.contentType, .cacheControl: "no-cache"],
-                body: .init(byteBuffer: ByteBuffer(string: file.body))
-            )
+        for (name, file) in self.templates.statics {
+            router.get("/console/static/\(name)") { _, _ in
+                Response(
+                    status: .ok,
+                    headers: [
+                        .contentType: file.contentType, .cacheControl: "no-cache",
+                        HTTPField.Name("X-Content-Type-Options")!: "nosniff",
+                    ],
+                    body: .init(byteBuffer: ByteBuffer(string: file.body))
+                )
+            }
         }
         self.registerPumpPages(on: router)
         self.registerChangePages(on: router)
@@ -159,7 +163,9 @@ public struct ConsoleRoutes: Sendable {
         .contentSecurityPolicy:
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
         HTTPField.Name("X-Content-Type-Options")!: "nosniff",
-        HTTPField.Name("Referrer-Policy")!: "no-referrer",
+        // same-origin, not no-referrer: under no-referrer Chromium sends `Origin: null` with a form
+        // POST, and the Origin check then refuses the console's own forms.
+        HTTPField.Name("Referrer-Policy")!: "same-origin",
     ]
 
     static func redirect(_ location: String) -> Response {
@@ -208,6 +214,8 @@ struct ConsoleFailure {
         case let error as ChangeAPIError:
             self.init(status: error.status, reason: error.reason, message: error.message)
         case let error as APIError:
+            self.init(status: Int(error.status.code), reason: error.reason, message: error.message)
+        case let error as ConsoleAuthError:
             self.init(status: Int(error.status.code), reason: error.reason, message: error.message)
         case let error as ConsoleInputError:
             self.init(status: 400, reason: error.reason, message: error.message)

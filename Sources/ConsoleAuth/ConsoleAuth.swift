@@ -39,14 +39,18 @@ public struct ConsoleAuth: Sendable {
         public var secureCookie: Bool
         /// Milliseconds since 1970; tests move it.
         public var now: @Sendable () -> Int64
+        /// How recent a passkey assertion must be for a risky action (five minutes by default).
+        public var stepUpWindowMilliseconds: Int64
 
         public init(
             relyingParty: RelyingParty?,
             secureCookie: Bool,
+            stepUpWindowMilliseconds: Int64 = ConsoleSessions.stepUpWindowMilliseconds,
             now: @escaping @Sendable () -> Int64 = ConsoleAuth.wallClock
         ) {
             self.relyingParty = relyingParty
             self.secureCookie = secureCookie
+            self.stepUpWindowMilliseconds = stepUpWindowMilliseconds
             self.now = now
         }
     }
@@ -63,6 +67,7 @@ public struct ConsoleAuth: Sendable {
     let pages: ConsolePages
     let secureCookie: Bool
     public let now: @Sendable () -> Int64
+    public let stepUpWindowMilliseconds: Int64
     private let party: RelyingPartyCell
 
     public init(
@@ -78,6 +83,7 @@ public struct ConsoleAuth: Sendable {
         self.audit = audit
         self.secureCookie = configuration.secureCookie
         self.now = configuration.now
+        self.stepUpWindowMilliseconds = configuration.stepUpWindowMilliseconds
         self.party = RelyingPartyCell(configuration.relyingParty)
         self.sessions = ConsoleSessions(issuer: issuer, accounts: accounts, revocations: revocations, audit: audit)
         self.pages = try ConsolePages.load()
@@ -140,7 +146,7 @@ public struct ConsoleAuth: Sendable {
     /// `step_up_required` unless the session's passkey was used in the last 5 minutes. Call it
     /// before approving a change, setting a prescription, starting, lifting or confirming a lockout.
     public func requireStepUp(_ session: ConsoleSession) throws(ConsoleAuthError) {
-        try ConsoleSessions.requireStepUp(session, nowMilliseconds: now())
+        try ConsoleSessions.requireStepUp(session, nowMilliseconds: now(), windowMilliseconds: stepUpWindowMilliseconds)
     }
 
     /// `origin_mismatch` for an `Origin` header that is not the console's. Browsers send it with

@@ -175,9 +175,10 @@ public actor ConsoleSessions {
     /// Console actions that change therapy or lockouts call this; reads do not.
     public static func requireStepUp(
         _ session: ConsoleSession,
-        nowMilliseconds: Int64
+        nowMilliseconds: Int64,
+        windowMilliseconds: Int64 = stepUpWindowMilliseconds
     ) throws(ConsoleAuthError) {
-        guard nowMilliseconds - session.lastStepUpAtMilliseconds < stepUpWindowMilliseconds else {
+        guard nowMilliseconds - session.lastStepUpAtMilliseconds < windowMilliseconds else {
             throw ConsoleAuthError.stepUpRequired()
         }
     }

@@ -46,6 +46,9 @@ public struct OperatorAPI: Sendable {
     public var cosignatures: CosignatureRoutes? = nil
     /// The web console's passkey sign-in and sessions (`--console`); nil: no /console routes.
     public var console: ConsoleAuth? = nil
+    /// Routes of modules built on this API (the console's pages), registered last, behind the
+    /// JSON error middleware.
+    public var routeExtensions: [@Sendable (Router<OperatorRequestContext>) -> Void] = []
 
     public static let defaultEventLimit = 100
     public static let maximumEventLimit = 1_000
@@ -277,6 +280,7 @@ public struct OperatorAPI: Sendable {
             try await self.access.mayScrape(request)
             return self.metricsResponse()
         }
+        for extend in self.routeExtensions { extend(router) }
         return router
     }
 

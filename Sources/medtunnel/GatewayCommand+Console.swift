@@ -1,3 +1,4 @@
+import AnomalyRules
 import ArgumentParser
 import AuditLog
 import ConsoleAuth
@@ -27,7 +28,21 @@ struct ConsoleOptions: ParsableArguments {
     )
     var origin: String?
 
+    @Option(
+        name: .customLong("console-step-up-window"),
+        help: ArgumentHelp(
+            "How recent a passkey assertion must be to approve a change, prescribe or start or lift a lockout in the console (30s, 5m).",
+            valueName: "duration"
+        )
+    )
+    var stepUpWindow = "5m"
+
     func validate() throws {
+        guard let window = RuleDuration.parse(Substring(stepUpWindow)), window >= 1_000, window <= 3_600_000 else {
+            throw ValidationError(
+                "--console-step-up-window '\(stepUpWindow)' is not a duration from 1s to 1h: a whole number and ms, s, m or h (30s, 5m)"
+            )
+        }
         if let origin {
             guard enabled else { throw ValidationError("--console-origin needs --console") }
             do {
@@ -53,7 +68,12 @@ struct ConsoleOptions: ParsableArguments {
             stateDirectory: stateDirectory,
             audit: audit,
             // The API listener speaks plain HTTP today; a TLS listener passes true.
-            configuration: .init(relyingParty: relyingParty, secureCookie: false)
+            configuration: .init(
+                relyingParty: relyingParty,
+                secureCookie: false,
+                stepUpWindowMilliseconds: RuleDuration.parse(Substring(stepUpWindow))
+                    ?? ConsoleSessions.stepUpWindowMilliseconds
+            )
         )
     }
 

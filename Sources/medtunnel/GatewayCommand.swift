@@ -4,6 +4,7 @@ public import ArgumentParser
 import AuditLog
 import AuditTrail
 import AuditWitness
+import Console
 import Foundation
 import Gateway
 import Logging
@@ -221,6 +222,10 @@ struct GatewayCommand: AsyncParsableCommand {
             audit: commands.audit,
             api: apiListen
         )
+        if let auth = operatorAPI.console {
+            let pages = try ConsoleRoutes(api: operatorAPI, pipeline: commands, signIn: PasskeySignIn(auth: auth))
+            operatorAPI.routeExtensions.append { router in pages.register(on: router) }
+        }
         let api = operatorAPI.application(
             host: apiListen.host,
             port: apiListen.port,

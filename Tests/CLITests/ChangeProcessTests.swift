@@ -365,13 +365,17 @@ struct ChangeProcessTests {
         }
 
         /// `medtunnel gateway` with pump, relay and API listeners on free ports.
-        func startGateway(name: String, environment: [String: String] = [:]) throws -> (BackgroundProcess, API) {
+        func startGateway(
+            name: String,
+            environment: [String: String] = [:],
+            arguments: [String] = []
+        ) throws -> (BackgroundProcess, API) {
             let gateway = try BackgroundProcess(
                 ProcessHarness.medtunnel,
                 [
                     "gateway", "--pki", pki + "/gateway", "--state-dir", state, "--pump-listen", "127.0.0.1:0",
                     "--relay-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
-                ],
+                ] + arguments,
                 in: tmp.url,
                 name: name,
                 environment: environment

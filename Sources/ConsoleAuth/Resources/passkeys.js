@@ -156,6 +156,9 @@
       on("signin", async () => {
         await signIn();
         showSignedIn(await whoami());
+        // On to the console page that sent the browser here (only a /console path).
+        const next = new URLSearchParams(window.location.search).get("next") || "/console";
+        window.location.href = /^\/console(\/|\?|$)/.test(next) ? next : "/console";
         return "Signed in.";
       });
       on("stepup", async () => {

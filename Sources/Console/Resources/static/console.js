@@ -3,43 +3,33 @@
 // need not take the gateway's word that an entry is in the signed log.
 "use strict";
 
-const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
 const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 const fromHex = (text) => new Uint8Array(text.match(/../g).map((h) => parseInt(h, 16)));
 const fromBase64 = (text) => Uint8Array.from(atob(text.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
-const toBase64url = (buffer) => btoa(String.fromCharCode(...new Uint8Array(buffer))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 const concat = (...parts) => { const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0)); let o = 0; for (const p of parts) { out.set(p, o); o += p.length; } return out; };
 const sha256 = async (bytes) => new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
 const equal = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
 
-async function postJSON(path, body) {
-  const response = await fetch(path, { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() }, body: JSON.stringify(body || {}) });
-  const answer = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(`${answer.reason || response.status}: ${answer.message || ""}`);
-  return answer;
-}
-
 // MARK: Step-up: a passkey assertion just before approving, prescribing or locking out.
 
+// passkeys.js (the sign-in script) runs the WebAuthn ceremony; whoami() hands it the CSRF token.
 async function stepUp() {
-  const options = await postJSON("/console/auth/stepup/options");
-  const publicKey = options.publicKey || options;
-  publicKey.challenge = fromBase64(publicKey.challenge);
-  publicKey.allowCredentials = (publicKey.allowCredentials || []).map((c) => ({ ...c, id: fromBase64(c.id) }));
-  const credential = await navigator.credentials.get({ publicKey });
-  await postJSON("/console/auth/stepup/finish", {
-    id: credential.id, rawId: toBase64url(credential.rawId), type: credential.type,
-    response: {
-      clientDataJSON: toBase64url(credential.response.clientDataJSON),
-      authenticatorData: toBase64url(credential.response.authenticatorData),
-      signature: toBase64url(credential.response.signature),
-      userHandle: credential.response.userHandle ? toBase64url(credential.response.userHandle) : null,
-    },
-  });
+  await window.MedTunnelPasskeys.whoami();
+  await window.MedTunnelPasskeys.stepUp();
 }
 
 document.addEventListener("submit", async (event) => {
   const form = event.target;
+  if (form.classList.contains("signout")) {
+    event.preventDefault();
+    try {
+      await window.MedTunnelPasskeys.whoami();
+      await window.MedTunnelPasskeys.signOut();
+    } finally {
+      window.location.href = "/console/signin";
+    }
+    return;
+  }
   if (!form.hasAttribute("data-step-up") || form.dataset.confirmed === "yes") return;
   event.preventDefault();
   try {
