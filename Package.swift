@@ -374,13 +374,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AuditSyslogTests",
-            dependencies: [
-                "AuditSyslog", "AuditSyslogStream", "AuditLog", "GatewayTLS", "MedTunnelTestSupport",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
+            dependencies: ["AuditSyslog", "AuditLog"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -26,6 +26,8 @@ public struct AuditSyslogService<C: Clock>: Service where C.Duration == Duration
         public var hostname: String
         public var tickInterval: Duration = .milliseconds(250)
         public var connectTimeout: Duration = .seconds(10)
+        /// A batch not handed to the kernel in this time means a collector that stopped reading.
+        public var writeTimeout: Duration = .seconds(30)
         public var stream = SyslogStreamStateMachine<C.Instant>.Configuration()
 
         public init(collector: SyslogCollector, stateDirectory: String, hostname: String = Self.hostName()) {
@@ -119,14 +121,14 @@ public struct AuditSyslogService<C: Clock>: Service where C.Duration == Duration
     /// One tick: notice a lost connection and the log's growth, then carry out actions until the
     /// machine has nothing more to do before the next tick.
     func step(_ stream: inout Stream, sending: Bool = true) async {
-        if let channel = stream.channel, !channel.isActive {
-            stream.channel = nil
-            self.carryOut(stream.machine.connectionLost(now: self.clock.now), &stream)
-        }
         do {
             stream.machine.logGrew(to: try await self.log.storedSize())
         } catch {
             self.logger.error("syslog stream cannot read the log's size", metadata: ["error": "\(error)"])
+        }
+        if let channel = stream.channel, !channel.isActive {
+            stream.channel = nil
+            self.carryOut(stream.machine.connectionLost(now: self.clock.now), &stream)
         }
         // Asked once per tick: a later write in this tick is not covered by the answer.
         var acknowledged = await Self.peerAcknowledged(stream.channel)
@@ -145,9 +147,7 @@ public struct AuditSyslogService<C: Clock>: Service where C.Duration == Duration
                 do {
                     stream.channel = try await self.configuration.collector.connect(
                         group: self.group,
-                        timeout: .nanoseconds(
-                            Int64(self.configuration.connectTimeout.components.seconds) * 1_000_000_000
-                        )
+                        timeout: Self.timeAmount(self.configuration.connectTimeout)
                     )
                     self.carryOut(stream.machine.connectSucceeded(now: self.clock.now), &stream)
                 } catch {
@@ -189,7 +189,23 @@ public struct AuditSyslogService<C: Clock>: Service where C.Duration == Duration
         for entry in entries {
             buffer.writeBytes(SyslogFraming.frame(SyslogMessage.format(entry, hostname: self.configuration.hostname)))
         }
-        try await channel.writeAndFlush(buffer)
+        // A collector that stops reading would hold this write (and the gateway's shutdown) for
+        // ever: past the timeout, or when the service is cancelled, the connection is closed,
+        // which fails the write, and the batch is sent again on the next connection.
+        let timeout = channel.eventLoop.scheduleTask(in: Self.timeAmount(self.configuration.writeTimeout)) {
+            channel.close(promise: nil)
+        }
+        defer { timeout.cancel() }
+        try await withTaskCancellationHandler {
+            try await channel.writeAndFlush(buffer)
+        } onCancel: {
+            channel.close(promise: nil)
+        }
+    }
+
+    static func timeAmount(_ duration: Duration) -> TimeAmount {
+        let (seconds, attoseconds) = duration.components
+        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 
     private func carryOut(_ action: SyslogStreamStateMachine<C.Instant>.Action, _ stream: inout Stream) {
