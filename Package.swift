@@ -113,6 +113,28 @@ let package = Package(
         // written entry by entry with bounded memory, for the CLI and the operator API.
         .target(name: "AuditExport", dependencies: ["AuditLog", "TherapyJSON"], swiftSettings: swiftSettings),
 
+        // AuditSyslog: every audit entry as an RFC 5424 syslog message, octet-counted (RFC 6587 /
+        // RFC 5425), the durable cursor (STATE/syslog.cursor) and the pure state machine of the
+        // stream (connect, send in batches, settle, rewind). No NIO: AuditSyslogStream carries
+        // the machine's actions out over TLS (GatewayTLS, client role) as a Service.
+        .target(
+            name: "AuditSyslog",
+            dependencies: ["AuditLog", "AuditTrail", "TherapyJSON"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "AuditSyslogStream",
+            dependencies: [
+                "AuditSyslog", "AuditLog", "GatewayTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // AuditWitness: a witness that runs apart from the gateway (`medtunnel witness`): follows the
         // log's checkpoints, refuses rollbacks and forks, cosigns (C2SP tlog-cosignature, Ed25519);
         // the cosignature store and check the gateway and `audit verify` use.
@@ -347,12 +369,13 @@ let package = Package(
                 "SQLiteStore", "SafetyPolicy", "TherapyModel", "TherapyJSON", "Accounts", "AccessTokens",
                 "ChangeRequests", "CommandPipeline",
                 "PumpRuntime", "TunnelProtocol", "AnomalyRules", "Lockouts", "SecurityEvents", "CommandAuthority",
-                "QRCode", "AuditExport", "ConsoleAuth", "PasskeyStore", "Passkeys",
+                "QRCode", "AuditExport", "ConsoleAuth", "PasskeyStore", "Passkeys", "AuditSyslog", "AuditSyslogStream",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -406,6 +429,11 @@ let package = Package(
                 "AuditTrail", "AuditLog", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AuditSyslogTests",
+            dependencies: ["AuditSyslog", "AuditLog"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -26,6 +26,14 @@ public enum AuditSummary {
         return line.count > self.maximumLength ? String(line.prefix(self.maximumLength - 3)) + "..." : line
     }
 
+    /// The patient the entry's payload names in a top-level `patientId` (or, for a transfer,
+    /// `targetPatientId`) string field, if any: for exports that carry the patient beside the
+    /// summary (the syslog stream) without the payload itself.
+    public static func patient(_ entry: AuditEntry) -> String? {
+        guard let object = AuditPayload.object(entry.event.payload) else { return nil }
+        return (object["patientId"] as? String) ?? (object["targetPatientId"] as? String)
+    }
+
     private static func details(_ payload: [UInt8]) -> [String] {
         guard let object = AuditPayload.object(payload) else { return [] }
         var shown: [String] = []

@@ -120,6 +120,7 @@ struct GatewayCommand: AsyncParsableCommand {
     )
     var witnessKeys: [String] = []
     @OptionGroup var console: ConsoleOptions
+    @OptionGroup var syslog: SyslogOptions
 
     func validate() throws {
         guard let api = HostPort(self.apiListen) else {
@@ -150,6 +151,7 @@ struct GatewayCommand: AsyncParsableCommand {
         }
         guard self.idleTimeout > 0 else { throw ValidationError("--idle-timeout must be at least 1 second") }
         guard self.uplinkIdleTimeout >= 0 else { throw ValidationError("--uplink-idle-timeout must not be negative") }
+        _ = try self.syslog.collector()
     }
 
     func run() async throws {
@@ -248,6 +250,15 @@ struct GatewayCommand: AsyncParsableCommand {
             .init(service: reads, failureTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: api, failureTerminationBehavior: .gracefullyShutdownGroup),
         ]
+        if let stream = try self.syslog.service(
+            log: commands.audit,
+            stateDirectory: self.stateDir,
+            metrics: configuration.metrics.factory,
+            logger: logger
+        ) {
+            // First in the group, so the last to stop: it records what settled after the others wrote.
+            services.insert(.init(service: stream, failureTerminationBehavior: .gracefullyShutdownGroup), at: 0)
+        }
         if let metricsListen = self.metricsListen.flatMap(HostPort.init) {
             let metrics = operatorAPI.metricsApplication(
                 host: metricsListen.host,
