@@ -277,18 +277,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // OperatorAPI: the operators' HTTP API (JSON) and Prometheus metrics over the gateway's state.
+        // OperatorAPI: the operators' HTTP API (JSON) and Prometheus metrics over the gateway's state,
+        // over HTTPS with the gateway's own TLS engine (GatewayTLSChannel); its OpenAPI document
+        // is a resource of the module (Resources/openapi.json, served at GET /openapi.json).
         .target(
             name: "OperatorAPI",
             dependencies: [
                 "Gateway", "CommandPipeline", "ChangeRoutes", "TelemetryStore", "TherapyJSON", "SecurityEvents",
-                "AnomalyRules", "AccessTokens", "AuditLog", "AuditExport", "AuditTrail", "AuditWitness",
+                "AnomalyRules", "AccessTokens", "AuditLog", "AuditExport", "AuditTrail", "AuditWitness", "GatewayTLS",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
+            resources: [.embedInCode("Resources/openapi.json")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -392,7 +397,7 @@ let package = Package(
                 "AuditLog", "SafetyPolicy",
                 "TherapyModel", "TherapyJSON", "TunnelProtocol", "CommandAuthority", "MedTunnelPKI",
                 "MedTunnelIdentity", "MedTunnelTestSupport",
-                "PumpRuntime", "Lockouts",
+                "PumpRuntime", "Lockouts", "SecurityEvents", "AuditTrail", "AuditWitness",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

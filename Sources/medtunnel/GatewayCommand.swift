@@ -43,17 +43,32 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(
         name: .customLong("api-listen"),
         help: """
-            HOST:PORT for the operator API (HTTP, JSON, /metrics; every /v1 route needs a bearer \
-            token). It speaks plain HTTP, so it must be a loopback address (behind a \
-            TLS-terminating proxy) unless --api-allow-remote is given. Port 0 (the default) \
-            picks a free port, printed at startup.
+            HOST:PORT for the operator API (JSON, /metrics, /openapi.json; every /v1 route needs a \
+            bearer token). Plain HTTP on a loopback address (for a TLS-terminating proxy on this \
+            host); any other address needs --api-tls-cert and --api-tls-key, and is served over \
+            HTTPS. Port 0 (the default) picks a free port, printed at startup.
             """
     )
     var apiListen = "127.0.0.1:0"
-    @Flag(
-        name: .customLong("api-allow-remote"),
-        help: "Allow --api-listen on a non-loopback address (tokens then cross the network in plain HTTP)."
+    @Option(
+        name: .customLong("api-tls-cert"),
+        help: ArgumentHelp(
+            "PEM certificate (leaf first, then intermediates) for HTTPS on --api-listen; with --api-tls-key.",
+            valueName: "file"
+        )
     )
+    var apiTLSCert: String?
+    @Option(
+        name: .customLong("api-tls-key"),
+        help: ArgumentHelp(
+            "PEM private key of --api-tls-cert (mode 0600: the gateway refuses a key others can read).",
+            valueName: "file"
+        )
+    )
+    var apiTLSKey: String?
+    // Gone: it let tokens cross the network in clear. Kept hidden so that a script still passing
+    // it is told what replaced it, rather than "unknown option".
+    @Flag(name: .customLong("api-allow-remote"), help: .hidden)
     var apiAllowRemote = false
     @Option(
         name: .customLong("metrics-listen"),
@@ -123,10 +138,22 @@ struct GatewayCommand: AsyncParsableCommand {
         guard let api = HostPort(self.apiListen) else {
             throw ValidationError("--api-listen '\(self.apiListen)' is not HOST:PORT")
         }
-        if !self.apiAllowRemote && !OperatorAPI.isLoopback(host: api.host) {
+        if self.apiAllowRemote {
             throw ValidationError(
-                "--api-listen \(self.apiListen) is not a loopback address, and the operator API speaks plain HTTP (bearer tokens would cross the network unencrypted). Use 127.0.0.1 or [::1] behind a TLS-terminating proxy, or pass --api-allow-remote"
+                "--api-allow-remote is gone: it sent bearer tokens across the network in plain HTTP. Give --api-tls-cert FILE and --api-tls-key FILE to serve the API over HTTPS on any address"
             )
+        }
+        switch (self.apiTLSCert, self.apiTLSKey) {
+        case (.some, nil):
+            throw ValidationError("--api-tls-cert needs --api-tls-key: give the certificate's private key too")
+        case (nil, .some):
+            throw ValidationError("--api-tls-key needs --api-tls-cert: give the key's certificate too")
+        case (nil, nil) where !OperatorAPI.isLoopback(host: api.host):
+            throw ValidationError(
+                "--api-listen \(self.apiListen) is not a loopback address, and without TLS bearer tokens would cross the network in clear. Give --api-tls-cert FILE and --api-tls-key FILE, or listen on 127.0.0.1 or [::1] (behind a TLS-terminating proxy on this host)"
+            )
+        default:
+            break
         }
         if let text = self.metricsListen {
             guard let address = HostPort(text) else {
@@ -184,6 +211,8 @@ struct GatewayCommand: AsyncParsableCommand {
         configuration.commandPipeline.crashAfterSendAudited =
             ProcessInfo.processInfo.environment["MEDTUNNEL_CRASH_AFTER_SEND_AUDITED"] == "1"
         try Self.checkPKIFolder(self.pki)
+        // Before anything is opened: a bad certificate or key stops the start, naming the flag.
+        let apiTLS = try self.apiTLSContext()
         try Self.prepareStateDirectory(self.stateDir)
         let server = try await GatewayServer.open(
             configuration: configuration,
@@ -215,12 +244,14 @@ struct GatewayCommand: AsyncParsableCommand {
         var operatorAPI = OperatorAPI(gateway: server, prometheus: prometheus, access: access)
         operatorAPI.cosignatures = try self.cosignatureRoutes(log: commands.audit)
         operatorAPI.audit?.cosignatures = CosignatureStore(stateDirectory: self.stateDir)
+        operatorAPI.tls = apiTLS
+        let scheme = operatorAPI.isTLS ? "https" : "http"
         let api = operatorAPI.application(
             host: apiListen.host,
             port: apiListen.port,
             logger: logger
         ) { port in
-            print("gateway: operator API on http://\(HostPort(host: apiListen.host, port: port))")
+            print("gateway: operator API on \(scheme)://\(HostPort(host: apiListen.host, port: port))")
             fflush(nil)
         }
         let checkpoints = CheckpointTimer(
