@@ -4,6 +4,7 @@ import Foundation
 public import Gateway
 public import GatewayTLS
 public import Hummingbird
+import HummingbirdCore
 public import Logging
 public import Prometheus
 import SafetyPolicy
@@ -326,7 +327,7 @@ public struct OperatorAPI: Sendable {
     ) -> some ApplicationProtocol {
         Application(
             router: self.router(),
-            server: self.tls.map { .gatewayTLS($0) } ?? .http1(),
+            server: self.tls.map { HTTPServerBuilder.gatewayTLS($0) } ?? .http1(),
             configuration: .init(address: .hostname(host, port: port), serverName: "medtunnel-gateway"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: logger

@@ -314,9 +314,11 @@ struct GatewayCommand: AsyncParsableCommand {
         return token
     }
 
-    /// The witnesses' cosignature route, when the gateway trusts at least one witness (docs/witness.md).
-    private func cosignatureRoutes(log: AuditLog) throws -> CosignatureRoutes? {
-        guard !self.witnessKeys.isEmpty else { return nil }
+    /// The witnesses' cosignature route (docs/witness.md). Served even when the gateway trusts no
+    /// witness, answering 403 `unknown_witness` naming --witness-key: the API's routes are the same
+    /// whatever the configuration, as its OpenAPI document says (Schemathesis found the route
+    /// answering 404 when it was registered only with a witness key).
+    private func cosignatureRoutes(log: AuditLog) throws -> CosignatureRoutes {
         let witnesses = try self.witnessKeys.map { key in
             do {
                 return try CosignatureVerifier(verifierKey: key)
