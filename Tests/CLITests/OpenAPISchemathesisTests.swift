@@ -46,9 +46,11 @@ struct OpenAPISchemathesisTests {
             try await Task.sleep(for: .milliseconds(200))
         }
 
+        // Run in the test's directory: Schemathesis keeps a cache (.schemathesis/) where it runs.
         let run = try ChildProcess.run(
-            Self.schemathesis,
+            "/usr/bin/env",
             [
+                "-C", tmp.path, Self.schemathesis,
                 "run", gateway.api.absoluteString + "/openapi.json",
                 "--header", "Authorization: Bearer \(gateway.token)",
                 "--checks",
