@@ -329,18 +329,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // OperatorAPI: the operators' HTTP API (JSON) and Prometheus metrics over the gateway's state.
+        // OperatorAPI: the operators' HTTP API (JSON) and Prometheus metrics over the gateway's state,
+        // over HTTPS with the gateway's own TLS engine (GatewayTLSChannel); its OpenAPI document
+        // is a resource of the module (Resources/openapi.json, served at GET /openapi.json).
         .target(
             name: "OperatorAPI",
             dependencies: [
                 "Gateway", "CommandPipeline", "ChangeRoutes", "TelemetryStore", "TherapyJSON", "SecurityEvents",
                 "AnomalyRules", "AccessTokens", "AuditLog", "AuditExport", "AuditTrail", "AuditWitness", "ConsoleAuth",
+                "GatewayTLS",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
+            resources: [.embedInCode("Resources/openapi.json")],
             swiftSettings: swiftSettings
         ),
         // Console: the operators' web console (server-rendered Mustache pages under /console).
@@ -370,6 +376,7 @@ let package = Package(
                 "ChangeRequests", "CommandPipeline",
                 "PumpRuntime", "TunnelProtocol", "AnomalyRules", "Lockouts", "SecurityEvents", "CommandAuthority",
                 "QRCode", "AuditExport", "ConsoleAuth", "PasskeyStore", "Passkeys", "AuditSyslog", "AuditSyslogStream",
+                "GatewayTLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -479,7 +486,7 @@ let package = Package(
                 "AuditLog", "SafetyPolicy",
                 "TherapyModel", "TherapyJSON", "TunnelProtocol", "CommandAuthority", "MedTunnelPKI",
                 "MedTunnelIdentity", "MedTunnelTestSupport",
-                "PumpRuntime", "Lockouts",
+                "PumpRuntime", "Lockouts", "SecurityEvents", "AuditTrail", "AuditWitness",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -17,6 +17,10 @@ public struct GatewayTLSConfiguration: Sendable {
         case phone
         /// A server whose certificate matches this host name or IP address.
         case host(String)
+        /// Any client, without a certificate (server side only): the operator API's HTTPS
+        /// listener, whose callers authenticate with bearer tokens inside the session, not with
+        /// client certificates. No trust roots are needed and none is asked for.
+        case anyClient
     }
 
     public var role: Role
@@ -47,6 +51,9 @@ public struct GatewayTLSConfiguration: Sendable {
     /// largest legal TLS 1.2 record is 16,384 + 2,048 + 5 bytes; 64 KiB leaves room for a
     /// few, and a peer exceeding it is cut off with ``GatewayTLSError/Code/bufferLimitExceeded``.
     public var maximumBufferedCiphertext: Int
+    /// ALPN protocols a server accepts, in its order of preference (`http/1.1`); empty: ALPN is
+    /// not answered. A client offering none of them is served without ALPN, not refused.
+    public var alpnProtocols: [String] = []
     /// Never true in MedTunnel: exists only so tests can build the peer that renegotiates.
     public var allowsRenegotiation = false
     /// Never true in MedTunnel: exists only so tests can build a client that omits the
@@ -128,6 +135,43 @@ public struct GatewayTLSConfiguration: Sendable {
         configuration.expectedPeer = .host(gatewayHost)
         return configuration
     }
+
+    /// The operator API's HTTPS listener (`--api-tls-cert`, `--api-tls-key`): TLS 1.2 and 1.3,
+    /// ECDHE with AEAD suites only, no client certificate (callers present bearer tokens), ALPN
+    /// `http/1.1`. The certificate is the operator's own (RSA or ECDSA, from any CA), so the
+    /// signature algorithms and suites cover both key types, and TLS 1.2 stays for the
+    /// browsers and proxies that still need it; the extended master secret is required there.
+    public static func apiServer(certificateChainPEM: String, privateKeyPEM: String) -> GatewayTLSConfiguration {
+        var configuration = GatewayTLSConfiguration(
+            role: .server,
+            trustRootsPEM: "",
+            certificateChainPEM: certificateChainPEM,
+            privateKeyPEM: privateKeyPEM,
+            expectedPeer: .anyClient,
+            minimumVersion: .tls12,
+            maximumVersion: .tls13,
+            cipherList: Self.apiCipherList,
+            cipherSuites: "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256",
+            groups: "X25519:P-256:P-384",
+            signatureAlgorithms: "ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512:ed25519:RSA-PSS+SHA256:RSA-PSS+SHA384:"
+                + "RSA-PSS+SHA512:RSA+SHA256:RSA+SHA384:RSA+SHA512",
+            requireExtendedMasterSecret: true,
+            sessionLifetimeSeconds: 7_200,
+            sessionCacheSize: 20_000,
+            sessionTickets: true,
+            sessionIDContext: "medtunnel-api-v1",
+            handshakeTimeoutMilliseconds: 10_000,
+            maximumBufferedCiphertext: 64 * 1024
+        )
+        configuration.alpnProtocols = ["http/1.1"]
+        return configuration
+    }
+
+    /// The API profile's TLS 1.2 suites: ECDHE (forward secrecy) with AEAD only, for ECDSA and
+    /// RSA certificates.
+    public static let apiCipherList =
+        "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:"
+        + "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305"
 
     /// A pump-profile client on OpenSSL (the real pump uses mbedTLS; this one exists for
     /// interoperability tests and for building hostile clients by changing fields).

@@ -374,14 +374,18 @@ public final class GatewayTLSConnection {
                 )
                 return
             }
-            // Defence in depth: the callbacks checked the identity already, full or resumed.
-            guard let peer = SSL_get0_peer_certificate(self.ssl) else {
-                self.fail(GatewayTLSError(.noPeerCertificate, "the client presented no certificate"), &output)
-                return
-            }
-            if let rejection = self.checkPeerCertificate(peer) {
-                self.fail(rejection, &output)
-                return
+            // Defence in depth: the callbacks checked the identity already, full or resumed. A
+            // listener for any client (the operator API) asks for no certificate: its callers
+            // authenticate inside the session.
+            if self.context.configuration.expectedPeer != .anyClient {
+                guard let peer = SSL_get0_peer_certificate(self.ssl) else {
+                    self.fail(GatewayTLSError(.noPeerCertificate, "the client presented no certificate"), &output)
+                    return
+                }
+                if let rejection = self.checkPeerCertificate(peer) {
+                    self.fail(rejection, &output)
+                    return
+                }
             }
         }
         let cipher = SSL_get_current_cipher(self.ssl).map { String(cString: SSL_CIPHER_get_name($0)) } ?? "?"

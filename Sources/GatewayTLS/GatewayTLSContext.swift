@@ -58,13 +58,19 @@ public final class GatewayTLSContext: @unchecked Sendable {
         if !c.sessionTickets { options |= c_mt_SSL_OP_NO_TICKET() }
         _ = c_mt_SSL_CTX_set_options(ctx, options)
 
-        try self.loadTrustRoots(c.trustRootsPEM)
+        // A server that asks no client certificate has no trust roots to load.
+        let verifiesPeer = !(c.role == .server && c.expectedPeer == .anyClient)
+        if verifiesPeer || !c.trustRootsPEM.isEmpty { try self.loadTrustRoots(c.trustRootsPEM) }
         if let chain = c.certificateChainPEM, let key = c.privateKeyPEM {
             try self.loadIdentity(certificatePEM: chain, keyPEM: key)
         }
 
-        let verifyMode = SSL_VERIFY_PEER | (c.role == .server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0)
-        SSL_CTX_set_verify(ctx, verifyMode, gatewayTLSVerifyCallback)
+        if verifiesPeer {
+            let verifyMode = SSL_VERIFY_PEER | (c.role == .server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0)
+            SSL_CTX_set_verify(ctx, verifyMode, gatewayTLSVerifyCallback)
+        } else {
+            SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nil)
+        }
         SSL_CTX_set_verify_depth(ctx, 2)
         _ = SSL_CTX_set_purpose(ctx, c.role == .server ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER)
         _ = SSL_CTX_set_ex_data(ctx, 0, Unmanaged.passUnretained(self).toOpaque())
@@ -84,6 +90,9 @@ public final class GatewayTLSContext: @unchecked Sendable {
             _ = c_mt_SSL_CTX_set_tlsext_servername_callback(ctx, gatewayTLSResumptionCallback)
             if c.requireExtendedMasterSecret {
                 SSL_CTX_set_client_hello_cb(ctx, gatewayTLSClientHelloCallback, nil)
+            }
+            if !c.alpnProtocols.isEmpty {
+                SSL_CTX_set_alpn_select_cb(ctx, gatewayTLSALPNCallback, nil)
             }
         case .client:
             _ = c_mt_SSL_CTX_set_session_cache_mode(ctx, c_mt_SSL_SESS_CACHE_CLIENT())
@@ -116,8 +125,15 @@ public final class GatewayTLSContext: @unchecked Sendable {
         }
         let key = try PEMReader.privateKey(keyPEM)
         defer { EVP_PKEY_free(key) }
+        // OpenSSL 3 refuses a key of another type than the certificate's already in
+        // SSL_CTX_use_PrivateKey, and one of the same type in SSL_CTX_check_private_key: both
+        // are the same mistake to the operator.
         guard SSL_CTX_use_PrivateKey(ctx, key) == 1, SSL_CTX_check_private_key(ctx) == 1 else {
-            throw OpenSSLErrorQueue.configurationError("the private key was refused or does not match the certificate")
+            throw GatewayTLSError(
+                .privateKeyMismatch,
+                "the private key does not match the certificate",
+                openSSLErrors: OpenSSLErrorQueue.drain().map(\.text)
+            )
         }
     }
 }
@@ -149,7 +165,9 @@ private let gatewayTLSResumptionCallback:
         ssl,
         alert,
         _ in
-        guard let ssl, SSL_session_reused(ssl) == 1, let connection = GatewayTLSConnection.from(ssl: ssl) else {
+        guard let ssl, SSL_session_reused(ssl) == 1, let connection = GatewayTLSConnection.from(ssl: ssl),
+            connection.context.configuration.expectedPeer != .anyClient
+        else {
             return c_mt_SSL_TLSEXT_ERR_OK()
         }
         let session = SSL_get_session(ssl)
@@ -196,4 +214,36 @@ private let gatewayTLSClientHelloCallback:
         )
         alert?.pointee = SSL_AD_HANDSHAKE_FAILURE
         return SSL_CLIENT_HELLO_ERROR
+    }
+
+/// ALPN (server): the first of the profile's protocols that the client offers. A client that
+/// offers none (or no ALPN at all) is served without ALPN rather than refused: the listener
+/// speaks only HTTP/1.1 whatever is negotiated.
+private let gatewayTLSALPNCallback:
+    @convention(c) (
+        OpaquePointer?, UnsafeMutablePointer<UnsafePointer<UInt8>?>?, UnsafeMutablePointer<UInt8>?,
+        UnsafePointer<UInt8>?, UInt32, UnsafeMutableRawPointer?
+    ) -> Int32 = { ssl, out, outLength, offered, offeredLength, _ in
+        guard let ssl, let out, let outLength, let offered,
+            let connection = GatewayTLSConnection.from(ssl: ssl)
+        else { return SSL_TLSEXT_ERR_NOACK }
+        let list = UnsafeBufferPointer(start: offered, count: Int(offeredLength))
+        for wanted in connection.context.configuration.alpnProtocols {
+            let name = Array(wanted.utf8)
+            // The client's list: length-prefixed names. The answer points into it, which
+            // OpenSSL allows (it copies the selection before the buffer goes).
+            var index = 0
+            while index < list.count {
+                let length = Int(list[index])
+                let start = index + 1
+                guard start + length <= list.count else { break }
+                if length == name.count && Array(list[start..<start + length]) == name {
+                    out.pointee = offered + start
+                    outLength.pointee = UInt8(length)
+                    return SSL_TLSEXT_ERR_OK
+                }
+                index = start + length
+            }
+        }
+        return SSL_TLSEXT_ERR_NOACK
     }

@@ -7,6 +7,7 @@ public struct GatewayTLSError: Error, Hashable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
             case configuration
+            case privateKeyMismatch
             case certificateRejected
             case certificateRevoked
             case noPeerCertificate
@@ -29,6 +30,8 @@ public struct GatewayTLSError: Error, Hashable, CustomStringConvertible {
 
         /// The configuration (certificate, key, CA, cipher list) was not accepted by OpenSSL.
         public static let configuration = Code(.configuration)
+        /// The private key given is not the key of the certificate given.
+        public static let privateKeyMismatch = Code(.privateKeyMismatch)
         /// The peer's certificate did not verify (other CA, expired, wrong key usage…);
         /// ``GatewayTLSError/verifyFailure`` says why.
         public static let certificateRejected = Code(.certificateRejected)

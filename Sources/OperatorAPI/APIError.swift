@@ -80,7 +80,7 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 throw APIError(
                     .notFound,
                     "not_found",
-                    "no endpoint \(request.method) \(path); see GET /v1/pumps, /v1/phones, /v1/events, /healthz, /metrics"
+                    "no endpoint \(request.method) \(path); GET /openapi.json lists every route"
                 )
             case .methodNotAllowed:
                 throw APIError(

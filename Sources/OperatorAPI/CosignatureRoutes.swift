@@ -100,7 +100,9 @@ public struct CosignatureRoutes: Sendable {
         throw APIError(
             .forbidden,
             "unknown_witness",
-            "the cosignature is not by a witness this gateway trusts (give its vkey to the gateway)"
+            self.witnesses.isEmpty
+                ? "this gateway trusts no witness; start it with --witness-key VKEY for each witness it should accept"
+                : "the cosignature is not by a witness this gateway trusts (give its vkey to the gateway: --witness-key)"
         )
     }
 }

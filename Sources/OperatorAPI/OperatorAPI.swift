@@ -3,7 +3,9 @@ public import CommandPipeline
 public import ConsoleAuth
 import Foundation
 public import Gateway
+public import GatewayTLS
 public import Hummingbird
+import HummingbirdCore
 public import Logging
 public import Prometheus
 import SafetyPolicy
@@ -23,6 +25,7 @@ import TherapyJSON
 /// | `GET /v1/events?limit=N&kind=K` | security events, newest first (limit 1…1000, default 100); others than reviewers see their pumps' |
 /// | `GET /healthz` | 200 `ok`, 503 `failing` when the telemetry store refuses writes (no token: no patient data) |
 /// | `GET /metrics` | Prometheus text format (a reviewer's token or the scrape token) |
+/// | `GET /openapi.json` | the OpenAPI 3.1 document of every route (no token; ``openAPIDocument``) |
 ///
 /// Every error of every route answers `{"error": class, "reason": code, "message": text}` with
 /// its HTTP status (`APIErrorResponse`).
@@ -49,6 +52,12 @@ public struct OperatorAPI: Sendable {
     /// Routes of modules built on this API (the console's pages), registered last, behind the
     /// JSON error middleware.
     public var routeExtensions: [@Sendable (Router<OperatorRequestContext>) -> Void] = []
+    /// The TLS context of the API listener (`--api-tls-cert`, `--api-tls-key`); nil: plain HTTP,
+    /// which the gateway allows on loopback only.
+    public var tls: GatewayTLSContext? = nil
+
+    /// Whether the API is served over HTTPS: what sets `Secure` on cookies and says `https://`.
+    public var isTLS: Bool { self.tls != nil }
 
     public static let defaultEventLimit = 100
     public static let maximumEventLimit = 1_000
@@ -280,6 +289,7 @@ public struct OperatorAPI: Sendable {
             try await self.access.mayScrape(request)
             return self.metricsResponse()
         }
+        router.get("/openapi.json") { _, _ in Self.openAPIResponse() }
         for extend in self.routeExtensions { extend(router) }
         return router
     }
@@ -295,7 +305,10 @@ public struct OperatorAPI: Sendable {
     }
 
     /// `/metrics` alone, without a token, for a listener bound to loopback only
-    /// (`--metrics-listen`): Prometheus on the same host scrapes it.
+    /// (`--metrics-listen`): Prometheus on the same host scrapes it. It stays plain HTTP and
+    /// loopback-only even when the API has TLS: it asks no token, and TLS would encrypt it
+    /// without saying who may read it; a remote Prometheus scrapes the API's `/metrics` over
+    /// HTTPS with the scrape token instead.
     public func metricsApplication(
         host: String,
         port: Int,
@@ -313,8 +326,8 @@ public struct OperatorAPI: Sendable {
         )
     }
 
-    /// The API as a swift-service-lifecycle service bound to `host:port` (port 0 picks one);
-    /// `onRunning` gets the bound port.
+    /// The API as a swift-service-lifecycle service bound to `host:port` (port 0 picks one),
+    /// over HTTPS when ``tls`` is set; `onRunning` gets the bound port.
     public func application(
         host: String,
         port: Int,
@@ -323,6 +336,7 @@ public struct OperatorAPI: Sendable {
     ) -> some ApplicationProtocol {
         Application(
             router: self.router(),
+            server: self.tls.map { HTTPServerBuilder.gatewayTLS($0) } ?? .http1(),
             configuration: .init(address: .hostname(host, port: port), serverName: "medtunnel-gateway"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: logger

@@ -55,7 +55,7 @@ struct ConsoleOptions: ParsableArguments {
 
     /// The console over the gateway's state, or nil without --console. Its relying party is
     /// set now from --console-origin, or once the listener's port is known (``bind(_:originGiven:port:)``).
-    func open(stateDirectory: String, audit: AuditLog, api: HostPort) async throws -> ConsoleAuth? {
+    func open(stateDirectory: String, audit: AuditLog, api: HostPort, tls: Bool) async throws -> ConsoleAuth? {
         guard enabled else { return nil }
         guard origin != nil || Self.isLoopback(api.host) else {
             throw ValidationError(
@@ -67,10 +67,9 @@ struct ConsoleOptions: ParsableArguments {
         return try await ConsoleAuth.open(
             stateDirectory: stateDirectory,
             audit: audit,
-            // The API listener speaks plain HTTP today; a TLS listener passes true.
             configuration: .init(
                 relyingParty: relyingParty,
-                secureCookie: false,
+                secureCookie: tls,
                 stepUpWindowMilliseconds: RuleDuration.parse(Substring(stepUpWindow))
                     ?? ConsoleSessions.stepUpWindowMilliseconds
             )
@@ -78,10 +77,10 @@ struct ConsoleOptions: ParsableArguments {
     }
 
     /// Sets the default origin from the bound port when --console-origin was not given.
-    static func bind(_ console: ConsoleAuth?, originGiven: Bool, port: Int) throws {
+    static func bind(_ console: ConsoleAuth?, originGiven: Bool, scheme: String, port: Int) throws {
         guard let console else { return }
         if !originGiven {
-            console.bind(try RelyingParty(origin: "http://localhost:\(port)"))
+            console.bind(try RelyingParty(origin: "\(scheme)://localhost:\(port)"))
         }
         if let relyingParty = console.relyingParty {
             print("gateway: console on \(relyingParty.origin)/console/signin")

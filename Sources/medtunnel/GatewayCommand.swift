@@ -44,17 +44,32 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(
         name: .customLong("api-listen"),
         help: """
-            HOST:PORT for the operator API (HTTP, JSON, /metrics; every /v1 route needs a bearer \
-            token). It speaks plain HTTP, so it must be a loopback address (behind a \
-            TLS-terminating proxy) unless --api-allow-remote is given. Port 0 (the default) \
-            picks a free port, printed at startup.
+            HOST:PORT for the operator API (JSON, /metrics, /openapi.json; every /v1 route needs a \
+            bearer token). Plain HTTP on a loopback address (for a TLS-terminating proxy on this \
+            host); any other address needs --api-tls-cert and --api-tls-key, and is served over \
+            HTTPS. Port 0 (the default) picks a free port, printed at startup.
             """
     )
     var apiListen = "127.0.0.1:0"
-    @Flag(
-        name: .customLong("api-allow-remote"),
-        help: "Allow --api-listen on a non-loopback address (tokens then cross the network in plain HTTP)."
+    @Option(
+        name: .customLong("api-tls-cert"),
+        help: ArgumentHelp(
+            "PEM certificate (leaf first, then intermediates) for HTTPS on --api-listen; with --api-tls-key.",
+            valueName: "file"
+        )
     )
+    var apiTLSCert: String?
+    @Option(
+        name: .customLong("api-tls-key"),
+        help: ArgumentHelp(
+            "PEM private key of --api-tls-cert (mode 0600: the gateway refuses a key others can read).",
+            valueName: "file"
+        )
+    )
+    var apiTLSKey: String?
+    // Gone: it let tokens cross the network in clear. Kept hidden so that a script still passing
+    // it is told what replaced it, rather than "unknown option".
+    @Flag(name: .customLong("api-allow-remote"), help: .hidden)
     var apiAllowRemote = false
     @Option(
         name: .customLong("metrics-listen"),
@@ -126,10 +141,22 @@ struct GatewayCommand: AsyncParsableCommand {
         guard let api = HostPort(self.apiListen) else {
             throw ValidationError("--api-listen '\(self.apiListen)' is not HOST:PORT")
         }
-        if !self.apiAllowRemote && !OperatorAPI.isLoopback(host: api.host) {
+        if self.apiAllowRemote {
             throw ValidationError(
-                "--api-listen \(self.apiListen) is not a loopback address, and the operator API speaks plain HTTP (bearer tokens would cross the network unencrypted). Use 127.0.0.1 or [::1] behind a TLS-terminating proxy, or pass --api-allow-remote"
+                "--api-allow-remote is gone: it sent bearer tokens across the network in plain HTTP. Give --api-tls-cert FILE and --api-tls-key FILE to serve the API over HTTPS on any address"
             )
+        }
+        switch (self.apiTLSCert, self.apiTLSKey) {
+        case (.some, nil):
+            throw ValidationError("--api-tls-cert needs --api-tls-key: give the certificate's private key too")
+        case (nil, .some):
+            throw ValidationError("--api-tls-key needs --api-tls-cert: give the key's certificate too")
+        case (nil, nil) where !OperatorAPI.isLoopback(host: api.host):
+            throw ValidationError(
+                "--api-listen \(self.apiListen) is not a loopback address, and without TLS bearer tokens would cross the network in clear. Give --api-tls-cert FILE and --api-tls-key FILE, or listen on 127.0.0.1 or [::1] (behind a TLS-terminating proxy on this host)"
+            )
+        default:
+            break
         }
         if let text = self.metricsListen {
             guard let address = HostPort(text) else {
@@ -188,6 +215,8 @@ struct GatewayCommand: AsyncParsableCommand {
         configuration.commandPipeline.crashAfterSendAudited =
             ProcessInfo.processInfo.environment["MEDTUNNEL_CRASH_AFTER_SEND_AUDITED"] == "1"
         try Self.checkPKIFolder(self.pki)
+        // Before anything is opened: a bad certificate or key stops the start, naming the flag.
+        let apiTLS = try self.apiTLSContext()
         try Self.prepareStateDirectory(self.stateDir)
         let server = try await GatewayServer.open(
             configuration: configuration,
@@ -219,10 +248,13 @@ struct GatewayCommand: AsyncParsableCommand {
         var operatorAPI = OperatorAPI(gateway: server, prometheus: prometheus, access: access)
         operatorAPI.cosignatures = try self.cosignatureRoutes(log: commands.audit)
         operatorAPI.audit?.cosignatures = CosignatureStore(stateDirectory: self.stateDir)
+        operatorAPI.tls = apiTLS
+        let scheme = operatorAPI.isTLS ? "https" : "http"
         operatorAPI.console = try await self.console.open(
             stateDirectory: self.stateDir,
             audit: commands.audit,
-            api: apiListen
+            api: apiListen,
+            tls: operatorAPI.isTLS
         )
         if let auth = operatorAPI.console {
             let pages = try ConsoleRoutes(api: operatorAPI, pipeline: commands, signIn: PasskeySignIn(auth: auth))
@@ -232,9 +264,9 @@ struct GatewayCommand: AsyncParsableCommand {
             host: apiListen.host,
             port: apiListen.port,
             logger: logger
-        ) { [console = operatorAPI.console, originGiven = self.console.origin != nil] port in
-            try? ConsoleOptions.bind(console, originGiven: originGiven, port: port)
-            print("gateway: operator API on http://\(HostPort(host: apiListen.host, port: port))")
+        ) { [console = operatorAPI.console, originGiven = self.console.origin != nil, scheme] port in
+            try? ConsoleOptions.bind(console, originGiven: originGiven, scheme: scheme, port: port)
+            print("gateway: operator API on \(scheme)://\(HostPort(host: apiListen.host, port: port))")
             fflush(nil)
         }
         let checkpoints = CheckpointTimer(
@@ -306,9 +338,11 @@ struct GatewayCommand: AsyncParsableCommand {
         return token
     }
 
-    /// The witnesses' cosignature route, when the gateway trusts at least one witness (docs/witness.md).
-    private func cosignatureRoutes(log: AuditLog) throws -> CosignatureRoutes? {
-        guard !self.witnessKeys.isEmpty else { return nil }
+    /// The witnesses' cosignature route (docs/witness.md). Served even when the gateway trusts no
+    /// witness, answering 403 `unknown_witness` naming --witness-key: the API's routes are the same
+    /// whatever the configuration, as its OpenAPI document says (Schemathesis found the route
+    /// answering 404 when it was registered only with a witness key).
+    private func cosignatureRoutes(log: AuditLog) throws -> CosignatureRoutes {
         let witnesses = try self.witnessKeys.map { key in
             do {
                 return try CosignatureVerifier(verifierKey: key)

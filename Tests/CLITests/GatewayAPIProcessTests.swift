@@ -277,7 +277,7 @@ struct GatewayAPIProcessTests {
         #expect(neither.stderr.contains("exactly one of --jti"), "\(neither.stderr)")
     }
 
-    @Test("--api-listen on a non-loopback address is refused unless --api-allow-remote is given")
+    @Test("--api-listen on a non-loopback address is refused without TLS, naming the TLS flags")
     func remoteAPIRefused() throws {
         let (tmp, pki) = try self.setUp(pumps: [])
         let result = try ProcessHarness.medtunnel([
@@ -286,7 +286,7 @@ struct GatewayAPIProcessTests {
         ])
         #expect(result.status == 64, "\(result.stderr)")
         #expect(result.stderr.contains("--api-listen 0.0.0.0:0 is not a loopback address"), "\(result.stderr)")
-        #expect(result.stderr.contains("--api-allow-remote"))
+        #expect(result.stderr.contains("--api-tls-cert FILE and --api-tls-key FILE"), "\(result.stderr)")
     }
 
     static func samples(_ text: String) -> [String: Double] {
