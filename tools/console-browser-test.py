@@ -92,18 +92,25 @@ def person(browser, user):
     return context, page, signed_in
 
 
-def submitted(page, path, what):
-    """Waits for the redirect to `path` with a notice that a form's success answers; a refusal
-    page instead names its reason."""
+def submit(page, selector, path, what):
+    """Presses a form's button and waits for the redirect to `path` with the notice a success
+    answers; a refusal page instead names its reason."""
+    before = page.url
+    page.click(selector)
     try:
-        page.wait_for_url(lambda url: (path + "?done=") in url, timeout=20000)
+        page.wait_for_url(lambda url: url != before and (path + "?done=") in url, timeout=20000)
+        page.wait_for_load_state("load")
     except Exception:
         error = page.query_selector("#error")
         step(what, False, page.url + " " + (error.text_content() if error else page.content()[:400]))
 
 
 def notice(page):
-    return page.text_content("#notice") if page.query_selector("#notice") else ""
+    """The notice a form's success shows (waiting out the redirect's navigation)."""
+    try:
+        return page.wait_for_selector("#notice", timeout=20000).text_content()
+    except Exception:
+        return ""
 
 
 def post_without_step_up(page, path, csrf=True):
@@ -164,8 +171,7 @@ with sync_playwright() as p:
         time.sleep(wait)  # the sign-in's assertion is now older than the step-up window
     status, reason = post_without_step_up(page, approve)
     step("approve with a stale passkey: 403 step_up_required", [status, reason] == [403, "step_up_required"], str([status, reason]))
-    page.click("tr[data-change='%s'] button.approve" % change)
-    submitted(page, "/console/changes", "Approve")
+    submit(page, "tr[data-change='%s'] button.approve" % change, "/console/changes", "Approve")
     step("Approve (passkey step-up, then the form): approved", notice(page).startswith("Approved"), notice(page))
     shot(page, "changes-approved")
     page.goto(origin + "/console/changes/" + change)
@@ -206,20 +212,17 @@ with sync_playwright() as p:
     page.goto(origin + "/console/lockouts")
     page.fill("input[name=scope]", "pump:PUMP-0001")
     page.fill("input[name=reason]", "browser test")
-    page.click("#start-lockout button[type=submit]")
-    submitted(page, "/console/lockouts", "Start lockout")
+    submit(page, "#start-lockout button[type=submit]", "/console/lockouts", "Start lockout")
     step("ines starts a lockout (after a passkey step-up)", "started on pump:PUMP-0001" in notice(page), notice(page))
     shot(page, "lockout-started")
-    page.click("tr[data-scope='pump:PUMP-0001'] button.lift")
-    submitted(page, "/console/lockouts", "Request lift")
+    submit(page, "tr[data-scope='pump:PUMP-0001'] button.lift", "/console/lockouts", "Request lift")
     step("ines requests the lift", "requested" in notice(page), notice(page))
     step("ines may not confirm her own request", page.query_selector("tr[data-scope='pump:PUMP-0001'] button.confirm") is None)
     context.close()
 
     context, page, _ = person(browser, "ivan")
     page.goto(origin + "/console/lockouts")
-    page.click("tr[data-scope='pump:PUMP-0001'] button.confirm")
-    submitted(page, "/console/lockouts", "Confirm lift")
+    submit(page, "tr[data-scope='pump:PUMP-0001'] button.confirm", "/console/lockouts", "Confirm lift")
     step("ivan confirms: lifted", "lifted" in notice(page), notice(page))
     shot(page, "lockout-lifted")
     page.click("#sign-out")
