@@ -15,8 +15,9 @@ test: setup
 	$(SWIFT) build --build-tests
 	SWIFT=$(SWIFT) tools/run-tests
 
+# `make demo KEEP=1` keeps the web console up after the story, until Ctrl-C.
 demo: build
-	$(BIN) demo
+	$(BIN) demo $(if $(KEEP),--keep)
 
 release: setup
 	$(SWIFT) build -c release

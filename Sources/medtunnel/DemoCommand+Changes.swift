@@ -81,6 +81,7 @@ extension DemoCommand {
             ("drjones", .clinician, ["patient=patient-001"]),
             ("ines", .incident, []),
             ("ivan", .incident, []),
+            ("olga", .operator, []),
         ]
         let issuer = try await TokenIssuer(key: try TokenSigningKey.load(stateDirectory: state), accounts: store)
         var tokens: [String: String] = [:]
@@ -116,10 +117,10 @@ extension DemoCommand {
         let serial = pump.serial
         story.step(
             "Accounts and tokens: alice (patient), drsmith and drjones (her clinicians), ines and ivan "
-                + "(incident staff)"
+                + "(incident staff), olga (operator)"
         )
         let tokens = try await self.accounts(root, audit: commands.audit)
-        story.line("5 accounts added (audited), a 15-minute signed bearer token each")
+        story.line("6 accounts added (audited), a 15-minute signed bearer token each")
 
         story.step("PUMP-0001 connects through the phone and stays")
         let screen = Self.showPairingCode(on: pump)

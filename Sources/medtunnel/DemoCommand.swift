@@ -29,6 +29,15 @@ struct DemoCommand: AsyncParsableCommand {
     )
     var stateDir: String?
 
+    @Flag(help: "Keep the web console (and the gateway behind it) running after the story, until Ctrl-C.")
+    var keep = false
+
+    @Option(
+        name: .customLong("console-port"),
+        help: "The console's port on 127.0.0.1 (default: a free one, printed)."
+    )
+    var consolePort = 0
+
     func run() async throws {
         let root = self.stateDir ?? (NSTemporaryDirectory() + "medtunnel-demo-\(getpid())")
         let story = DemoStory()
@@ -294,6 +303,7 @@ struct DemoCommand: AsyncParsableCommand {
             "\(report.size) entries (\(report.size - entriesBefore) from the accounts, therapy, changes, lockouts, security events and alerts above), root \(report.rootHash.prefix(8).map { String(format: "%02x", $0) }.joined())…, "
                 + "signed checkpoint (ECDSA P-256) verified"
         )
+        try await self.tellConsole(story, gateway: gateway, commands: commands, root: root, logger: logger)
     }
 }
 

@@ -57,31 +57,12 @@ extension UserCommand {
                 } catch let error as PasskeyError {
                     throw AccountError(.storageFailure, error.reason)
                 }
-                var generator = SystemRandomNumberGenerator()
-                let token = PasskeyStore.newToken(using: &generator)
-                let now = CommandClock.now().millisecondsSinceEpoch
-                let expires = now + PasskeyStore.invitationLifetimeMilliseconds
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                let payload = InvitationRecord(
-                    user: account.id,
-                    invitation: PasskeyStore.reference(ofToken: token),
-                    expiresAt: expires
+                let (token, expires, entry) = try await UserCommand.issueInvitation(
+                    to: account.id,
+                    store: store,
+                    audit: audit,
+                    by: try self.location.auditActor()
                 )
-                // Logged first: an invitation that works is always in the log.
-                let entry = try await audit.append(
-                    try AuditEvent(
-                        timeMilliseconds: now,
-                        actor: try self.location.auditActor(),
-                        kind: .accountInvited,
-                        payload: Array(try encoder.encode(payload))
-                    )
-                )
-                do {
-                    try await store.addInvitation(token: token, userID: account.id, nowMilliseconds: now)
-                } catch let error as PasskeyError {
-                    throw AccountError(.storageFailure, error.reason)
-                }
                 let expiry = Date(timeIntervalSince1970: Double(expires / 1000)).ISO8601Format()
                 Console.out("\(relyingParty?.origin ?? "")/console/invite/\(token)")
                 Console.err(
@@ -90,6 +71,42 @@ extension UserCommand {
                 )
             }
         }
+    }
+
+    /// Makes a one-time invitation for `userID`: audited (`account.invited`) before it is stored,
+    /// so an invitation that works is always in the log. Answers the token, its expiry (ms) and
+    /// the audit entry.
+    static func issueInvitation(
+        to userID: String,
+        store: PasskeyStore,
+        audit: AuditLog,
+        by actor: AuditActor
+    ) async throws -> (token: String, expires: Int64, entry: AuditLog.Receipt) {
+        var generator = SystemRandomNumberGenerator()
+        let token = PasskeyStore.newToken(using: &generator)
+        let now = CommandClock.now().millisecondsSinceEpoch
+        let expires = now + PasskeyStore.invitationLifetimeMilliseconds
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let payload = InvitationRecord(
+            user: userID,
+            invitation: PasskeyStore.reference(ofToken: token),
+            expiresAt: expires
+        )
+        let entry = try await audit.append(
+            try AuditEvent(
+                timeMilliseconds: now,
+                actor: actor,
+                kind: .accountInvited,
+                payload: Array(try encoder.encode(payload))
+            )
+        )
+        do {
+            try await store.addInvitation(token: token, userID: userID, nowMilliseconds: now)
+        } catch let error as PasskeyError {
+            throw AccountError(.storageFailure, error.reason)
+        }
+        return (token, expires, entry)
     }
 
     /// The payload of `account.invited`: who, which invitation (hash prefix), until when (ms).

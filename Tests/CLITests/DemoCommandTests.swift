@@ -24,5 +24,7 @@ struct DemoCommandTests {
         #expect(result.stdout.contains("refused (replayed_sequence)"))
         #expect(result.stdout.contains("the pump's last applied sequence is still 2"))
         #expect(result.stdout.contains("signed checkpoint (ECDSA P-256) verified"))
+        #expect(result.stdout.contains("/console/invite/"), "the demo prints the console and its invitations")
+        #expect(result.stdout.contains("a page without a session goes to http://localhost:"))
     }
 }
