@@ -151,6 +151,38 @@ struct ConsoleTests {
         }
     }
 
+    /// Each console page by role: 200 where the API would answer the same person, 403 where it
+    /// would refuse them (the page is the pipeline's own answer, rendered).
+    static let pageMatrix: [(page: String, allowed: Set<String>)] = [
+        ("/console", ["alice", "drsmith", "olga", "ines"]),
+        ("/console/pumps", ["alice", "drsmith", "olga", "ines"]),
+        ("/console/pumps/PUMP-0001", ["alice", "drsmith", "olga", "ines"]),
+        ("/console/changes", ["alice", "drsmith", "olga", "ines"]),
+        ("/console/phones", ["alice", "drsmith", "olga", "ines"]),
+        ("/console/audit", ["olga", "ines"]),
+        ("/console/audit/checkpoints", ["olga", "ines"]),
+        ("/console/api/audit/0", ["olga", "ines"]),
+        ("/console/alerts", ["olga", "ines"]),
+        ("/console/lockouts", ["olga", "ines"]),
+    ]
+
+    @Test("role × page: each console page answers 200 to the roles the API serves and 403 to the others")
+    func roleMatrix() async throws {
+        let fixture = try await PipelineFixture.make()
+        try await fixture.running {
+            try await fixture.setTherapy()
+            try await Self.app(fixture).test(.router) { client in
+                for (page, allowed) in Self.pageMatrix {
+                    for user in ["alice", "drsmith", "olga", "ines"] {
+                        let answer = try await Self.request(client, page, as: user)
+                        let expected = allowed.contains(user) ? 200 : 403
+                        #expect(answer.status == expected, "\(page) as \(user): \(answer.status)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test("a patient sees their own pump, gets 403 on another's, and the audit trail is for reviewers only")
     func patientScope() async throws {
         let fixture = try await PipelineFixture.make()
