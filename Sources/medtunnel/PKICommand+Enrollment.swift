@@ -63,7 +63,7 @@ struct SignOptions: ParsableArguments {
         } catch {
             throw PKIError(
                 .invalidRequest,
-                "cannot read the certificate request \(self.csr): \(error.localizedDescription)"
+                "cannot read the certificate request \(self.csr): \(FileText.problem(self.csr))"
             )
         }
         let request = try DeviceCertificateRequest(pem: pem, kind: kind, source: self.csr)

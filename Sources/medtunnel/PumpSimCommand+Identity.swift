@@ -92,7 +92,7 @@ func provisioningStep(
         do {
             pem = try String(contentsOfFile: install, encoding: .utf8)
         } catch {
-            throw ValidationError("cannot read the certificate \(install): \(error.localizedDescription)")
+            throw ValidationError("cannot read the certificate \(install): \(FileText.problem(install))")
         }
         try store.install(certificatePEM: pem, trust: PKIDirectory(trust))
         print("\(identity): installed \(store.certificate.path) with the trust anchors of \(trust)")

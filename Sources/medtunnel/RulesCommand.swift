@@ -32,7 +32,7 @@ struct RulesCommand: AsyncParsableCommand {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw ValidationError("cannot read the rules file \(path): \(error.localizedDescription)")
+            throw ValidationError("cannot read the rules file \(path): \(FileText.problem(path))")
         }
         do {
             return try RuleSet(parsing: text, file: path)

@@ -96,6 +96,22 @@ struct PKICommandTests {
         #expect(sim.stderr.contains("no longer takes --pki or --issue"), "\(sim.stderr)")
     }
 
+    @Test("a certificate request that cannot be read is named with the system's reason, not Foundation's")
+    func unreadableRequest() throws {
+        let tmp = try TemporaryDirectory()
+        #expect(try ProcessHarness.medtunnel(["pki", "init", "--dir", tmp.sub("pki")]).status == 0)
+        for (csr, reason) in [
+            (tmp.sub("missing.csr"), "No such file or directory"), (tmp.url.path, "it is a directory"),
+        ] {
+            let run = try ProcessHarness.medtunnel([
+                "pki", "sign-pump", "--dir", tmp.sub("pki"), "--csr", csr, "--model", "X", "--firmware", "1",
+            ])
+            #expect(run.status != 0)
+            #expect(run.stderr.contains("cannot read the certificate request \(csr): \(reason)"), "\(run.stderr)")
+            #expect(!run.stderr.contains("could not be completed"))
+        }
+    }
+
     // MARK: revoke and unrevoke
 
     /// A PKI with PUMP-0001 and PHONE-1, and a state directory whose audit log has one entry.
