@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
     ],
     targets: [
         // MARK: Domain (Foundation-free)
@@ -157,7 +158,7 @@ let package = Package(
         .target(
             name: "AccessTokens",
             dependencies: [
-                "Accounts", "AuditLog", "SafetyPolicy", "SQLiteStore",
+                "Accounts", "AuditLog", "SafetyPolicy", "SQLiteStore", "DurationText",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -296,7 +297,21 @@ let package = Package(
         // AnomalyRules: pure decisions over the gateway's security events: bounded aggregation for
         // the audit log, rules that fire (alert or lock out a phone or pump), and the alert webhook.
         // Foundation only, so the gateway can wire it in without it knowing NIO or TLS.
-        .target(name: "AnomalyRules", swiftSettings: swiftSettings),
+        .target(name: "AnomalyRules", dependencies: ["DurationText"], swiftSettings: swiftSettings),
+
+        // MARK: Configuration (issue 13)
+        // DurationText: the one duration syntax of every option, configuration file and rules file
+        // (250ms, 10s, 15m, 12h), Foundation-free. MedTunnelConfig: `gateway`, `relay` and `witness`
+        // options from a JSON file (--config) and MEDTUNNEL_<COMMAND>_<OPTION> variables, read with
+        // swift-configuration and layered under the command line (docs/configuration.md).
+        .target(name: "DurationText", swiftSettings: swiftSettings),
+        // SystemdNotify: READY=1 / STOPPING=1 to $NOTIFY_SOCKET for `Type=notify` units (contrib/systemd).
+        .target(name: "SystemdNotify", swiftSettings: swiftSettings),
+        .target(
+            name: "MedTunnelConfig",
+            dependencies: ["DurationText", .product(name: "Configuration", package: "swift-configuration")],
+            swiftSettings: swiftSettings
+        ),
 
         // MARK: Processes
         .target(
@@ -376,7 +391,7 @@ let package = Package(
                 "ChangeRequests", "CommandPipeline",
                 "PumpRuntime", "TunnelProtocol", "AnomalyRules", "Lockouts", "SecurityEvents", "CommandAuthority",
                 "QRCode", "AuditExport", "ConsoleAuth", "PasskeyStore", "Passkeys", "AuditSyslog", "AuditSyslogStream",
-                "GatewayTLS",
+                "GatewayTLS", "DurationText", "MedTunnelConfig", "SystemdNotify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -453,6 +468,11 @@ let package = Package(
         ),
         .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore"], swiftSettings: swiftSettings),
         .testTarget(name: "AnomalyRulesTests", dependencies: ["AnomalyRules"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "MedTunnelConfigTests",
+            dependencies: ["MedTunnelConfig", "DurationText", "SystemdNotify", "MedTunnelTestSupport"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "LockoutsTests", dependencies: ["Lockouts", "AuditLog"], swiftSettings: swiftSettings),
         .testTarget(
             name: "PumpRuntimeTests",
@@ -538,7 +558,7 @@ let package = Package(
         .testTarget(
             name: "CLITests",
             dependencies: [
-                "MedTunnelTestSupport",
+                "MedTunnelTestSupport", "MedTunnelConfig",
                 "MedTunnelPKI", "SQLiteStore", "CommandAuthority", "TunnelProtocol", "GatewayTLS", "TherapyModel",
                 "AuditLog",
                 .product(name: "NIOCore", package: "swift-nio"),

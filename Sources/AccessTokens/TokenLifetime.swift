@@ -1,3 +1,5 @@
+import DurationText
+
 /// How long a bearer token lives: whole seconds, 1 s ... `maximum`.
 ///
 /// Tokens are short-lived because they cannot be revoked one by one (disabling the account
@@ -25,23 +27,19 @@ public struct TokenLifetime: Sendable, Hashable, CustomStringConvertible {
         self.seconds = seconds
     }
 
-    /// Parses `90s`, `15m` or `12h`.
+    /// Parses `90s`, `15m` or `12h` (DurationText's syntax, in whole seconds).
     public init(parsing text: String) throws(TokenError) {
-        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600]
-        guard let unit = text.last, let scale = units[unit], let count = Int64(text.dropLast()),
-            text.dropLast().allSatisfy(\.isASCIIDigit)
-        else {
-            throw TokenError(
-                .invalidLifetime,
-                "ttl '\(text)': expected a whole number and a unit s, m or h, e.g. 15m (at most \(Self.maximum))"
-            )
-        }
-        let (seconds, overflow) = count.multipliedReportingOverflow(by: scale)
-        guard !overflow else {
+        if DurationText.isTooLarge(text) {
             throw TokenError(.lifetimeTooLong, "ttl '\(text)': longer than the maximum of \(Self.maximum)")
         }
+        guard let milliseconds = DurationText.milliseconds(text), milliseconds % 1_000 == 0 else {
+            throw TokenError(
+                .invalidLifetime,
+                "ttl '\(text)': expected whole seconds: \(DurationText.accepted()) (at most \(Self.maximum))"
+            )
+        }
         do {
-            try self.init(seconds: seconds)
+            try self.init(seconds: milliseconds / 1_000)
         } catch {
             throw TokenError(error.code, "ttl '\(text)': \(error.reason)")
         }
@@ -52,8 +50,4 @@ public struct TokenLifetime: Sendable, Hashable, CustomStringConvertible {
         if seconds % 60 == 0 { return "\(seconds / 60)m" }
         return "\(seconds)s"
     }
-}
-
-extension Character {
-    fileprivate var isASCIIDigit: Bool { ("0"..."9").contains(self) }
 }

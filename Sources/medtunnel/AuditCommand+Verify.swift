@@ -78,7 +78,7 @@ extension AuditCommand {
             let text =
                 FileManager.default.fileExists(atPath: witnessKey)
                 ? (try? String(contentsOfFile: witnessKey, encoding: .utf8)) ?? "" : witnessKey
-            let maxAge = try parseInterval(self.witnessMaxAge)
+            let maxAge = try durationOption("--witness-max-age", self.witnessMaxAge)
             do {
                 return (try CosignatureVerifier(verifierKey: text), UInt64(maxAge.components.seconds))
             } catch let error as WitnessError {

@@ -38,11 +38,12 @@ struct ConsoleOptions: ParsableArguments {
     var stepUpWindow = "5m"
 
     func validate() throws {
-        guard let window = RuleDuration.parse(Substring(stepUpWindow)), window >= 1_000, window <= 3_600_000 else {
-            throw ValidationError(
-                "--console-step-up-window '\(stepUpWindow)' is not a duration from 1s to 1h: a whole number and ms, s, m or h (30s, 5m)"
-            )
-        }
+        _ = try durationOption(
+            "--console-step-up-window",
+            stepUpWindow,
+            within: .seconds(1)...(.seconds(3600)),
+            said: "from 1s to 1h"
+        )
         if let origin {
             guard enabled else { throw ValidationError("--console-origin needs --console") }
             do {

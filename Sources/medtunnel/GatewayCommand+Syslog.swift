@@ -41,9 +41,7 @@ struct SyslogOptions: ParsableArguments {
         case (nil, .some):
             throw ValidationError("--syslog-ca is given without --syslog HOST:PORT; give both or neither")
         case (.some(let address), .some(let caFile)):
-            guard RuleDuration.parse(Substring(self.settle)) != nil else {
-                throw ValidationError("--syslog-settle '\(self.settle)' is not a duration (250ms, 2s, 1m)")
-            }
+            _ = try durationOption("--syslog-settle", self.settle)
             guard let collector = HostPort(address), collector.port > 0 else {
                 throw ValidationError("--syslog '\(address)' is not HOST:PORT with a port of 1...65535")
             }

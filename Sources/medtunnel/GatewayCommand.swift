@@ -14,6 +14,7 @@ import NIOPosix
 import OperatorAPI
 import Prometheus
 import ServiceLifecycle
+import SystemdNotify
 
 struct GatewayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -89,9 +90,13 @@ struct GatewayCommand: AsyncParsableCommand {
     var metricsTokenFile: String?
     @Option(
         name: .customLong("access-log-interval"),
-        help: "Seconds between writes of the access.read audit entries (reads of patient data, batched)."
+        help: ArgumentHelp(
+            "How often the access.read audit entries (reads of patient data, batched) are written (5s, 1m); "
+                + "a bare number is seconds, as before.",
+            valueName: "duration"
+        )
     )
-    var accessLogInterval = 5
+    var accessLogInterval = "5s"
     @Option(
         name: .customLong("checkpoint-interval"),
         help: ArgumentHelp(
@@ -103,14 +108,20 @@ struct GatewayCommand: AsyncParsableCommand {
     var checkpointInterval = "10s"
     @Option(
         name: .customLong("idle-timeout"),
-        help: "Seconds of silence after which a pump session is closed (heartbeats count)."
+        help: ArgumentHelp(
+            "Silence after which a pump session is closed (heartbeats count): 90s, 2m.",
+            valueName: "duration"
+        )
     )
-    var idleTimeout = 120
+    var idleTimeout = "2m"
     @Option(
         name: .customLong("uplink-idle-timeout"),
-        help: "Seconds after which a phone uplink with no pump streams and no traffic is closed (0: never)."
+        help: ArgumentHelp(
+            "How long a phone uplink with no pump streams and no traffic stays open (5m; 0: for ever).",
+            valueName: "duration"
+        )
     )
-    var uplinkIdleTimeout = 300
+    var uplinkIdleTimeout = "5m"
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
     @Option(
@@ -136,6 +147,7 @@ struct GatewayCommand: AsyncParsableCommand {
     var witnessKeys: [String] = []
     @OptionGroup var console: ConsoleOptions
     @OptionGroup var syslog: SyslogOptions
+    @OptionGroup var configFile: ConfigFileOption
 
     func validate() throws {
         guard let api = HostPort(self.apiListen) else {
@@ -168,16 +180,7 @@ struct GatewayCommand: AsyncParsableCommand {
                 )
             }
         }
-        guard self.accessLogInterval >= 1 else {
-            throw ValidationError("--access-log-interval must be at least 1 second")
-        }
-        guard RuleDuration.parse(Substring(self.checkpointInterval)) != nil else {
-            throw ValidationError(
-                "--checkpoint-interval '\(self.checkpointInterval)' is not a duration: a whole number and ms, s, m or h (250ms, 10s, 15m)"
-            )
-        }
-        guard self.idleTimeout > 0 else { throw ValidationError("--idle-timeout must be at least 1 second") }
-        guard self.uplinkIdleTimeout >= 0 else { throw ValidationError("--uplink-idle-timeout must not be negative") }
+        _ = try self.durations()
         _ = try self.syslog.collector()
     }
 
@@ -203,8 +206,9 @@ struct GatewayCommand: AsyncParsableCommand {
             relayListen: relayListen
         )
         configuration.metrics = GatewayMetrics(factory: OperatorAPI.metricsFactory(prometheus))
-        configuration.pumpIdleTimeout = .seconds(Int64(self.idleTimeout))
-        configuration.uplinkIdleTimeout = self.uplinkIdleTimeout == 0 ? nil : .seconds(Int64(self.uplinkIdleTimeout))
+        let durations = try self.durations()
+        configuration.pumpIdleTimeout = TimeAmount(durations.idle)
+        configuration.uplinkIdleTimeout = durations.uplinkIdle.map(TimeAmount.init)
         configuration.rules = try RulesCommand.load(self.rules)
         if let text = self.alertWebhook {
             guard let url = URL(string: text), url.scheme == "http" || url.scheme == "https", url.host != nil else {
@@ -241,7 +245,7 @@ struct GatewayCommand: AsyncParsableCommand {
         }
         let reads = AccessReadLog(
             audit: commands.audit,
-            interval: .seconds(Int64(self.accessLogInterval)),
+            interval: durations.accessLog,
             logger: logger
         )
         let access = APIAccess(pipeline: commands, reads: reads, metricsToken: try self.metricsToken())
@@ -268,10 +272,12 @@ struct GatewayCommand: AsyncParsableCommand {
             try? ConsoleOptions.bind(console, originGiven: originGiven, scheme: scheme, port: port)
             print("gateway: operator API on \(scheme)://\(HostPort(host: apiListen.host, port: port))")
             fflush(nil)
+            // Every listener is bound: a `Type=notify` unit counts as started now.
+            SystemdNotify.send("READY=1")
         }
         let checkpoints = CheckpointTimer(
             log: commands.audit,
-            interval: .milliseconds(RuleDuration.parse(Substring(self.checkpointInterval)) ?? 10_000),
+            interval: durations.checkpoint,
             logger: logger
         )
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
@@ -302,6 +308,8 @@ struct GatewayCommand: AsyncParsableCommand {
             }
             services.append(.init(service: metrics, failureTerminationBehavior: .gracefullyShutdownGroup))
         }
+        // Last in the group, so the first told of a graceful shutdown (contrib/systemd).
+        services.append(.init(service: SystemdStopping(), failureTerminationBehavior: .gracefullyShutdownGroup))
         let group = ServiceGroup(
             configuration: .init(
                 services: services,

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import MedTunnelConfig
 
 @main
 struct MedTunnel: AsyncParsableCommand {
@@ -18,6 +20,24 @@ struct MedTunnel: AsyncParsableCommand {
             LockoutCommand.self,
             RulesCommand.self,
             WitnessCommand.self,
+            ConfigCommand.self,
         ]
     )
+
+    /// Before parsing: `gateway`, `relay` and `witness` take the options their command line does
+    /// not give from MEDTUNNEL_<COMMAND>_<OPTION> variables and the --config file
+    /// (docs/configuration.md). A bad file or variable stops here, exit 2, naming each.
+    static func main() async {
+        let arguments: [String]
+        do {
+            arguments = try ConfigLayers.commandLine(
+                Array(CommandLine.arguments.dropFirst()),
+                environment: ProcessInfo.processInfo.environment
+            )
+        } catch {
+            for problem in error.problems { Console.err("Error: \(problem)") }
+            Foundation.exit(2)
+        }
+        await Self.main(arguments)
+    }
 }

@@ -19,7 +19,7 @@ struct PumpSimCommand: AsyncParsableCommand {
             simulator, --enroll-with PKI (in-process; missing pumps only). \
             One pump: --serial S, with --connections sessions of --telemetry messages each. \
             Many pumps: --count N (serials PREFIX-0001…), each keeping a session open, sending telemetry every \
-            --interval ms and reconnecting with backoff and session resumption when its link drops.
+            --interval and reconnecting with backoff and session resumption when its link drops.
             """
     )
 
@@ -32,18 +32,35 @@ struct PumpSimCommand: AsyncParsableCommand {
         help: "Telemetry messages per connection (one pump), or per pump over all its sessions (--count; 0: no end)."
     )
     var telemetry: Int?
-    @Option(help: "Milliseconds between telemetry messages.") var interval: Int64?
+    @Option(
+        help: ArgumentHelp(
+            "Time between telemetry messages (50ms, 1s; default 0 for one pump, 1s for --count); "
+                + "a bare number is milliseconds, as before.",
+            valueName: "duration"
+        )
+    )
+    var interval: String?
     @Option(help: "How many times to connect; every connection after the first resumes the TLS session.")
     var connections = 1
     @Option(name: .customLong("server-name"), help: "The gateway host name to verify.") var serverName = "localhost"
-    @Option(help: "Seconds between progress lines with --count (0: none).") var progress = 5.0
+    @Option(
+        help: ArgumentHelp(
+            "Time between progress lines with --count (250ms, 5s; 0: none); a bare number is seconds, as before.",
+            valueName: "duration"
+        )
+    )
+    var progress = "5s"
     @Option(help: "The firmware version the pumps announce in their hello (lockouts by firmware match it).")
     var firmware = SimulatedPump.defaultFirmware
     @Option(
         name: .customLong("response-timeout"),
-        help: "Milliseconds a pump waits for an answer before sending again once, then reconnecting (--count)."
+        help: ArgumentHelp(
+            "How long a pump waits for an answer before sending again once, then reconnecting (--count); "
+                + "a bare number is milliseconds, as before.",
+            valueName: "duration"
+        )
     )
-    var responseTimeout: Int64 = 5_000
+    var responseTimeout = "5s"
     @Option(help: "Benchmark (one pump): instead of telemetry, N heartbeat round trips per connection; prints p50/p99.")
     var ping: Int?
     @Option(help: "Benchmark (one pump): instead of telemetry, send this many MiB per connection as fast as possible.")
@@ -56,6 +73,7 @@ struct PumpSimCommand: AsyncParsableCommand {
     var verbose = false
 
     func validate() throws {
+        _ = try self.durations()
         guard (1...64).contains(self.firmware.utf8.count), self.firmware.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F })
         else {
             throw ValidationError("--firmware '\(self.firmware.prefix(80))' must be 1 to 64 printable ASCII characters")
@@ -111,7 +129,7 @@ struct PumpSimCommand: AsyncParsableCommand {
                 host: address.host,
                 port: address.port,
                 telemetryCount: telemetry,
-                intervalMilliseconds: self.interval ?? 0,
+                intervalMilliseconds: try self.durations().interval.map(Self.milliseconds) ?? 0,
                 firstTelemetrySequence: sequence,
                 group: MultiThreadedEventLoopGroup.singleton,
                 benchmark: self.benchmark
@@ -192,9 +210,9 @@ struct PumpSimCommand: AsyncParsableCommand {
             host: address.host,
             port: address.port,
             telemetryPerPump: telemetry > 0 ? telemetry : nil,
-            intervalMilliseconds: self.interval ?? 1_000
+            intervalMilliseconds: try self.durations().interval.map(Self.milliseconds) ?? 1_000
         )
-        configuration.responseTimeoutMilliseconds = self.responseTimeout
+        configuration.responseTimeoutMilliseconds = Self.milliseconds(try self.durations().responseTimeout)
         let fleet = PumpFleet(pumps: pumps, configuration: configuration)
         let via = self.relay != nil ? "through the relay at \(address)" : "directly to the gateway at \(address)"
         Self.say(
@@ -211,8 +229,7 @@ struct PumpSimCommand: AsyncParsableCommand {
                     Self.say(Self.line(event))
                 }
             }
-            if self.progress > 0 {
-                let period = Duration.milliseconds(Int64(self.progress * 1000))
+            if let period = try? self.durations().progress {
                 tasks.addTask {
                     while !Task.isCancelled {
                         try? await Task.sleep(for: period)

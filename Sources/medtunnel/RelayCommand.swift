@@ -68,6 +68,7 @@ struct RelayCommand: AsyncParsableCommand {
     var hostile: String?
     @Option(name: .customLong("hostile-seed"), help: "Seed of the hostile choices (the same seed repeats a run).")
     var hostileSeed: UInt64 = 1
+    @OptionGroup var configFile: ConfigFileOption
 
     func validate() throws {
         if self.pki != nil {

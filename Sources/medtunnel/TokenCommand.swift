@@ -95,7 +95,7 @@ struct TokenCommand: AsyncParsableCommand {
         @Option(help: "The user id.")
         var user: String
 
-        @Option(help: "Lifetime: a whole number and s, m or h, e.g. 15m; at most \(TokenLifetime.maximum).")
+        @Option(help: "Lifetime: a duration in whole seconds (90s, 15m, 12h); at most \(TokenLifetime.maximum).")
         var ttl: String = TokenLifetime.default.description
 
         func run() async throws {

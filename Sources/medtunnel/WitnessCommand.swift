@@ -56,20 +56,28 @@ struct WitnessCommand: AsyncParsableCommand {
         @Option(help: "The witness state file (created on first use).")
         var state: String
 
-        @Option(help: "How often to poll: e.g. 10s, 500ms, 1m.")
+        @Option(help: ArgumentHelp("How often to poll: 10s, 500ms, 1m.", valueName: "duration"))
         var interval: String = "10s"
 
         @Option(help: "The log's origin (default: the log key's name).")
         var origin: String?
 
-        @Option(help: "A bearer token for the operator API; or MEDTUNNEL_TOKEN. Never printed.")
+        @Option(
+            help: "A bearer token for the operator API; or MEDTUNNEL_WITNESS_TOKEN (or MEDTUNNEL_TOKEN). Never printed."
+        )
         var token: String?
 
         @Flag(help: "Poll once and exit: 0 cosigned, 1 refused this time, 2 the log was caught.")
         var once = false
 
+        @OptionGroup var configFile: ConfigFileOption
+
+        func validate() throws {
+            _ = try durationOption("--interval", self.interval)
+        }
+
         func run() async throws {
-            let interval = try parseInterval(self.interval)
+            let interval = try durationOption("--interval", self.interval)
             let witness = try reportingWitnessErrors { try self.makeWitness() }
             while true {
                 let now = UInt64(Date().timeIntervalSince1970)
@@ -120,17 +128,6 @@ struct WitnessCommand: AsyncParsableCommand {
             )
         }
     }
-}
-
-/// `10s`, `500ms`, `2m`, `1h` as a Duration.
-func parseInterval(_ text: String) throws -> Duration {
-    let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
-    for (suffix, milliseconds) in units where text.hasSuffix(suffix) {
-        if let value = Int64(text.dropLast(suffix.count)), value > 0, !(suffix == "s" && text.hasSuffix("ms")) {
-            return .milliseconds(value * milliseconds)
-        }
-    }
-    throw ValidationError("'\(text)': expected a positive duration such as 10s, 500ms, 1m or 1h")
 }
 
 /// Runs `body`, reporting a `WitnessError` as one line and exit status 1.

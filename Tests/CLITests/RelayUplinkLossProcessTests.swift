@@ -54,7 +54,7 @@ struct RelayUplinkLossProcessTests {
             ProcessHarness.medtunnel,
             [
                 "pump-sim", "--state-dir", running.pumps, "--enroll-with", running.pki, "--count", "3", "--relay",
-                address, "--interval", "50", "--progress", "0.25",
+                address, "--interval", "50", "--progress", "250ms",
             ],
             in: running.tmp.url,
             name: "pumps"
