@@ -2,9 +2,13 @@ import ArgumentParser
 
 @main
 struct MedTunnel: AsyncParsableCommand {
+    /// This build's version, in `--version` and in every backup's manifest.
+    static let version = "0.1.0"
+
     static let configuration = CommandConfiguration(
         commandName: "medtunnel",
         abstract: "Secure relay gateway for connected insulin pumps.",
+        version: MedTunnel.version,
         subcommands: [
             PKICommand.self,
             GatewayCommand.self,
@@ -18,6 +22,8 @@ struct MedTunnel: AsyncParsableCommand {
             LockoutCommand.self,
             RulesCommand.self,
             WitnessCommand.self,
+            BackupCommand.self,
+            RestoreCommand.self,
         ]
     )
 }
