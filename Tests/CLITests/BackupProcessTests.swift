@@ -36,12 +36,7 @@ struct BackupProcessTests {
     func backupUnderLoadThenRestore() async throws {
         let tmp = try TemporaryDirectory()
         let state = tmp.sub("state")
-        #expect(try ProcessHarness.medtunnel(["pki", "init", "--dir", tmp.sub("pki")]).status == 0)
-        let added = try ProcessHarness.medtunnel([
-            "user", "add", "--state-dir", state, "--id", "olga", "--role", "operator",
-        ])
-        try #require(added.status == 0, "\(added.stderr)")
-        let gateway = try StateLockProcessTests.startGateway(tmp, state: state, name: "gateway")
+        let gateway = try StateLockProcessTests.gatewayWithAnAccount(tmp, state: state, name: "gateway")
         defer { gateway.stop() }
 
         // The load: entries appended by other processes and accounts added (each a store row and

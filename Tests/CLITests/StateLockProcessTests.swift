@@ -23,18 +23,24 @@ struct StateLockProcessTests {
         return gateway
     }
 
+    /// A PKI, an operator account (olga) in `state`, and a gateway running on it.
+    static func gatewayWithAnAccount(_ tmp: TemporaryDirectory, state: String, name: String) throws -> BackgroundProcess
+    {
+        #expect(try ProcessHarness.medtunnel(["pki", "init", "--dir", tmp.sub("pki")]).status == 0)
+        let added = try ProcessHarness.medtunnel([
+            "user", "add", "--state-dir", state, "--id", "olga", "--role", "operator",
+        ])
+        try #require(added.status == 0, "\(added.stderr)")
+        return try Self.startGateway(tmp, state: state, name: name)
+    }
+
     @Test(
         "a second gateway on one --state-dir is refused naming the first's PID; audit show, user add, token revoke and backup work beside it; restore into it is refused; after kill -9 a third gateway starts"
     )
     func oneGatewayPerStateDirectory() throws {
         let tmp = try TemporaryDirectory()
         let state = tmp.sub("state")
-        #expect(try ProcessHarness.medtunnel(["pki", "init", "--dir", tmp.sub("pki")]).status == 0)
-        let added = try ProcessHarness.medtunnel([
-            "user", "add", "--state-dir", state, "--id", "olga", "--role", "operator",
-        ])
-        try #require(added.status == 0, "\(added.stderr)")
-        let first = try Self.startGateway(tmp, state: state, name: "gateway-1")
+        let first = try StateLockProcessTests.gatewayWithAnAccount(tmp, state: state, name: "gateway-1")
         defer { first.stop() }
         let pid = first.process.processIdentifier
 
