@@ -145,6 +145,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // StateBackup: the state directory's lock (gateway.lock, writers.lock), backups taken with
+        // SQLite's online backup API while the gateway runs, their verification, and restore with
+        // the witness rollback rule (docs/backup.md, docs/operations.md).
+        .target(
+            name: "StateBackup",
+            dependencies: [
+                "SQLiteStore", "AuditLog", "AuditWitness", .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Accounts, tokens and change requests (issue 6)
         // Accounts: users with a role and attributes (STATE/accounts.sqlite). AccessTokens: ES256
         // bearer tokens and the Authenticator the operator API calls (no HTTP framework).
@@ -391,7 +402,7 @@ let package = Package(
                 "ChangeRequests", "CommandPipeline",
                 "PumpRuntime", "TunnelProtocol", "AnomalyRules", "Lockouts", "SecurityEvents", "CommandAuthority",
                 "QRCode", "AuditExport", "ConsoleAuth", "PasskeyStore", "Passkeys", "AuditSyslog", "AuditSyslogStream",
-                "GatewayTLS", "DurationText", "MedTunnelConfig", "SystemdNotify",
+                "GatewayTLS", "DurationText", "MedTunnelConfig", "SystemdNotify", "StateBackup",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -176,7 +176,8 @@ public actor AuditLog {
             receipts.append(Receipt(index: entry.index, leafHash: leaf))
             frontier.append(leafHash: leaf) { id, hash in nodes.append(StoredNode(key: id.storageKey, hash: hash)) }
         }
-        let due = frontier.size - self.checkpointedSize >= self.configuration.checkpointInterval
+        // Written as a sum: after a reload the latest checkpoint may be past the size read.
+        let due = frontier.size >= self.checkpointedSize + self.configuration.checkpointInterval
         let marker = due ? StoredCheckpoint(size: frontier.size, note: "") : nil
         return (
             AuditBatch(firstIndex: self.frontier.size, entries: entries, nodes: nodes, checkpoint: marker), frontier,
@@ -195,7 +196,8 @@ public actor AuditLog {
                 size: size,
                 hashes: try await self.store.hashes(of: MerkleNodeID.decompose(0..<size))
             )
-            self.checkpointedSize = try await self.store.latestCheckpoint()?.size ?? 0
+            // Read apart from the size: another process may have appended and signed in between.
+            self.checkpointedSize = min(size, try await self.store.latestCheckpoint()?.size ?? 0)
             return nil
         } catch let error as AuditLogError {
             return error

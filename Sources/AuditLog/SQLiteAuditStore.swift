@@ -20,20 +20,31 @@ public actor SQLiteAuditStore: AuditStore {
 
     /// Opens the database at `path`; creates it and its schema when `create` is true.
     public init(path: String, create: Bool = true) throws {
+        try self.init(path: path, create: create, readOnly: false)
+    }
+
+    /// Opens an existing database for reading only, leaving its file exactly as it is (no
+    /// journal mode applied, nothing created): for a copy whose checksum must not move, such as
+    /// a backup being verified.
+    public init(readingOnly path: String) throws {
+        try self.init(path: path, create: false, readOnly: true)
+    }
+
+    private init(path: String, create: Bool, readOnly: Bool) throws {
         self.path = path
         self.executor = SQLiteExecutor(name: "audit-sqlite")
         do {
-            self.connection = try Self.openConnection(path: path, create: create)
+            self.connection = try Self.openConnection(path: path, create: create, readOnly: readOnly)
         } catch {
             self.executor.shutdown()
             throw error
         }
     }
 
-    private static func openConnection(path: String, create: Bool) throws -> SQLiteConnection {
+    private static func openConnection(path: String, create: Bool, readOnly: Bool) throws -> SQLiteConnection {
         do {
-            let connection = try SQLiteConnection(path: path, create: create)
-            try connection.apply(.walFull)
+            let connection = try SQLiteConnection(path: path, create: create, readOnly: readOnly)
+            if !readOnly { try connection.apply(.walFull) }
             let version = Int(try connection.pragma("user_version")) ?? 0
             if version == 0 && create {
                 try connection.writeTransaction {

@@ -56,7 +56,7 @@ extension AuditCommand {
                     phoneID: self.phone,
                     payload: payload
                 )
-                let log = try await self.location.openLog()
+                let log = try await self.location.openLogForWriting()
                 let receipt = try await log.append(event)
                 Console.out("appended index \(receipt.index)")
             }

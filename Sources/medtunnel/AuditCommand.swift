@@ -1,6 +1,7 @@
 import ArgumentParser
 import AuditLog
 import Foundation
+import StateBackup
 
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -31,6 +32,25 @@ struct AuditLocation: ParsableArguments {
             maximumBatch: maximumBatch
         )
         return try await AuditLog.open(stateDirectory: self.stateDirectory, configuration: configuration)
+    }
+
+    /// Opens the log for one administrative append: beside a running gateway it creates nothing
+    /// (see `StateDirectoryAccess`); alone, it creates the state directory on first use.
+    func openLogForWriting() async throws -> AuditLog {
+        let mode: StateDirectoryAccess.Mode
+        do throws(StateBackupError) {
+            mode = try StateDirectoryAccess.forWriting(self.stateDirectory)
+        } catch {
+            Console.err("audit: \(error.reason)")
+            throw ExitCode(error.code == .inUse ? 1 : 3)
+        }
+        guard mode.isAlone else {
+            return try await AuditLog.openExisting(
+                stateDirectory: self.stateDirectory,
+                configuration: AuditLog.Configuration(origin: self.origin)
+            )
+        }
+        return try await self.openLog()
     }
 }
 

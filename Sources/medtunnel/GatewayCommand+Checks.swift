@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Gateway
 import NIOCore
+import StateBackup
 
 #if canImport(Glibc)
 import Glibc
@@ -60,6 +61,23 @@ extension GatewayCommand {
                     "--state-dir \(path) cannot be created: \(built): \(String(cString: strerror(errno)))"
                 )
             }
+        }
+    }
+
+    /// Takes the state directory's lock (STATE/gateway.lock) before anything in it is opened: a
+    /// second gateway is refused, naming the PID that holds it; then waits for the commands
+    /// writing beside the previous gateway, so that its crash recovery runs alone.
+    static func lockStateDirectory(_ path: String) throws -> StateDirectoryLock {
+        do throws(StateBackupError) {
+            let lock = try StateDirectoryLock.acquire(
+                stateDirectory: path,
+                role: .gateway,
+                command: "medtunnel gateway"
+            )
+            try lock.holdWritersOut()
+            return lock
+        } catch {
+            throw GatewayStartError(error.reason)
         }
     }
 

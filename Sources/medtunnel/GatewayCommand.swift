@@ -14,6 +14,7 @@ import NIOPosix
 import OperatorAPI
 import Prometheus
 import ServiceLifecycle
+import StateBackup
 import SystemdNotify
 
 struct GatewayCommand: AsyncParsableCommand {
@@ -222,11 +223,15 @@ struct GatewayCommand: AsyncParsableCommand {
         // Before anything is opened: a bad certificate or key stops the start, naming the flag.
         let apiTLS = try self.apiTLSContext()
         try Self.prepareStateDirectory(self.stateDir)
+        // Held until the process ends; no writing command runs during the recovery in open().
+        let stateLock = try Self.lockStateDirectory(self.stateDir)
+        defer { stateLock.release() }
         let server = try await GatewayServer.open(
             configuration: configuration,
             logger: logger,
             group: MultiThreadedEventLoopGroup.singleton
         )
+        stateLock.letWritersIn()
 
         // One line on stdout per listener, which scripts and tests wait for.
         let channel = try await Self.listening("--pump-listen", listen) { try await server.bindPumpListener(listen) }

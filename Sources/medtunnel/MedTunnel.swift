@@ -4,9 +4,13 @@ import MedTunnelConfig
 
 @main
 struct MedTunnel: AsyncParsableCommand {
+    /// This build's version, in `--version` and in every backup's manifest.
+    static let version = "0.1.0"
+
     static let configuration = CommandConfiguration(
         commandName: "medtunnel",
         abstract: "Secure relay gateway for connected insulin pumps.",
+        version: MedTunnel.version,
         subcommands: [
             PKICommand.self,
             GatewayCommand.self,
@@ -21,6 +25,8 @@ struct MedTunnel: AsyncParsableCommand {
             RulesCommand.self,
             WitnessCommand.self,
             ConfigCommand.self,
+            BackupCommand.self,
+            RestoreCommand.self,
         ]
     )
 

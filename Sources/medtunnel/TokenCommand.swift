@@ -3,6 +3,7 @@ import Accounts
 import ArgumentParser
 import AuditLog
 import Foundation
+import StateBackup
 
 /// `medtunnel token issue|revoke`: short-lived bearer tokens for the operator API.
 struct TokenCommand: AsyncParsableCommand {
@@ -39,9 +40,12 @@ struct TokenCommand: AsyncParsableCommand {
 
         func run() async throws {
             do {
-                let (accounts, audit) = try await self.location.openForWriting()
+                let (accounts, audit, mode) = try await self.location.openForWritingReportingMode()
                 let store = try TokenRevocationStore.open(stateDirectory: self.location.stateDirectory)
-                try await store.recover(audit: audit, now: CommandClock.now())
+                // Beside a gateway, an unlogged revocation may be one in flight (the gateway's API
+                // or another command): logging it here would log it twice. The gateway recovered
+                // at its start; a command running alone recovers here.
+                if mode.isAlone { try await store.recover(audit: audit, now: CommandClock.now()) }
                 let actor = try self.location.auditActor()
                 if let user = self.user {
                     guard try await accounts.account(id: user) != nil else {
@@ -74,6 +78,9 @@ struct TokenCommand: AsyncParsableCommand {
             } catch let error as AuditLogError {
                 Console.err("token revoke: audit log: \(error.reason)")
                 throw ExitCode(3)
+            } catch let error as StateBackupError {
+                Console.err("token revoke: \(error.reason)")
+                throw ExitCode(error.code == .inUse ? 1 : 3)
             }
         }
     }
@@ -101,11 +108,15 @@ struct TokenCommand: AsyncParsableCommand {
         func run() async throws {
             do {
                 let lifetime = try TokenLifetime(parsing: self.ttl)
+                let mode = try StateDirectoryAccess.forWriting(self.stateDirectory)
                 let key = try TokenSigningKey.load(stateDirectory: self.stateDirectory)
                 let accounts = try AccountStore.open(stateDirectory: self.stateDirectory)
                 let issuer = try await TokenIssuer(key: key, accounts: accounts)
                 let issued = try await issuer.issue(to: self.user, lifetime: lifetime, now: CommandClock.now())
-                let audit = try await AuditLog.open(stateDirectory: self.stateDirectory)
+                let audit =
+                    mode.isAlone
+                    ? try await AuditLog.open(stateDirectory: self.stateDirectory)
+                    : try await AuditLog.openExisting(stateDirectory: self.stateDirectory)
                 let payload = try Console.json([
                     "user": issued.userID, "tokenId": issued.tokenID, "via": "cli",
                     "issuedAt": issued.issuedAt.millisecondsSinceEpoch,
@@ -133,6 +144,9 @@ struct TokenCommand: AsyncParsableCommand {
             } catch let error as AuditLogError {
                 Console.err("token issue: audit log: \(error.reason)")
                 throw ExitCode(3)
+            } catch let error as StateBackupError {
+                Console.err("token issue: \(error.reason)")
+                throw ExitCode(error.code == .inUse ? 1 : 3)
             }
         }
     }

@@ -3,6 +3,7 @@ import ArgumentParser
 import AuditLog
 import Foundation
 import SafetyPolicy
+import StateBackup
 import TherapyModel
 
 /// `medtunnel user …`: the accounts of the operator API, in `STATE/accounts.sqlite`. Every change
@@ -173,6 +174,19 @@ struct AccountsLocation: ParsableArguments {
 
     /// Opens the audit log and the accounts, and settles anything a crash left pending.
     func openForWriting() async throws -> (AccountStore, AuditLog) {
+        let (store, audit, _) = try await self.openForWritingReportingMode()
+        return (store, audit)
+    }
+
+    /// As `openForWriting`, saying whether this command runs alone on the state directory (it
+    /// then ran crash recovery) or beside a gateway (no recovery, nothing created; see
+    /// `StateDirectoryAccess`).
+    func openForWritingReportingMode() async throws -> (AccountStore, AuditLog, StateDirectoryAccess.Mode) {
+        let mode = try StateDirectoryAccess.forWriting(self.stateDirectory)
+        guard mode.isAlone else {
+            let audit = try await AuditLog.openExisting(stateDirectory: self.stateDirectory)
+            return (try AccountStore.open(stateDirectory: self.stateDirectory), audit, mode)
+        }
         if !FileManager.default.fileExists(atPath: self.stateDirectory + "/audit.sqlite") {
             // Not silent: a typo in --state-dir would otherwise start a second, empty store.
             Console.err(
@@ -189,7 +203,7 @@ struct AccountsLocation: ParsableArguments {
                     + "dropped \(report.dropped), logged late \(report.loggedLate)"
             )
         }
-        return (store, audit)
+        return (store, audit, mode)
     }
 }
 
@@ -216,5 +230,8 @@ func reportingAccountErrors(_ command: String, _ body: () async throws -> Void) 
     } catch let error as AuditLogError {
         Console.err("\(command): audit log: \(error.reason)")
         throw ExitCode(3)
+    } catch let error as StateBackupError {
+        Console.err("\(command): \(error.reason)")
+        throw ExitCode(error.code == .inUse ? 1 : 3)
     }
 }
