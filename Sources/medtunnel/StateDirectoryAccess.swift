@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// How a writing command (`user …`, `token …`, `audit append`) uses the state directory next to
-/// whatever else runs on it (docs/operations.md, "The state directory's lock").
+/// whatever else runs on it (docs/operation.md, "One gateway per state directory").
 ///
 /// These commands are built to run beside a live gateway: incident staff disable accounts and
 /// revoke tokens while it serves, and each of their writes is one SQLite transaction plus an
