@@ -7,10 +7,12 @@ import NIOCore
 /// The HTTP access log of the operator API and the console: one `info` record per request,
 /// label `medtunnel.access`, once the response is written:
 ///
-///     method=GET route=/v1/pumps/:serial status=200 duration_ms=3.1 user=olga request_id=9f2c…
+///     method=GET route=/v1/pumps/{serial} status=200 duration_ms=3.1 user=olga request_id=9f2c…
 ///
-/// - `route` is the template the router matched (`/v1/pumps/:serial`), never the path: serials,
-///   change and lockout ids stay out of the access log; `NotFound` for an unmatched path.
+/// - `route` is the template the router matched (`/v1/pumps/{serial}`), never the path: serials,
+///   change and lockout ids stay out of the access log; `NotFound` for an unmatched path. It is
+///   Hummingbird's own rendering of the matched route (`{name}` for a parameter), the same form
+///   as the OpenAPI document's paths and the audit log's `access.read` routes.
 /// - `user` is the account the request authenticated as (``RequestIdentity``); absent when it
 ///   did not. Never a token, a cookie, a query string or a body.
 /// - `request_id` is generated here (16 hex digits), answered as `X-Request-Id`, and set on the

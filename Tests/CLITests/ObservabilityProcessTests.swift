@@ -142,13 +142,13 @@ struct ObservabilityProcessTests {
         let access = records.filter { $0["label"] as? String == "medtunnel.access" }
         #expect(
             access.contains {
-                $0["route"] as? String == "/v1/pumps/:serial" && $0["status"] as? String == "200"
+                $0["route"] as? String == "/v1/pumps/{serial}" && $0["status"] as? String == "200"
                     && $0["user"] as? String == "drsmith" && $0["method"] as? String == "GET"
                     && ($0["request_id"] as? String)?.count == 16 && $0["duration_ms"] is String
             },
             "\(access)"
         )
-        #expect(access.contains { $0["route"] as? String == "/v1/pumps/:serial/changes" }, "\(access)")
+        #expect(access.contains { $0["route"] as? String == "/v1/pumps/{serial}/changes" }, "\(access)")
         #expect(access.contains { $0["status"] as? String == "422" && $0["user"] as? String == "alice" }, "\(access)")
         #expect(!access.contains { ($0["route"] as? String)?.contains("PUMP-0001") == true }, "\(access)")
         let requestID = try #require(run.requestIDHeader)
@@ -191,6 +191,16 @@ struct ObservabilityProcessTests {
             exported == expected,
             "undocumented: \(exported.filter { expected[$0.key] != $0.value }), not exported: \(expected.filter { exported[$0.key] != $0.value })"
         )
+    }
+
+    @Test("--log-format takes text or json: another value is refused by gateway, relay and witness, naming both")
+    func logFormatValidated() throws {
+        for command in [["gateway"], ["relay"], ["witness", "run"]] {
+            let result = try ProcessHarness.medtunnel(command + ["--log-format", "xml"])
+            #expect(result.status == 64, "\(command): \(result.stderr)")
+            #expect(result.stderr.contains("'xml' is invalid for '--log-format"), "\(result.stderr)")
+            #expect(result.stderr.contains("'json'") && result.stderr.contains("'text'"), "\(result.stderr)")
+        }
     }
 
     /// The rows of docs/metrics.md's tables: name → (type, exported).
