@@ -325,6 +325,26 @@ let package = Package(
         ),
 
         // MARK: Processes
+        // LogFormat: the long-running commands' log lines, swift-log's text or JSON lines
+        // (`--log-format json`), and their announcements in the same format.
+        .target(
+            name: "LogFormat",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        // ProductMetrics: the product's metrics beside the transport's: changes by final state and
+        // kind, approvals waiting, delivery latency (counted as changes move), the audit log's size
+        // and the age of its checkpoint and cosignature, lockouts (refreshed every few seconds).
+        .target(
+            name: "ProductMetrics",
+            dependencies: [
+                "ChangeRequests", "AuditLog", "AuditWitness", "Lockouts", "TherapyModel",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "PumpSimulator",
             dependencies: [
@@ -363,7 +383,7 @@ let package = Package(
             dependencies: [
                 "Gateway", "CommandPipeline", "ChangeRoutes", "TelemetryStore", "TherapyJSON", "SecurityEvents",
                 "AnomalyRules", "AccessTokens", "AuditLog", "AuditExport", "AuditTrail", "AuditWitness", "ConsoleAuth",
-                "GatewayTLS",
+                "GatewayTLS", "ProductMetrics",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -402,7 +422,8 @@ let package = Package(
                 "ChangeRequests", "CommandPipeline",
                 "PumpRuntime", "TunnelProtocol", "AnomalyRules", "Lockouts", "SecurityEvents", "CommandAuthority",
                 "QRCode", "AuditExport", "ConsoleAuth", "PasskeyStore", "Passkeys", "AuditSyslog", "AuditSyslogStream",
-                "GatewayTLS", "DurationText", "MedTunnelConfig", "SystemdNotify", "StateBackup",
+                "GatewayTLS", "DurationText", "MedTunnelConfig", "SystemdNotify", "StateBackup", "LogFormat",
+                "ProductMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -482,6 +503,11 @@ let package = Package(
         .testTarget(
             name: "MedTunnelConfigTests",
             dependencies: ["MedTunnelConfig", "DurationText", "SystemdNotify", "MedTunnelTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LogFormatTests",
+            dependencies: ["LogFormat", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "LockoutsTests", dependencies: ["Lockouts", "AuditLog"], swiftSettings: swiftSettings),

@@ -98,6 +98,7 @@ public struct Authenticator: Sendable {
                 )
             }
         }
+        RequestIdentity.record(userID: account.id)
         return AuthenticatedUser(
             account: account,
             actor: account.policyActor,

@@ -1,4 +1,7 @@
 extension AuditLog {
+    /// The size of the latest signed checkpoint this writer knows of: entries below it are covered.
+    public var coveredSize: UInt64 { self.checkpointedSize }
+
     /// Whether entries were appended (by this writer) since the last stored checkpoint.
     public var isBehindCheckpoint: Bool { self.size > self.checkpointedSize }
 

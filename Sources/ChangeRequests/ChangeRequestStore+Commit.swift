@@ -125,6 +125,13 @@ extension ChangeRequestStore {
                 )
             }
             commitCount += 1
+            if let observer = stepObserver {
+                for (waiter, result) in zip(batch, results) {
+                    guard case .change = waiter.step, case .success(let stored?) = result else { continue }
+                    // The transitions this step added: a step's transitions share its audit entry.
+                    observer(stored, stored.history.filter { $0.auditIndex == waiter.index })
+                }
+            }
             return results
         } catch {
             therapyCache.removeAll()

@@ -88,6 +88,8 @@ public actor ChangeRequestStore {
     var therapyCache = SQLiteReadCache<String, PumpTherapy>(ownWrites: .caller, capacity: 100_000)
     /// Store transactions committed for steps; steps / commits is the group-commit batch size.
     public internal(set) var commitCount: UInt64 = 0
+    /// Told of each committed change-request step (``observeSteps(_:)``).
+    var stepObserver: (@Sendable (ChangeRequest, [ChangeTransition]) -> Void)?
     /// Tests only: stop dead at this point, as a crash would.
     var crashPoint: CrashPoint?
 
@@ -201,5 +203,25 @@ public actor ChangeRequestStore {
             throw ChangeRequestError(.notFound, "no change request \(id)")
         }
         return request
+    }
+}
+
+extension ChangeRequestStore {
+    /// Tells `observer` of every change-request step from now on, once it is committed: the
+    /// request as stored and the transitions the step added (for the product metrics: changes by
+    /// final state, approvals waiting, delivery latency). Returns how many requests wait for
+    /// approval now, read in the same actor turn, so that the observer's counts start from it
+    /// without a gap or a double count. The observer runs on the store's executor: keep it cheap.
+    public func observeSteps(
+        _ observer: @escaping @Sendable (ChangeRequest, [ChangeTransition]) -> Void
+    ) throws -> Int {
+        let waiting = try reading("count requests pending approval") {
+            let statement = try connection.prepare("SELECT count(*) FROM request WHERE state = ?")
+            try statement.bind(ChangeRequestState.pendingApproval.name, at: 1)
+            _ = try statement.step()
+            return Int(statement.int64(0))
+        }
+        stepObserver = observer
+        return waiting
     }
 }

@@ -125,7 +125,9 @@ public struct ConsoleAuth: Sendable {
     /// The session of a request (the `mt_session` cookie): `session_missing`, `session_expired`,
     /// `account_disabled`. Enough for reading; a POST needs ``postSession(_:)``.
     public func session(_ request: Request) async throws(ConsoleAuthError) -> ConsoleSession {
-        try await sessions.resume(id: request.cookies[Self.cookieName]?.value, nowMilliseconds: now())
+        let session = try await sessions.resume(id: request.cookies[Self.cookieName]?.value, nowMilliseconds: now())
+        RequestIdentity.record(userID: session.userID)
+        return session
     }
 
     /// The session of a POST, after its `Origin` (if sent, exactly the console's) and its CSRF

@@ -26,7 +26,26 @@ public struct GatewayMetrics: Sendable {
         self.resumedCounter = Counter(label: Self.resumedSessions, factory: factory)
         self.telemetryCounter = Counter(label: Self.telemetryStored, factory: factory)
         self.uplinksCounter = Counter(label: Self.uplinks, factory: factory)
+        // The counters by reason exist from the start at 0 for every reason the gateway uses, so
+        // /metrics lists them before the first close (the README named sessions_closed_total
+        // while a fresh gateway did not export it) and docs/metrics.md can be checked against it.
+        for reason in Self.sessionCloseReasons {
+            _ = Counter(label: Self.sessionsClosed, dimensions: [("reason", reason)], factory: factory)
+        }
+        for reason in Self.uplinkCloseReasons {
+            _ = Counter(label: Self.uplinksClosed, dimensions: [("reason", reason)], factory: factory)
+        }
+        for reason in Self.telemetryRefusalReasons {
+            _ = Counter(label: Self.telemetryRefused, dimensions: [("reason", reason)], factory: factory)
+        }
     }
+
+    /// Why the gateway ends a pump session itself.
+    public static let sessionCloseReasons = ["replaced", "idle", "shutdown", "store_refused", "revoked"]
+    /// Why the gateway ends a phone uplink itself.
+    public static let uplinkCloseReasons = ["idle", "shutdown", "lockout", "revoked"]
+    /// Why the telemetry store refuses a message (`TelemetryStoreError.Code`).
+    public static let telemetryRefusalReasons = ["queueFull", "closed", "storageFailed"]
 
     func sessionStarted(resumed: Bool) {
         self.sessionsCounter.increment()

@@ -153,3 +153,28 @@ public actor LockoutStore {
         }
     }
 }
+
+extension LockoutStore {
+    /// Where each pump of the directory stands against the lockouts in force, counted:
+    /// `unlocked` (no lockout covers it), `locking` (covered, and it has not yet applied the
+    /// `lockoutStart` of every lockout that covers it), `locked` (it has). For the metrics
+    /// (`medtunnel_gateway_pumps_lockout{state}`): the directory and the lockouts are in memory;
+    /// one read of the acknowledgements per lockout in force (a handful).
+    public func pumpLockoutStates() throws(LockoutError) -> [String: Int] {
+        let active = lockouts.filter(\.isActive)
+        var acknowledged: [LockoutID: [String: Int64]] = [:]
+        for lockout in active { acknowledged[lockout.id] = try acknowledgements(of: lockout.id) }
+        var counts = ["unlocked": 0, "locking": 0, "locked": 0]
+        for pump in pumps.values {
+            let covering = active.filter { $0.scope.covers(pump) }
+            if covering.isEmpty {
+                counts["unlocked", default: 0] += 1
+            } else if covering.allSatisfy({ acknowledged[$0.id]?[pump.serial] != nil }) {
+                counts["locked", default: 0] += 1
+            } else {
+                counts["locking", default: 0] += 1
+            }
+        }
+        return counts
+    }
+}

@@ -7,6 +7,7 @@ public import GatewayTLS
 public import Hummingbird
 import HummingbirdCore
 public import Logging
+import ProductMetrics
 public import Prometheus
 import SafetyPolicy
 public import SecurityEvents
@@ -105,11 +106,14 @@ public struct OperatorAPI: Sendable {
         factory.nameAndLabelSanitizer = { name, labels in
             (String(name.map { $0 == "." ? "_" : $0 }), labels)
         }
+        factory.durationHistogramBuckets["medtunnel_gateway_change_delivery_seconds"] = ChangeMetrics.deliveryBuckets
         return factory
     }
 
     public func router() -> Router<OperatorRequestContext> {
         let router = Router(context: OperatorRequestContext.self)
+        // First: it wraps every route below, and the errors they answer.
+        router.add(middleware: AccessLogMiddleware())
         if let commands = self.commands {
             ChangeRoutes(pipeline: commands, reads: self.access.reads).register(on: router)
             TokenRoutes(pipeline: commands).register(on: router)

@@ -43,6 +43,9 @@ public final class SecurityEventRecorder: Sendable {
         var engine: RuleEngine
     }
 
+    /// Alerts raised, by rule: `medtunnel_alerts_total{rule}`.
+    public static let alertsCounter = "medtunnel.alerts.total"
+
     public let store: SecurityEventStore
     public let configuration: Configuration
     private let state: Mutex<State>
@@ -68,6 +71,11 @@ public final class SecurityEventRecorder: Sendable {
         self.clock = clock
         self.lockout = lockout
         self.dropped = Counter(label: "medtunnel.security_events.dropped", factory: configuration.metrics)
+        // Every rule's alert counter exists from the start at 0, so that /metrics lists each rule
+        // (docs/metrics.md) and a rate over it works before its first alert.
+        for rule in configuration.rules.rules {
+            _ = Counter(label: Self.alertsCounter, dimensions: [("rule", rule.name)], factory: configuration.metrics)
+        }
         self.state = Mutex(State(engine: RuleEngine(rules: configuration.rules)))
         (self.work, self.queue) = AsyncStream.makeStream(
             of: Work.self,
@@ -145,7 +153,7 @@ public final class SecurityEventRecorder: Sendable {
         do {
             let alert = try await self.store.raise(firing, lockoutID: lockoutID)
             Counter(
-                label: "medtunnel.alerts.total",
+                label: Self.alertsCounter,
                 dimensions: [("rule", firing.rule)],
                 factory: self.configuration.metrics
             )

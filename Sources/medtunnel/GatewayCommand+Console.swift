@@ -84,7 +84,7 @@ struct ConsoleOptions: ParsableArguments {
             console.bind(try RelyingParty(origin: "\(scheme)://localhost:\(port)"))
         }
         if let relyingParty = console.relyingParty {
-            print("gateway: console on \(relyingParty.origin)/console/signin")
+            announce("gateway: console on \(relyingParty.origin)/console/signin")
         }
     }
 

@@ -7,6 +7,7 @@ import AuditWitness
 import Console
 import Foundation
 import Gateway
+import LogFormat
 import Logging
 import MedTunnelPKI
 import NIOCore
@@ -125,6 +126,8 @@ struct GatewayCommand: AsyncParsableCommand {
     var uplinkIdleTimeout = "5m"
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
+    @Option(name: .customLong("log-format"), help: "text, or json: one JSON object per line (docs/logging.md).")
+    var logFormat: LogFormat = .text
     @Option(
         help: ArgumentHelp(
             "A rules file for the anomaly rules over security events (default: the built-in rules, "
@@ -186,7 +189,7 @@ struct GatewayCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = makeLogger(label: "medtunnel.gateway", level: self.logLevel)
+        let logger = self.logFormat.bootstrap(label: "medtunnel.gateway", level: self.logLevel)
         guard let listen = self.pumpListen.map({ HostPort($0) }) ?? HostPort("127.0.0.1:7443") else {
             throw ValidationError("--pump-listen '\(self.pumpListen ?? "")' is not HOST:PORT")
         }
@@ -235,12 +238,12 @@ struct GatewayCommand: AsyncParsableCommand {
 
         // One line on stdout per listener, which scripts and tests wait for.
         let channel = try await Self.listening("--pump-listen", listen) { try await server.bindPumpListener(listen) }
-        print("gateway: listening for pumps on \(listen.host):\(channel.localAddress?.port ?? listen.port)")
+        announce("gateway: listening for pumps on \(listen.host):\(channel.localAddress?.port ?? listen.port)")
         if let relayListen {
             let relay = try await Self.listening("--relay-listen", relayListen) {
                 try await server.bindRelayListener(relayListen)
             }
-            print(
+            announce(
                 "gateway: listening for relays on \(relayListen.host):\(relay.localAddress?.port ?? relayListen.port)"
             )
         }
@@ -275,7 +278,7 @@ struct GatewayCommand: AsyncParsableCommand {
             logger: logger
         ) { [console = operatorAPI.console, originGiven = self.console.origin != nil, scheme] port in
             try? ConsoleOptions.bind(console, originGiven: originGiven, scheme: scheme, port: port)
-            print("gateway: operator API on \(scheme)://\(HostPort(host: apiListen.host, port: port))")
+            announce("gateway: operator API on \(scheme)://\(HostPort(host: apiListen.host, port: port))")
             fflush(nil)
             // Every listener is bound: a `Type=notify` unit counts as started now.
             SystemdNotify.send("READY=1")
@@ -285,9 +288,15 @@ struct GatewayCommand: AsyncParsableCommand {
             interval: durations.checkpoint,
             logger: logger
         )
+        let metrics = try await self.productMetrics(
+            commands: commands,
+            factory: configuration.metrics.factory,
+            logger: logger
+        )
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             // Shut down in reverse order: the API first, then the reads it recorded, then the
             // gateway's sessions, and last the checkpoint that covers everything they wrote.
+            .init(service: metrics, failureTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: checkpoints, failureTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: server, failureTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: reads, failureTerminationBehavior: .gracefullyShutdownGroup),
@@ -303,15 +312,15 @@ struct GatewayCommand: AsyncParsableCommand {
             services.insert(.init(service: stream, failureTerminationBehavior: .gracefullyShutdownGroup), at: 0)
         }
         if let metricsListen = self.metricsListen.flatMap(HostPort.init) {
-            let metrics = operatorAPI.metricsApplication(
+            let metricsOnly = operatorAPI.metricsApplication(
                 host: metricsListen.host,
                 port: metricsListen.port,
                 logger: logger
             ) { port in
-                print("gateway: metrics on http://\(HostPort(host: metricsListen.host, port: port))/metrics")
+                announce("gateway: metrics on http://\(HostPort(host: metricsListen.host, port: port))/metrics")
                 fflush(nil)
             }
-            services.append(.init(service: metrics, failureTerminationBehavior: .gracefullyShutdownGroup))
+            services.append(.init(service: metricsOnly, failureTerminationBehavior: .gracefullyShutdownGroup))
         }
         // Last in the group, so the first told of a graceful shutdown (contrib/systemd).
         services.append(.init(service: SystemdStopping(), failureTerminationBehavior: .gracefullyShutdownGroup))
@@ -371,12 +380,14 @@ struct GatewayCommand: AsyncParsableCommand {
     }
 }
 
-func makeLogger(label: String, level: Logger.Level) -> Logger {
-    LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
-    var logger = Logger(label: label)
-    logger.logLevel = level
-    return logger
+/// A line for people and scripts on stdout (`gateway: listening …`); a JSON record under
+/// `--log-format json` (``LogFormat/announce(_:label:level:stream:)``).
+func announce(_ text: String) {
+    LogFormat.announce(text, label: "medtunnel")
 }
+
+// `--log-format xml` is refused by the parser, naming text and json.
+extension LogFormat: ExpressibleByArgument {}
 
 // `--log-level verbose` is refused by the parser, naming the levels, instead of falling back.
 extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Gateway
 import GatewayTLS
+import LogFormat
 import Logging
 import MedTunnelIdentity
 import MedTunnelPKI
@@ -52,6 +53,8 @@ struct RelayCommand: AsyncParsableCommand {
     var serverName: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
+    @Option(name: .customLong("log-format"), help: "text, or json: one JSON object per line (docs/logging.md).")
+    var logFormat: LogFormat = .text
     @Option(
         help: ArgumentHelp(
             "Demos and tests only: tamper with the pump links as a hostile phone would.",
@@ -97,7 +100,7 @@ struct RelayCommand: AsyncParsableCommand {
         ) {
             return
         }
-        let logger = makeLogger(label: "medtunnel.relay", level: self.logLevel)
+        let logger = self.logFormat.bootstrap(label: "medtunnel.relay", level: self.logLevel)
         guard let gateway = HostPort(self.gateway ?? "") else {
             throw ValidationError("--gateway '\(self.gateway ?? "")' is not HOST:PORT")
         }
@@ -127,7 +130,9 @@ struct RelayCommand: AsyncParsableCommand {
             }
             let hostile = HostileRelay(spec: spec, seed: self.hostileSeed, eventLoop: eventLoop, logger: logger)
             configuration.interposer = { link, openStream in try hostile.install(on: link, openStream: openStream) }
-            print("relay: HOSTILE (\(text), seed \(self.hostileSeed)): it will tamper with the pump links it carries")
+            announce(
+                "relay: HOSTILE (\(text), seed \(self.hostileSeed)): it will tamper with the pump links it carries"
+            )
         }
         let relay = PhoneRelay(configuration: configuration, eventLoop: eventLoop, logger: logger)
         let uplink: any Channel
@@ -137,7 +142,7 @@ struct RelayCommand: AsyncParsableCommand {
             throw RelayCommandFailure("the gateway at \(gateway) did not accept phone \(self.phoneID): \(error)")
         }
         let listening = try await relay.listen(TCPPumpLinkListener(host: listen.host, port: listen.port))
-        print("relay: listening for pumps on \(listening.address)")
+        announce("relay: listening for pumps on \(listening.address)")
         fflush(nil)
         // Runs until the process is stopped: a lost uplink is reconnected with backoff.
         await relay.keepUplink(after: uplink)

@@ -2,6 +2,8 @@ import ArgumentParser
 import AuditLog
 import AuditWitness
 import Foundation
+import LogFormat
+import Logging
 
 /// `medtunnel witness`: a witness of the gateway's audit log that runs as its own process, with
 /// its own key and state, so the log no longer vouches only for itself (docs/witness.md).
@@ -72,11 +74,15 @@ struct WitnessCommand: AsyncParsableCommand {
 
         @OptionGroup var configFile: ConfigFileOption
 
+        @Option(name: .customLong("log-format"), help: "text, or json: one JSON object per line (docs/logging.md).")
+        var logFormat: LogFormat = .text
+
         func validate() throws {
             _ = try durationOption("--interval", self.interval)
         }
 
         func run() async throws {
+            _ = self.logFormat.bootstrap(label: "medtunnel.witness", level: .info)
             let interval = try durationOption("--interval", self.interval)
             let witness = try reportingWitnessErrors { try self.makeWitness() }
             while true {
@@ -84,20 +90,31 @@ struct WitnessCommand: AsyncParsableCommand {
                 let outcome = await witness.poll(now: now)
                 switch outcome {
                 case .cosigned(let checkpoint, _):
-                    Console.out("witness: cosigned \(checkpoint.origin) size \(checkpoint.size) at \(now)")
+                    Self.line("witness: cosigned \(checkpoint.origin) size \(checkpoint.size) at \(now)", .info)
                     if self.once { return }
                 case .halted(let error):
-                    Console.err("ALERT witness: \(error.reason); the refusal is recorded in \(self.state)")
+                    Self.line("ALERT witness: \(error.reason); the refusal is recorded in \(self.state)", .critical)
                     throw ExitCode(2)
                 case .refused(let error) where error.code == .halted:
-                    Console.err("ALERT witness: \(error.reason)")
+                    Self.line("ALERT witness: \(error.reason)", .critical)
                     throw ExitCode(2)
                 case .refused(let error):
-                    Console.err("witness: nothing cosigned: \(error.reason) [\(error.code)]")
+                    Self.line("witness: nothing cosigned: \(error.reason) [\(error.code)]", .warning)
                     if self.once { throw ExitCode(1) }
                 }
                 try await Task.sleep(for: interval)
             }
+        }
+
+        /// One line of the witness's story: a cosignature on stdout, refusals and alerts on stderr;
+        /// each a JSON record under `--log-format json`.
+        static func line(_ text: String, _ level: Logger.Level) {
+            LogFormat.announce(
+                text,
+                label: "medtunnel.witness",
+                level: level,
+                stream: level == .info ? .standardOutput : .standardError
+            )
         }
 
         private func makeWitness() throws -> LogWitness {
@@ -136,7 +153,12 @@ func reportingWitnessErrors<T>(_ body: () throws -> T) throws -> T {
     do {
         return try body()
     } catch let error as WitnessError {
-        Console.err("witness: \(error.reason) [\(error.code)]")
+        LogFormat.announce(
+            "witness: \(error.reason) [\(error.code)]",
+            label: "medtunnel.witness",
+            level: .error,
+            stream: .standardError
+        )
         throw ExitCode(1)
     }
 }
