@@ -117,6 +117,7 @@ extension ConfigurableCommand {
             ConfigOption("idle-timeout", .duration(bare: .refused, allowsZero: false), default: "2m"),
             ConfigOption("uplink-idle-timeout", .duration(bare: .refused, allowsZero: true), default: "5m"),
             ConfigOption("log-level", .choice(Self.levels), default: "info"),
+            ConfigOption("log-format", .choice(["text", "json"]), default: "text"),
             ConfigOption("rules", .text),
             ConfigOption("alert-webhook", .text),
             ConfigOption("witness-key", .texts),
@@ -144,6 +145,7 @@ extension ConfigurableCommand {
             ConfigOption("listen", .text, default: "127.0.0.1:7444"),
             ConfigOption("server-name", .text),
             ConfigOption("log-level", .choice(Self.levels), default: "info"),
+            ConfigOption("log-format", .choice(["text", "json"]), default: "text"),
             ConfigOption("hostile", .text),
             ConfigOption("hostile-seed", .integer, default: "1"),
         ]
@@ -162,6 +164,7 @@ extension ConfigurableCommand {
             ConfigOption("origin", .text),
             ConfigOption("token", .text, exposure: .secretValue),
             ConfigOption("once", .flag, default: "false"),
+            ConfigOption("log-format", .choice(["text", "json"]), default: "text"),
         ]
     )
 }
