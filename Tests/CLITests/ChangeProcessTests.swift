@@ -92,34 +92,12 @@ struct ChangeProcessTests {
         let tokens = setup.tokens
         let (gateway, api) = try setup.startGateway(name: "gateway")
         defer { gateway.stop() }
-        let relays = try gateway.waitForLine(containing: "listening for relays")
-        let pki = setup.pki
-        let tmp = setup.tmp
         let state = setup.state
-        let relay = try BackgroundProcess(
-            ProcessHarness.medtunnel,
-            [
-                "relay", "--state-dir", tmp.sub("phone"), "--enroll-with", pki, "--phone-id", "PHONE-1", "--gateway",
-                "127.0.0.1:\(relays.split(separator: ":").last ?? "")", "--listen", "127.0.0.1:0",
-            ],
-            in: tmp.url,
-            name: "relay"
-        )
-        defer { relay.stop() }
-        let relayAddress = String(
-            try relay.waitForLine(containing: "relay: listening for pumps on").split(separator: " ").last ?? ""
-        )
-
-        // The pump connects through the relay and stays (a message every 50 ms for up to 60 s),
-        // showing its pairing code; alice pairs it, then the clinician sets the prescription with
-        // the pump's model and current settings.
-        let pumpState = tmp.sub("pump-state")
-        let pump = try setup.pumpSim(connect: relayAddress, stateDirectory: pumpState, name: "pump")
-        defer { pump.stop() }
-        _ = try pump.waitForLine(containing: "last applied sequence 0")
-        try await setup.pair(api, pumpState: pumpState)
-        try await setup.setTherapy(api)
-        try await api.waitForTelemetry(token: setup.tokens["drsmith"]!)
+        let (relay, pump) = try await setup.connectPairedPump(gateway, api: api)
+        defer {
+            pump.stop()
+            relay.stop()
+        }
 
         // 1. A bolus within limits: accepted, delivered, applied, acknowledged.
         let (created, bolus) = try await api.submit(
@@ -184,7 +162,7 @@ struct ChangeProcessTests {
         {
             #expect(show.stdout.contains("\"\(kind)\""), "\(kind)")
         }
-        #expect(try setup.pumpStateLine(pumpState).contains("last applied sequence 2, high-water 2"))
+        #expect(try setup.pumpStateLine(setup.tmp.sub("pump-state")).contains("last applied sequence 2, high-water 2"))
     }
 
     @Test(
@@ -382,6 +360,35 @@ struct ChangeProcessTests {
             )
             let line = try gateway.waitForLine(containing: "operator API on ")
             return (gateway, API(base: try #require(URL(string: String(line.split(separator: " ").last ?? "")))))
+        }
+
+        /// The start of every story: PHONE-1's relay to `gateway`'s relay listener and PUMP-0001
+        /// through it (staying connected, showing its pairing code), paired to alice's patient,
+        /// with drsmith's prescription and its first telemetry in. Stop both when done.
+        func connectPairedPump(
+            _ gateway: BackgroundProcess,
+            api: API
+        ) async throws -> (relay: BackgroundProcess, pump: BackgroundProcess) {
+            let relays = try gateway.waitForLine(containing: "listening for relays")
+            let relay = try BackgroundProcess(
+                ProcessHarness.medtunnel,
+                [
+                    "relay", "--state-dir", tmp.sub("phone"), "--enroll-with", pki, "--phone-id", "PHONE-1",
+                    "--gateway", "127.0.0.1:\(relays.split(separator: ":").last ?? "")", "--listen", "127.0.0.1:0",
+                ],
+                in: tmp.url,
+                name: "relay"
+            )
+            let relayAddress = String(
+                try relay.waitForLine(containing: "relay: listening for pumps on").split(separator: " ").last ?? ""
+            )
+            let pumpState = tmp.sub("pump-state")
+            let pump = try self.pumpSim(connect: relayAddress, stateDirectory: pumpState, name: "pump")
+            _ = try pump.waitForLine(containing: "last applied sequence 0", timeout: 60)
+            try await self.pair(api, pumpState: pumpState)
+            try await self.setTherapy(api)
+            try await api.waitForTelemetry(token: tokens["drsmith"]!)
+            return (relay, pump)
         }
 
         /// alice pairs PUMP-0001 with the code its pump-sim shows (written to

@@ -50,27 +50,11 @@ struct ConsoleBrowserTests {
 
         // A pump through a relay, paired to alice's patient, with a prescription and telemetry;
         // drsmith asks for a change the policy holds for a second clinician.
-        let relays = try gateway.waitForLine(containing: "listening for relays")
-        let relay = try BackgroundProcess(
-            ProcessHarness.medtunnel,
-            [
-                "relay", "--state-dir", setup.tmp.sub("phone"), "--enroll-with", setup.pki, "--phone-id", "PHONE-1",
-                "--gateway", "127.0.0.1:\(relays.split(separator: ":").last ?? "")", "--listen", "127.0.0.1:0",
-            ],
-            in: setup.tmp.url,
-            name: "relay"
-        )
-        defer { relay.stop() }
-        let relayAddress = String(
-            try relay.waitForLine(containing: "relay: listening for pumps on").split(separator: " ").last ?? ""
-        )
-        let pumpState = setup.tmp.sub("pump-state")
-        let pump = try setup.pumpSim(connect: relayAddress, stateDirectory: pumpState, name: "pump")
-        defer { pump.stop() }
-        _ = try pump.waitForLine(containing: "last applied sequence 0", timeout: 60)
-        try await setup.pair(api, pumpState: pumpState)
-        try await setup.setTherapy(api)
-        try await api.waitForTelemetry(token: setup.tokens["drsmith"]!)
+        let (relay, pump) = try await setup.connectPairedPump(gateway, api: api)
+        defer {
+            pump.stop()
+            relay.stop()
+        }
         let (heldStatus, held) = try await api.submit(
             "{\"kind\": \"set_suspend_threshold\", \"mgdL\": 85}",
             token: setup.tokens["drsmith"]!
