@@ -17,8 +17,10 @@ STORY.json: {"origin", "invites": {user: url}, "change": id, "stepUpWindowSecond
 "screenshots": dir}. Prints one line per step and saves a screenshot of each page; exits 0 when
 every step did what a person would expect, 1 at the first that did not.
 """
+import base64
 import json
 import os
+import re
 import sys
 import time
 
@@ -197,6 +199,29 @@ with sync_playwright() as p:
         page.text_content(verdict),
     )
     shot(page, "audit")
+
+    # The same check refuses a tampered answer: one byte of the entry changed on its way to
+    # the browser (as a lying gateway or proxy would) must not verify.
+    def tamper(route):
+        response = route.fetch()
+        body = response.json()
+        entry = bytearray(base64.b64decode(body["entryBytes"]))
+        entry[-1] ^= 0x01
+        body["entryBytes"] = base64.b64encode(bytes(entry)).decode()
+        route.fulfill(response=response, json=body)
+
+    page.route(re.compile(r".*/console/api/audit/\d+$"), tamper)
+    rows[0].query_selector("button.verify").click()
+    wait_until(
+        lambda: any(c in (page.get_attribute(verdict, "class") or "").split() for c in ("ok", "bad")),
+        "the verdict of the tampered entry " + index,
+    )
+    step(
+        "a tampered entry is refused in the browser",
+        "bad" in page.get_attribute(verdict, "class") and "root" in page.text_content(verdict),
+        page.text_content(verdict),
+    )
+    page.unroute(re.compile(r".*/console/api/audit/\d+$"))
     page.goto(origin + "/console/audit/checkpoints")
     wait_until(lambda: len(page.get_attribute("#checkpoint-verdict", "class") or "") > 0, "the checkpoint verdict")
     step(

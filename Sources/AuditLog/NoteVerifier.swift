@@ -93,7 +93,8 @@ public struct NoteVerifier: Hashable, Sendable {
     }
 }
 
-func hex(_ bytes: [UInt8]) -> String {
+/// Lower-case hex, as key IDs and hashes are shown everywhere the log is read.
+public func hex(_ bytes: [UInt8]) -> String {
     let digits = Array("0123456789abcdef".utf8)
     var out: [UInt8] = []
     out.reserveCapacity(bytes.count * 2)

@@ -106,7 +106,7 @@ extension ConsoleRoutes {
             "query": echoed,
             "size": size,
             "kinds": AuditKinds.allNames,
-            "keyID": Self.hexText(source.log.signer.verifier.keyID),
+            "keyID": hex(source.log.signer.verifier.keyID),
             "verifierJSON": self.verifierJSON(source.log.signer.verifier),
             "entries": page.entries.map { entry in
                 [
@@ -155,7 +155,7 @@ extension ConsoleRoutes {
             previous = checkpoint
             let witnesses = cosignatures.filter { $0.size == checkpoint.size }.map(\.witness)
             rows.append([
-                "size": checkpoint.size, "root": Self.hexText(checkpoint.rootHash).prefix(24) + "…",
+                "size": checkpoint.size, "root": hex(checkpoint.rootHash).prefix(24) + "…",
                 "consistent": consistent, "consistency": consistency,
                 "cosigners": witnesses.isEmpty ? "—" : witnesses.joined(separator: ", "),
             ])
@@ -170,7 +170,7 @@ extension ConsoleRoutes {
     /// escaped so the text can never close the element.
     func verifierJSON(_ verifier: NoteVerifier) -> String {
         let object: [String: String] = [
-            "name": verifier.name, "keyID": Self.hexText(verifier.keyID),
+            "name": verifier.name, "keyID": hex(verifier.keyID),
             "spki": Data(verifier.publicKey.derRepresentation).base64EncodedString(),
         ]
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
@@ -186,9 +186,5 @@ extension ConsoleRoutes {
             )
         }
         return value
-    }
-
-    static func hexText(_ bytes: [UInt8]) -> String {
-        bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
     }
 }
