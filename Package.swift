@@ -399,7 +399,7 @@ let package = Package(
         .target(
             name: "Console",
             dependencies: [
-                "OperatorAPI", "ConsoleAuth", "Passkeys", "CommandPipeline", "ChangeRoutes", "ChangeRequests",
+                "OperatorAPI", "ConsoleAuth", "CommandPipeline", "ChangeRoutes", "ChangeRequests",
                 "Gateway",
                 "TelemetryStore", "AccessTokens", "AuditLog", "AuditTrail", "SecurityEvents", "Lockouts",
                 "TherapyModel",

@@ -1,7 +1,6 @@
 public import ConsoleAuth
 import HTTPTypes
 public import Hummingbird
-import Passkeys
 
 /// The console's pages signed in by passkey: ``ConsoleAuth``'s sessions (the `mt_session`
 /// cookie), its CSRF token and Origin check, and its five-minute step-up.
@@ -23,8 +22,7 @@ public struct PasskeySignIn: ConsoleSignIn {
     public func checkPost(_ request: Request, viewer: ConsoleViewer, formToken: String?) async throws {
         try self.auth.checkOrigin(request)
         let sent = formToken ?? request.headers[HTTPField.Name(ConsoleAuth.csrfHeader)!]
-        guard let sent, !sent.isEmpty else { throw ConsoleAuthError.csrfMissing() }
-        guard ConstantTime.equal(sent, viewer.csrfToken) else { throw ConsoleAuthError.csrfMismatch() }
+        try ConsoleAuth.checkCSRF(sent, expected: viewer.csrfToken)
     }
 
     public func requireStepUp(_ request: Request, viewer: ConsoleViewer) async throws {

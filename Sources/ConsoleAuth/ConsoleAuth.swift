@@ -140,9 +140,14 @@ public struct ConsoleAuth: Sendable {
         if sent == nil, request.headers[.contentType]?.hasPrefix("application/x-www-form-urlencoded") == true {
             sent = try await formField(Self.csrfFormField, of: &request)
         }
-        guard let sent, !sent.isEmpty else { throw ConsoleAuthError.csrfMissing() }
-        guard ConstantTime.equal(sent, session.csrfToken) else { throw ConsoleAuthError.csrfMismatch() }
+        try Self.checkCSRF(sent, expected: session.csrfToken)
         return session
+    }
+
+    /// `csrf_missing` or `csrf_mismatch` unless `sent` is the session's token (constant time).
+    public static func checkCSRF(_ sent: String?, expected: String) throws(ConsoleAuthError) {
+        guard let sent, !sent.isEmpty else { throw ConsoleAuthError.csrfMissing() }
+        guard ConstantTime.equal(sent, expected) else { throw ConsoleAuthError.csrfMismatch() }
     }
 
     /// `step_up_required` unless the session's passkey was used in the last 5 minutes. Call it
