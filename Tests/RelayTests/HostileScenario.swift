@@ -40,7 +40,10 @@ struct HostileScenario {
         do {
             try await scenario.withBystanders(bystanders) { try await body(scenario) }
         } catch {
-            Issue.record("\(error)")
+            // What the gateway and the hostile relay saw, to tell who ended a session early.
+            Issue.record(
+                "\(error); events: \(scenario.registry.events); pumps: \(scenario.registry.pumps); hostile: \(scenario.hostile.counters.snapshot); relay: \(scenario.relay.counters.snapshot)"
+            )
         }
         try? await listening.channel.close()
         try? await uplink.close()
