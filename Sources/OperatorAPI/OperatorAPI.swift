@@ -320,6 +320,8 @@ public struct OperatorAPI: Sendable {
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router(context: OperatorRequestContext.self)
+        // Scrapes are requests like any other: in the access log, with no user.
+        router.add(middleware: AccessLogMiddleware())
         router.add(middleware: JSONErrorMiddleware())
         router.get("/metrics") { _, _ in self.metricsResponse() }
         return Application(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LogFormat
 import MedTunnelConfig
 
 @main
@@ -44,6 +45,30 @@ struct MedTunnel: AsyncParsableCommand {
             for problem in error.problems { Console.err("Error: \(problem)") }
             Foundation.exit(2)
         }
-        await Self.main(arguments)
+        do {
+            var command = try Self.parseAsRoot(arguments)
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            Self.exitReporting(error)
+        }
+    }
+
+    /// ArgumentParser's own exit (usage, help, `Error: …`), except that a command which already
+    /// chose `--log-format json` reports a failure as one JSON record on stderr, like its other
+    /// lines, so a collector parsing the stream line by line also gets why it stopped.
+    static func exitReporting(_ error: any Error) -> Never {
+        let code = Self.exitCode(for: error)
+        guard LogFormat.current == .json, code != .success else { Self.exit(withError: error) }
+        LogFormat.announce(
+            "Error: \(Self.message(for: error))",
+            label: "medtunnel",
+            level: .critical,
+            stream: .standardError
+        )
+        Foundation.exit(code.rawValue)
     }
 }

@@ -367,6 +367,31 @@ struct GatewayStartRefusalTests {
         #expect(!busy.stderr.contains("bind(descriptor"))
     }
 
+    @Test("under --log-format json a refusal to start is one JSON record on stderr, level critical, with the same text")
+    func jsonRefusal() throws {
+        let tmp = try TemporaryDirectory()
+        let pki = tmp.sub("pki")
+        #expect(try ProcessHarness.medtunnel(["pki", "init", "--dir", pki]).status == 0)
+        let refused = try ProcessHarness.medtunnel([
+            "gateway", "--pump-listen", "127.0.0.1:0", "--pki", pki + "/gateway", "--state-dir", "/proc/nope/state",
+            "--log-format", "json",
+        ])
+        #expect(refused.status == 1)
+        let lines = refused.stderr.split(separator: "\n")
+        let line = try #require(lines.last, "nothing on stderr")
+        #expect(lines.count == 1, "\(refused.stderr)")
+        let record = try #require(
+            try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+            "not a JSON record: \(line)"
+        )
+        #expect(record["level"] as? String == "critical", "\(record)")
+        let message = try #require(record["message"] as? String)
+        #expect(
+            message.hasPrefix("Error: --state-dir /proc/nope/state cannot be created: /proc/nope: No such file"),
+            "\(message)"
+        )
+    }
+
     @Test("`user add` into a directory with no gateway state says it creates a new one")
     func newStateDirectory() throws {
         let tmp = try TemporaryDirectory()

@@ -22,6 +22,7 @@ struct ObservabilityProcessTests {
         var stderr = ""
         var tokens: [String] = []
         var requestIDHeader: String?
+        var scrapeRequestID: String?
     }
 
     /// The message of the first JSON line of `process`'s stdout whose message contains `marker`.
@@ -44,6 +45,7 @@ struct ObservabilityProcessTests {
             [
                 "gateway", "--pki", setup.pki + "/gateway", "--state-dir", setup.state, "--pump-listen",
                 "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--log-format", "json", "--checkpoint-interval", "1s",
+                "--metrics-listen", "127.0.0.1:0",
             ],
             in: setup.tmp.url,
             name: "gateway"
@@ -51,6 +53,7 @@ struct ObservabilityProcessTests {
         defer { gateway.stop() }
         let pumpPort = String(try Self.announced(gateway, "listening for pumps").split(separator: ":").last ?? "")
         let apiText = String(try Self.announced(gateway, "operator API on ").split(separator: " ").last ?? "")
+        let scrapeText = String(try Self.announced(gateway, "metrics on ").split(separator: " ").last ?? "")
         let api = ChangeProcessTests.API(base: try #require(URL(string: apiText)))
         let pumpState = setup.tmp.sub("pump-state")
         let pump = try setup.pumpSim(connect: "127.0.0.1:\(pumpPort)", stateDirectory: pumpState, name: "pump")
@@ -112,6 +115,10 @@ struct ObservabilityProcessTests {
             }
             try await Task.sleep(for: .milliseconds(200))
         }
+        // One scrape on the tokenless metrics listener, for its access record.
+        let (_, scraped) = try await URLSession.shared.data(from: try #require(URL(string: scrapeText)))
+        #expect((scraped as? HTTPURLResponse)?.statusCode == 200)
+        run.scrapeRequestID = (scraped as? HTTPURLResponse)?.value(forHTTPHeaderField: "X-Request-Id")
         gateway.process.terminate()
         gateway.process.waitUntilExit()
         #expect(gateway.process.terminationStatus == 0, "\(gateway.stderr)")
@@ -149,6 +156,14 @@ struct ObservabilityProcessTests {
             "\(access)"
         )
         #expect(access.contains { $0["route"] as? String == "/v1/pumps/{serial}/changes" }, "\(access)")
+        // The metrics listener's scrape: logged, and with no user (it takes no token).
+        #expect(
+            access.contains {
+                $0["route"] as? String == "/metrics" && $0["status"] as? String == "200" && $0["user"] == nil
+                    && $0["request_id"] as? String == run.scrapeRequestID
+            },
+            "\(access)"
+        )
         #expect(access.contains { $0["status"] as? String == "422" && $0["user"] as? String == "alice" }, "\(access)")
         #expect(!access.contains { ($0["route"] as? String)?.contains("PUMP-0001") == true }, "\(access)")
         let requestID = try #require(run.requestIDHeader)
