@@ -135,36 +135,60 @@ public actor AuditLog {
         if let failure = self.failure {
             return .failure(AuditLogError(.logUnavailable, "audit log stopped after: \(failure.reason)"))
         }
-        for attempt in 0..<3 {
-            let (batch, frontier, receipts) = self.prepare(events)
+        let configuration = self.configuration
+        let signer = self.signer
+        do {
+            var prepared = try Self.prepare(
+                events,
+                frontier: self.frontier,
+                checkpointedSize: self.checkpointedSize,
+                configuration: configuration,
+                signer: signer
+            )
             do {
-                let signed = try batch.checkpoint.map { _ in try self.signer.sign(self.checkpoint(of: frontier)) }
-                try await self.store.append(
-                    AuditBatch(
-                        firstIndex: batch.firstIndex,
-                        entries: batch.entries,
-                        nodes: batch.nodes,
-                        checkpoint: signed.map { StoredCheckpoint(size: $0.checkpoint.size, note: $0.note) }
+                try await self.store.append(prepared.batch)
+            } catch let error as AuditLogError where error.code == .concurrentWriter {
+                // Another process (a command beside the gateway, or the gateway beside it)
+                // appended since this writer's last commit: build the batch again at the store's
+                // tip, under its write lock, where no one can come between.
+                prepared = try await self.store.appendAtTip { tip in
+                    let again = try Self.prepare(
+                        events,
+                        frontier: try MerkleFrontier(size: tip.size, hashes: tip.rightEdge),
+                        checkpointedSize: min(tip.size, tip.checkpointedSize),
+                        configuration: configuration,
+                        signer: signer
                     )
-                )
-                self.frontier = frontier
-                self.commitCount += 1
-                if signed != nil { self.checkpointedSize = frontier.size }
-                return .success(receipts)
-            } catch let error as AuditLogError where error.code == .concurrentWriter && attempt < 2 {
-                // Another process appended: reload the right edge from the store and retry.
-                if let reloadError = await self.reload() { return self.stop(reloadError) }
-            } catch let error as AuditLogError {
-                return self.stop(error)
-            } catch {
-                return self.stop(AuditLogError(.storageFailure, "append: \(error)"))
+                    return (again.batch, again)
+                }
             }
+            self.frontier = prepared.frontier
+            self.commitCount += 1
+            if prepared.batch.checkpoint != nil { self.checkpointedSize = prepared.frontier.size }
+            return .success(prepared.receipts)
+        } catch let error as AuditLogError {
+            return self.stop(error)
+        } catch {
+            return self.stop(AuditLogError(.storageFailure, "append: \(error)"))
         }
-        return self.stop(AuditLogError(.concurrentWriter, "append: the store kept changing under this writer"))
     }
 
-    private func prepare(_ events: [AuditEvent]) -> (AuditBatch, MerkleFrontier, [Receipt]) {
-        var frontier = self.frontier
+    /// A commit's batch, built on `frontier`: the entries, the tree nodes they complete, and a
+    /// signed checkpoint when one is due; with the frontier and receipts it leaves.
+    struct Prepared: Sendable {
+        let batch: AuditBatch
+        let frontier: MerkleFrontier
+        let receipts: [Receipt]
+    }
+
+    private static func prepare(
+        _ events: [AuditEvent],
+        frontier start: MerkleFrontier,
+        checkpointedSize: UInt64,
+        configuration: Configuration,
+        signer: CheckpointSigner
+    ) throws -> Prepared {
+        var frontier = start
         var entries: [StoredEntry] = []
         var nodes: [StoredNode] = []
         var receipts: [Receipt] = []
@@ -177,33 +201,21 @@ public actor AuditLog {
             frontier.append(leafHash: leaf) { id, hash in nodes.append(StoredNode(key: id.storageKey, hash: hash)) }
         }
         // Written as a sum: after a reload the latest checkpoint may be past the size read.
-        let due = frontier.size >= self.checkpointedSize + self.configuration.checkpointInterval
-        let marker = due ? StoredCheckpoint(size: frontier.size, note: "") : nil
-        return (
-            AuditBatch(firstIndex: self.frontier.size, entries: entries, nodes: nodes, checkpoint: marker), frontier,
-            receipts
+        let due = frontier.size >= checkpointedSize + configuration.checkpointInterval
+        let signed =
+            try due
+            ? signer.sign(Checkpoint(origin: configuration.origin, size: frontier.size, rootHash: frontier.root))
+            : nil
+        return Prepared(
+            batch: AuditBatch(
+                firstIndex: start.size,
+                entries: entries,
+                nodes: nodes,
+                checkpoint: signed.map { StoredCheckpoint(size: $0.checkpoint.size, note: $0.note) }
+            ),
+            frontier: frontier,
+            receipts: receipts
         )
-    }
-
-    private func checkpoint(of frontier: MerkleFrontier) -> Checkpoint {
-        Checkpoint(origin: self.configuration.origin, size: frontier.size, rootHash: frontier.root)
-    }
-
-    private func reload() async -> AuditLogError? {
-        do {
-            let size = try await self.store.size()
-            self.frontier = try MerkleFrontier(
-                size: size,
-                hashes: try await self.store.hashes(of: MerkleNodeID.decompose(0..<size))
-            )
-            // Read apart from the size: another process may have appended and signed in between.
-            self.checkpointedSize = min(size, try await self.store.latestCheckpoint()?.size ?? 0)
-            return nil
-        } catch let error as AuditLogError {
-            return error
-        } catch {
-            return AuditLogError(.storageFailure, "reload: \(error)")
-        }
     }
 
     private func stop(_ error: AuditLogError) -> Result<[Receipt], AuditLogError> {

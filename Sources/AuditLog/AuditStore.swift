@@ -12,6 +12,14 @@ public protocol AuditStore: Sendable {
     /// `batch.firstIndex` and `.storageFailure` if the write fails; nothing of a failed batch is kept.
     func append(_ batch: AuditBatch) async throws
 
+    /// Writes the batch `build` makes for the store's tip as read under the store's write lock,
+    /// in one transaction, so that no other writer (another process on the same database) can
+    /// append between the read and the write; returns what `build` returns beside the batch.
+    /// Durable as `append`. The log's path after `append` lost a race with another writer.
+    func appendAtTip<Result: Sendable>(
+        _ build: @Sendable (AuditTip) throws -> (AuditBatch, Result)
+    ) async throws -> Result
+
     /// Stores a signed checkpoint of an existing size (durably, as `append`).
     func storeCheckpoint(size: UInt64, note: String) async throws
 
@@ -80,5 +88,39 @@ public struct AuditBatch: Sendable {
         self.entries = entries
         self.nodes = nodes
         self.checkpoint = checkpoint
+    }
+}
+
+/// What a writer needs of the store's current state to append at its end.
+public struct AuditTip: Sendable {
+    /// The number of entries stored.
+    public let size: UInt64
+    /// The hashes of `MerkleNodeID.decompose(0..<size)`: the tree's right edge.
+    public let rightEdge: [[UInt8]]
+    /// The size of the latest stored checkpoint (0 when none).
+    public let checkpointedSize: UInt64
+
+    public init(size: UInt64, rightEdge: [[UInt8]], checkpointedSize: UInt64) {
+        self.size = size
+        self.rightEdge = rightEdge
+        self.checkpointedSize = checkpointedSize
+    }
+}
+
+extension AuditStore {
+    /// For a store with a single writer (tests, tools): the tip read, then `append`, without a
+    /// lock held between them; a concurrent writer makes it throw `.concurrentWriter`.
+    public func appendAtTip<Result: Sendable>(
+        _ build: @Sendable (AuditTip) throws -> (AuditBatch, Result)
+    ) async throws -> Result {
+        let size = try await self.size()
+        let tip = AuditTip(
+            size: size,
+            rightEdge: try await self.hashes(of: MerkleNodeID.decompose(0..<size)),
+            checkpointedSize: try await self.latestCheckpoint()?.size ?? 0
+        )
+        let (batch, result) = try build(tip)
+        try await self.append(batch)
+        return result
     }
 }

@@ -85,25 +85,57 @@ public actor SQLiteAuditStore: AuditStore {
                         "\(self.path): holds \(stored) entries, this writer expected \(batch.firstIndex)"
                     )
                 }
-                let insertEntry = try self.connection.prepare(
-                    "INSERT INTO entry(idx, body, leaf_hash) VALUES (?, ?, ?)"
-                )
-                for entry in batch.entries {
-                    try insertEntry.bind(Int64(entry.index), at: 1)
-                    try insertEntry.bind(entry.body, at: 2)
-                    try insertEntry.bind(entry.leafHash, at: 3)
-                    try insertEntry.run()
-                }
-                let insertNode = try self.connection.prepare("INSERT INTO tree_node(id, hash) VALUES (?, ?)")
-                for node in batch.nodes {
-                    try insertNode.bind(node.key, at: 1)
-                    try insertNode.bind(node.hash, at: 2)
-                    try insertNode.run()
-                }
-                if let checkpoint = batch.checkpoint {
-                    try self.insertCheckpoint(checkpoint)
-                }
+                try self.insert(batch)
             }
+        }
+    }
+
+    /// The tip is read inside the write transaction (BEGIN IMMEDIATE holds SQLite's write lock
+    /// from its start), so the batch lands exactly where it was built for.
+    public func appendAtTip<Result: Sendable>(
+        _ build: @Sendable (AuditTip) throws -> (AuditBatch, Result)
+    ) throws -> Result {
+        try self.storage("append at the tip") {
+            try self.connection.writeTransaction {
+                let size = try self.currentSize()
+                let tip = AuditTip(
+                    size: size,
+                    rightEdge: try self.readHashes(of: MerkleNodeID.decompose(0..<size)),
+                    checkpointedSize: try self.readCheckpointsInTransaction(
+                        "SELECT size, note FROM checkpoint ORDER BY size DESC LIMIT 1"
+                    ).first?.size ?? 0
+                )
+                let (batch, result) = try build(tip)
+                guard batch.firstIndex == size else {
+                    throw AuditLogError(
+                        .concurrentWriter,
+                        "\(self.path): a batch built for \(size) starts at \(batch.firstIndex)"
+                    )
+                }
+                try self.insert(batch)
+                return result
+            }
+        }
+    }
+
+    private func insert(_ batch: AuditBatch) throws {
+        let insertEntry = try self.connection.prepare(
+            "INSERT INTO entry(idx, body, leaf_hash) VALUES (?, ?, ?)"
+        )
+        for entry in batch.entries {
+            try insertEntry.bind(Int64(entry.index), at: 1)
+            try insertEntry.bind(entry.body, at: 2)
+            try insertEntry.bind(entry.leafHash, at: 3)
+            try insertEntry.run()
+        }
+        let insertNode = try self.connection.prepare("INSERT INTO tree_node(id, hash) VALUES (?, ?)")
+        for node in batch.nodes {
+            try insertNode.bind(node.key, at: 1)
+            try insertNode.bind(node.hash, at: 2)
+            try insertNode.run()
+        }
+        if let checkpoint = batch.checkpoint {
+            try self.insertCheckpoint(checkpoint)
         }
     }
 
@@ -117,19 +149,22 @@ public actor SQLiteAuditStore: AuditStore {
 
     public func hashes(of nodes: [MerkleNodeID]) throws -> [[UInt8]] {
         try self.storage("read tree hashes") {
-            try self.connection.readTransaction {
-                let leaf = try self.connection.prepare("SELECT leaf_hash FROM entry WHERE idx = ?")
-                let node = try self.connection.prepare("SELECT hash FROM tree_node WHERE id = ?")
-                return try nodes.map { id in
-                    let statement = id.level == 0 ? leaf : node
-                    defer { statement.reset() }
-                    try statement.bind(id.level == 0 ? Int64(id.index) : id.storageKey, at: 1)
-                    guard try statement.step() else {
-                        throw AuditLogError(.nodeMismatch, "\(self.path): \(id) is missing from the store")
-                    }
-                    return statement.blob(0)
-                }
+            try self.connection.readTransaction { try self.readHashes(of: nodes) }
+        }
+    }
+
+    /// Inside a transaction the caller holds.
+    private func readHashes(of nodes: [MerkleNodeID]) throws -> [[UInt8]] {
+        let leaf = try self.connection.prepare("SELECT leaf_hash FROM entry WHERE idx = ?")
+        let node = try self.connection.prepare("SELECT hash FROM tree_node WHERE id = ?")
+        return try nodes.map { id in
+            let statement = id.level == 0 ? leaf : node
+            defer { statement.reset() }
+            try statement.bind(id.level == 0 ? Int64(id.index) : id.storageKey, at: 1)
+            guard try statement.step() else {
+                throw AuditLogError(.nodeMismatch, "\(self.path): \(id) is missing from the store")
             }
+            return statement.blob(0)
         }
     }
 
@@ -189,14 +224,16 @@ public actor SQLiteAuditStore: AuditStore {
     }
 
     private func readCheckpoints(_ sql: String) throws -> [StoredCheckpoint] {
-        try self.storage("read checkpoints") {
-            let statement = try self.connection.prepare(sql)
-            var rows: [StoredCheckpoint] = []
-            while try statement.step() {
-                rows.append(StoredCheckpoint(size: UInt64(statement.int64(0)), note: statement.text(1)))
-            }
-            return rows
+        try self.storage("read checkpoints") { try self.readCheckpointsInTransaction(sql) }
+    }
+
+    private func readCheckpointsInTransaction(_ sql: String) throws -> [StoredCheckpoint] {
+        let statement = try self.connection.prepare(sql)
+        var rows: [StoredCheckpoint] = []
+        while try statement.step() {
+            rows.append(StoredCheckpoint(size: UInt64(statement.int64(0)), note: statement.text(1)))
         }
+        return rows
     }
 
     /// Runs `body`, turning SQLite errors into `.storageFailure` errors that name the operation.

@@ -59,6 +59,11 @@ struct DemoCommand: AsyncParsableCommand {
         let layout = Self.layout(root: root)
         let pki = layout.gateway
         let serials = ["PUMP-0001", "PUMP-0002", "PUMP-0003"]
+        // The demo is a gateway on ROOT/state: a second demo, or a gateway, on the same folder is
+        // refused before this one clears its PKI (like two gateways on one --state-dir).
+        try GatewayCommand.prepareStateDirectory(root + "/state")
+        let stateLock = try GatewayCommand.lockStateDirectory(root + "/state", command: "medtunnel demo")
+        defer { stateLock.release() }
 
         story.step("A throwaway PKI in \(root)/pki: the CA in pki/ca, the gateway's folder in pki/gateway")
         // A rerun in the same --state-dir starts from a new CA: devices enrolled with the old one go too.
@@ -79,6 +84,7 @@ struct DemoCommand: AsyncParsableCommand {
             logger: logger,
             group: group
         )
+        stateLock.letWritersIn()
         let commands = try story.require(gateway.commands, "the gateway has no command pipeline")
         let pipeline = Task { await commands.run() }
         defer { pipeline.cancel() }

@@ -67,12 +67,12 @@ extension GatewayCommand {
     /// Takes the state directory's lock (STATE/gateway.lock) before anything in it is opened: a
     /// second gateway is refused, naming the PID that holds it; then waits for the commands
     /// writing beside the previous gateway, so that its crash recovery runs alone.
-    static func lockStateDirectory(_ path: String) throws -> StateDirectoryLock {
+    static func lockStateDirectory(_ path: String, command: String = "medtunnel gateway") throws -> StateDirectoryLock {
         do throws(StateBackupError) {
             let lock = try StateDirectoryLock.acquire(
                 stateDirectory: path,
                 role: .gateway,
-                command: "medtunnel gateway"
+                command: command
             )
             try lock.holdWritersOut()
             return lock

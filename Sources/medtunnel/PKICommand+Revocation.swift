@@ -4,6 +4,7 @@ import Foundation
 import MedTunnelIdentity
 import MedTunnelPKI
 import SafetyPolicy
+import StateBackup
 
 extension PKICommand {
     struct Revoke: AsyncParsableCommand {
@@ -25,7 +26,7 @@ extension PKICommand {
         func run() async throws {
             try await reportingRevocationErrors("pki revoke", unchanged: "nothing was revoked") {
                 let identity = self.options.identity
-                let audit = try await AuditLog.openExisting(stateDirectory: self.options.stateDirectory)
+                let audit = try await self.options.openAuditLog()
                 let actor = try self.options.actor()
                 var auditIndex: UInt64?
                 let outcome = try await self.options.afterAudit(index: auditIndex, "pki revoke") {
@@ -68,7 +69,7 @@ extension PKICommand {
         func run() async throws {
             try await reportingRevocationErrors("pki unrevoke", unchanged: "it is still revoked") {
                 let identity = self.options.identity
-                let audit = try await AuditLog.openExisting(stateDirectory: self.options.stateDirectory)
+                let audit = try await self.options.openAuditLog()
                 let actor = try self.options.actor()
                 var auditIndex: UInt64?
                 let lifted = try await self.options.afterAudit(index: auditIndex, "pki unrevoke") {
@@ -103,6 +104,22 @@ struct RevocationOptions: ParsableArguments {
         help: "The gateway's state directory, holding its audit log (audit.sqlite); never created here."
     )
     var stateDirectory: String
+
+    /// The gateway's audit log, for one append: beside a running gateway this command holds
+    /// writers.lock shared, alone it holds the directory (``StateDirectoryAccess``), so no
+    /// gateway's crash recovery or restore runs under the revocation. A directory that does not
+    /// exist is the audit log's own error (`.noLog`, naming the path): it is never created here.
+    func openAuditLog() async throws -> AuditLog {
+        if FileManager.default.fileExists(atPath: self.stateDirectory) {
+            do throws(StateBackupError) {
+                _ = try StateDirectoryAccess.forWriting(self.stateDirectory)
+            } catch {
+                Console.err("\(StateDirectoryAccess.commandName.dropFirst("medtunnel ".count)): \(error.reason)")
+                throw ExitCode(error.code == .inUse ? 1 : 3)
+            }
+        }
+        return try await AuditLog.openExisting(stateDirectory: self.stateDirectory)
+    }
 
     func validate() throws {
         guard (self.serial == nil) != (self.phoneID == nil) else {

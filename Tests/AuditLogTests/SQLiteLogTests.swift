@@ -49,6 +49,39 @@ struct SQLiteLogTests {
         #expect(entry.event == TestSupport.event(Int(entry.event.timeMilliseconds - 1_763_700_000_000)))
     }
 
+    @Test(
+        "a second writer on the same database gets each of its appends in while the first appends without pause"
+    )
+    func besideANonStopAppender() async throws {
+        let directory = TestSupport.temporaryDirectory()
+        let configuration = AuditLog.Configuration(origin: TestSupport.origin)
+        let busy = try await AuditLog.open(stateDirectory: directory, configuration: configuration)
+        // Its own store and SQLite connection, as a command beside the gateway has.
+        let command = try await AuditLog.openExisting(stateDirectory: directory, configuration: configuration)
+        let appender = Task {
+            var count = 0
+            while !Task.isCancelled {
+                _ = try await busy.append(TestSupport.event(count))
+                count += 1
+            }
+            return count
+        }
+        for number in 0..<30 {
+            _ = try await command.append(TestSupport.event(1_000_000 + number, pump: "PUMP-2"))
+        }
+        appender.cancel()
+        let busyCount = try await appender.value
+        #expect(busyCount > 0)
+        let reopened = try await AuditLog.open(stateDirectory: directory, configuration: configuration)
+        #expect(await reopened.size == UInt64(busyCount + 30))
+        let report = try await LogVerifier.verify(
+            store: reopened.store,
+            verifier: reopened.signer.verifier,
+            origin: TestSupport.origin
+        )
+        #expect(report.size == UInt64(busyCount + 30))
+    }
+
     @Test("a state directory's key file is created with mode 0600 and refused when readable by others")
     func keyFile() async throws {
         let directory = TestSupport.temporaryDirectory()

@@ -103,4 +103,37 @@ struct StateLockProcessTests {
         ])
         #expect(again.status == 0, "\(again.stderr)")
     }
+
+    @Test(
+        "`pki revoke` holds the directory while it appends (recorded in gateway.lock when alone); a demo on a gateway's state directory is refused naming the gateway"
+    )
+    func revokeAndDemoTakeTheLock() throws {
+        let tmp = try TemporaryDirectory()
+        let state = tmp.sub("state")
+        let gateway = try StateLockProcessTests.gatewayWithAnAccount(tmp, state: state, name: "gateway")
+        let pid = gateway.process.processIdentifier
+        try ProcessHarness.enrollPump("PUMP-0001", pki: tmp.sub("pki"), stateDir: tmp.sub("pump"))
+        // Beside the gateway: writers.lock shared, the revocation goes through.
+        let beside = try ProcessHarness.medtunnel([
+            "pki", "revoke", "--dir", tmp.sub("pki"), "--serial", "PUMP-0001", "--reason", "lost",
+            "--by", "olga", "--state-dir", state,
+        ])
+        #expect(beside.status == 0, "\(beside.stderr)")
+
+        // A demo whose state directory is the running gateway's: refused before it touches anything.
+        let demo = try ProcessHarness.medtunnel(["demo", "--state-dir", tmp.url.path], timeout: 60)
+        #expect(demo.status == 1)
+        #expect(demo.stdout.contains("is in use by process \(pid) (medtunnel gateway"), "\(demo.stdout)")
+        #expect(FileManager.default.fileExists(atPath: tmp.sub("pki") + "/ca"), "the demo cleared the PKI")
+        gateway.stop()
+
+        // Alone: it holds gateway.lock while it runs, and says so there.
+        let alone = try ProcessHarness.medtunnel([
+            "pki", "unrevoke", "--dir", tmp.sub("pki"), "--serial", "PUMP-0001", "--reason", "found",
+            "--by", "olga", "--state-dir", state,
+        ])
+        #expect(alone.status == 0, "\(alone.stderr)")
+        let recorded = try String(contentsOfFile: state + "/gateway.lock", encoding: .utf8)
+        #expect(recorded.contains("\"command\":\"medtunnel pki unrevoke\""), "\(recorded)")
+    }
 }
