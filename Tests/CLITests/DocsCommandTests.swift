@@ -1,4 +1,5 @@
 import Foundation
+import MedTunnelTestSupport
 import Testing
 
 /// Every `medtunnel …` command line in README.md and docs/ (in code blocks and inline code)
@@ -46,7 +47,8 @@ struct DocsCommandTests {
         var description: String { "\(self.page): \(self.line)" }
     }
 
-    /// The lines of fenced code blocks (with `\` continuations joined) and the inline code spans.
+    /// The lines of fenced and indented code blocks (with `\` continuations joined) and the inline
+    /// code spans.
     static func codeLines(_ text: String) -> [String] {
         var lines: [String] = []
         var inBlock = false
@@ -58,7 +60,8 @@ struct DocsCommandTests {
                 pending = ""
                 continue
             }
-            if inBlock {
+            // Fenced blocks, and indented ones (four spaces).
+            if inBlock || line.hasPrefix("    ") || !pending.isEmpty {
                 if line.hasSuffix("\\") {
                     pending += line.dropLast() + " "
                 } else {
@@ -192,6 +195,9 @@ struct DocsCommandTests {
         let lines = Self.codeLines(
             """
             Run `medtunnel audit show --state-dir S` or:
+
+                medtunnel audit show --state-dri S
+
             ```
             $ sudo MEDTUNNEL_X=1 medtunnel witness --log http://g \\
                 --state s.json | tee out   # comment --nope
@@ -202,14 +208,60 @@ struct DocsCommandTests {
             """
         )
         let commands = lines.flatMap { Self.commands(in: $0) }
-        #expect(commands.count == 3, "\(commands)")
+        #expect(commands.count == 4, "\(commands)")
         let problems = commands.flatMap { Self.problems($0, tree: tree) }
         #expect(
             problems == [
+                "medtunnel audit show has no option --state-dri",
                 "medtunnel witness (run) has no option --state",
                 "medtunnel audit has no subcommand shwo",
             ],
             "\(problems)"
         )
+    }
+}
+
+/// The "Try it" walkthroughs of docs/: each page's shell block between `<!-- run:begin -->` and
+/// `<!-- run:end -->`, run as written in a fresh folder with `medtunnel` on PATH (`set -e`, so
+/// each command, and each `grep` that checks what one printed, must succeed).
+@Suite("docs: each page's walkthrough runs as written")
+struct DocsWalkthroughTests {
+    static let pages = ["access.md", "audit.md", "backup.md", "pki.md", "configuration.md"]
+
+    static func walkthrough(_ page: String) throws -> String {
+        let text = try String(
+            contentsOf: DocsCommandTests.root.appendingPathComponent("docs").appendingPathComponent(page),
+            encoding: .utf8
+        )
+        let begin = try #require(text.range(of: "<!-- run:begin -->"), "\(page) has no walkthrough")
+        let end = try #require(text.range(of: "<!-- run:end -->", range: begin.upperBound..<text.endIndex))
+        return text[begin.upperBound..<end.lowerBound].split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !$0.hasPrefix("```") }.joined(separator: "\n")
+    }
+
+    @Test("the walkthrough runs and every check in it holds", arguments: Self.pages)
+    func runs(page: String) throws {
+        let tmp = try TemporaryDirectory()
+        let script = tmp.sub("walkthrough.sh")
+        try Self.walkthrough(page).write(toFile: script, atomically: true, encoding: .utf8)
+        let bin = URL(fileURLWithPath: ProcessHarness.medtunnel).deletingLastPathComponent().path
+        let run = try ChildProcess.run(
+            "/bin/bash",
+            ["-c", "cd '\(tmp.url.path)' && set -euo pipefail && source walkthrough.sh"],
+            timeout: 120,
+            environment: ["PATH": "\(bin):" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")]
+        )
+        #expect(run.status == 0, "docs/\(page):\n\(run.stdout)\n\(run.stderr)")
+    }
+
+    @Test("every page with a walkthrough is in the list above")
+    func everyWalkthroughRuns() throws {
+        let docs = DocsCommandTests.root.appendingPathComponent("docs")
+        let marked = try FileManager.default.contentsOfDirectory(atPath: docs.path).filter { name in
+            guard name.hasSuffix(".md") else { return false }
+            return try String(contentsOf: docs.appendingPathComponent(name), encoding: .utf8)
+                .contains("<!-- run:begin -->")
+        }
+        #expect(Set(marked) == Set(Self.pages))
     }
 }
