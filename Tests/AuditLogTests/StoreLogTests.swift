@@ -2,15 +2,19 @@ import AuditLog
 import Foundation
 import Testing
 
-@Suite("SQLite store and group commit")
-struct SQLiteLogTests {
-    @Test("concurrent appends get distinct, contiguous, durable indices and the log verifies after reopen")
-    func concurrentAppends() async throws {
-        let directory = TestSupport.temporaryDirectory()
+/// The log over each real store (SQLite, PostgreSQL): the same tests, one backend argument.
+@Suite("Audit stores and group commit")
+struct StoreLogTests {
+    @Test(
+        "concurrent appends get distinct, contiguous, durable indices and the log verifies after reopen",
+        arguments: Backend.allCases
+    )
+    func concurrentAppends(backend: Backend) async throws {
+        let database = try backend.makeDatabase()
         let configuration = AuditLog.Configuration(origin: TestSupport.origin, checkpointInterval: 50)
         var root: [UInt8] = []
         do {
-            let log = try await AuditLog.open(stateDirectory: directory, configuration: configuration)
+            let log = try await database.openLog(configuration: configuration)
             let indices = try await withThrowingTaskGroup(of: UInt64.self) { group in
                 for number in 0..<200 {
                     group.addTask { try await log.append(TestSupport.event(number)).index }
@@ -21,8 +25,8 @@ struct SQLiteLogTests {
             _ = try await log.checkpoint()
             root = await log.rootHash
         }
-        // Reopen from disk: same size, same root; proofs from SQLite verify against the checkpoint.
-        let log = try await AuditLog.open(stateDirectory: directory, configuration: configuration)
+        // Reopen from disk: same size, same root; proofs from the store verify against the checkpoint.
+        let log = try await database.openLog(configuration: configuration)
         #expect(await log.size == 200)
         #expect(await log.rootHash == root)
         let latest = try #require(try await log.store.latestCheckpoint())
@@ -50,14 +54,15 @@ struct SQLiteLogTests {
     }
 
     @Test(
-        "a second writer on the same database gets each of its appends in while the first appends without pause"
+        "a second writer on the same database gets each of its appends in while the first appends without pause",
+        arguments: Backend.allCases
     )
-    func besideANonStopAppender() async throws {
-        let directory = TestSupport.temporaryDirectory()
+    func besideANonStopAppender(backend: Backend) async throws {
+        let database = try backend.makeDatabase()
         let configuration = AuditLog.Configuration(origin: TestSupport.origin)
-        let busy = try await AuditLog.open(stateDirectory: directory, configuration: configuration)
-        // Its own store and SQLite connection, as a command beside the gateway has.
-        let command = try await AuditLog.openExisting(stateDirectory: directory, configuration: configuration)
+        let busy = try await database.openLog(configuration: configuration)
+        // Its own store and connection, as a command beside the gateway (or another node) has.
+        let command = try await database.openLog(configuration: configuration)
         let appender = Task {
             var count = 0
             while !Task.isCancelled {
@@ -72,7 +77,7 @@ struct SQLiteLogTests {
         appender.cancel()
         let busyCount = try await appender.value
         #expect(busyCount > 0)
-        let reopened = try await AuditLog.open(stateDirectory: directory, configuration: configuration)
+        let reopened = try await database.openLog(configuration: configuration)
         #expect(await reopened.size == UInt64(busyCount + 30))
         let report = try await LogVerifier.verify(
             store: reopened.store,
@@ -80,6 +85,32 @@ struct SQLiteLogTests {
             origin: TestSupport.origin
         )
         #expect(report.size == UInt64(busyCount + 30))
+    }
+
+    @Test(
+        "64 concurrent callers share the store's commits, each returning once its entry is stored",
+        arguments: Backend.allCases
+    )
+    func groupCommit(backend: Backend) async throws {
+        let database = try backend.makeDatabase()
+        let log = try await database.openLog()
+        let store = log.store
+        let indices = try await withThrowingTaskGroup(of: UInt64.self) { group in
+            for number in 0..<64 {
+                group.addTask {
+                    let receipt = try await log.append(TestSupport.event(number))
+                    // Durable before return: the store already holds this entry.
+                    #expect(try await store.size() > receipt.index)
+                    return receipt.index
+                }
+            }
+            return try await group.reduce(into: [UInt64]()) { $0.append($1) }
+        }
+        #expect(indices.sorted() == Array(0..<64))
+        let commits = await log.commitCount
+        #expect(commits < 32, "64 appends took \(commits) commits")
+        let other = try await database.openStore()
+        #expect(try await other.size() == 64)
     }
 
     @Test("a state directory's key file is created with mode 0600 and refused when readable by others")
@@ -95,11 +126,14 @@ struct SQLiteLogTests {
         #expect(throws: AuditLogError(.keyFile, "")) { try state.signer(name: TestSupport.origin, create: false) }
     }
 
-    @Test("a second writer on the same database is detected and the first writer catches up")
-    func twoWriters() async throws {
-        let directory = TestSupport.temporaryDirectory()
-        let first = try await AuditLog.open(stateDirectory: directory)
-        let second = try await AuditLog.open(stateDirectory: directory)
+    @Test(
+        "a second writer on the same database is detected and the first writer catches up",
+        arguments: Backend.allCases
+    )
+    func twoWriters(backend: Backend) async throws {
+        let database = try backend.makeDatabase()
+        let first = try await database.openLog()
+        let second = try await database.openLog()
         _ = try await first.append(TestSupport.event(1))
         let receipt = try await second.append(TestSupport.event(2))
         #expect(receipt.index == 1)
