@@ -1,5 +1,6 @@
 import ArgumentParser
 import AuditLog
+import AuditPostgres
 import Foundation
 import SQLiteStore
 
@@ -16,10 +17,21 @@ extension AuditCommand {
         @OptionGroup var location: AuditLocation
         @Option var callers: Int = 1
         @Option var count: Int = 1000
+        /// Append to this PostgreSQL database instead (the key still comes from --state-dir).
+        @Option var database: String?
 
         func run() async throws {
             try await reportingAuditErrors {
-                let log = try await self.location.openLog()
+                let log =
+                    if let database {
+                        try await AuditLog(
+                            store: try await PostgresAuditStore(url: database),
+                            signer: try self.location.directory.signer(name: self.location.origin, create: true),
+                            configuration: AuditLog.Configuration(origin: self.location.origin)
+                        )
+                    } else {
+                        try await self.location.openLog()
+                    }
                 let event = try benchEvent()
                 let perCaller = max(1, self.count / self.callers)
                 let start = ContinuousClock.now
@@ -33,7 +45,8 @@ extension AuditCommand {
                 let commits = await log.commitCount
                 Console.out(
                     try Console.json([
-                        "bench": "append", "callers": self.callers, "appends": total, "seconds": seconds,
+                        "bench": "append", "store": self.database == nil ? "sqlite" : "postgres",
+                        "callers": self.callers, "appends": total, "seconds": seconds,
                         "perSecond": Double(total) / seconds, "commits": commits,
                         "commitsPerSecond": Double(commits) / seconds,
                     ])
