@@ -1,6 +1,5 @@
 import ArgumentParser
 import AuditLog
-import AuditPostgres
 import Foundation
 import SQLiteStore
 
@@ -22,16 +21,7 @@ extension AuditCommand {
 
         func run() async throws {
             try await reportingAuditErrors {
-                let log =
-                    if let database {
-                        try await AuditLog(
-                            store: try await PostgresAuditStore(url: database),
-                            signer: try self.location.directory.signer(name: self.location.origin, create: true),
-                            configuration: AuditLog.Configuration(origin: self.location.origin)
-                        )
-                    } else {
-                        try await self.location.openLog()
-                    }
+                let log = try await self.location.openLog(database: self.database)
                 let event = try benchEvent()
                 let perCaller = max(1, self.count / self.callers)
                 let start = ContinuousClock.now
