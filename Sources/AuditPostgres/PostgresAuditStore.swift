@@ -9,7 +9,8 @@ import PostgresNIO
 /// and node are serialized by the database: each write transaction first locks the one row of
 /// `audit_head` (`SELECT … FOR UPDATE`), then reads the size from `entry`, so no two writers can
 /// both believe they append at the same index; the primary key on `entry.idx` would refuse it
-/// anyway. Commits return once durable (`synchronous_commit = on` on the connection).
+/// anyway. `append` does this in one statement (the schema's `audit_append` function);
+/// `appendAtTip`, which builds the batch in Swift between the read and the write, in a transaction. Commits return once durable (`synchronous_commit = on` on the connection).
 ///
 /// One connection per store, one statement at a time: the actor's `gate` keeps a read from
 /// running inside another caller's transaction while that one awaits the server.
@@ -75,18 +76,28 @@ public actor PostgresAuditStore: AuditStore {
         try await self.serialized { try await self.currentSize() }
     }
 
+    /// One statement, `audit_append`, which is its own transaction: lock, size check and
+    /// inserts cost one round trip to the server.
     public func append(_ batch: AuditBatch) async throws {
         try await self.serialized {
-            try await self.session.transaction(operation: "append at index \(batch.firstIndex)") {
-                try await self.lockHead()
-                let stored = try await self.currentSize()
-                guard stored == batch.firstIndex else {
-                    throw AuditLogError(
-                        .concurrentWriter,
-                        "\(self.url): holds \(stored) entries, this writer expected \(batch.firstIndex)"
-                    )
-                }
-                try await self.insert(batch)
+            let operation = "append at index \(batch.firstIndex)"
+            do {
+                _ = try await self.session.uncancellableRows(
+                    """
+                    SELECT audit_append(\(Int64(batch.firstIndex)), \(batch.entries.map { Int64($0.index) })::bigint[],
+                    \(batch.entries.map { PostgresSession.bytea($0.body) })::bytea[],
+                    \(batch.entries.map { PostgresSession.bytea($0.leafHash) })::bytea[],
+                    \(batch.nodes.map(\.key))::bigint[], \(batch.nodes.map { PostgresSession.bytea($0.hash) })::bytea[],
+                    \(batch.checkpoint.map { Int64($0.size) }), \(batch.checkpoint?.note))
+                    """
+                )
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "MT409" {
+                throw AuditLogError(
+                    .concurrentWriter,
+                    "\(self.url): \(error.serverInfo?[.message] ?? "another writer appended first")"
+                )
+            } catch {
+                throw PostgresSession.translate(error, url: self.url, operation: operation)
             }
         }
     }

@@ -77,10 +77,20 @@ struct PostgresSession: Sendable {
     /// Runs one statement and collects its rows.
     func rows(_ query: PostgresQuery, operation: String) async throws -> [PostgresRow] {
         do {
-            return try await self.connection.query(query, logger: self.logger).collect()
+            return try await self.uncancellableRows(query)
         } catch {
             throw Self.translate(error, url: self.url, operation: operation)
         }
+    }
+
+    /// Runs one statement to its end whatever happens to the calling task, and throws
+    /// PostgresNIO's own error. A group commit runs in one caller's task on behalf of every
+    /// waiter: were that caller cancelled, PostgresNIO's async API would cancel the statement
+    /// mid-commit, failing the others' entries and leaving the outcome unknown. Its future-based
+    /// API does not watch the task, so the statement completes and the caller learns after.
+    func uncancellableRows(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        let result: EventLoopFuture<PostgresQueryResult> = self.connection.query(query, logger: self.logger)
+        return try await result.get().rows
     }
 
     /// Runs `body` (decoding rows), translating a type mismatch (a column altered by hand) into an

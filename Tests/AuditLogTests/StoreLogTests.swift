@@ -113,6 +113,46 @@ struct StoreLogTests {
         #expect(try await other.size() == 64)
     }
 
+    @Test(
+        "a batch for a stale size is refused as concurrentWriter and nothing of it is kept",
+        arguments: Backend.allCases
+    )
+    func staleBatch(backend: Backend) async throws {
+        let database = try backend.makeDatabase()
+        let log = try await database.openLog()
+        for number in 0..<3 { _ = try await log.append(TestSupport.event(number)) }
+        let store = try await database.openStore()
+        let body = AuditEntry(index: 1, event: TestSupport.event(9)).encoded()
+        let stale = AuditBatch(
+            firstIndex: 1,
+            entries: [StoredEntry(index: 1, body: body, leafHash: RFC9162.leafHash(body))],
+            nodes: [],
+            checkpoint: nil
+        )
+        let error = await #expect(throws: AuditLogError(.concurrentWriter, "")) { try await store.append(stale) }
+        #expect(
+            error?.reason.contains("holds 3 entries, this writer expected 1") == true,
+            "\(String(describing: error))"
+        )
+        #expect(try await store.size() == 3)
+        #expect(try await store.entries(in: 1..<2).first?.body != body)
+    }
+
+    @Test(
+        "a cancelled caller's append still completes: a group commit serves other callers too",
+        arguments: Backend.allCases
+    )
+    func cancelledCaller(backend: Backend) async throws {
+        let log = try await backend.makeDatabase().openLog()
+        for number in 0..<20 {
+            let caller = Task { try await log.append(TestSupport.event(number)).index }
+            caller.cancel()  // before or during its commit
+            #expect(try await caller.value == UInt64(number))
+        }
+        #expect(await log.size == 20)
+        _ = try await log.append(TestSupport.event(20))  // the log has not stopped
+    }
+
     @Test("a state directory's key file is created with mode 0600 and refused when readable by others")
     func keyFile() async throws {
         let directory = TestSupport.temporaryDirectory()
