@@ -56,19 +56,6 @@ public struct PostgresURL: Sendable, Hashable, CustomStringConvertible {
     /// `host:port`, as an unreachable-server message names it.
     public var endpoint: String { "\(self.host):\(self.port)" }
 
-    /// The same server, another database (tests create one per test; `db` commands name it).
-    public func database(_ name: String) -> PostgresURL {
-        PostgresURL(host: self.host, port: self.port, user: self.user, database: name, password: self.password)
-    }
-
-    private init(host: String, port: Int, user: String, database: String, password: String?) {
-        self.host = host
-        self.port = port
-        self.user = user
-        self.database = database
-        self.password = password
-    }
-
     /// `text` with anything between `://USER:` and `@` replaced, for a URL that did not parse.
     static func redacting(_ text: String) -> String {
         guard let schemeEnd = text.range(of: "://"), let at = text.range(of: "@", options: .backwards) else {
