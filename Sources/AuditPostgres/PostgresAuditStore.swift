@@ -10,10 +10,12 @@ import PostgresNIO
 /// `audit_head` (`SELECT … FOR UPDATE`), then reads the size from `entry`, so no two writers can
 /// both believe they append at the same index; the primary key on `entry.idx` would refuse it
 /// anyway. `append` does this in one statement (the schema's `audit_append` function);
-/// `appendAtTip`, which builds the batch in Swift between the read and the write, in a transaction. Commits return once durable (`synchronous_commit = on` on the connection).
+/// `appendAtTip`, which builds the batch in Swift between the read and the write, in a
+/// transaction. Commits return once durable (`synchronous_commit = on` on the connection).
 ///
-/// One connection per store, one statement at a time: the actor's `gate` keeps a read from
-/// running inside another caller's transaction while that one awaits the server.
+/// One connection per store, one statement at a time: `serialized` keeps a read from running
+/// inside another caller's transaction while that one awaits the server. Later slices (several
+/// nodes, reconnecting after the database comes back) may put a pool here.
 public actor PostgresAuditStore: AuditStore {
     /// The schema this binary writes and reads.
     public static var schemaVersion: Int { PostgresAuditSchema.latestVersion }
