@@ -9,8 +9,18 @@ import PostgresNIO
 struct PostgresMigrator {
     let session: PostgresSession
 
-    /// The largest applied version (0 for a database never migrated).
+    /// The largest applied version (0 for a database never migrated); a database newer than this
+    /// binary is refused.
     func currentVersion() async throws -> Int {
+        let version = try await self.storedVersion()
+        guard version <= PostgresAuditSchema.latestVersion else {
+            throw Self.newerSchema(url: self.session.url, version: version)
+        }
+        return version
+    }
+
+    /// The largest applied version as stored, newer than this binary or not (for `db status`).
+    func storedVersion() async throws -> Int {
         let rows = try await self.session.rows(
             "SELECT to_regclass('schema_migrations') IS NOT NULL",
             operation: "look for schema_migrations"
@@ -18,8 +28,7 @@ struct PostgresMigrator {
         let exists = try self.session.decoding("look for schema_migrations") {
             try rows.first?.decode(Bool.self) ?? false
         }
-        guard exists else { return 0 }
-        return try await self.appliedVersion()
+        return exists ? try await self.appliedVersion() : 0
     }
 
     /// Brings the database to `PostgresAuditSchema.latestVersion`; returns the versions before and
@@ -65,11 +74,7 @@ struct PostgresMigrator {
             "SELECT coalesce(max(version), 0) FROM schema_migrations",
             operation: "read schema version"
         )
-        let version = try self.session.decoding("read schema version") { try rows.first?.decode(Int32.self) ?? 0 }
-        if Int(version) > PostgresAuditSchema.latestVersion {
-            throw Self.newerSchema(url: self.session.url, version: Int(version))
-        }
-        return Int(version)
+        return Int(try self.session.decoding("read schema version") { try rows.first?.decode(Int32.self) ?? 0 })
     }
 
     static func newerSchema(url: PostgresURL, version: Int) -> AuditLogError {
@@ -119,18 +124,7 @@ extension PostgresAuditStore {
 
     private static func status(_ session: PostgresSession) async throws -> PostgresAuditStatus {
         let latest = PostgresAuditSchema.latestVersion
-        let exists = try await session.rows(
-            "SELECT to_regclass('schema_migrations') IS NOT NULL",
-            operation: "look for schema_migrations"
-        )
-        guard try session.decoding("status", { try exists.first?.decode(Bool.self) ?? false }) else {
-            return PostgresAuditStatus(databaseVersion: 0, binaryVersion: latest, entries: nil, checkpoints: nil)
-        }
-        let versionRows = try await session.rows(
-            "SELECT coalesce(max(version), 0) FROM schema_migrations",
-            operation: "read schema version"
-        )
-        let version = Int(try session.decoding("status") { try versionRows.first?.decode(Int32.self) ?? 0 })
+        let version = try await PostgresMigrator(session: session).storedVersion()
         guard version >= 1, version <= latest else {
             return PostgresAuditStatus(databaseVersion: version, binaryVersion: latest, entries: nil, checkpoints: nil)
         }
