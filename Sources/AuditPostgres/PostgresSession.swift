@@ -1,6 +1,8 @@
 import AuditLog
+import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import PostgresNIO
 
 /// One connection to the audit database, with the settings the log's promises rest on, and the
@@ -33,7 +35,9 @@ struct PostgresSession: Sendable {
                 id: 1,
                 logger: logger
             )
-        } catch let error as PSQLError where error.code == .connectionError {
+        } catch let error as PSQLError where error.serverInfo == nil {
+            // No answer from a PostgreSQL server at all (refused, unresolvable, timed out, cut
+            // before the handshake ended): name where we tried.
             throw AuditLogError(
                 .storageFailure,
                 "cannot reach PostgreSQL at \(url.endpoint) (\(url)): \(Self.cause(of: error)); "
@@ -144,7 +148,7 @@ struct PostgresSession: Sendable {
         if let server = error.serverInfo, let message = server[.message] {
             return "\(message) (SQLSTATE \(server[.sqlState] ?? "?"))"
         }
-        if let underlying = error.underlying { return "\(underlying)" }
+        if let underlying = error.underlying { return Self.describe(underlying) }
         switch error.code {
         case .serverClosedConnection, .clientClosedConnection, .uncleanShutdown:
             return "the connection to the server was closed"
@@ -155,6 +159,23 @@ struct PostgresSession: Sendable {
 }
 
 extension PostgresSession {
+    /// A connection failure in a person's words ("Connection refused", "timed out after 10 s"),
+    /// not NIO's nested structure.
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case let error as NIOConnectionError:
+            if let first = error.connectionErrors.first { return self.describe(first.error) }
+            if let dns = error.dnsAError ?? error.dnsAAAAError { return "cannot resolve the host: \(dns)" }
+            return "\(error)"
+        case let error as IOError:
+            return String(cString: strerror(error.errnoCode))
+        case ChannelError.connectTimeout(let timeout):
+            return "no answer within \(timeout.nanoseconds / 1_000_000_000) s"
+        default:
+            return "\(error)"
+        }
+    }
+
     /// `bytes` as a PostgreSQL `bytea` (PostgresNIO encodes `[UInt8]` as `char[]`).
     static func bytea(_ bytes: [UInt8]) -> ByteBuffer { ByteBuffer(bytes: bytes) }
 }

@@ -81,18 +81,21 @@ enum Console {
 
 extension AuditLogError {
     /// Ends the command with a one-line message naming what failed, and a non-zero status.
-    var exit: ExitCode {
-        Console.err("audit: \(self.reason)")
+    var exit: ExitCode { self.exit(command: "audit") }
+
+    /// As `exit`, the line starting with `command` (`db` for the database commands).
+    func exit(command: String) -> ExitCode {
+        Console.err("\(command): \(self.reason)")
         return ExitCode(self.code == .storageFailure || self.code == .logUnavailable ? 3 : 1)
     }
 }
 
 /// Runs `body`, reporting an `AuditLogError` as one line and a non-zero exit status.
-func reportingAuditErrors(_ body: () async throws -> Void) async throws {
+func reportingAuditErrors(command: String = "audit", _ body: () async throws -> Void) async throws {
     do {
         try await body()
     } catch let error as AuditLogError {
-        throw error.exit
+        throw error.exit(command: command)
     }
 }
 

@@ -35,7 +35,7 @@ struct DatabaseCommand: AsyncParsableCommand {
         @OptionGroup var location: Location
 
         func run() async throws {
-            try await reportingAuditErrors {
+            try await reportingAuditErrors(command: "db") {
                 let url = try PostgresURL(self.location.database)
                 let result = try await PostgresAuditStore.migrate(url: self.location.database)
                 if result.from == result.to {
@@ -56,7 +56,7 @@ struct DatabaseCommand: AsyncParsableCommand {
         @OptionGroup var location: Location
 
         func run() async throws {
-            try await reportingAuditErrors {
+            try await reportingAuditErrors(command: "db") {
                 let url = try PostgresURL(self.location.database)
                 let status = try await PostgresAuditStore.status(url: self.location.database)
                 Console.out("database: \(url)")
