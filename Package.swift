@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // MARK: Domain (Foundation-free)
@@ -108,6 +109,20 @@ let package = Package(
         .target(
             name: "AuditLog",
             dependencies: ["SQLiteStore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        // AuditPostgres: the audit log's store on PostgreSQL (postgres-nio), for several gateway
+        // nodes sharing one log: the same tables as SQLiteAuditStore, versioned migrations applied at
+        // open, appends serialized across nodes by a lock on the one-row head table (docs/postgres.md).
+        .target(
+            name: "AuditPostgres",
+            dependencies: [
+                "AuditLog",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         // AuditExport: the audit log as JSON lines, CSV and FHIR R4 AuditEvent bundles (IHE BALP),
@@ -423,7 +438,7 @@ let package = Package(
                 "PumpRuntime", "TunnelProtocol", "AnomalyRules", "Lockouts", "SecurityEvents", "CommandAuthority",
                 "QRCode", "AuditExport", "ConsoleAuth", "PasskeyStore", "Passkeys", "AuditSyslog", "AuditSyslogStream",
                 "GatewayTLS", "DurationText", "MedTunnelConfig", "SystemdNotify", "StateBackup", "LogFormat",
-                "ProductMetrics",
+                "ProductMetrics", "AuditPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -469,7 +484,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AuditLogTests",
-            dependencies: ["AuditLog", "MedTunnelTestSupport"],
+            dependencies: ["AuditLog", "AuditPostgres", "MedTunnelTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

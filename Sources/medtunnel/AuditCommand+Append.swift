@@ -81,9 +81,15 @@ extension AuditCommand {
         @Option(help: "Sign a checkpoint every this many entries.")
         var checkpointInterval: UInt64 = 64
 
+        @Option(help: "Append to this PostgreSQL database instead (the key still comes from --state-dir).")
+        var database: String?
+
         func run() async throws {
             try await reportingAuditErrors {
-                let log = try await self.location.openLog(checkpointInterval: self.checkpointInterval)
+                let log = try await self.location.openLog(
+                    database: self.database,
+                    checkpointInterval: self.checkpointInterval
+                )
                 let actor = try AuditActor(id: "append-loop", role: "system")
                 try await withThrowingDiscardingTaskGroup { group in
                     for caller in 0..<self.callers {

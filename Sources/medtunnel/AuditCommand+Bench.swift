@@ -16,10 +16,12 @@ extension AuditCommand {
         @OptionGroup var location: AuditLocation
         @Option var callers: Int = 1
         @Option var count: Int = 1000
+        /// Append to this PostgreSQL database instead (the key still comes from --state-dir).
+        @Option var database: String?
 
         func run() async throws {
             try await reportingAuditErrors {
-                let log = try await self.location.openLog()
+                let log = try await self.location.openLog(database: self.database)
                 let event = try benchEvent()
                 let perCaller = max(1, self.count / self.callers)
                 let start = ContinuousClock.now
@@ -33,7 +35,8 @@ extension AuditCommand {
                 let commits = await log.commitCount
                 Console.out(
                     try Console.json([
-                        "bench": "append", "callers": self.callers, "appends": total, "seconds": seconds,
+                        "bench": "append", "store": self.database == nil ? "sqlite" : "postgres",
+                        "callers": self.callers, "appends": total, "seconds": seconds,
                         "perSecond": Double(total) / seconds, "commits": commits,
                         "commitsPerSecond": Double(commits) / seconds,
                     ])

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AuditLog
+import AuditPostgres
 import AuditWitness
 import Foundation
 
@@ -11,11 +12,24 @@ extension AuditCommand {
                 Exits 0 when the whole log verifies; otherwise prints the first bad entry index or \
                 checkpoint and exits 1 (2 when the witness refuses a rollback or fork, 3 on I/O errors, \
                 4 when --witness-key is given and the latest checkpoint has no valid cosignature by that \
-                witness younger than --witness-max-age).
+                witness younger than --witness-max-age). The log is a state directory's (--state-dir) or \
+                a PostgreSQL database's (--database, with --verifier-key: a database holds no key).
                 """
         )
 
-        @OptionGroup var location: AuditLocation
+        @Option(name: .customLong("state-dir"), help: "The state directory (audit.sqlite, checkpoint-key.pem).")
+        var stateDirectory: String?
+
+        @Option(
+            help: ArgumentHelp(
+                "A PostgreSQL audit database instead of --state-dir; needs --verifier-key.",
+                valueName: "postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
+            )
+        )
+        var database: String?
+
+        @Option(help: "The log's checkpoint origin and key name.")
+        var origin: String = AuditLog.Configuration().origin
 
         @Option(help: "Witness state file: remembers the last checkpoint and refuses rollbacks and forks.")
         var witness: String?
@@ -36,6 +50,17 @@ extension AuditCommand {
         @Option(name: .customLong("witness-max-age"), help: "The oldest cosignature --witness-key accepts.")
         var witnessMaxAge: String = "1h"
 
+        func validate() throws {
+            guard (self.stateDirectory == nil) != (self.database == nil) else {
+                throw ValidationError("give exactly one of --state-dir and --database (the log to verify)")
+            }
+            if self.database != nil && self.verifierKey == nil {
+                throw ValidationError(
+                    "--database needs --verifier-key: a database holds no key (print it with audit checkpoint --show-verifier-key on the gateway's state directory)"
+                )
+            }
+        }
+
         func run() async throws {
             let requiredWitness = try self.requiredWitness()
             try await reportingAuditErrors {
@@ -43,14 +68,21 @@ extension AuditCommand {
                 if let verifierKey {
                     verifier = try NoteVerifier(verifierKey: verifierKey)
                 } else {
-                    verifier = try self.location.directory.signer(name: self.location.origin, create: false).verifier
+                    verifier = try AuditStateDirectory(path: self.stateDirectory ?? "")
+                        .signer(name: self.origin, create: false).verifier
                 }
-                let store = try self.location.directory.openStore(create: false)
+                // Read-only: a database is neither created nor migrated by a verification.
+                let store: any AuditStore =
+                    if let database {
+                        try await PostgresAuditStore(url: database, migrate: false)
+                    } else {
+                        try AuditStateDirectory(path: self.stateDirectory ?? "").openStore(create: false)
+                    }
                 let terminal = Console.stderrIsTerminal
                 let report = try await LogVerifier.verify(
                     store: store,
                     verifier: verifier,
-                    origin: self.location.origin
+                    origin: self.origin
                 ) {
                     done,
                     total in
@@ -93,9 +125,12 @@ extension AuditCommand {
                 guard let latest else {
                     throw WitnessError(.noCosignature, "the log has no signed checkpoint for a witness to cosign")
                 }
-                let store = CosignatureStore(stateDirectory: self.location.stateDirectory)
-                let lines =
-                    CosignatureCheck.signatureLines(of: latest.note) + (try store.lines(for: latest.checkpoint.body))
+                // A state directory keeps the cosignatures the gateway collected; on a database,
+                // only those carried in the checkpoint's own note count (until the database keeps them).
+                let stored = try self.stateDirectory.map {
+                    try CosignatureStore(stateDirectory: $0).lines(for: latest.checkpoint.body)
+                }
+                let lines = CosignatureCheck.signatureLines(of: latest.note) + (stored ?? [])
                 let time = try CosignatureCheck.check(
                     latest,
                     lines: lines,
@@ -114,7 +149,7 @@ extension AuditCommand {
 
         private func updateWitness(
             path: String,
-            store: SQLiteAuditStore,
+            store: any AuditStore,
             latest: SignedCheckpoint?,
             verifier: NoteVerifier
         ) async throws {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AuditLog
+import AuditPostgres
 import Foundation
 import StateBackup
 
@@ -32,6 +33,17 @@ struct AuditLocation: ParsableArguments {
             maximumBatch: maximumBatch
         )
         return try await AuditLog.open(stateDirectory: self.stateDirectory, configuration: configuration)
+    }
+
+    /// For the hidden test and benchmark tools: the log in the PostgreSQL `database` when given
+    /// (migrated on open), its checkpoint key still from the state directory; else `openLog`.
+    func openLog(database: String?, checkpointInterval: UInt64 = 1024) async throws -> AuditLog {
+        guard let database else { return try await self.openLog(checkpointInterval: checkpointInterval) }
+        return try await AuditLog(
+            store: try await PostgresAuditStore(url: database),
+            signer: try self.directory.signer(name: self.origin, create: true),
+            configuration: AuditLog.Configuration(origin: self.origin, checkpointInterval: checkpointInterval)
+        )
     }
 
     /// Opens the log for one administrative append: beside a running gateway it creates nothing
@@ -69,18 +81,21 @@ enum Console {
 
 extension AuditLogError {
     /// Ends the command with a one-line message naming what failed, and a non-zero status.
-    var exit: ExitCode {
-        Console.err("audit: \(self.reason)")
+    var exit: ExitCode { self.exit(command: "audit") }
+
+    /// As `exit`, the line starting with `command` (`db` for the database commands).
+    func exit(command: String) -> ExitCode {
+        Console.err("\(command): \(self.reason)")
         return ExitCode(self.code == .storageFailure || self.code == .logUnavailable ? 3 : 1)
     }
 }
 
 /// Runs `body`, reporting an `AuditLogError` as one line and a non-zero exit status.
-func reportingAuditErrors(_ body: () async throws -> Void) async throws {
+func reportingAuditErrors(command: String = "audit", _ body: () async throws -> Void) async throws {
     do {
         try await body()
     } catch let error as AuditLogError {
-        throw error.exit
+        throw error.exit(command: command)
     }
 }
 

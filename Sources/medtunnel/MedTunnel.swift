@@ -28,6 +28,7 @@ struct MedTunnel: AsyncParsableCommand {
             ConfigCommand.self,
             BackupCommand.self,
             RestoreCommand.self,
+            DatabaseCommand.self,
         ]
     )
 

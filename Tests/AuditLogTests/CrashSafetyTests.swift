@@ -10,13 +10,16 @@ import Glibc
 /// A child process appends in a loop and is killed with SIGKILL at random moments. Every append
 /// it reported (printed after `append` returned) must be present after the restart, the log must
 /// verify, and no half-written entry may exist. 200 kills by default; MEDTUNNEL_SOAK=1 runs 2,000.
+/// On PostgreSQL the kill also cuts the connection mid-transaction: the server must roll back.
 @Suite("Crash safety")
 struct CrashSafetyTests {
     static let kills = ProcessInfo.processInfo.environment["MEDTUNNEL_SOAK"] == "1" ? 2000 : 200
 
-    @Test("SIGKILL at random moments never loses a reported append")
-    func killLoop() async throws {
-        let state = "\(TestSupport.temporaryDirectory())/state"
+    @Test("SIGKILL at random moments never loses a reported append", arguments: Backend.allCases)
+    func killLoop(backend: Backend) async throws {
+        let database = try backend.makeDatabase()
+        let state = database.stateDirectory
+        let databaseArguments = database.postgresURL.map { ["--database", $0] } ?? []
         var generator = SystemRandomNumberGenerator()
         var reportedMax: Int64 = -1
         var reportedTotal = 0
@@ -25,6 +28,7 @@ struct CrashSafetyTests {
             let (process, output) = try ChildProcess.withPipedOutput(
                 TestSupport.medtunnel,
                 ["audit", "append-loop", "--state-dir", state, "--callers", "4", "--checkpoint-interval", "16"]
+                    + databaseArguments
             )
             defer { close(output) }
             func readChunk() -> [UInt8] {
@@ -62,8 +66,11 @@ struct CrashSafetyTests {
             if !indices.isEmpty { roundsWithAppends += 1 }
             reportedMax = max(reportedMax, indices.max() ?? -1)
 
-            guard FileManager.default.fileExists(atPath: "\(state)/audit.sqlite") else { continue }
-            let store = try SQLiteAuditStore(path: "\(state)/audit.sqlite", create: true)
+            if backend == .sqlite && !FileManager.default.fileExists(atPath: database.sqlitePath) { continue }
+            if backend == .postgres && !FileManager.default.fileExists(atPath: "\(state)/checkpoint-key.pem") {
+                continue  // killed before it made its key: nothing can have been appended
+            }
+            let store = try await database.openStore()
             let size = try await store.size()
             #expect(
                 Int64(size) > reportedMax,
@@ -80,7 +87,7 @@ struct CrashSafetyTests {
         )
     }
 
-    static func verify(store: SQLiteAuditStore, state: String) async throws {
+    static func verify(store: any AuditStore, state: String) async throws {
         let verifier = try AuditStateDirectory(path: state).signer(name: TestSupport.origin, create: false).verifier
         let report = try await LogVerifier.verify(store: store, verifier: verifier, origin: TestSupport.origin)
         #expect(report.size == (try await store.size()))

@@ -18,7 +18,7 @@ if bare:
     print(f"| bare SQLite insert+commit, synchronous=FULL | {med(all_bare):.0f}/s "
           f"(min {min(all_bare):.0f}, max {max(all_bare):.0f}) | 1.00 |")
 for callers in (1, 8, 64):
-    sel = [r for r in rows if r["bench"] == "append" and r["callers"] == callers]
+    sel = [r for r in rows if r["bench"] == "append" and r["callers"] == callers and r.get("store") != "postgres"]
     if not sel:
         continue
     ratios = [r["perSecond"] / statistics.mean(bare[(r["run"], callers)]) for r in sel if (r["run"], callers) in bare]
@@ -30,6 +30,18 @@ for callers in (1, 8, 64):
         extra = f"; {med(batch):.1f} entries/commit, commit rate {med(commit_ratio):.2f}x bare"
     print(f"| durable appends, {callers} caller{'s' if callers > 1 else ''} | {med(r['perSecond'] for r in sel):.0f}/s | "
           f"{med(ratios):.2f} (runs: {', '.join(f'{x:.2f}' for x in ratios)}){extra} |")
+# PostgreSQL appends: as a ratio to the SQLite appends of the same run and callers.
+for callers in (1, 8, 64):
+    pg = {r["run"]: r for r in rows if r["bench"] == "append" and r["callers"] == callers and r.get("store") == "postgres"}
+    lite = {r["run"]: r for r in rows if r["bench"] == "append" and r["callers"] == callers and r.get("store") != "postgres"}
+    runs = sorted(set(pg) & set(lite))
+    if not runs:
+        continue
+    ratios = [pg[run]["perSecond"] / lite[run]["perSecond"] for run in runs]
+    batch = [pg[run]["appends"] / pg[run]["commits"] for run in runs if pg[run].get("commits")]
+    print(f"| PostgreSQL appends, {callers} caller{'s' if callers > 1 else ''} | "
+          f"{med(pg[run]['perSecond'] for run in runs):.0f}/s | {med(ratios):.2f}x the SQLite appends of the same run "
+          f"(runs: {', '.join(f'{x:.2f}' for x in ratios)}); {med(batch):.1f} entries/commit |")
 for r in rows:
     if r["bench"] == "bulk":
         size, seconds = r["size"], r["seconds"]

@@ -1,0 +1,320 @@
+public import AuditLog
+public import Logging
+import NIOCore
+import PostgresNIO
+
+/// The audit store on PostgreSQL: the log shared by several gateway nodes (docs/postgres.md).
+///
+/// The tables are those of `SQLiteAuditStore` (`PostgresAuditSchema`). Appends from every process
+/// and node are serialized by the database: each write transaction first locks the one row of
+/// `audit_head` (`SELECT … FOR UPDATE`), then reads the size from `entry`, so no two writers can
+/// both believe they append at the same index; the primary key on `entry.idx` would refuse it
+/// anyway. `append` does this in one statement (the schema's `audit_append` function);
+/// `appendAtTip`, which builds the batch in Swift between the read and the write, in a
+/// transaction. Commits return once durable (`synchronous_commit = on` on the connection).
+///
+/// One connection per store, one statement at a time: `serialized` keeps a read from running
+/// inside another caller's transaction while that one awaits the server. Later slices (several
+/// nodes, reconnecting after the database comes back) may put a pool here.
+public actor PostgresAuditStore: AuditStore {
+    /// The schema this binary writes and reads.
+    public static var schemaVersion: Int { PostgresAuditSchema.latestVersion }
+
+    public nonisolated let url: PostgresURL
+    private let session: PostgresSession
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    /// Connects to `url` and, when `migrate`, applies the migrations this binary has and the
+    /// database lacks. Refuses a database whose schema is newer than this binary knows, and (when
+    /// not migrating) one that is older, naming both versions.
+    public init(
+        url: String,
+        migrate: Bool = true,
+        logger: Logger = Logger(label: "medtunnel.audit.postgres")
+    ) async throws {
+        let parsed = try PostgresURL(url)
+        self.url = parsed
+        let session = try await PostgresSession.connect(parsed, logger: logger)
+        do {
+            let version =
+                migrate
+                ? try await PostgresMigrator(session: session).migrate().to
+                : try await PostgresMigrator(session: session).currentVersion()
+            guard version == Self.schemaVersion else {
+                throw AuditLogError(
+                    .storageFailure,
+                    version == 0
+                        ? "\(parsed): holds no audit log (no schema_migrations): run medtunnel db migrate --database \(parsed)"
+                        : "\(parsed): audit schema version \(version), this binary needs \(Self.schemaVersion): "
+                            + "run medtunnel db migrate --database \(parsed)"
+                )
+            }
+        } catch {
+            await session.close()
+            throw error
+        }
+        self.session = session
+    }
+
+    /// Closes the connection; the store cannot be used afterwards.
+    public func close() async {
+        await self.session.close()
+    }
+
+    deinit {
+        // A store dropped without close() (a log that goes out of scope, a command that exits by
+        // throwing) still lets go of its socket; the server rolls back any open transaction.
+        // The completion handler keeps the connection alive until it is closed: PostgresNIO
+        // requires a connection to be closed before it is released.
+        let connection: PostgresConnection = self.session.connection
+        let closing: EventLoopFuture<Void> = connection.close()
+        closing.whenComplete { _ in withExtendedLifetime(connection) {} }
+    }
+
+    // MARK: Writes
+
+    public func size() async throws -> UInt64 {
+        try await self.serialized { try await self.currentSize() }
+    }
+
+    /// One statement, `audit_append`, which is its own transaction: lock, size check and
+    /// inserts cost one round trip to the server.
+    public func append(_ batch: AuditBatch) async throws {
+        try await self.serialized {
+            let operation = "append at index \(batch.firstIndex)"
+            do {
+                _ = try await self.session.uncancellableRows(
+                    """
+                    SELECT audit_append(\(Int64(batch.firstIndex)), \(batch.entries.map { Int64($0.index) })::bigint[],
+                    \(batch.entries.map { PostgresSession.bytea($0.body) })::bytea[],
+                    \(batch.entries.map { PostgresSession.bytea($0.leafHash) })::bytea[],
+                    \(batch.nodes.map(\.key))::bigint[], \(batch.nodes.map { PostgresSession.bytea($0.hash) })::bytea[],
+                    \(batch.checkpoint.map { Int64($0.size) }), \(batch.checkpoint?.note))
+                    """
+                )
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "MT409" {
+                throw AuditLogError(
+                    .concurrentWriter,
+                    "\(self.url): \(error.serverInfo?[.message] ?? "another writer appended first")"
+                )
+            } catch {
+                throw PostgresSession.translate(error, url: self.url, operation: operation)
+            }
+        }
+    }
+
+    /// The tip is read after the head row is locked, so the batch lands exactly where it was
+    /// built for, whichever node wrote last.
+    public func appendAtTip<Result: Sendable>(
+        _ build: @Sendable (AuditTip) throws -> (AuditBatch, Result)
+    ) async throws -> Result {
+        try await self.serialized {
+            try await self.session.transaction(operation: "append at the tip") {
+                try await self.lockHead()
+                let size = try await self.currentSize()
+                let tip = AuditTip(
+                    size: size,
+                    rightEdge: try await self.readHashes(of: MerkleNodeID.decompose(0..<size)),
+                    checkpointedSize: try await self.readLatestCheckpoint()?.size ?? 0
+                )
+                let (batch, result) = try build(tip)
+                guard batch.firstIndex == size else {
+                    throw AuditLogError(
+                        .concurrentWriter,
+                        "\(self.url): a batch built for \(size) starts at \(batch.firstIndex)"
+                    )
+                }
+                try await self.insert(batch)
+                return result
+            }
+        }
+    }
+
+    public func storeCheckpoint(size: UInt64, note: String) async throws {
+        try await self.serialized {
+            try await self.insertCheckpoint(StoredCheckpoint(size: size, note: note))
+        }
+    }
+
+    // MARK: Reads
+
+    public func hashes(of nodes: [MerkleNodeID]) async throws -> [[UInt8]] {
+        try await self.serialized { try await self.readHashes(of: nodes) }
+    }
+
+    public func entries(in range: Range<UInt64>) async throws -> [StoredEntry] {
+        try await self.serialized {
+            let operation = "read entries \(range)"
+            let rows = try await self.session.rows(
+                """
+                SELECT idx, body, leaf_hash FROM entry WHERE idx >= \(Int64(clamping: range.lowerBound))
+                AND idx < \(Int64(clamping: range.upperBound)) ORDER BY idx
+                """,
+                operation: operation
+            )
+            return try self.session.decoding(operation) {
+                try rows.map { row in
+                    let (index, body, leaf) = try row.decode((Int64, ByteBuffer, ByteBuffer).self)
+                    return StoredEntry(index: UInt64(index), body: Array(buffer: body), leafHash: Array(buffer: leaf))
+                }
+            }
+        }
+    }
+
+    public func nodes(after key: Int64, limit: Int) async throws -> [StoredNode] {
+        try await self.serialized {
+            let rows = try await self.session.rows(
+                "SELECT id, hash FROM tree_node WHERE id > \(key) ORDER BY id LIMIT \(Int64(limit))",
+                operation: "read tree nodes"
+            )
+            return try self.session.decoding("read tree nodes") {
+                try rows.map { row in
+                    let (id, hash) = try row.decode((Int64, ByteBuffer).self)
+                    return StoredNode(key: id, hash: Array(buffer: hash))
+                }
+            }
+        }
+    }
+
+    public func checkpoints() async throws -> [StoredCheckpoint] {
+        try await self.serialized {
+            try await self.readCheckpoints("SELECT size, note FROM checkpoint ORDER BY size")
+        }
+    }
+
+    public func latestCheckpoint() async throws -> StoredCheckpoint? {
+        try await self.serialized { try await self.readLatestCheckpoint() }
+    }
+
+    // MARK: Helpers (inside `serialized`)
+
+    /// Waits for the one row of `audit_head`: every other appender, on any node, waits here
+    /// until this transaction ends.
+    private func lockHead() async throws {
+        let rows = try await self.session.rows(
+            "SELECT id FROM audit_head WHERE id = 1 FOR UPDATE",
+            operation: "lock audit_head"
+        )
+        guard rows.count == 1 else {
+            throw AuditLogError(.storageFailure, "\(self.url): the audit_head row is missing (an edited database?)")
+        }
+    }
+
+    private func currentSize() async throws -> UInt64 {
+        let rows = try await self.session.rows("SELECT coalesce(max(idx) + 1, 0) FROM entry", operation: "read size")
+        return try self.session.decoding("read size") {
+            UInt64(try rows.first?.decode(Int64.self) ?? 0)
+        }
+    }
+
+    /// Writes the batch's rows with one statement per table (arrays unnested server-side), so a
+    /// commit of many entries costs a few round trips, not one per row.
+    private func insert(_ batch: AuditBatch) async throws {
+        if !batch.entries.isEmpty {
+            let indices = batch.entries.map { Int64($0.index) }
+            let bodies = batch.entries.map { PostgresSession.bytea($0.body) }
+            let leaves = batch.entries.map { PostgresSession.bytea($0.leafHash) }
+            try await self.session.run(
+                """
+                INSERT INTO entry(idx, body, leaf_hash)
+                SELECT * FROM unnest(\(indices)::bigint[], \(bodies)::bytea[], \(leaves)::bytea[])
+                """,
+                operation: "insert entries from \(batch.firstIndex)"
+            )
+        }
+        if !batch.nodes.isEmpty {
+            let keys = batch.nodes.map(\.key)
+            let hashes = batch.nodes.map { PostgresSession.bytea($0.hash) }
+            try await self.session.run(
+                "INSERT INTO tree_node(id, hash) SELECT * FROM unnest(\(keys)::bigint[], \(hashes)::bytea[])",
+                operation: "insert tree nodes"
+            )
+        }
+        if let checkpoint = batch.checkpoint {
+            try await self.insertCheckpoint(checkpoint)
+        }
+    }
+
+    private func insertCheckpoint(_ checkpoint: StoredCheckpoint) async throws {
+        try await self.session.run(
+            """
+            INSERT INTO checkpoint(size, note) VALUES (\(Int64(checkpoint.size)), \(checkpoint.note))
+            ON CONFLICT (size) DO NOTHING
+            """,
+            operation: "store checkpoint \(checkpoint.size)"
+        )
+    }
+
+    /// The hashes of `nodes` in order, two queries in all; a missing one is named.
+    private func readHashes(of nodes: [MerkleNodeID]) async throws -> [[UInt8]] {
+        guard !nodes.isEmpty else { return [] }
+        let leafIndices = nodes.filter { $0.level == 0 }.map { Int64($0.index) }
+        let nodeKeys = nodes.filter { $0.level != 0 }.map(\.storageKey)
+        var leaves: [Int64: [UInt8]] = [:]
+        var interior: [Int64: [UInt8]] = [:]
+        if !leafIndices.isEmpty {
+            let rows = try await self.session.rows(
+                "SELECT idx, leaf_hash FROM entry WHERE idx = ANY(\(leafIndices)::bigint[])",
+                operation: "read leaf hashes"
+            )
+            try self.session.decoding("read leaf hashes") {
+                for row in rows {
+                    let (index, hash) = try row.decode((Int64, ByteBuffer).self)
+                    leaves[index] = Array(buffer: hash)
+                }
+            }
+        }
+        if !nodeKeys.isEmpty {
+            let rows = try await self.session.rows(
+                "SELECT id, hash FROM tree_node WHERE id = ANY(\(nodeKeys)::bigint[])",
+                operation: "read tree hashes"
+            )
+            try self.session.decoding("read tree hashes") {
+                for row in rows {
+                    let (id, hash) = try row.decode((Int64, ByteBuffer).self)
+                    interior[id] = Array(buffer: hash)
+                }
+            }
+        }
+        return try nodes.map { id in
+            let hash = id.level == 0 ? leaves[Int64(id.index)] : interior[id.storageKey]
+            guard let hash else {
+                throw AuditLogError(.nodeMismatch, "\(self.url): \(id) is missing from the store")
+            }
+            return hash
+        }
+    }
+
+    private func readLatestCheckpoint() async throws -> StoredCheckpoint? {
+        try await self.readCheckpoints("SELECT size, note FROM checkpoint ORDER BY size DESC LIMIT 1").first
+    }
+
+    private func readCheckpoints(_ query: PostgresQuery) async throws -> [StoredCheckpoint] {
+        let rows = try await self.session.rows(query, operation: "read checkpoints")
+        return try self.session.decoding("read checkpoints") {
+            try rows.map { row in
+                let (size, note) = try row.decode((Int64, String).self)
+                return StoredCheckpoint(size: UInt64(size), note: note)
+            }
+        }
+    }
+
+    /// Runs `body` alone on the connection: callers queue in order while one awaits the server
+    /// (an actor lets others in at every `await`; a transaction must not be entered by them).
+    private func serialized<T>(_ body: () async throws -> T) async throws -> T {
+        if self.busy {
+            await withCheckedContinuation { self.waiting.append($0) }
+        } else {
+            self.busy = true
+        }
+        defer {
+            if self.waiting.isEmpty {
+                self.busy = false
+            } else {
+                self.waiting.removeFirst().resume()
+            }
+        }
+        return try await body()
+    }
+}

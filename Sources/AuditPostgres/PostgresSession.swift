@@ -1,0 +1,181 @@
+import AuditLog
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+
+/// One connection to the audit database, with the settings the log's promises rest on, and the
+/// one place where PostgresNIO's errors become `AuditLogError`s naming the URL (never its password).
+///
+/// Not `Sendable` in spirit: the store owns it and runs one statement at a time on it.
+struct PostgresSession: Sendable {
+    let url: PostgresURL
+    let connection: PostgresConnection
+    let logger: Logger
+
+    /// Connects and makes every commit durable before it returns (`synchronous_commit = on`, in
+    /// case the server or the role defaults to off). An unreachable server is refused naming
+    /// host:port; a refused login or missing database naming the URL.
+    static func connect(_ url: PostgresURL, logger: Logger) async throws -> PostgresSession {
+        var configuration = PostgresConnection.Configuration(
+            host: url.host,
+            port: url.port,
+            username: url.user,
+            password: url.password,
+            database: url.database,
+            tls: .disable
+        )
+        configuration.options.connectTimeout = .seconds(10)
+        configuration.options.additionalStartupParameters = [("application_name", "medtunnel-audit")]
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(
+                configuration: configuration,
+                id: 1,
+                logger: logger
+            )
+        } catch let error as PSQLError where error.serverInfo == nil {
+            // No answer from a PostgreSQL server at all (refused, unresolvable, timed out, cut
+            // before the handshake ended): name where we tried.
+            throw AuditLogError(
+                .storageFailure,
+                "cannot reach PostgreSQL at \(url.endpoint) (\(url)): \(Self.cause(of: error)); "
+                    + "is the server running and listening there?"
+            )
+        } catch {
+            throw Self.translate(error, url: url, operation: "connect")
+        }
+        let session = PostgresSession(url: url, connection: connection, logger: logger)
+        try await session.run("SET synchronous_commit = on", operation: "set synchronous_commit")
+        return session
+    }
+
+    /// Connects, runs `body`, and closes the connection whatever `body` did.
+    static func with<T>(
+        _ url: PostgresURL,
+        logger: Logger,
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: (PostgresSession) async throws -> T
+    ) async throws -> T {
+        let session = try await self.connect(url, logger: logger)
+        do {
+            let value = try await body(session)
+            await session.close()
+            return value
+        } catch {
+            await session.close()
+            throw error
+        }
+    }
+
+    func close() async {
+        try? await self.connection.close()
+    }
+
+    /// Runs one statement that returns no rows of interest.
+    func run(_ query: PostgresQuery, operation: String) async throws {
+        _ = try await self.rows(query, operation: operation)
+    }
+
+    /// Runs one statement and collects its rows.
+    func rows(_ query: PostgresQuery, operation: String) async throws -> [PostgresRow] {
+        do {
+            return try await self.uncancellableRows(query)
+        } catch {
+            throw Self.translate(error, url: self.url, operation: operation)
+        }
+    }
+
+    /// Runs one statement to its end whatever happens to the calling task, and throws
+    /// PostgresNIO's own error. A group commit runs in one caller's task on behalf of every
+    /// waiter: were that caller cancelled, PostgresNIO's async API would cancel the statement
+    /// mid-commit, failing the others' entries and leaving the outcome unknown. Its future-based
+    /// API does not watch the task, so the statement completes and the caller learns after.
+    func uncancellableRows(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        let result: EventLoopFuture<PostgresQueryResult> = self.connection.query(query, logger: self.logger)
+        return try await result.get().rows
+    }
+
+    /// Runs `body` (decoding rows), translating a type mismatch (a column altered by hand) into an
+    /// error naming the operation.
+    func decoding<T>(_ operation: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch {
+            throw Self.translate(error, url: self.url, operation: operation)
+        }
+    }
+
+    /// `BEGIN`, `body`, `COMMIT`; `ROLLBACK` when `body` throws (its error is what is thrown).
+    /// A commit returns once the server reports it durable (synchronous_commit = on).
+    /// Runs on the caller's actor (`isolation`), so `body` may touch the store's state.
+    func transaction<T>(
+        operation: String,
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: () async throws -> T
+    ) async throws -> T {
+        try await self.run("BEGIN", operation: "\(operation): begin")
+        let value: T
+        do {
+            value = try await body()
+        } catch {
+            try? await self.run("ROLLBACK", operation: "\(operation): rollback")
+            throw error
+        }
+        try await self.run("COMMIT", operation: "\(operation): commit")
+        return value
+    }
+
+    /// An `AuditLogError` naming the URL and the operation, with the server's own message when
+    /// there is one. PostgresNIO's errors print a generic text on purpose (they may hold query
+    /// data); the server's message and SQLSTATE name no password.
+    static func translate(_ error: any Error, url: PostgresURL, operation: String) -> AuditLogError {
+        if let error = error as? AuditLogError { return error }
+        if let error = error as? PSQLError {
+            return AuditLogError(.storageFailure, "\(url): \(operation): \(Self.cause(of: error))")
+        }
+        if let error = error as? PostgresDecodingError {
+            return AuditLogError(
+                .storageFailure,
+                "\(url): \(operation): column \(error.columnName) holds \(error.postgresType), not the expected type"
+            )
+        }
+        return AuditLogError(.storageFailure, "\(url): \(operation): \(error)")
+    }
+
+    static func cause(of error: PSQLError) -> String {
+        if let server = error.serverInfo, let message = server[.message] {
+            return "\(message) (SQLSTATE \(server[.sqlState] ?? "?"))"
+        }
+        if let underlying = error.underlying { return Self.describe(underlying) }
+        switch error.code {
+        case .serverClosedConnection, .clientClosedConnection, .uncleanShutdown:
+            return "the connection to the server was closed"
+        default:
+            return "\(error.code)"
+        }
+    }
+}
+
+extension PostgresSession {
+    /// A connection failure in a person's words ("Connection refused", "timed out after 10 s"),
+    /// not NIO's nested structure.
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case let error as NIOConnectionError:
+            if let first = error.connectionErrors.first { return self.describe(first.error) }
+            if let dns = error.dnsAError ?? error.dnsAAAAError { return "cannot resolve the host: \(dns)" }
+            return "\(error)"
+        case let error as IOError:
+            return String(cString: strerror(error.errnoCode))
+        case ChannelError.connectTimeout(let timeout):
+            return "no answer within \(timeout.nanoseconds / 1_000_000_000) s"
+        default:
+            return "\(error)"
+        }
+    }
+
+    /// `bytes` as a PostgreSQL `bytea` (PostgresNIO encodes `[UInt8]` as `char[]`).
+    static func bytea(_ bytes: [UInt8]) -> ByteBuffer { ByteBuffer(bytes: bytes) }
+}

@@ -1,0 +1,98 @@
+public import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One throwaway PostgreSQL server per test process, started on first use through
+/// `tools/postgres-test-server` and stopped when the process exits; each test gets a database of
+/// its own from `newDatabase()`.
+///
+/// PostgreSQL is not optional for the tests: `tools/setup` installs it, and a missing server is a
+/// failure naming what to run, never a skipped test.
+public enum PostgresTestServer {
+    /// The psql client of the same PostgreSQL (its wrapper in /usr/bin picks a cluster by itself).
+    public static let psql = "/usr/lib/postgresql/15/bin/psql"
+
+    /// The repository's `tools/postgres-test-server`, found from this file's own path.
+    static let script: String = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("tools/postgres-test-server").path
+
+    private static let lock = NSLock()
+    private nonisolated(unsafe) static var started: (directory: String, url: String)?
+
+    /// The server's URL (`postgres://medtunnel@127.0.0.1:PORT/postgres`), starting it if needed.
+    public static func url() throws -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        if let started { return started.url }
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("medtunnel-pg-\(getpid())-\(UUID().uuidString.prefix(8))").path
+        // --owner-pid: the script's watchdog stops the server if this process dies without
+        // running its exit handler (a crash, SIGKILL).
+        let output = try ChildProcess.run(
+            script,
+            ["start", directory, "--owner-pid", "\(getpid())"],
+            timeout: 120
+        )
+        let url = output.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard output.status == 0, url.hasPrefix("postgres://") else {
+            throw ChildProcessError(
+                "\(script) start failed (status \(output.status)): \(output.stderr) — run tools/setup to install postgresql"
+            )
+        }
+        started = (directory, url)
+        atexit { PostgresTestServer.stopAtExit() }
+        return url
+    }
+
+    /// A new, empty database on the shared server; returns its URL.
+    public static func newDatabase() throws -> String {
+        let server = try self.url()
+        let name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
+        try self.sql(server, "CREATE DATABASE \(name)")
+        return server.replacingOccurrences(of: "/postgres", with: "/\(name)", options: .backwards)
+    }
+
+    /// Runs SQL with psql against `url`, as an operator with database access would; stops at the
+    /// first error and throws it. Returns what psql printed (unaligned, tuples only).
+    @discardableResult
+    public static func sql(_ url: String, _ statements: String) throws -> String {
+        let output = try ChildProcess.run(
+            psql,
+            ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", statements]
+        )
+        guard output.status == 0 else {
+            throw ChildProcessError("psql \(statements.prefix(120)): \(output.stderr)")
+        }
+        return output.stdout
+    }
+
+    /// A port on 127.0.0.1 where nothing listens: bound, then closed, so the next connect is
+    /// refused (the kernel does not hand it out again at once).
+    public static func closedPort() -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(descriptor, pointer, length)
+                return getsockname(descriptor, pointer, &length)
+            }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    private static func stopAtExit() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let started else { return }
+        _ = try? ChildProcess.run(script, ["stop", started.directory], timeout: 60)
+        self.started = nil
+    }
+}
