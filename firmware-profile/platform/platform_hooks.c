@@ -40,6 +40,10 @@ static volatile uint32_t ring_head, ring_tail;  // written by the interrupt / by
 static volatile uint32_t ring_overflows;
 
 void fw_uart0_rx_irq(void) {
+    // Clear first, then drain: a byte landing after the last read sets the flag again and
+    // interrupts anew. (Cleared last, such a byte would sit in DATA with no interrupt to come,
+    // and QEMU delivers nothing more while DATA is full: the link would stall.)
+    REG(UART0, 0x0C) = 2u;  // INTSTATUS: clear RX
     while (REG(UART0, UART_STATE) & 2u) {
         uint8_t byte = (uint8_t)REG(UART0, UART_DATA);
         uint32_t next = (ring_head + 1u) % RING_SIZE;
@@ -50,7 +54,6 @@ void fw_uart0_rx_irq(void) {
             ring_head = next;
         }
     }
-    REG(UART0, 0x0C) = 2u;  // INTSTATUS: clear RX
 }
 
 size_t fw_link_read(uint8_t *bytes, size_t capacity, uint32_t timeout_ms, uint32_t idle_ms) {
@@ -64,7 +67,7 @@ size_t fw_link_read(uint8_t *bytes, size_t capacity, uint32_t timeout_ms, uint32
         } else if (fw_uptime_ms() >= deadline) {
             break;
         } else {
-            __asm volatile("wfi");  // woken by the next byte or the 1 ms tick
+            __asm volatile("wfi");  // woken by the next byte or the next tick
         }
     }
     return n;
@@ -80,16 +83,19 @@ int putchar(int c) {
     return c;
 }
 
-// ---- Clock: SysTick at the board's 25 MHz, 1 ms ticks ------------------------------------------
+// ---- Clock: SysTick at the board's 25 MHz, 10 ms ticks -----------------------------------------
+// 10 ms rather than 1 ms: under -icount every wake-up from WFI costs host time that the emulated
+// clock does not see, so fewer wake-ups keep the pump's clock closer to the gateway's.
 #define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
 #define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
 #define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
 #define SYSCLK_HZ 25000000u
-#define TICK_RELOAD (SYSCLK_HZ / 1000u - 1u)
+#define TICK_MS 10u
+#define TICK_RELOAD (SYSCLK_HZ / 1000u * TICK_MS - 1u)
 
 static volatile uint64_t uptime_ms;
 
-void fw_systick_tick(void) { uptime_ms++; }
+void fw_systick_tick(void) { uptime_ms += TICK_MS; }
 
 uint64_t fw_uptime_ms(void) { return uptime_ms; }
 
