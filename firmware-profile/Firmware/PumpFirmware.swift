@@ -75,7 +75,7 @@ enum PumpFirmware {
                 trustedCAPEM: caPEM,
                 certificatePEM: certificatePEM,
                 privateKeyPEM: keyPEM,
-                maxFragmentLength: .bytes2048
+                maxFragmentLength: .bytes1024
             )
         } catch {
             log("firmware: FAILED: the TLS profile: \(error)")
