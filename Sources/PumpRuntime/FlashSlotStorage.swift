@@ -40,11 +40,17 @@ public final class FlashSlotStorage: PumpStateStorage {
 
     public var location: String { "flash slots" }
 
-    /// What one slot holds.
-    enum Slot: Equatable {
+    /// What one slot holds. (Not Equatable: comparing its String would bring Unicode
+    /// normalization into the firmware.)
+    enum Slot {
         case erased
         case invalid(String)
         case valid(generation: UInt64, record: [UInt8])
+
+        var isErased: Bool {
+            if case .erased = self { return true }
+            return false
+        }
     }
 
     public func load() throws(PumpRuntimeError) -> [UInt8]? {
@@ -59,7 +65,7 @@ public final class FlashSlotStorage: PumpStateStorage {
             }
         }
         if let newest { return newest }
-        if slots[0] == .erased && slots[1] == .erased { return nil }
+        if slots[0].isErased && slots[1].isErased { return nil }
         throw PumpRuntimeError(
             .stateCorrupt,
             "neither flash slot holds a valid pump state (slot 0: \(Self.describe(slots[0])), slot 1: "
@@ -85,7 +91,7 @@ public final class FlashSlotStorage: PumpStateStorage {
             )
         }
         guard self.flash.eraseAndProgram(slot: target, bytes),
-            self.readSlot(target) == .valid(generation: generation, record: record)
+            case .valid(generation, let readBack) = self.readSlot(target), readBack == record
         else {
             throw PumpRuntimeError(.stateIOFailed, "programming flash slot \(target) failed or did not read back")
         }

@@ -78,7 +78,8 @@ enum PumpStateFile {
         guard index + serialLength <= body.count else { throw corrupt("serial runs past the end") }
         let fileSerial = String(decoding: body[index..<(index + serialLength)], as: UTF8.self)
         index += serialLength
-        guard fileSerial == serial else {
+        // Byte equality (serials are ASCII): no Unicode normalization on the firmware.
+        guard fileSerial.utf8.elementsEqual(serial.utf8) else {
             throw PumpRuntimeError(.stateWrongPump, "\(path) belongs to pump \(fileSerial), not \(serial)")
         }
         guard let highWater = read(8), let lastApplied = read(8), let flags = read(1), let length = read(2),
