@@ -17,6 +17,8 @@ struct SessionFigures {
     /// instructions under `-icount shift=0`.
     var handshakeComputeNanoseconds: UInt64 = 0
     var handshakeHeapPeak = 0
+    /// Heap in use when the handshake started (the peak includes it).
+    var heapBeforeHandshake = 0
 }
 
 /// One TLS session of the pump over the UART link: the sans-IO engine of PumpTLS driven by
@@ -39,6 +41,7 @@ final class LinkSession {
     /// up after `timeoutMilliseconds` without a byte from the gateway.
     func handshake(timeoutMilliseconds: UInt32) -> Outcome {
         fw_heap_reset_peak()
+        self.figures.heapBeforeHandshake = fw_heap_in_use()
         self.compute { self.tls.startHandshake() }
         self.flush()
         while true {

@@ -162,7 +162,7 @@ enum PumpFirmware {
             "firmware: session \(number) established: \(link.tls.isResumed ? "resumed" : "full") handshake, "
                 + "\(link.tls.negotiatedCipherSuiteName ?? "?"), sent \(figures.handshakeBytesSent) B, "
                 + "received \(figures.handshakeBytesReceived) B, compute \(figures.handshakeComputeNanoseconds) ns, "
-                + "heap peak \(figures.handshakeHeapPeak) B"
+                + "heap peak \(figures.handshakeHeapPeak) B (\(figures.heapBeforeHandshake) B in use before)"
         )
         let exported = try? link.tls.exportSession()
 
