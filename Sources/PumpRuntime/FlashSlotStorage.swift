@@ -79,8 +79,8 @@ public final class FlashSlotStorage: PumpStateStorage {
         let target = self.active.map { 1 - $0.slot } ?? 0
         let generation = (self.active?.generation ?? 0) + 1
         var bytes = Self.magic
-        Self.appendBigEndian(generation, width: 8, to: &bytes)
-        Self.appendBigEndian(UInt64(record.count), width: 4, to: &bytes)
+        PumpStateFile.appendBigEndian(generation, width: 8, to: &bytes)
+        PumpStateFile.appendBigEndian(UInt64(record.count), width: 4, to: &bytes)
         bytes += record
         bytes += PumpCrypto.sha256(bytes)
         guard bytes.count <= self.flash.slotSize else {
@@ -120,12 +120,6 @@ public final class FlashSlotStorage: PumpStateStorage {
         case .erased: return "erased"
         case .invalid(let why): return why
         case .valid(let generation, _): return "generation \(generation)"
-        }
-    }
-
-    private static func appendBigEndian(_ value: UInt64, width: Int, to bytes: inout [UInt8]) {
-        for shift in stride(from: (width - 1) * 8, through: 0, by: -8) {
-            bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
         }
     }
 }

@@ -103,7 +103,7 @@ enum PumpStateFile {
         )
     }
 
-    private static func appendBigEndian(_ value: UInt64, width: Int, to bytes: inout [UInt8]) {
+    static func appendBigEndian(_ value: UInt64, width: Int, to bytes: inout [UInt8]) {
         for shift in stride(from: (width - 1) * 8, through: 0, by: -8) {
             bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
         }

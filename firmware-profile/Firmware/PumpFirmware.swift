@@ -24,18 +24,7 @@ enum PumpFirmware {
 
     /// The pump model this firmware drives: the example 0.05 U pump (Examples/policy/pump-model.json,
     /// the model its certificate names); a device has its model built in, not read from JSON.
-    static let model = try! PumpModel(
-        name: "Example 0.05 U pump",
-        bolusStep: Milliunits(50),
-        basalRateStep: MilliunitsPerHour(50),
-        maxBolus: Milliunits(25_000),
-        maxBasalRate: MilliunitsPerHour(35_000),
-        maxScheduleEntries: 24,
-        minimumSegmentMinutes: 30,
-        tempBasalDurationStepMinutes: 30,
-        maxTempBasalDurationMinutes: 720,
-        supportedControls: .all
-    )
+    static let model = PumpDefaults.typicalModel(named: "Example 0.05 U pump")
 
     static func provisioned(_ index: Int32) -> String? {
         var length = 0
