@@ -22,6 +22,7 @@
 #define MBEDTLS_HAVE_ASM
 #define MBEDTLS_HAVE_TIME
 #define MBEDTLS_HAVE_TIME_DATE          /* certificate validity: time() and gmtime_r() of newlib, fed by the platform clock */
+#define MBEDTLS_PLATFORM_GMTIME_R_ALT   /* newlib's gmtime_r (platform_hooks.c): mbedTLS would take gmtime, whose assert pulls in printf */
 #define MBEDTLS_NO_PLATFORM_ENTROPY     /* no /dev/urandom */
 #define MBEDTLS_ENTROPY_HARDWARE_ALT    /* mbedtls_hardware_poll() from the platform hooks */
 #define MBEDTLS_PLATFORM_C

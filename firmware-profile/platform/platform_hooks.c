@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 // ---- UARTs (CMSDK APB UART) ----------------------------------------------------------------
 #define UART0 0x40004000u  // the relay link
@@ -138,6 +139,11 @@ int _gettimeofday(struct timeval *tv, void *tz) {
     tv->tv_usec = (suseconds_t)((now % 1000) * 1000);
     return 0;
 }
+
+// mbedTLS' calendar conversion for certificate validity (MBEDTLS_PLATFORM_GMTIME_R_ALT): newlib's
+// reentrant gmtime_r. mbedTLS does not take newlib for POSIX and would call gmtime, whose
+// reentrancy assert brings newlib's printf family (about 5 KiB of flash) along.
+struct tm *mbedtls_platform_gmtime_r(const time_t *tt, struct tm *tm_buf) { return gmtime_r(tt, tm_buf); }
 
 // ---- Entropy: TEST-ONLY --------------------------------------------------------------------
 // QEMU's mps2-an386 has no TRNG. This generator mixes the per-run seed of the provisioning
