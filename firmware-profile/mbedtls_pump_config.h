@@ -49,7 +49,6 @@
 #define MBEDTLS_OID_C
 #define MBEDTLS_PK_C
 #define MBEDTLS_PK_PARSE_C
-#define MBEDTLS_PK_PARSE_EC_EXTENDED
 #define MBEDTLS_PEM_PARSE_C             /* the PEMs the runtime is configured with */
 #define MBEDTLS_BASE64_C
 #define MBEDTLS_X509_USE_C
