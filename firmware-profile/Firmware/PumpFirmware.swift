@@ -191,7 +191,10 @@ enum PumpFirmware {
             case .command(let body):
                 fw_heap_reset_peak()
                 let start = fw_virtual_ns()
-                let acknowledgement = runtime.handle(commandBody: body, now: Timestamp(millisecondsSinceEpoch: fw_now_ms()))
+                let acknowledgement = runtime.handle(
+                    commandBody: body,
+                    now: Timestamp(millisecondsSinceEpoch: fw_now_ms())
+                )
                 let compute = fw_virtual_ns() - start
                 let sent = link.send(.acknowledgement(acknowledgement))
                 let result = acknowledgement.content.result
@@ -202,8 +205,10 @@ enum PumpFirmware {
                 )
                 let command = try? SignedCommand.decode(body[...]).envelope.command
                 if sent, result == .applied, let command, endsAfter(command) {
-                    log("firmware: session \(number): state now: last applied \(runtime.state.lastAppliedSequence), "
-                        + "\(runtime.state.isLockedOut ? "locked out" : "not locked out")")
+                    log(
+                        "firmware: session \(number): state now: last applied \(runtime.state.lastAppliedSequence), "
+                            + "\(runtime.state.isLockedOut ? "locked out" : "not locked out")"
+                    )
                     link.close()
                     log("firmware: session \(number) closed (close_notify): the link drops")
                     return exported ?? resuming
