@@ -41,5 +41,28 @@ struct FirmwareDemoTests {
         ] {
             #expect(run.stdout.contains(line), "missing '\(line)' in:\n\(run.stdout)\n\(run.stderr)")
         }
+
+        // The budgets the firmware meets today stay met: every heap peak the firmware logs
+        // (handshakes, commands) and its heap high-water mark within the 24 KiB target, and flash
+        // no larger than now (142.6 KiB measured; the 128 KiB target is not met yet, see
+        // firmware-profile/README.md).
+        let heapFigures = Self.numbers(after: ["heap peak ", "heap break "], in: run.stdout)
+        #expect(heapFigures.count >= 5, "\(run.stdout)")
+        for bytes in heapFigures { #expect(bytes <= 24 * 1024, "heap \(bytes) B over 24 KiB:\n\(run.stdout)") }
+        let flash = Self.numbers(after: ["| **total flash (sections, incl. alignment)** | **"], in: build.stdout)
+        #expect(flash.count == 1 && flash[0] <= 146 * 1024, "flash \(flash) over 146 KiB:\n\(build.stdout)")
+    }
+
+    /// The integers that follow each occurrence of any of `prefixes` in `text`.
+    static func numbers(after prefixes: [String], in text: String) -> [Int] {
+        var found: [Int] = []
+        for prefix in prefixes {
+            var rest = text[...]
+            while let range = rest.range(of: prefix) {
+                rest = rest[range.upperBound...]
+                if let value = Int(rest.prefix { $0.isNumber }) { found.append(value) }
+            }
+        }
+        return found
     }
 }
