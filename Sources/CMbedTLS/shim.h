@@ -80,4 +80,30 @@ static inline mbedtls_ecp_keypair *medtunnel_pk_ec_keypair(const mbedtls_pk_cont
     return (mbedtls_ecp_keypair *) pk->pk_ctx;
 }
 
+/// The most plaintext one incoming record can carry: the negotiated max_fragment_length (or the
+/// build's input buffer size). mbedtls_ssl_read returns at most one record's data, so a read
+/// buffer of this size is enough: on the firmware that is 1 KiB instead of 16.
+static inline size_t medtunnel_ssl_max_in_record_plaintext(const mbedtls_ssl_context *ssl) {
+#if defined(MBEDTLS_SSL_MAX_FRAGMENT_LENGTH)
+    return mbedtls_ssl_get_input_max_frag_len(ssl);
+#else
+    (void) ssl;
+    return MBEDTLS_SSL_IN_CONTENT_LEN;
+#endif
+}
+
+/// Turns off encrypt-then-MAC (the profile's suites are AEAD) and renegotiation, and breaks
+/// off handshakes with peers that do not support secure renegotiation. A build without
+/// encrypt-then-MAC or renegotiation compiled in (the firmware's pump profile,
+/// firmware-profile/mbedtls_pump_config.h) has nothing to turn off: the calls exist only there.
+static inline void medtunnel_ssl_conf_no_etm_no_renegotiation(mbedtls_ssl_config *conf) {
+#if defined(MBEDTLS_SSL_ENCRYPT_THEN_MAC)
+    mbedtls_ssl_conf_encrypt_then_mac(conf, MBEDTLS_SSL_ETM_DISABLED);
+#endif
+#if defined(MBEDTLS_SSL_RENEGOTIATION)
+    mbedtls_ssl_conf_renegotiation(conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+#endif
+    mbedtls_ssl_conf_legacy_renegotiation(conf, MBEDTLS_SSL_LEGACY_BREAK_HANDSHAKE);
+}
+
 #endif

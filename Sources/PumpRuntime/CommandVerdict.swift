@@ -23,7 +23,9 @@ enum CommandVerdict: Equatable {
         now: Timestamp
     ) -> CommandVerdict {
         guard signatureIsValid else { return .refuse(.badSignature) }
-        guard envelope.serial == serial else { return .refuse(.wrongSerial) }
+        // Serials are ASCII (DeviceIdentity's rules): byte equality is their equality, and it keeps
+        // String's Unicode normalization (36 KB of tables) out of the firmware.
+        guard envelope.serial.utf8.elementsEqual(serial.utf8) else { return .refuse(.wrongSerial) }
         guard envelope.sequence > state.highWaterSequence else { return .refuse(.replayedSequence) }
 
         var consumed = state

@@ -3,18 +3,25 @@ public import TherapyModel
 /// What a new simulated pump starts with.
 public enum PumpDefaults {
     /// The simulator's pump model: a typical 0.05 U pump accepting every control.
-    public static let simulatorModel: PumpModel = try! PumpModel(
-        name: "MedTunnel simulated pump",
-        bolusStep: Milliunits(50),
-        basalRateStep: MilliunitsPerHour(50),
-        maxBolus: Milliunits(25_000),
-        maxBasalRate: MilliunitsPerHour(35_000),
-        maxScheduleEntries: 24,
-        minimumSegmentMinutes: 30,
-        tempBasalDurationStepMinutes: 30,
-        maxTempBasalDurationMinutes: 720,
-        supportedControls: .all
-    )
+    public static let simulatorModel: PumpModel = typicalModel(named: "MedTunnel simulated pump")
+
+    /// A typical 0.05 U pump accepting every control, named `name` (at most 64 printable ASCII
+    /// characters): the simulator's, and the firmware's "Example 0.05 U pump"
+    /// (Examples/policy/pump-model.json).
+    public static func typicalModel(named name: String) -> PumpModel {
+        try! PumpModel(
+            name: name,
+            bolusStep: Milliunits(50),
+            basalRateStep: MilliunitsPerHour(50),
+            maxBolus: Milliunits(25_000),
+            maxBasalRate: MilliunitsPerHour(35_000),
+            maxScheduleEntries: 24,
+            minimumSegmentMinutes: 30,
+            tempBasalDurationStepMinutes: 30,
+            maxTempBasalDurationMinutes: 720,
+            supportedControls: .all
+        )
+    }
 
     /// Factory settings: no basal until a clinician programs one; maximum basal 2 U/h and
     /// maximum bolus 10 U (or the model's maximum if lower, on its steps); carb ratio

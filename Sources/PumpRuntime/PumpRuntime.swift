@@ -10,7 +10,9 @@ import Darwin
 
 /// The pump firmware's command core: verifies, applies and persists signed commands, and
 /// answers each with an acknowledgement signed by the device key. Foundation-free; crypto by
-/// mbedTLS; persistence by plain POSIX calls.
+/// mbedTLS; persistence through a ``PumpStateStorage`` (a POSIX file in `pump-sim`, two flash
+/// slots on the firmware); time is passed in (`now:`). The same files compile as Embedded
+/// Swift for the firmware (firmware-profile/): the POSIX parts are behind `canImport(Glibc)`.
 ///
 /// `handle` runs the checks of ``CommandVerdict`` after decoding (`malformed`). A command
 /// that passes the signature, serial and sequence checks consumes its sequence whether it
@@ -28,7 +30,9 @@ public final class PumpRuntime {
         public var commandPublicKeyPEM: String
         /// The pump's device key: the private key of its TLS certificate.
         public var deviceKeyPEM: String
-        /// The state file, conventionally ``PumpRuntime/stateFilePath(directory:serial:)``.
+        /// The state file, conventionally ``PumpRuntime/stateFilePath(directory:serial:)``:
+        /// used by ``PumpRuntime/init(_:factorySettings:)`` (POSIX). Empty when the runtime is
+        /// given its storage (``PumpRuntime/init(_:storage:factorySettings:)``).
         public var stateFilePath: String
         /// Test hook: end the process with `_exit(137)` right after a consumed command's
         /// state is durable, before the acknowledgement is built (as a power loss would).
@@ -48,6 +52,17 @@ public final class PumpRuntime {
             self.deviceKeyPEM = deviceKeyPEM
             self.stateFilePath = stateFilePath
         }
+
+        /// A configuration for a runtime given its storage (the firmware's flash slots).
+        public init(serial: String, model: PumpModel, commandPublicKeyPEM: String, deviceKeyPEM: String) {
+            self.init(
+                serial: serial,
+                model: model,
+                commandPublicKeyPEM: commandPublicKeyPEM,
+                deviceKeyPEM: deviceKeyPEM,
+                stateFilePath: ""
+            )
+        }
     }
 
     public let serial: String
@@ -56,7 +71,7 @@ public final class PumpRuntime {
     /// Set once a write of the state failed: memory and disk may disagree, so every later
     /// command is refused (`storageFailed`) until a restart reads the file again.
     public private(set) var storageFailed = false
-    private let path: String
+    private let storage: any PumpStateStorage
     private let crashAfterPersist: Bool
     private let commandKey: CommandVerifyingKey
     let deviceKey: DeviceSigningKey
@@ -66,9 +81,26 @@ public final class PumpRuntime {
         (directory.hasSuffix("/") ? directory : directory + "/") + serial + ".state"
     }
 
-    /// Loads the state file, or creates it with `factorySettings` when it does not exist.
-    /// A corrupt file, or one of another pump, is an error: the pump does not start.
-    public init(_ configuration: Configuration, factorySettings: TherapySettings) throws(PumpRuntimeError) {
+    #if canImport(Glibc) || canImport(Darwin)
+    /// Loads the state file `configuration.stateFilePath`, or creates it with
+    /// `factorySettings` when it does not exist. A corrupt file, or one of another pump, is an
+    /// error: the pump does not start.
+    public convenience init(_ configuration: Configuration, factorySettings: TherapySettings) throws(PumpRuntimeError) {
+        try self.init(
+            configuration,
+            storage: PumpStateFileStorage(path: configuration.stateFilePath),
+            factorySettings: factorySettings
+        )
+    }
+    #endif
+
+    /// Loads the state from `storage`, or stores `factorySettings` when it holds nothing.
+    /// A corrupt record, or one of another pump, is an error: the pump does not start.
+    public init(
+        _ configuration: Configuration,
+        storage: any PumpStateStorage,
+        factorySettings: TherapySettings
+    ) throws(PumpRuntimeError) {
         if let problem = DeviceIdentity.validationProblem(configuration.serial) {
             throw PumpRuntimeError(.invalidSerial, "pump serial '\(configuration.serial)' \(problem)")
         }
@@ -80,24 +112,33 @@ public final class PumpRuntime {
         }
         self.serial = configuration.serial
         self.model = configuration.model
-        self.path = configuration.stateFilePath
+        self.storage = storage
         self.crashAfterPersist = configuration.crashAfterPersist
         self.commandKey = commandKey
         self.deviceKey = deviceKey
-        if let bytes = try DurableFile.load(self.path, limit: PumpStateFile.maximumLength) {
-            self.state = try PumpStateFile.decode(bytes, serial: self.serial, path: self.path)
+        if let bytes = try storage.load() {
+            guard bytes.count <= PumpStateFile.maximumLength else {
+                throw PumpRuntimeError(
+                    .stateCorrupt,
+                    "\(storage.location) is larger than any state record (\(PumpStateFile.maximumLength) bytes)"
+                )
+            }
+            self.state = try PumpStateFile.decode(bytes, serial: self.serial, path: storage.location)
         } else {
             self.state = PumpState(settings: factorySettings)
-            try DurableFile.replace(self.path, with: PumpStateFile.encode(self.state, serial: self.serial))
+            try storage.store(PumpStateFile.encode(self.state, serial: self.serial))
         }
     }
 
+    #if canImport(Glibc) || canImport(Darwin)
     /// The pump's real-time clock (CLOCK_REALTIME), for callers that have no clock of their own.
+    /// The firmware has its own clock and passes `now:` from it.
     public static func wallClock() -> Timestamp {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         return Timestamp(millisecondsSinceEpoch: Int64(now.tv_sec) * 1_000 + Int64(now.tv_nsec) / 1_000_000)
     }
+    #endif
 
     /// SHA-256 of the canonical settings (`SettingsDigest`), by mbedTLS.
     public var settingsDigest: [UInt8] { PumpCrypto.sha256(SettingsDigest.message(for: self.state.settings)) }
@@ -137,13 +178,15 @@ public final class PumpRuntime {
             return self.acknowledge(sequence: sequence, digest: digest, .refused(refusal), now: now)
         case .consume(let result, let next):
             do {
-                try DurableFile.replace(self.path, with: PumpStateFile.encode(next, serial: self.serial))
+                try self.storage.store(PumpStateFile.encode(next, serial: self.serial))
             } catch {
                 self.storageFailed = true
                 return self.acknowledge(sequence: sequence, digest: digest, .refused(.storageFailed), now: now)
             }
             self.state = next
+            #if canImport(Glibc) || canImport(Darwin)
             if self.crashAfterPersist { _exit(137) }
+            #endif
             return self.acknowledge(sequence: sequence, digest: digest, result, now: now)
         }
     }

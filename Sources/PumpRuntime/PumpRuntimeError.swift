@@ -32,9 +32,16 @@ public struct PumpRuntimeError: Error, Hashable, CustomStringConvertible {
     public let code: Code
     public let reason: String
 
-    init(_ code: Code, _ reason: String) {
+    init(_ code: Code, _ reason: @autoclosure () -> String) {
         self.code = code
-        self.reason = reason
+        // The firmware (Embedded Swift) keeps the stable code and drops the English: the reasons'
+        // literals and string building cost the pump's flash (firmware-profile/README.md), and
+        // the gateway, which sees the code, has the words. The autoclosure is never evaluated there.
+        #if hasFeature(Embedded)
+        self.reason = ""
+        #else
+        self.reason = reason()
+        #endif
     }
 
     public static func == (lhs: PumpRuntimeError, rhs: PumpRuntimeError) -> Bool { lhs.code == rhs.code }

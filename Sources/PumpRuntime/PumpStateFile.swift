@@ -1,12 +1,6 @@
 import TherapyModel
 import TunnelProtocol
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The pump's state file, `STATE/SERIAL.state`. All integers big-endian:
 ///
 /// | offset | size | field                                                                  |
@@ -22,9 +16,10 @@ import Darwin
 /// | 25+n   | s    | the settings in `SettingsDigest`'s canonical form                      |
 /// | 25+n+s | 32   | SHA-256 of every byte before it                                        |
 ///
-/// Written whole to `.SERIAL.state.tmp`, fsync'd, renamed over the old file, then the
-/// directory fsync'd: after a crash the file is the old state or the new one, never a mix.
-/// A file that fails any check is an error, never a reason to start from defaults.
+/// Kept by a ``PumpStateStorage``: on Linux the file is written whole to `.SERIAL.state.tmp`,
+/// fsync'd, renamed over the old file, then the directory fsync'd; on the firmware it is the
+/// payload of a flash slot. After a crash the record is the old state or the new one, never a
+/// mix. A record that fails any check is an error, never a reason to start from defaults.
 enum PumpStateFile {
     static let magic: [UInt8] = Array("MTPS".utf8)
     static let formatVersion: UInt8 = 1
@@ -83,7 +78,8 @@ enum PumpStateFile {
         guard index + serialLength <= body.count else { throw corrupt("serial runs past the end") }
         let fileSerial = String(decoding: body[index..<(index + serialLength)], as: UTF8.self)
         index += serialLength
-        guard fileSerial == serial else {
+        // Byte equality (serials are ASCII): no Unicode normalization on the firmware.
+        guard fileSerial.utf8.elementsEqual(serial.utf8) else {
             throw PumpRuntimeError(.stateWrongPump, "\(path) belongs to pump \(fileSerial), not \(serial)")
         }
         guard let highWater = read(8), let lastApplied = read(8), let flags = read(1), let length = read(2),
@@ -107,71 +103,9 @@ enum PumpStateFile {
         )
     }
 
-    private static func appendBigEndian(_ value: UInt64, width: Int, to bytes: inout [UInt8]) {
+    static func appendBigEndian(_ value: UInt64, width: Int, to bytes: inout [UInt8]) {
         for shift in stride(from: (width - 1) * 8, through: 0, by: -8) {
             bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
         }
     }
-}
-
-/// Plain POSIX file I/O: the firmware has no Foundation.
-enum DurableFile {
-    /// The whole file, or nil when it does not exist.
-    static func load(_ path: String, limit: Int) throws(PumpRuntimeError) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            if errno == ENOENT { return nil }
-            throw PumpRuntimeError(.stateIOFailed, "cannot open \(path): \(Self.lastError())")
-        }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw PumpRuntimeError(.stateIOFailed, "cannot read \(path): \(Self.lastError())") }
-            if n == 0 { return bytes }
-            bytes += chunk[0..<n]
-            guard bytes.count <= limit else {
-                throw PumpRuntimeError(.stateCorrupt, "\(path) is larger than any state file (\(limit) bytes)")
-            }
-        }
-    }
-
-    /// Replaces `path` with `bytes`: temporary file, fsync, rename, fsync of the directory.
-    static func replace(_ path: String, with bytes: [UInt8]) throws(PumpRuntimeError) {
-        let slash = path.lastIndex(of: "/")
-        let directory = slash.map { String(path[..<$0]) } ?? "."
-        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
-        let temporary = (directory.isEmpty ? "" : directory + "/") + "." + name + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            throw PumpRuntimeError(.stateIOFailed, "cannot create \(temporary): \(Self.lastError())")
-        }
-        var written = 0
-        var ok = true
-        while ok && written < bytes.count {
-            let n = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            ok = n > 0
-            if ok { written += n }
-        }
-        ok = ok && fsync(fd) == 0
-        let failure = ok ? "" : Self.lastError()
-        close(fd)
-        guard ok, rename(temporary, path) == 0 else {
-            let reason = ok ? Self.lastError() : failure
-            unlink(temporary)
-            throw PumpRuntimeError(.stateIOFailed, "cannot write \(path): \(reason)")
-        }
-        let directoryFD = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard directoryFD >= 0, fsync(directoryFD) == 0 else {
-            let reason = Self.lastError()
-            if directoryFD >= 0 { close(directoryFD) }
-            throw PumpRuntimeError(.stateIOFailed, "cannot fsync the directory of \(path): \(reason)")
-        }
-        close(directoryFD)
-    }
-
-    private static func lastError() -> String { String(cString: strerror(errno)) }
 }

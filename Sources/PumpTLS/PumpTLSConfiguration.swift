@@ -134,9 +134,7 @@ public final class PumpTLSConfiguration: @unchecked Sendable {
         )
         mbedtls_ssl_conf_rng(self.config, mbedtls_ctr_drbg_random, self.drbg)
         mbedtls_ssl_conf_extended_master_secret(self.config, Int8(MBEDTLS_SSL_EXTENDED_MS_ENABLED))
-        mbedtls_ssl_conf_encrypt_then_mac(self.config, Int8(MBEDTLS_SSL_ETM_DISABLED))
-        mbedtls_ssl_conf_renegotiation(self.config, MBEDTLS_SSL_RENEGOTIATION_DISABLED)
-        mbedtls_ssl_conf_legacy_renegotiation(self.config, MBEDTLS_SSL_LEGACY_BREAK_HANDSHAKE)
+        medtunnel_ssl_conf_no_etm_no_renegotiation(self.config)
         mbedtls_ssl_conf_session_tickets(self.config, MBEDTLS_SSL_SESSION_TICKETS_DISABLED)
         if let maxFragmentLength {
             try Self.check(

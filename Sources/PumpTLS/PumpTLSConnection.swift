@@ -335,7 +335,9 @@ public final class PumpTLSConnection {
             if self.readsStopped { return }
             let room = PumpTLSLimits.maxBufferedPlaintext - self.plaintext.count
             guard room > 0 else { return }  // held back until readPlaintext()
-            let chunk = min(room, 16_384)
+            // One record at most per read, so no more than the negotiated fragment length: the
+            // firmware's heap peaks here otherwise (a 16 KiB scratch for 1 KiB records).
+            let chunk = min(room, medtunnel_ssl_max_in_record_plaintext(self.ssl))
             if scratch.count < chunk { scratch = [UInt8](repeating: 0, count: chunk) }
             let outboundBefore = self.buffers.outbound.count
             let rc = scratch.withUnsafeMutableBufferPointer { mbedtls_ssl_read(self.ssl, $0.baseAddress, chunk) }

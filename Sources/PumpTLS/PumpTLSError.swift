@@ -118,7 +118,7 @@ public struct PumpTLSError: Error, Hashable, CustomStringConvertible {
 
     init(
         _ code: Code,
-        _ reason: String,
+        _ reason: @autoclosure () -> String,
         mbedTLSError: Int32 = 0,
         mbedTLSErrorText: String = "",
         verifyFailures: [String] = [],
@@ -127,7 +127,14 @@ public struct PumpTLSError: Error, Hashable, CustomStringConvertible {
         line: Int = #line
     ) {
         self.code = code
-        self.reason = reason
+        // The firmware (Embedded Swift) keeps the stable code and drops the English: the reasons'
+        // literals and string building cost the pump's flash (firmware-profile/README.md), and
+        // the gateway, which sees the code, has the words. The autoclosure is never evaluated there.
+        #if hasFeature(Embedded)
+        self.reason = ""
+        #else
+        self.reason = reason()
+        #endif
         self.mbedTLSError = mbedTLSError
         self.mbedTLSErrorText = mbedTLSErrorText
         self.verifyFailures = verifyFailures

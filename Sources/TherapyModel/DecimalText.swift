@@ -21,7 +21,9 @@ enum DecimalText {
             digits -= 1
         }
         var fractionText = String(fraction)
-        while fractionText.count < digits {
+        // Digits are ASCII: counting UTF-8 bytes is counting characters, without the grapheme
+        // breaking (and its Unicode tables) that `String.count` brings into the firmware.
+        while fractionText.utf8.count < digits {
             fractionText = "0" + fractionText
         }
         return sign + String(whole) + "." + fractionText

@@ -51,10 +51,23 @@ public struct TherapyValidationError: Error, Sendable, Hashable, CustomStringCon
     public let file: String
     public let line: Int
 
-    public init(code: Code, field: String, reason: String, file: String = #fileID, line: Int = #line) {
+    public init(
+        code: Code,
+        field: String,
+        reason: @autoclosure () -> String,
+        file: String = #fileID,
+        line: Int = #line
+    ) {
         self.code = code
         self.field = field
-        self.reason = reason
+        // The firmware (Embedded Swift) keeps the stable code and drops the English: the reasons'
+        // literals and string building cost the pump's flash (firmware-profile/README.md), and
+        // the gateway, which sees the code, has the words. The autoclosure is never evaluated there.
+        #if hasFeature(Embedded)
+        self.reason = ""
+        #else
+        self.reason = reason()
+        #endif
         self.file = file
         self.line = line
     }

@@ -1,3 +1,5 @@
+import TherapyModel
+
 /// Messages a pump and the gateway exchange inside the inner TLS tunnel.
 ///
 /// Every message is one frame:

@@ -29,9 +29,16 @@ public struct TunnelProtocolError: Error, Hashable, CustomStringConvertible {
     public let code: Code
     public let reason: String
 
-    public init(_ code: Code, _ reason: String) {
+    public init(_ code: Code, _ reason: @autoclosure () -> String) {
         self.code = code
-        self.reason = reason
+        // The firmware (Embedded Swift) keeps the stable code and drops the English: the reasons'
+        // literals and string building cost the pump's flash (firmware-profile/README.md), and
+        // the gateway, which sees the code, has the words. The autoclosure is never evaluated there.
+        #if hasFeature(Embedded)
+        self.reason = ""
+        #else
+        self.reason = reason()
+        #endif
     }
 
     public static func == (lhs: TunnelProtocolError, rhs: TunnelProtocolError) -> Bool { lhs.code == rhs.code }
