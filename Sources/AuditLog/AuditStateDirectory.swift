@@ -11,8 +11,12 @@ import Darwin
 ///     DIR/                      mode 0700 when created here
 ///       audit.sqlite            the SQLite store, mode 0600 (with audit.sqlite-wal and -shm)
 ///       checkpoint-key.pem      ECDSA P-256 checkpoint signing key, PEM, mode 0600, made on first use
+///       audit-database.url      when present: the log lives in this PostgreSQL database instead
+///                               of audit.sqlite (`medtunnel db attach`), mode 0600
 ///
 /// The key's contents are never logged or printed; a key file readable by group or others is refused.
+/// Every open of the log by state directory goes through `openStore`, which follows the binding:
+/// the gateway and every command then agree on where the log is.
 public struct AuditStateDirectory: Sendable {
     public let path: String
 
@@ -38,8 +42,27 @@ public struct AuditStateDirectory: Sendable {
         return try CheckpointSigner(name: name, pem: pem)
     }
 
-    /// Opens the SQLite store; `create` makes the directory and database if absent.
-    public func openStore(create: Bool) throws -> SQLiteAuditStore {
+    /// Opens this directory's log store: the bound database when `audit-database.url` exists
+    /// (through `AuditStoreFactories.remote`), else the SQLite store. `create` makes the directory
+    /// and SQLite database if absent, and lets a bound database be migrated.
+    public func openStore(create: Bool) async throws -> any AuditStore {
+        if let url = try self.binding() {
+            guard let remote = AuditStoreFactories.remote else {
+                throw AuditLogError(
+                    .storageFailure,
+                    "\(self.bindingPath) binds this state directory's audit log to a PostgreSQL database, "
+                        + "but this program cannot open one: use medtunnel (nothing was opened or created)"
+                )
+            }
+            return try await remote(url, create)
+        }
+        return try self.openSQLiteStore(create: create)
+    }
+
+    /// Opens the SQLite store, ignoring any binding: for `db attach`, which must look at what
+    /// the directory held before it is bound. Everything else calls `openStore`.
+    /// `create` makes the directory and database if absent.
+    public func openSQLiteStore(create: Bool) throws -> SQLiteAuditStore {
         if create {
             try self.create()
             // Create the database file owner-only before SQLite does; its -wal and -shm inherit the mode.
@@ -59,7 +82,7 @@ extension AuditLog {
     public static func open(stateDirectory: String, configuration: Configuration = .init()) async throws -> AuditLog {
         let directory = AuditStateDirectory(path: stateDirectory)
         let signer = try directory.signer(name: configuration.origin, create: true)
-        let store = try directory.openStore(create: true)
+        let store = try await directory.openStore(create: true)
         return try await AuditLog(store: store, signer: signer, configuration: configuration)
     }
 
@@ -71,7 +94,7 @@ extension AuditLog {
         configuration: Configuration = .init()
     ) async throws -> AuditLog {
         let directory = AuditStateDirectory(path: stateDirectory)
-        guard FileManager.default.fileExists(atPath: directory.databasePath) else {
+        guard try directory.binding() != nil || FileManager.default.fileExists(atPath: directory.databasePath) else {
             let what =
                 FileManager.default.fileExists(atPath: directory.path)
                 ? "\(directory.path) holds no audit log (no \(directory.databasePath))"
@@ -82,7 +105,7 @@ extension AuditLog {
             )
         }
         let signer = try directory.signer(name: configuration.origin, create: false)
-        let store = try directory.openStore(create: false)
+        let store = try await directory.openStore(create: false)
         return try await AuditLog(store: store, signer: signer, configuration: configuration)
     }
 }

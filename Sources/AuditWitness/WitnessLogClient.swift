@@ -49,7 +49,7 @@ public struct WitnessLogClient: Sendable {
         let directory = AuditStateDirectory(path: path)
         return WitnessLogClient(
             latestCheckpoint: {
-                let store = try directory.openStore(create: false)
+                let store = try await directory.openStore(create: false)
                 guard let latest = try await store.latestCheckpoint() else {
                     throw WitnessError(.logUnreachable, "\(path): the log has no signed checkpoint yet")
                 }

@@ -119,7 +119,7 @@ extension AuditCommand {
 
         func run() async throws {
             try await reportingAuditErrors {
-                let store = try self.location.directory.openStore(create: false)
+                let store = try await self.location.directory.openStore(create: false)
                 let size = try await store.size()
                 guard size > 1 else { throw AuditLogError(.invalidArgument, "the log needs at least 2 entries") }
                 var generator = SystemRandomNumberGenerator()

@@ -60,7 +60,7 @@ extension AuditCommand {
             }
             try await reportingAuditErrors {
                 let actor = try AuditActor(id: self.by ?? Self.osUser(), role: self.role)
-                let store = try self.location.directory.openStore(create: false)
+                let store = try await self.location.directory.openStore(create: false)
                 let exporter = AuditExporter(store: store, origin: self.location.origin)
                 let output = try ExportOutput(path: self.out)
                 let every = self.progressEvery

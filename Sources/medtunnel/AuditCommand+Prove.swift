@@ -42,7 +42,7 @@ extension AuditCommand {
 
         func run() async throws {
             try await reportingAuditErrors {
-                let store = try self.location.directory.openStore(create: false)
+                let store = try await self.location.directory.openStore(create: false)
                 let stored = try await store.size()
                 let latest = try await store.latestCheckpoint()
                 if self.consistency, let from {

@@ -46,7 +46,7 @@ extension AuditCommand {
         func run() async throws {
             let query = try self.query()
             try await reportingAuditErrors {
-                let store = try self.location.directory.openStore(create: false)
+                let store = try await self.location.directory.openStore(create: false)
                 let size = try await store.size()
                 // The patient filter needs each pump's binding: the log's own binding entries say it.
                 let bindings =

@@ -76,7 +76,7 @@ extension AuditCommand {
                     if let database {
                         try await PostgresAuditStore(url: database, migrate: false)
                     } else {
-                        try AuditStateDirectory(path: self.stateDirectory ?? "").openStore(create: false)
+                        try await AuditStateDirectory(path: self.stateDirectory ?? "").openStore(create: false)
                     }
                 let terminal = Console.stderrIsTerminal
                 let report = try await LogVerifier.verify(

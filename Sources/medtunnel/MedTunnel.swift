@@ -1,4 +1,6 @@
 import ArgumentParser
+import AuditLog
+import AuditPostgres
 import Foundation
 import LogFormat
 import MedTunnelConfig
@@ -36,6 +38,10 @@ struct MedTunnel: AsyncParsableCommand {
     /// not give from MEDTUNNEL_<COMMAND>_<OPTION> variables and the --config file
     /// (docs/configuration.md). A bad file or variable stops here, exit 2, naming each.
     static func main() async {
+        // Once, before any command runs: a state directory bound to a database
+        // (`medtunnel db attach`) has its log opened there by every command and the gateway.
+        // Writers may migrate it; readers only open it.
+        AuditStoreFactories.remote = { url, create in try await PostgresAuditStore(url: url, migrate: create) }
         let arguments: [String]
         do {
             arguments = try ConfigLayers.commandLine(

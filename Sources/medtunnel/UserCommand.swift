@@ -158,7 +158,7 @@ struct UserCommand: AsyncParsableCommand {
 
 /// The state directory and who is making the change, for writing commands.
 struct AccountsLocation: ParsableArguments {
-    @Option(name: .customLong("state-dir"), help: "The gateway's state directory (accounts.sqlite, audit.sqlite).")
+    @Option(name: .customLong("state-dir"), help: "The gateway's state directory (accounts.sqlite, its audit log).")
     var stateDirectory: String
 
     @Option(help: "Who is making the change, as recorded in the audit log (an admin's id).")
@@ -187,7 +187,10 @@ struct AccountsLocation: ParsableArguments {
             let audit = try await AuditLog.openExisting(stateDirectory: self.stateDirectory)
             return (try AccountStore.open(stateDirectory: self.stateDirectory), audit, mode)
         }
-        if !FileManager.default.fileExists(atPath: self.stateDirectory + "/audit.sqlite") {
+        let directory = AuditStateDirectory(path: self.stateDirectory)
+        if !FileManager.default.fileExists(atPath: directory.databasePath)
+            && !FileManager.default.fileExists(atPath: directory.bindingPath)
+        {
             // Not silent: a typo in --state-dir would otherwise start a second, empty store.
             Console.err(
                 "note: \(self.stateDirectory) holds no gateway state yet; creating a new one there "

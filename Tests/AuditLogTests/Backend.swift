@@ -42,7 +42,7 @@ struct TestDatabase: Sendable {
         switch self.backend {
         case .sqlite:
             try AuditStateDirectory(path: self.stateDirectory).create()
-            return try AuditStateDirectory(path: self.stateDirectory).openStore(create: true)
+            return try AuditStateDirectory(path: self.stateDirectory).openSQLiteStore(create: true)
         case .postgres:
             return try await PostgresAuditStore(url: try #require(self.postgresURL))
         }

@@ -161,7 +161,7 @@ struct PKICommandTests {
 
         /// Every entry of the audit log, in order.
         func auditEntries() async throws -> [AuditEntry] {
-            let store = try AuditStateDirectory(path: self.state).openStore(create: false)
+            let store = try await AuditStateDirectory(path: self.state).openStore(create: false)
             return try await store.entries(in: 0..<(try await store.size())).map {
                 try AuditEntry(decoding: $0.body, context: "entry \($0.index)")
             }
