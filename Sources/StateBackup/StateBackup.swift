@@ -61,6 +61,18 @@ public enum StateBackup {
             )
         }
         let audit = AuditStateDirectory(path: stateDirectory)
+        // A backup is one consistent copy of the directory and its log. A bound directory's log
+        // is in PostgreSQL, which this tool cannot copy consistently with the files: refuse
+        // rather than make a backup that restores to a gateway without its log.
+        guard !BackupFiles.exists(audit.bindingPath) else {
+            throw StateBackupError(
+                .remoteLog,
+                "--state-dir \(stateDirectory) keeps its audit log in PostgreSQL (the database named in "
+                    + "\(audit.bindingPath)): back the log up with the database's own tools (pg_dump, base "
+                    + "backups) and this directory with a file copy taken while the gateway is stopped; "
+                    + "medtunnel backup does not back up a bound state directory (nothing was written)"
+            )
+        }
         guard BackupFiles.exists(audit.databasePath) else {
             throw StateBackupError(
                 .notABackup,

@@ -6,7 +6,7 @@
 public struct StateBackupError: Error, Hashable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Backing: String, Hashable, Sendable {
-            case inUse, destinationExists, notEmpty, notABackup, mismatch, rollback, storage
+            case inUse, destinationExists, notEmpty, notABackup, mismatch, rollback, storage, remoteLog
         }
         private let backing: Backing
         private init(_ backing: Backing) { self.backing = backing }
@@ -26,6 +26,9 @@ public struct StateBackupError: Error, Hashable, CustomStringConvertible {
         public static let rollback = Code(.rollback)
         /// Reading or writing a file or database failed.
         public static let storage = Code(.storage)
+        /// The state directory's audit log lives in a database (`audit-database.url`): a backup of
+        /// the directory alone would miss it.
+        public static let remoteLog = Code(.remoteLog)
 
         public var description: String { self.backing.rawValue }
     }

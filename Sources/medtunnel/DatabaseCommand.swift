@@ -8,8 +8,8 @@ import Foundation
 struct DatabaseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
-        abstract: "Migrate a PostgreSQL database and show its schema version.",
-        subcommands: [Migrate.self, Status.self]
+        abstract: "Migrate a PostgreSQL database, show its schema version, attach a state directory's audit log to it.",
+        subcommands: [Migrate.self, Status.self, Attach.self]
     )
 
     /// The option both subcommands take; the URL is printed only without its password.

@@ -316,11 +316,16 @@ struct ChangeProcessTests {
         let state: String
         var tokens: [String: String] = [:]
 
-        init() throws {
+        /// `database`: the state directory's audit log is attached there (`db attach`) before
+        /// the first user is added, so every entry goes to PostgreSQL.
+        init(database: String? = nil) throws {
             self.tmp = try TemporaryDirectory()
             self.pki = tmp.sub("pki")
             self.state = tmp.sub("state")
             _ = try Self.medtunnel(["pki", "init", "--dir", pki])
+            if let database {
+                _ = try Self.medtunnel(["db", "attach", "--state-dir", state, "--database", database])
+            }
             // PUMP-0001 and PHONE-1 enroll themselves (--enroll-with), their keys born in their --state-dir.
             let users: [(String, String, [String])] = [
                 ("alice", "patient", ["patient=patient-001", "phone=PHONE-1"]),
