@@ -17,7 +17,7 @@ extension AuditCommand {
                 """
         )
 
-        @Option(name: .customLong("state-dir"), help: "The state directory (audit.sqlite, checkpoint-key.pem).")
+        @Option(name: .customLong("state-dir"), help: "The state directory (its audit log, checkpoint-key.pem).")
         var stateDirectory: String?
 
         @Option(

@@ -17,7 +17,7 @@ struct AuditCommand: AsyncParsableCommand {
 
 /// Options every `audit` subcommand takes.
 struct AuditLocation: ParsableArguments {
-    @Option(name: .customLong("state-dir"), help: "The state directory (audit.sqlite, checkpoint-key.pem).")
+    @Option(name: .customLong("state-dir"), help: "The state directory (its audit log, checkpoint-key.pem).")
     var stateDirectory: String
 
     @Option(help: "The log's checkpoint origin and key name.")

@@ -24,7 +24,8 @@ struct GatewayCommand: AsyncParsableCommand {
         abstract: "Run the gateway: terminates each pump's inner TLS and keeps the registry of pumps.",
         discussion: """
             Stores pumps and telemetry in STATE/gateway.sqlite; setting changes go through the \
-            command pipeline (audit log STATE/audit.sqlite, accounts, tokens and change requests \
+            command pipeline (audit log STATE/audit.sqlite, or the PostgreSQL database named by \
+            STATE/audit-database.url after medtunnel db attach; accounts, tokens and change requests \
             in STATE, the command key in the PKI), recovered from the audit log at start. \
             SIGTERM or SIGINT stops it gracefully: no new connections, every session closed with \
             close_notify, the telemetry store flushed, exit 0.

@@ -101,7 +101,8 @@ struct RevocationOptions: ParsableArguments {
     @Option(help: "Who decides, as recorded in the audit log (required; role incident).") var by: String
     @Option(
         name: .customLong("state-dir"),
-        help: "The gateway's state directory, holding its audit log (audit.sqlite); never created here."
+        help:
+            "The gateway's state directory, holding its audit log (audit.sqlite or its database binding); never created here."
     )
     var stateDirectory: String
 
