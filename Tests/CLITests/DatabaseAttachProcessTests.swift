@@ -19,6 +19,9 @@ struct DatabaseAttachProcessTests {
         let state = setup.state
         let (gateway, api) = try setup.startGateway(name: "gateway")
         defer { gateway.stop() }
+        // Its log is open where it is: attaching under a running gateway is refused.
+        let busy = try ProcessHarness.medtunnel(["db", "attach", "--state-dir", state, "--database", database])
+        #expect(busy.status == 1 && busy.stderr.contains("in use by a gateway"), "\(busy.stderr)")
         let (relay, pump) = try await setup.connectPairedPump(gateway, api: api)
         defer {
             pump.stop()
