@@ -57,6 +57,10 @@ public actor AuditLog {
         self.checkpointedSize = try await store.latestCheckpoint()?.size ?? 0
     }
 
+    /// Why this log refuses appends (a failed commit: after an I/O error, or with its database
+    /// gone, it cannot know what reached the store), until it is reopened; nil while it takes them.
+    public var stoppedReason: String? { self.failure?.reason }
+
     /// The number of durable entries this writer knows of.
     public var size: UInt64 { self.frontier.size }
 

@@ -129,9 +129,12 @@ public enum APIJSON {
     }
 
     public struct Health: ResponseCodable, Equatable, Sendable {
-        /// `ok`, or `failing` when the telemetry store refuses writes.
+        /// `ok`, or `failing` when the telemetry store or the audit log refuses writes.
         public let status: String
         public let telemetryStore: String
+        /// `ok`, or why the audit log stopped taking appends (its disk or database failed); absent
+        /// on a gateway without the command pipeline.
+        public var auditLog: String? = nil
         public let pumpsConnected: Int
         public let phonesConnected: Int
     }

@@ -24,7 +24,7 @@ import TherapyJSON
 /// | `GET /v1/phones` | phones (a reviewer: all; others: the phones carrying their pumps or named in their account) |
 /// | `GET /v1/audit…` | the audit trail and its proofs, for reviewers (``AuditRoutes``, docs/audit.md) |
 /// | `GET /v1/events?limit=N&kind=K` | security events, newest first (limit 1…1000, default 100); others than reviewers see their pumps' |
-/// | `GET /healthz` | 200 `ok`, 503 `failing` when the telemetry store refuses writes (no token: no patient data) |
+/// | `GET /healthz` | 200 `ok`, 503 `failing` when the telemetry store or the audit log refuses writes (no token: no patient data) |
 /// | `GET /metrics` | Prometheus text format (a reviewer's token or the scrape token) |
 /// | `GET /openapi.json` | the OpenAPI 3.1 document of every route (no token; ``openAPIDocument``) |
 ///
@@ -279,14 +279,18 @@ public struct OperatorAPI: Sendable {
         }
         router.get("/healthz") { request, context in
             let failure = self.store?.failure
-            let health = APIJSON.Health(
-                status: failure == nil ? "ok" : "failing",
+            // A stopped log refuses every change, lockout and sign-in that must be audited: a
+            // load balancer should send people elsewhere.
+            let auditStopped = await self.audit?.log.stoppedReason
+            var health = APIJSON.Health(
+                status: failure == nil && auditStopped == nil ? "ok" : "failing",
                 telemetryStore: failure.map { "\($0)" } ?? "ok",
                 pumpsConnected: self.pumps.pumps.filter(\.connected).count,
                 phonesConnected: self.phones.phones.filter(\.connected).count
             )
+            if let audit = self.audit { health.auditLog = await audit.log.stoppedReason ?? "ok" }
             var response = try health.response(from: request, context: context)
-            if failure != nil { response.status = .serviceUnavailable }
+            if health.status != "ok" { response.status = .serviceUnavailable }
             return response
         }
         router.get("/metrics") { request, _ in

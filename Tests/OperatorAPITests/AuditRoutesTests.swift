@@ -269,4 +269,67 @@ struct AuditRoutesTests {
         #expect(last.event.kind == .accessRead && last.event.actor.id == "olga")
         #expect(String(decoding: last.event.payload, as: UTF8.self).contains("GET /v1/audit"))
     }
+
+    /// A store that reads from the fixture's log and refuses every write, as a failed disk or a
+    /// lost database would.
+    struct RefusingStore: AuditStore {
+        let base: any AuditStore
+        func size() async throws -> UInt64 { try await self.base.size() }
+        func append(_ batch: AuditBatch) async throws {
+            throw AuditLogError(.storageFailure, "disk I/O error (injected)")
+        }
+        func storeCheckpoint(size: UInt64, note: String) async throws {
+            throw AuditLogError(.storageFailure, "disk I/O error (injected)")
+        }
+        func hashes(of nodes: [MerkleNodeID]) async throws -> [[UInt8]] { try await self.base.hashes(of: nodes) }
+        func entries(in range: Range<UInt64>) async throws -> [StoredEntry] { try await self.base.entries(in: range) }
+        func nodes(after key: Int64, limit: Int) async throws -> [StoredNode] {
+            try await self.base.nodes(after: key, limit: limit)
+        }
+        func checkpoints() async throws -> [StoredCheckpoint] { try await self.base.checkpoints() }
+        func latestCheckpoint() async throws -> StoredCheckpoint? { try await self.base.latestCheckpoint() }
+    }
+
+    @Test("GET /healthz: ok with the audit log taking appends; 503 failing naming why once a commit failed")
+    func healthFollowsTheLog() async throws {
+        let fixture = try await Fixture()
+        let log = try await AuditLog(
+            store: RefusingStore(base: fixture.audit.store),
+            signer: fixture.audit.signer
+        )
+        let old = fixture.api
+        let api = OperatorAPI(
+            pumps: old.pumps,
+            phones: old.phones,
+            store: old.store,
+            prometheus: old.prometheus,
+            access: old.access,
+            audit: AuditTrailSource(log: log) { _ in nil }
+        )
+        func health(_ status: HTTPResponse.Status) async throws -> APIJSON.Health {
+            try await Application(router: api.router()).test(.router) { client in
+                try await client.execute(uri: "/healthz", method: .get) { response in
+                    #expect(response.status == status, "\(String(buffer: response.body))")
+                    return try JSONDecoder().decode(APIJSON.Health.self, from: Data(buffer: response.body))
+                }
+            }
+        }
+        let before = try await health(.ok)
+        #expect(before.status == "ok" && before.auditLog == "ok", "\(before)")
+
+        await #expect(throws: AuditLogError.self) {
+            _ = try await log.append(
+                try AuditEvent(
+                    timeMilliseconds: 1_796_169_600_000,
+                    actor: try AuditActor(id: "olga", role: "operator"),
+                    kind: .configChanged,
+                    payload: Array("{}".utf8)
+                )
+            )
+        }
+        let after = try await health(.serviceUnavailable)
+        #expect(after.status == "failing" && after.telemetryStore == "ok", "\(after)")
+        #expect(after.auditLog?.contains("disk I/O error (injected)") == true, "\(after)")
+    }
+
 }
