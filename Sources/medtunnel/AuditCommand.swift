@@ -2,7 +2,6 @@ import ArgumentParser
 import AuditLog
 import AuditPostgres
 import Foundation
-import StateBackup
 
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -49,13 +48,7 @@ struct AuditLocation: ParsableArguments {
     /// Opens the log for one administrative append: beside a running gateway it creates nothing
     /// (see `StateDirectoryAccess`); alone, it creates the state directory on first use.
     func openLogForWriting() async throws -> AuditLog {
-        let mode: StateDirectoryAccess.Mode
-        do throws(StateBackupError) {
-            mode = try StateDirectoryAccess.forWriting(self.stateDirectory)
-        } catch {
-            Console.err("audit: \(error.reason)")
-            throw ExitCode(error.code == .inUse ? 1 : 3)
-        }
+        let mode = try StateDirectoryAccess.forWriting(self.stateDirectory, reportingAs: "audit")
         guard mode.isAlone else {
             return try await AuditLog.openExisting(
                 stateDirectory: self.stateDirectory,

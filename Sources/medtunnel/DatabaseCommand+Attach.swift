@@ -2,7 +2,6 @@ import ArgumentParser
 import AuditLog
 import AuditPostgres
 import Foundation
-import StateBackup
 
 extension DatabaseCommand {
     /// `medtunnel db attach`: from now on the state directory's audit log lives in the database.
@@ -34,13 +33,7 @@ extension DatabaseCommand {
 
         func run() async throws {
             // Alone: a gateway running on the directory has its log open where it was.
-            let mode: StateDirectoryAccess.Mode
-            do throws(StateBackupError) {
-                mode = try StateDirectoryAccess.forWriting(self.stateDirectory)
-            } catch {
-                Console.err("db: \(error.reason)")
-                throw ExitCode(error.code == .inUse ? 1 : 3)
-            }
+            let mode = try StateDirectoryAccess.forWriting(self.stateDirectory, reportingAs: "db")
             guard mode.isAlone else {
                 Console.err("db: --state-dir \(self.stateDirectory) is in use by a gateway: stop it, then attach")
                 throw ExitCode(1)

@@ -4,7 +4,6 @@ import Foundation
 import MedTunnelIdentity
 import MedTunnelPKI
 import SafetyPolicy
-import StateBackup
 
 extension PKICommand {
     struct Revoke: AsyncParsableCommand {
@@ -26,7 +25,7 @@ extension PKICommand {
         func run() async throws {
             try await reportingRevocationErrors("pki revoke", unchanged: "nothing was revoked") {
                 let identity = self.options.identity
-                let audit = try await self.options.openAuditLog()
+                let audit = try await self.options.openAuditLog("pki revoke")
                 let actor = try self.options.actor()
                 var auditIndex: UInt64?
                 let outcome = try await self.options.afterAudit(index: auditIndex, "pki revoke") {
@@ -69,7 +68,7 @@ extension PKICommand {
         func run() async throws {
             try await reportingRevocationErrors("pki unrevoke", unchanged: "it is still revoked") {
                 let identity = self.options.identity
-                let audit = try await self.options.openAuditLog()
+                let audit = try await self.options.openAuditLog("pki unrevoke")
                 let actor = try self.options.actor()
                 var auditIndex: UInt64?
                 let lifted = try await self.options.afterAudit(index: auditIndex, "pki unrevoke") {
@@ -110,14 +109,9 @@ struct RevocationOptions: ParsableArguments {
     /// writers.lock shared, alone it holds the directory (``StateDirectoryAccess``), so no
     /// gateway's crash recovery or restore runs under the revocation. A directory that does not
     /// exist is the audit log's own error (`.noLog`, naming the path): it is never created here.
-    func openAuditLog() async throws -> AuditLog {
+    func openAuditLog(_ command: String) async throws -> AuditLog {
         if FileManager.default.fileExists(atPath: self.stateDirectory) {
-            do throws(StateBackupError) {
-                _ = try StateDirectoryAccess.forWriting(self.stateDirectory)
-            } catch {
-                Console.err("\(StateDirectoryAccess.commandName.dropFirst("medtunnel ".count)): \(error.reason)")
-                throw ExitCode(error.code == .inUse ? 1 : 3)
-            }
+            _ = try StateDirectoryAccess.forWriting(self.stateDirectory, reportingAs: command)
         }
         return try await AuditLog.openExisting(stateDirectory: self.stateDirectory)
     }

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import StateBackup
 
@@ -45,6 +46,18 @@ enum StateDirectoryAccess {
             return .alone
         case .besideGateway(let holder):
             return .besideGateway(holder)
+        }
+    }
+
+    /// ``forWriting(_:)`` for a command that ends on a refusal: one line on stderr, `command:`
+    /// and the reason, then exit 1 when another process holds the directory, 3 when it cannot be
+    /// created or locked.
+    static func forWriting(_ stateDirectory: String, reportingAs command: String) throws -> Mode {
+        do throws(StateBackupError) {
+            return try Self.forWriting(stateDirectory)
+        } catch {
+            Console.err("\(command): \(error.reason)")
+            throw ExitCode(error.code == .inUse ? 1 : 3)
         }
     }
 
