@@ -125,6 +125,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // NodeLeases: what one gateway node holds among several (its node lease, the pumps and
+        // roles it owns under it) as a pure state machine, the keeper that carries it out and
+        // the fence checked before every send. ClusterPostgres: those leases in PostgreSQL.
+        .target(
+            name: "NodeLeases",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ClusterPostgres",
+            dependencies: [
+                "AuditPostgres", "NodeLeases",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // AuditExport: the audit log as JSON lines, CSV and FHIR R4 AuditEvent bundles (IHE BALP),
         // written entry by entry with bounded memory, for the CLI and the operator API.
         .target(name: "AuditExport", dependencies: ["AuditLog", "TherapyJSON"], swiftSettings: swiftSettings),
@@ -235,7 +253,7 @@ let package = Package(
             name: "CommandPipeline",
             dependencies: [
                 "ChangeRequests", "Accounts", "AccessTokens", "AuditLog", "SafetyPolicy", "TherapyModel", "TherapyJSON",
-                "TunnelProtocol", "CommandAuthority", "MedTunnelPKI", "Lockouts",
+                "TunnelProtocol", "CommandAuthority", "MedTunnelPKI", "Lockouts", "NodeLeases",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -511,6 +529,11 @@ let package = Package(
                 "AuditWitness", "AuditLog", "MedTunnelTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "NodeLeasesTests",
+            dependencies: ["NodeLeases", "ClusterPostgres", "AuditPostgres", "MedTunnelTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore"], swiftSettings: swiftSettings),

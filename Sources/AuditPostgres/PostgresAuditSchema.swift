@@ -35,7 +35,94 @@ public enum PostgresAuditSchema {
                 "INSERT INTO audit_head(id) VALUES (1)",
                 Self.appendFunction,
             ]
-        )
+        ),
+        Migration(
+            version: 2,
+            summary: "gateway nodes: node_lease, lease_owner and their functions",
+            statements: Self.leaseStatements
+        ),
+    ]
+
+    /// Version 2: what several gateway nodes share (module NodeLeases, docs/cluster.md).
+    ///
+    ///     node_lease(node_id text PRIMARY KEY, epoch bigint, expires_at timestamptz, taken_at)
+    ///     lease_owner(kind text, subject text, node_id text, node_epoch bigint, epoch bigint,
+    ///                 since timestamptz, PRIMARY KEY(kind, subject))
+    ///
+    /// A node renews its one `node_lease` row; a pump (kind `pump`) or a role (kind `role`) is
+    /// owned by a node *under* an epoch of that lease, and only while that lease is live. Every
+    /// time a subject changes hands its `epoch` grows: the fencing token a send is checked
+    /// against. Expiry is always the database's `clock_timestamp()`, never a node's clock.
+    static let leaseStatements: [String] = [
+        """
+        CREATE TABLE node_lease(
+            node_id text PRIMARY KEY, epoch bigint NOT NULL CHECK (epoch >= 0),
+            expires_at timestamptz NOT NULL, taken_at timestamptz NOT NULL)
+        """,
+        """
+        CREATE TABLE lease_owner(
+            kind text NOT NULL, subject text NOT NULL, node_id text, node_epoch bigint,
+            epoch bigint NOT NULL CHECK (epoch >= 0), since timestamptz NOT NULL,
+            PRIMARY KEY (kind, subject))
+        """,
+        // A new epoch for the node, unless an earlier run of the same node id still holds a live
+        // lease: then how long it has left (two processes must never share a node id's lease).
+        """
+        CREATE FUNCTION node_acquire(node text, lease_ms bigint)
+        RETURNS TABLE(out_epoch bigint, out_remaining_ms bigint) LANGUAGE plpgsql AS $$
+        DECLARE
+            cur node_lease%ROWTYPE;
+        BEGIN
+            INSERT INTO node_lease(node_id, epoch, expires_at, taken_at)
+                VALUES (node, 0, '-infinity', clock_timestamp()) ON CONFLICT (node_id) DO NOTHING;
+            SELECT * INTO cur FROM node_lease l WHERE l.node_id = node FOR UPDATE;
+            IF cur.expires_at > clock_timestamp() THEN
+                RETURN QUERY SELECT NULL::bigint,
+                    greatest(1, ceil(extract(epoch FROM cur.expires_at - clock_timestamp()) * 1000))::bigint;
+                RETURN;
+            END IF;
+            UPDATE node_lease l SET epoch = cur.epoch + 1,
+                expires_at = clock_timestamp() + lease_ms * interval '1 millisecond', taken_at = clock_timestamp()
+                WHERE l.node_id = node;
+            RETURN QUERY SELECT cur.epoch + 1, NULL::bigint;
+        END
+        $$
+        """,
+        // Takes a subject under a live node lease: kept (same epoch) when already this node's
+        // under this node epoch; taken (next epoch) when free, or its owner's node lease ended or
+        // was renewed under another epoch (the owner restarted); else names the live owner.
+        // SQLSTATE MT410: the caller's own node lease is not live.
+        """
+        CREATE FUNCTION lease_acquire(k text, s text, node text, n_epoch bigint)
+        RETURNS TABLE(out_owned boolean, out_epoch bigint, out_holder text) LANGUAGE plpgsql AS $$
+        DECLARE
+            cur lease_owner%ROWTYPE;
+        BEGIN
+            PERFORM 1 FROM node_lease l
+                WHERE l.node_id = node AND l.epoch = n_epoch AND l.expires_at > clock_timestamp();
+            IF NOT FOUND THEN
+                RAISE EXCEPTION 'node % holds no live lease under epoch %', node, n_epoch USING ERRCODE = 'MT410';
+            END IF;
+            INSERT INTO lease_owner(kind, subject, node_id, node_epoch, epoch, since)
+                VALUES (k, s, NULL, NULL, 0, clock_timestamp()) ON CONFLICT (kind, subject) DO NOTHING;
+            SELECT * INTO cur FROM lease_owner o WHERE o.kind = k AND o.subject = s FOR UPDATE;
+            IF cur.node_id = node AND cur.node_epoch = n_epoch THEN
+                RETURN QUERY SELECT true, cur.epoch, node;
+                RETURN;
+            END IF;
+            IF cur.node_id IS NOT NULL AND EXISTS (
+                SELECT 1 FROM node_lease l
+                WHERE l.node_id = cur.node_id AND l.epoch = cur.node_epoch AND l.expires_at > clock_timestamp()
+            ) THEN
+                RETURN QUERY SELECT false, cur.epoch, cur.node_id;
+                RETURN;
+            END IF;
+            UPDATE lease_owner o SET node_id = node, node_epoch = n_epoch, epoch = cur.epoch + 1,
+                since = clock_timestamp() WHERE o.kind = k AND o.subject = s;
+            RETURN QUERY SELECT true, cur.epoch + 1, node;
+        END
+        $$
+        """,
     ]
 
     /// An append in one statement, so one round trip to the server (its own transaction): lock the

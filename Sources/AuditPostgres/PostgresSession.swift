@@ -1,23 +1,28 @@
-import AuditLog
+package import AuditLog
 import Foundation
-import Logging
-import NIOCore
+package import Logging
+package import NIOCore
 import NIOPosix
-import PostgresNIO
+package import PostgresNIO
 
 /// One connection to the audit database, with the settings the log's promises rest on, and the
 /// one place where PostgresNIO's errors become `AuditLogError`s naming the URL (never its password).
 ///
 /// Not `Sendable` in spirit: the store owns it and runs one statement at a time on it.
-struct PostgresSession: Sendable {
-    let url: PostgresURL
-    let connection: PostgresConnection
-    let logger: Logger
+package struct PostgresSession: Sendable {
+    package let url: PostgresURL
+    package let connection: PostgresConnection
+    package let logger: Logger
 
     /// Connects and makes every commit durable before it returns (`synchronous_commit = on`, in
     /// case the server or the role defaults to off). An unreachable server is refused naming
     /// host:port; a refused login or missing database naming the URL.
-    static func connect(_ url: PostgresURL, logger: Logger) async throws -> PostgresSession {
+    package static func connect(
+        _ url: PostgresURL,
+        logger: Logger,
+        applicationName: String = "medtunnel-audit",
+        connectTimeout: TimeAmount = .seconds(10)
+    ) async throws -> PostgresSession {
         var configuration = PostgresConnection.Configuration(
             host: url.host,
             port: url.port,
@@ -26,8 +31,8 @@ struct PostgresSession: Sendable {
             database: url.database,
             tls: .disable
         )
-        configuration.options.connectTimeout = .seconds(10)
-        configuration.options.additionalStartupParameters = [("application_name", "medtunnel-audit")]
+        configuration.options.connectTimeout = connectTimeout
+        configuration.options.additionalStartupParameters = [("application_name", applicationName)]
         let connection: PostgresConnection
         do {
             connection = try await PostgresConnection.connect(
@@ -69,17 +74,17 @@ struct PostgresSession: Sendable {
         }
     }
 
-    func close() async {
+    package func close() async {
         try? await self.connection.close()
     }
 
     /// Runs one statement that returns no rows of interest.
-    func run(_ query: PostgresQuery, operation: String) async throws {
+    package func run(_ query: PostgresQuery, operation: String) async throws {
         _ = try await self.rows(query, operation: operation)
     }
 
     /// Runs one statement and collects its rows.
-    func rows(_ query: PostgresQuery, operation: String) async throws -> [PostgresRow] {
+    package func rows(_ query: PostgresQuery, operation: String) async throws -> [PostgresRow] {
         do {
             return try await self.uncancellableRows(query)
         } catch {
@@ -92,14 +97,14 @@ struct PostgresSession: Sendable {
     /// waiter: were that caller cancelled, PostgresNIO's async API would cancel the statement
     /// mid-commit, failing the others' entries and leaving the outcome unknown. Its future-based
     /// API does not watch the task, so the statement completes and the caller learns after.
-    func uncancellableRows(_ query: PostgresQuery) async throws -> [PostgresRow] {
+    package func uncancellableRows(_ query: PostgresQuery) async throws -> [PostgresRow] {
         let result: EventLoopFuture<PostgresQueryResult> = self.connection.query(query, logger: self.logger)
         return try await result.get().rows
     }
 
     /// Runs `body` (decoding rows), translating a type mismatch (a column altered by hand) into an
     /// error naming the operation.
-    func decoding<T>(_ operation: String, _ body: () throws -> T) throws -> T {
+    package func decoding<T>(_ operation: String, _ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch {
@@ -130,7 +135,7 @@ struct PostgresSession: Sendable {
     /// An `AuditLogError` naming the URL and the operation, with the server's own message when
     /// there is one. PostgresNIO's errors print a generic text on purpose (they may hold query
     /// data); the server's message and SQLSTATE name no password.
-    static func translate(_ error: any Error, url: PostgresURL, operation: String) -> AuditLogError {
+    package static func translate(_ error: any Error, url: PostgresURL, operation: String) -> AuditLogError {
         if let error = error as? AuditLogError { return error }
         if let error = error as? PSQLError {
             return AuditLogError(.storageFailure, "\(url): \(operation): \(Self.cause(of: error))")
@@ -144,7 +149,7 @@ struct PostgresSession: Sendable {
         return AuditLogError(.storageFailure, "\(url): \(operation): \(error)")
     }
 
-    static func cause(of error: PSQLError) -> String {
+    package static func cause(of error: PSQLError) -> String {
         if let server = error.serverInfo, let message = server[.message] {
             return "\(message) (SQLSTATE \(server[.sqlState] ?? "?"))"
         }
@@ -161,7 +166,7 @@ struct PostgresSession: Sendable {
 extension PostgresSession {
     /// A connection failure in a person's words ("Connection refused", "timed out after 10 s"),
     /// not NIO's nested structure.
-    static func describe(_ error: any Error) -> String {
+    package static func describe(_ error: any Error) -> String {
         switch error {
         case let error as NIOConnectionError:
             if let first = error.connectionErrors.first { return self.describe(first.error) }
@@ -177,5 +182,5 @@ extension PostgresSession {
     }
 
     /// `bytes` as a PostgreSQL `bytea` (PostgresNIO encodes `[UInt8]` as `char[]`).
-    static func bytea(_ bytes: [UInt8]) -> ByteBuffer { ByteBuffer(bytes: bytes) }
+    package static func bytea(_ bytes: [UInt8]) -> ByteBuffer { ByteBuffer(bytes: bytes) }
 }

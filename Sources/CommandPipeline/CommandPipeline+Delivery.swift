@@ -54,6 +54,7 @@ extension CommandPipeline {
         await reconcile(serial, hello: hello, carrier: channel.carrier, slot: slot)
         await checkDigest(hello.settingsDigest, serial: serial, slot: slot, source: "hello")
         await refreshLockoutOrder(serial, slot: slot)
+        await leases?.want(.pump(serial))
         if hello.mode.contains(.lockedOut), !slot.delivery.order.isLocked, !slot.delivery.mayLift {
             await securityEvent(
                 "pump_reports_unknown_lockout",
@@ -169,6 +170,7 @@ extension CommandPipeline {
                 metadata: ["device": "\(serial)", "command": "\(command)", "sequence": "\(inFlight?.sequence ?? 0)"]
             )
         }
+        await leases?.drop(.pump(serial))
         let phone = carrier.hasPrefix("phone ") ? String(carrier.dropFirst("phone ".count)) : nil
         let note = phone.map { "the session through phone \($0) ended before the pump acknowledged" }
         do {
@@ -197,6 +199,7 @@ extension CommandPipeline {
     /// first, then the next queued change. Each send is audited (sequence allocated and the
     /// entry durable) before the envelope exists.
     func deliverNext(_ serial: String, slot: PumpSlot) async {
+        guard slot.delivery.session != nil, await ownsDelivery(serial) else { return }
         // A few tries: a request may expire or be cancelled between `next` and `markSent`.
         for _ in 0..<8 {
             switch slot.delivery.next() {
@@ -250,6 +253,7 @@ extension CommandPipeline {
             await cancelUndeliverable(request, because: error)
             return false
         }
+        guard await fenceBeforeSend(serial) else { return true }
         let sent: ChangeRequest
         do {
             sent = try await store.markSent(request.id, now: now)
@@ -262,6 +266,12 @@ extension CommandPipeline {
             return true
         }
         if configuration.crashAfterSendAudited { kill(getpid(), SIGKILL) }
+        guard await fenceBeforeWrite(serial) else {
+            // In the log as sent, never on the wire: the session's end makes it uncertain, and the
+            // pump's next hello (here or on the node that owns it then) settles it: not applied.
+            session.channel.close()
+            return true
+        }
         do {
             let sequence = sent.sequence ?? 0
             let signed = try signer.sign(try envelope(sequence))

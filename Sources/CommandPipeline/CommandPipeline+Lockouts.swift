@@ -80,6 +80,7 @@ extension CommandPipeline {
         slot: PumpSlot
     ) async {
         guard let lockouts, let session = slot.delivery.session else { return }
+        guard await fenceBeforeSend(serial) else { return }
         let now = clock()
         do {
             let sequence = try await store.lastSequence(for: serial) + 1
@@ -111,6 +112,10 @@ extension CommandPipeline {
                     command: signed
                 )
             )
+            guard await fenceBeforeWrite(serial) else {
+                session.channel.close()
+                return
+            }
             session.channel.send(InnerMessage.command(signed).encoded())
             slot.lockoutSentAt = clock().millisecondsSinceEpoch
             logger.notice(

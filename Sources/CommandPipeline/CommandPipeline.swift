@@ -5,6 +5,7 @@ public import CommandAuthority
 import Foundation
 public import Lockouts
 public import Logging
+import NodeLeases
 import Synchronization
 public import TherapyModel
 public import TunnelProtocol
@@ -97,6 +98,8 @@ public actor CommandPipeline: PumpSessionObserver {
     /// What the gateway knows of each pump it has seen; touched only by the pump's worker
     /// (and read by `sweep`).
     var pumps: [String: PumpSlot] = [:]
+    /// This node's leases among several (nil: one gateway, every connected pump is its own).
+    var leases: LeaseKeeper?
 
     public init(
         store: ChangeRequestStore,

@@ -1,0 +1,79 @@
+import Logging
+public import NodeLeases
+
+/// Delivery among several gateway nodes: a pump's commands are sent only by the node that owns
+/// it in the shared database (docs/cluster.md). With no keeper (one gateway on SQLite), every
+/// pump connected here is this node's.
+///
+/// - A hello asks for the pump (`want`); the end of its session gives it up (`drop`).
+/// - Nothing is delivered before the pump is owned; gaining it runs the pump's worker, which
+///   delivers what waits.
+/// - Before a send is audited the whole fence is asked (the local deadline, then the database);
+///   right before the bytes are written, its local half again, so a node stopped between the two
+///   (SIGSTOP, a long pause) writes nothing once its lease may have ended.
+/// - A node asked to let go of a pump (it said hello to another node) ends its session here.
+extension CommandPipeline {
+    /// Makes deliveries depend on `keeper`'s leases. Call before `run()`.
+    public func useLeases(_ keeper: LeaseKeeper) async {
+        self.leases = keeper
+        var handlers = LeaseKeeper.Handlers()
+        handlers.gained = { [weak self] subject in
+            guard subject.kind == .pump, let self else { return }
+            // Any event runs the pump's worker, which then delivers what waits.
+            self.mailboxes.post(.job(PumpJob(run: {}, abandon: {})), to: subject.name)
+        }
+        handlers.yield = { [weak self] subject, reason in
+            guard subject.kind == .pump, let self else { return }
+            self.mailboxes.post(
+                .job(PumpJob(run: { await self.yieldSession(subject.name, reason: reason) }, abandon: {})),
+                to: subject.name
+            )
+        }
+        await keeper.setHandlers(handlers)
+    }
+
+    func yieldSession(_ serial: String, reason: String) {
+        guard let session = pumps[serial]?.delivery.session else { return }
+        logger.notice(
+            "pump session handed to another node; ending it here",
+            metadata: ["device": "\(serial)", "reason": "\(reason)"]
+        )
+        session.channel.close()
+    }
+
+    /// Whether this node may deliver to the pump without asking the database (nil keeper: yes).
+    func ownsDelivery(_ serial: String) async -> Bool {
+        guard let leases else { return true }
+        return await leases.isHeld(.pump(serial))
+    }
+
+    /// The whole fence, before a send is audited; logs a refusal.
+    func fenceBeforeSend(_ serial: String) async -> Bool {
+        guard let leases else { return true }
+        switch await leases.fence(.pump(serial)) {
+        case .granted:
+            return true
+        case .refused(let reason):
+            logger.warning(
+                "send withheld by the lease fence",
+                metadata: ["device": "\(serial)", "reason": "\(reason)"]
+            )
+            return false
+        }
+    }
+
+    /// The fence's local half, right before the bytes are written.
+    func fenceBeforeWrite(_ serial: String) async -> Bool {
+        guard let leases else { return true }
+        switch await leases.localDecision(.pump(serial)) {
+        case .granted:
+            return true
+        case .refused(let reason):
+            logger.error(
+                "a send audited but not written: the lease ran out meanwhile; ending the session",
+                metadata: ["device": "\(serial)", "reason": "\(reason)"]
+            )
+            return false
+        }
+    }
+}
