@@ -416,7 +416,7 @@ let package = Package(
             dependencies: [
                 "Gateway", "CommandPipeline", "ChangeRoutes", "TelemetryStore", "TherapyJSON", "SecurityEvents",
                 "AnomalyRules", "AccessTokens", "AuditLog", "AuditExport", "AuditTrail", "AuditWitness", "ConsoleAuth",
-                "GatewayTLS", "ProductMetrics",
+                "GatewayTLS", "ProductMetrics", "NodeLeases",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -456,7 +456,7 @@ let package = Package(
                 "PumpRuntime", "TunnelProtocol", "AnomalyRules", "Lockouts", "SecurityEvents", "CommandAuthority",
                 "QRCode", "AuditExport", "ConsoleAuth", "PasskeyStore", "Passkeys", "AuditSyslog", "AuditSyslogStream",
                 "GatewayTLS", "DurationText", "MedTunnelConfig", "SystemdNotify", "StateBackup", "LogFormat",
-                "ProductMetrics", "AuditPostgres",
+                "ProductMetrics", "AuditPostgres", "NodeLeases", "ClusterPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -533,7 +533,7 @@ let package = Package(
         ),
         .testTarget(
             name: "NodeLeasesTests",
-            dependencies: ["NodeLeases", "ClusterPostgres", "AuditPostgres", "MedTunnelTestSupport"],
+            dependencies: ["NodeLeases", "ClusterPostgres", "AuditPostgres", "AuditLog", "MedTunnelTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore"], swiftSettings: swiftSettings),

@@ -7,6 +7,14 @@
 /// receipt and the next waiter leads the next batch. If a commit fails, every entry in it fails,
 /// and the log refuses further appends (`.logUnavailable`) until reopened, because after an I/O
 /// error it cannot know what reached the disk.
+///
+/// A database that cannot be reached (`.databaseUnavailable`, PostgreSQL) is different: the
+/// server will say later what it committed. The batch in flight waits, up to
+/// `unknownOutcomeLimit`, and is settled once the database answers: found in the store (it was
+/// committed: its callers succeed) or written again at the tip. Meanwhile every other append
+/// fails at once with `.databaseUnavailable` (nothing written, nothing to settle): callers
+/// answer 503 instead of queueing behind a dead connection. Once settled the log takes appends
+/// again; past the limit it stops as for an I/O error.
 public actor AuditLog {
     public struct Configuration: Sendable {
         /// The checkpoint origin line, e.g. "medtunnel.local/audit".
@@ -15,15 +23,20 @@ public actor AuditLog {
         public var checkpointInterval: UInt64
         /// The most entries one group commit takes.
         public var maximumBatch: Int
+        /// How long a batch whose commit was cut off with the database waits to be settled before
+        /// the log stops.
+        public var unknownOutcomeLimit: Duration
 
         public init(
             origin: String = "medtunnel.local/audit",
             checkpointInterval: UInt64 = 1024,
-            maximumBatch: Int = 1024
+            maximumBatch: Int = 1024,
+            unknownOutcomeLimit: Duration = .seconds(600)
         ) {
             self.origin = origin
             self.checkpointInterval = max(1, checkpointInterval)
             self.maximumBatch = max(1, maximumBatch)
+            self.unknownOutcomeLimit = unknownOutcomeLimit
         }
     }
 
@@ -43,6 +56,8 @@ public actor AuditLog {
     private var pending: [Waiter] = []
     private var committing = false
     private var failure: AuditLogError?
+    /// Set while a batch cut off with the database waits to be settled: new appends fail fast.
+    private var unavailable: AuditLogError?
 
     /// Opens a log over `store`, loading the tree's right edge from it.
     public init(store: any AuditStore, signer: CheckpointSigner, configuration: Configuration = .init()) async throws {
@@ -61,6 +76,10 @@ public actor AuditLog {
     /// gone, it cannot know what reached the store), until it is reopened; nil while it takes them.
     public var stoppedReason: String? { self.failure?.reason }
 
+    /// Why appends fail for now (the database cannot be reached; they resume once it answers),
+    /// or why they stopped for good; nil while the log takes them.
+    public var unavailableReason: String? { self.failure?.reason ?? self.unavailable.map { "database unavailable: \($0.reason)" } }
+
     /// The number of durable entries this writer knows of.
     public var size: UInt64 { self.frontier.size }
 
@@ -69,6 +88,9 @@ public actor AuditLog {
 
     /// Appends `event` and returns once it is durable, with its index.
     public func append(_ event: AuditEvent) async throws -> Receipt {
+        if let unavailable = self.unavailable {
+            throw AuditLogError(.databaseUnavailable, "nothing appended: \(unavailable.reason)")
+        }
         let role: Waiter.Outcome = await withCheckedContinuation { continuation in
             if self.committing {
                 self.pending.append(Waiter(event: event, continuation: continuation))
@@ -155,16 +177,9 @@ public actor AuditLog {
                 // Another process (a command beside the gateway, or the gateway beside it)
                 // appended since this writer's last commit: build the batch again at the store's
                 // tip, under its write lock, where no one can come between.
-                prepared = try await self.store.appendAtTip { tip in
-                    let again = try Self.prepare(
-                        events,
-                        frontier: try MerkleFrontier(size: tip.size, hashes: tip.rightEdge),
-                        checkpointedSize: min(tip.size, tip.checkpointedSize),
-                        configuration: configuration,
-                        signer: signer
-                    )
-                    return (again.batch, again)
-                }
+                prepared = try await self.appendAtTip(events)
+            } catch let error as AuditLogError where error.code == .databaseUnavailable {
+                prepared = try await self.settle(prepared, events: events, cutOff: error)
             }
             self.frontier = prepared.frontier
             self.commitCount += 1
@@ -219,6 +234,72 @@ public actor AuditLog {
             ),
             frontier: frontier,
             receipts: receipts
+        )
+    }
+
+    /// `events` as a batch built at the store's tip under its write lock.
+    private func appendAtTip(_ events: [AuditEvent]) async throws -> Prepared {
+        let configuration = self.configuration
+        let signer = self.signer
+        return try await self.store.appendAtTip { tip in
+            let again = try Self.prepare(
+                events,
+                frontier: try MerkleFrontier(size: tip.size, hashes: tip.rightEdge),
+                checkpointedSize: min(tip.size, tip.checkpointedSize),
+                configuration: configuration,
+                signer: signer
+            )
+            return (again.batch, again)
+        }
+    }
+
+    /// A batch whose commit was cut off with the database: the server may have committed it or
+    /// not. Once it answers again, the batch is looked for where it was written (one transaction:
+    /// all of it or none); found, it stands; not found, it is written again at the tip. Every
+    /// other append fails fast meanwhile.
+    private func settle(_ prepared: Prepared, events: [AuditEvent], cutOff: AuditLogError) async throws -> Prepared {
+        self.unavailable = cutOff
+        defer { self.unavailable = nil }
+        let start = ContinuousClock.now
+        var pause = Duration.milliseconds(50)
+        var last = cutOff
+        while ContinuousClock.now - start < self.configuration.unknownOutcomeLimit {
+            try? await Task.sleep(for: pause)
+            pause = min(pause * 2, .seconds(1))
+            do {
+                if let landed = try await self.landed(events, from: prepared.batch.firstIndex) { return landed }
+                return try await self.appendAtTip(events)
+            } catch let error as AuditLogError where error.code == .databaseUnavailable {
+                self.unavailable = error
+                last = error
+            }
+        }
+        throw AuditLogError(
+            .storageFailure,
+            "a commit cut off with the database was not settled within \(self.configuration.unknownOutcomeLimit): \(last.reason)"
+        )
+    }
+
+    /// `events` as one run in the store at or after `first` (where the cut-off commit wrote
+    /// them, or a retry cut off in turn, further on), with the store's tip; nil if absent.
+    private func landed(_ events: [AuditEvent], from first: UInt64) async throws -> Prepared? {
+        let size = try await self.store.size()
+        guard size >= first + UInt64(events.count) else { return nil }
+        let stored = try await self.store.entries(in: first..<size)
+        let found = stored.map { try? AuditEntry(decoding: $0.body, context: "settle").event }
+        guard found.count >= events.count,
+            let offset = (0...(found.count - events.count)).first(where: { offset in
+                events.indices.allSatisfy { found[offset + $0] == events[$0] }
+            })
+        else { return nil }
+        let run = Array(stored[offset..<(offset + events.count)])
+        return Prepared(
+            batch: AuditBatch(firstIndex: first + UInt64(offset), entries: run, nodes: [], checkpoint: nil),
+            frontier: try MerkleFrontier(
+                size: size,
+                hashes: try await self.store.hashes(of: MerkleNodeID.decompose(0..<size))
+            ),
+            receipts: run.map { Receipt(index: $0.index, leafHash: $0.leafHash) }
         )
     }
 

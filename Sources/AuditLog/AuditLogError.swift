@@ -7,7 +7,7 @@ public struct AuditLogError: Error, Hashable, CustomStringConvertible {
             case invalidEvent, malformedEntry, leafHashMismatch, missingEntry, nodeMismatch
             case invalidCheckpoint, checkpointMismatch, invalidProof, rollback, fork
             case storageFailure, logUnavailable, concurrentWriter, invalidArgument, keyFile, witnessFile
-            case noLog
+            case noLog, databaseUnavailable
         }
         private let backing: Backing
         private init(_ backing: Backing) { self.backing = backing }
@@ -34,6 +34,9 @@ public struct AuditLogError: Error, Hashable, CustomStringConvertible {
         public static let fork = Code(.fork)
         /// The store could not make a write durable (I/O error, disk full, read-only).
         public static let storageFailure = Code(.storageFailure)
+        /// The database holding the log could not be reached or stopped answering. Nothing of a
+        /// write is known to have happened: the log settles it once the database answers again.
+        public static let databaseUnavailable = Code(.databaseUnavailable)
         /// A previous storage failure stopped the log; reopen it to continue.
         public static let logUnavailable = Code(.logUnavailable)
         /// Another process appended to the store; state must be reloaded.

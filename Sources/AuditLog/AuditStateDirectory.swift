@@ -76,6 +76,18 @@ public struct AuditStateDirectory: Sendable {
     }
 }
 
+extension AuditLog.Configuration {
+    /// A log shared by several gateway nodes (a state directory bound to PostgreSQL) is
+    /// checkpointed only by the node holding the checkpoint role, on its timer
+    /// (`checkpointAtTip`): no commit carries a checkpoint of its own, so two nodes never sign at
+    /// once. (Half the range: `checkpointedSize + checkpointInterval` must not overflow.)
+    var signedByTimerOnly: Self {
+        var configuration = self
+        configuration.checkpointInterval = UInt64.max / 2
+        return configuration
+    }
+}
+
 extension AuditLog {
     /// Opens (creating on first use) the log in a state directory: the SQLite store and the
     /// checkpoint signing key. This is how the gateway opens its log.
@@ -83,7 +95,11 @@ extension AuditLog {
         let directory = AuditStateDirectory(path: stateDirectory)
         let signer = try directory.signer(name: configuration.origin, create: true)
         let store = try await directory.openStore(create: true)
-        return try await AuditLog(store: store, signer: signer, configuration: configuration)
+        return try await AuditLog(
+            store: store,
+            signer: signer,
+            configuration: try directory.binding() == nil ? configuration : configuration.signedByTimerOnly
+        )
     }
 
     /// Opens the log of a state directory that already has one, creating nothing: for a second

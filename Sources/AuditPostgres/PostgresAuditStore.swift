@@ -21,7 +21,11 @@ public actor PostgresAuditStore: AuditStore {
     public static var schemaVersion: Int { PostgresAuditSchema.latestVersion }
 
     public nonisolated let url: PostgresURL
-    private let session: PostgresSession
+    /// The connection; replaced when it fails (`serialized` connects again before the next call).
+    private var live: PostgresSession
+    private var broken = false
+    private let logger: Logger
+    private let statementTimeout: TimeAmount
     private var busy = false
     private var waiting: [CheckedContinuation<Void, Never>] = []
 
@@ -31,11 +35,17 @@ public actor PostgresAuditStore: AuditStore {
     public init(
         url: String,
         migrate: Bool = true,
+        statementTimeout: Duration = .seconds(5),
         logger: Logger = Logger(label: "medtunnel.audit.postgres")
     ) async throws {
         let parsed = try PostgresURL(url)
         self.url = parsed
-        let session = try await PostgresSession.connect(parsed, logger: logger)
+        self.logger = logger
+        self.statementTimeout = .nanoseconds(
+            statementTimeout.components.seconds * 1_000_000_000 + statementTimeout.components.attoseconds / 1_000_000_000
+        )
+        var session = try await PostgresSession.connect(parsed, logger: logger)
+        session.statementTimeout = self.statementTimeout
         do {
             let version =
                 migrate
@@ -54,12 +64,15 @@ public actor PostgresAuditStore: AuditStore {
             await session.close()
             throw error
         }
-        self.session = session
+        self.live = session
     }
+
+    /// The connection `serialized` made sure of.
+    private var session: PostgresSession { self.live }
 
     /// Closes the connection; the store cannot be used afterwards.
     public func close() async {
-        await self.session.close()
+        await self.live.close()
     }
 
     deinit {
@@ -67,7 +80,7 @@ public actor PostgresAuditStore: AuditStore {
         // throwing) still lets go of its socket; the server rolls back any open transaction.
         // The completion handler keeps the connection alive until it is closed: PostgresNIO
         // requires a connection to be closed before it is released.
-        let connection: PostgresConnection = self.session.connection
+        let connection: PostgresConnection = self.live.connection
         let closing: EventLoopFuture<Void> = connection.close()
         closing.whenComplete { _ in withExtendedLifetime(connection) {} }
     }
@@ -315,6 +328,47 @@ public actor PostgresAuditStore: AuditStore {
                 self.waiting.removeFirst().resume()
             }
         }
-        return try await body()
+        if self.broken || self.live.connection.isClosed {
+            try await self.reconnect()
+        }
+        do {
+            return try await body()
+        } catch let error as AuditLogError where error.code == .databaseUnavailable {
+            // The connection's state is unknown (a transaction may be half done): next time, a new one.
+            self.broken = true
+            throw error
+        }
+    }
+
+    /// A new connection after the last one failed. Bounded: a server that accepts and never
+    /// answers (a cut that keeps TCP up) is unavailable, not a hang.
+    private func reconnect() async throws {
+        let old = self.live
+        self.broken = true
+        await old.close()
+        let url = self.url
+        let logger = self.logger
+        let timeout = self.statementTimeout
+        let session: PostgresSession
+        do {
+            session = try await PostgresDeadline.run(
+                timeout: .nanoseconds(timeout.nanoseconds),
+                failure: "\(url): connect again",
+                late: { await $0.close() }
+            ) {
+                var session = try await PostgresSession.connect(
+                    url,
+                    logger: logger,
+                    connectTimeout: timeout
+                )
+                session.statementTimeout = timeout
+                return session
+            }
+        } catch let error as AuditLogError {
+            throw AuditLogError(.databaseUnavailable, error.reason)
+        }
+        self.live = session
+        self.broken = false
+        logger.notice("connected to the audit database again", metadata: ["database": "\(url)"])
     }
 }

@@ -4,6 +4,7 @@ package import Logging
 package import NIOCore
 import NIOPosix
 package import PostgresNIO
+import Synchronization
 
 /// One connection to the audit database, with the settings the log's promises rest on, and the
 /// one place where PostgresNIO's errors become `AuditLogError`s naming the URL (never its password).
@@ -13,6 +14,10 @@ package struct PostgresSession: Sendable {
     package let url: PostgresURL
     package let connection: PostgresConnection
     package let logger: Logger
+    /// Each statement's bound (nil: none): past it the connection is closed, which fails the
+    /// statement (a server that stopped answering, a network cut that keeps TCP up) and every
+    /// later one; the owner connects again.
+    package var statementTimeout: TimeAmount? = nil
 
     /// Connects and makes every commit durable before it returns (`synchronous_commit = on`, in
     /// case the server or the role defaults to off). An unreachable server is refused naming
@@ -99,7 +104,28 @@ package struct PostgresSession: Sendable {
     /// API does not watch the task, so the statement completes and the caller learns after.
     package func uncancellableRows(_ query: PostgresQuery) async throws -> [PostgresRow] {
         let result: EventLoopFuture<PostgresQueryResult> = self.connection.query(query, logger: self.logger)
-        return try await result.get().rows
+        guard let timeout = self.statementTimeout else { return try await result.get().rows }
+        let connection = self.connection
+        let expired = ExpiryFlag()
+        let deadline = connection.eventLoop.scheduleTask(in: timeout) {
+            expired.value.store(true, ordering: .relaxed)
+            let closing: EventLoopFuture<Void> = connection.close()
+            closing.whenComplete { _ in }
+        }
+        do {
+            let rows = try await result.get().rows
+            deadline.cancel()
+            return rows
+        } catch {
+            deadline.cancel()
+            if expired.value.load(ordering: .relaxed) {
+                throw AuditLogError(
+                    .databaseUnavailable,
+                    "\(self.url): no answer within \(timeout.nanoseconds / 1_000_000) ms; the connection was closed"
+                )
+            }
+            throw error
+        }
     }
 
     /// Runs `body` (decoding rows), translating a type mismatch (a column altered by hand) into an
@@ -138,7 +164,10 @@ package struct PostgresSession: Sendable {
     package static func translate(_ error: any Error, url: PostgresURL, operation: String) -> AuditLogError {
         if let error = error as? AuditLogError { return error }
         if let error = error as? PSQLError {
-            return AuditLogError(.storageFailure, "\(url): \(operation): \(Self.cause(of: error))")
+            // No server message: the connection failed or was closed, so the server may never
+            // have seen the statement, or may have committed it. Unavailable, not broken.
+            let code: AuditLogError.Code = error.serverInfo == nil ? .databaseUnavailable : .storageFailure
+            return AuditLogError(code, "\(url): \(operation): \(Self.cause(of: error))")
         }
         if let error = error as? PostgresDecodingError {
             return AuditLogError(
@@ -183,4 +212,9 @@ extension PostgresSession {
 
     /// `bytes` as a PostgreSQL `bytea` (PostgresNIO encodes `[UInt8]` as `char[]`).
     package static func bytea(_ bytes: [UInt8]) -> ByteBuffer { ByteBuffer(bytes: bytes) }
+}
+
+/// Set by a statement's timer when it closed the connection, so the failure says why.
+private final class ExpiryFlag: Sendable {
+    let value = Atomic<Bool>(false)
 }

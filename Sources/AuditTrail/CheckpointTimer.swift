@@ -15,6 +15,10 @@ public struct CheckpointTimer<C: Clock>: Service where C.Duration == Duration {
     let interval: Duration
     let clock: C
     let logger: Logger
+    /// With several gateway nodes on one log: whether this node holds the checkpoint role now.
+    /// Only the holder signs, and it signs the store's tip (`AuditLog.checkpointAtTip`), which
+    /// covers every node's appends. nil: one gateway, its own log.
+    public var signsForCluster: (@Sendable () async -> Bool)?
 
     public init(log: AuditLog, interval: Duration, clock: C, logger: Logger) {
         self.log = log
@@ -27,7 +31,14 @@ public struct CheckpointTimer<C: Clock>: Service where C.Duration == Duration {
     @discardableResult
     public func tick() async -> SignedCheckpoint? {
         do {
-            guard let signed = try await self.log.checkpointIfBehind() else { return nil }
+            let checkpoint: SignedCheckpoint?
+            if let signsForCluster {
+                guard await signsForCluster() else { return nil }
+                checkpoint = try await self.log.checkpointAtTip()
+            } else {
+                checkpoint = try await self.log.checkpointIfBehind()
+            }
+            guard let signed = checkpoint else { return nil }
             self.logger.debug("checkpoint signed", metadata: ["size": "\(signed.checkpoint.size)"])
             return signed
         } catch {

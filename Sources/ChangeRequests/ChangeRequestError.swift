@@ -14,6 +14,7 @@ public struct ChangeRequestError: Error, Sendable, Hashable, CustomStringConvert
             case commandExpired = "command_expired"
             case quarantined
             case auditFailed = "audit_failed"
+            case databaseUnavailable = "database_unavailable"
             case storeUnavailable = "store_unavailable"
             case storageFailure = "storage_failure"
             case pairingCodeUsed = "pairing_code_used"
@@ -45,6 +46,9 @@ public struct ChangeRequestError: Error, Sendable, Hashable, CustomStringConvert
         public static let quarantined = Code(.quarantined)
         /// The audit log refused the entry: nothing changed.
         public static let auditFailed = Code(.auditFailed)
+        /// The database holding the audit log cannot be reached (or is settling a write cut off
+        /// with it): nothing changed; retry once it is back (`/healthz` says when).
+        public static let databaseUnavailable = Code(.databaseUnavailable)
         /// A step is in the audit log but could not be stored: the store stopped; restart the
         /// gateway, whose `recover()` completes the step from the log.
         public static let storeUnavailable = Code(.storeUnavailable)
@@ -68,7 +72,7 @@ public struct ChangeRequestError: Error, Sendable, Hashable, CustomStringConvert
             case .idempotencyKeyReused, .requestInProgress, .requestBusy, .illegalTransition, .pumpBusy,
                 .commandExpired, .quarantined, .pairingCodeUsed, .pumpAlreadyPaired, .pumpNotPaired:
                 409
-            case .auditFailed, .storeUnavailable: 503
+            case .auditFailed, .storeUnavailable, .databaseUnavailable: 503
             case .storageFailure: 500
             }
         }

@@ -46,6 +46,11 @@ extension ChangeRequestStore {
         let index: UInt64
         do {
             index = try await audit.append(event).index
+        } catch let error as AuditLogError where error.code == .databaseUnavailable {
+            throw ChangeRequestError(
+                .databaseUnavailable,
+                "the audit log's database is unavailable; nothing changed (\(event.kind)): \(error.reason)"
+            )
         } catch {
             throw ChangeRequestError(
                 .auditFailed,

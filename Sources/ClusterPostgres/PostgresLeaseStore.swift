@@ -4,7 +4,6 @@ public import Logging
 import NIOCore
 public import NodeLeases
 import PostgresNIO
-import Synchronization
 
 /// Leases in the shared PostgreSQL database (schema version 2, `PostgresAuditSchema`).
 ///
@@ -226,47 +225,13 @@ public actor PostgresLeaseStore: LeaseStore {
         return session
     }
 
-    /// Runs `body`, failing with a timeout error if it has not finished within `timeout`. The
-    /// body is not waited for past that (a statement in flight on a cut connection may never
-    /// end); the caller drops the connection, which ends it.
+    /// Runs `body` within `timeout` (`PostgresDeadline`).
     private func bounded<T: Sendable>(
         _ operation: String,
         late: @escaping @Sendable (T) async -> Void = { _ in },
         _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
-        try await Self.bounded(timeout: self.timeout, failure: "\(self.url): \(operation)", late: late, body)
-    }
-
-    private nonisolated static func bounded<T: Sendable>(
-        timeout: Duration,
-        failure: String,
-        late: @escaping @Sendable (T) async -> Void,
-        _ body: @escaping @Sendable () async throws -> T
-    ) async throws -> T {
-        let once = Once()
-        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            let work = Task {
-                let result: Result<T, any Error>
-                do {
-                    result = .success(try await body())
-                } catch {
-                    result = .failure(error)
-                }
-                if once.claim() {
-                    continuation.resume(with: result)
-                } else if case .success(let value) = result {
-                    // Arrived after the caller gave up (a connection opened too late).
-                    await late(value)
-                }
-            }
-            Task {
-                try? await Task.sleep(for: timeout)
-                if once.claim() {
-                    work.cancel()
-                    continuation.resume(throwing: LeaseStoreError("\(failure): no answer within \(timeout)"))
-                }
-            }
-        }
+        try await PostgresDeadline.run(timeout: self.timeout, failure: "\(self.url): \(operation)", late: late, body)
     }
 
     private func decode<T>(_ operation: String, _ body: () throws -> T) throws -> T {
@@ -285,10 +250,3 @@ public struct LeaseStoreError: Error, CustomStringConvertible, Sendable {
     init(_ description: String) { self.description = description }
 }
 
-/// The first caller of `claim()` gets true, every later one false.
-private final class Once: Sendable {
-    private let claimed = Atomic<Bool>(false)
-    func claim() -> Bool {
-        self.claimed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
-    }
-}

@@ -25,11 +25,22 @@ public enum LogFormat: String, CaseIterable, Sendable {
 
     /// Sets up swift-log for the whole process in this format (call once, before logging) and
     /// returns the command's logger.
-    public func bootstrap(label: String, level: Logger.Level) -> Logger {
+    /// `metadata` is on every record of every logger made after this (the gateway's node id).
+    public func bootstrap(label: String, level: Logger.Level, metadata: Logger.Metadata = [:]) -> Logger {
         Self.chosen.withLock { $0 = self }
         switch self {
-        case .text: LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
-        case .json: LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
+        case .text:
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.metadata = metadata
+                return handler
+            }
+        case .json:
+            LoggingSystem.bootstrap { label in
+                var handler = JSONLogHandler(label: label)
+                handler.metadata = metadata
+                return handler
+            }
         }
         var logger = Logger(label: label)
         logger.logLevel = level

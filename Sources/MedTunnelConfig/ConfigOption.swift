@@ -127,6 +127,8 @@ extension ConfigurableCommand {
             ConfigOption("syslog", .text),
             ConfigOption("syslog-ca", .text),
             ConfigOption("syslog-settle", .duration(bare: .refused, allowsZero: false), default: "2s"),
+            ConfigOption("node-id", .text),
+            ConfigOption("node-lease", .duration(bare: .refused, allowsZero: false), default: "10s"),
         ]
     )
 

@@ -130,13 +130,33 @@ public enum APIJSON {
 
     public struct Health: ResponseCodable, Equatable, Sendable {
         /// `ok`, or `failing` when the telemetry store or the audit log refuses writes.
-        public let status: String
+        public var status: String
         public let telemetryStore: String
         /// `ok`, or why the audit log stopped taking appends (its disk or database failed); absent
         /// on a gateway without the command pipeline.
         public var auditLog: String? = nil
         public let pumpsConnected: Int
         public let phonesConnected: Int
+        /// This gateway node's id (`--node-id`, default the host name).
+        public var node: String? = nil
+        /// Its node lease in the shared database; absent on a gateway whose log is not on
+        /// PostgreSQL (one node, nothing to share).
+        public var lease: Lease? = nil
+    }
+
+    public struct Lease: ResponseCodable, Equatable, Sendable {
+        /// `held`, or `none` (not taken yet, or lost: nothing is delivered).
+        public let state: String
+        public let epoch: Int64?
+        /// Milliseconds before its local deadline, when held.
+        public let remainingMilliseconds: Int64?
+        /// Pumps whose sessions this node carries and owns; pumps waiting for another node to let go.
+        public let ownedPumps: Int
+        public let waitingPumps: Int
+        /// Roles this node plays (`checkpoint`: it signs the log's checkpoints).
+        public let roles: [String]
+        /// The last failure talking to the database about leases, until one succeeds.
+        public let lastError: String?
     }
 }
 

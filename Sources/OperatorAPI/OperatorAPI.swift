@@ -5,6 +5,7 @@ import Foundation
 public import Gateway
 public import GatewayTLS
 public import Hummingbird
+public import NodeLeases
 import HummingbirdCore
 public import Logging
 import ProductMetrics
@@ -56,6 +57,8 @@ public struct OperatorAPI: Sendable {
     /// The TLS context of the API listener (`--api-tls-cert`, `--api-tls-key`); nil: plain HTTP,
     /// which the gateway allows on loopback only.
     public var tls: GatewayTLSContext? = nil
+    /// This node's id and, with the log on PostgreSQL, its leases (for `/healthz`).
+    public var node: NodeHealth? = nil
 
     /// Whether the API is served over HTTPS: what sets `Secure` on cookies and says `https://`.
     public var isTLS: Bool { self.tls != nil }
@@ -281,14 +284,30 @@ public struct OperatorAPI: Sendable {
             let failure = self.store?.failure
             // A stopped log refuses every change, lockout and sign-in that must be audited: a
             // load balancer should send people elsewhere.
-            let auditStopped = await self.audit?.log.stoppedReason
+            let auditStopped = await self.audit?.log.unavailableReason
             var health = APIJSON.Health(
                 status: failure == nil && auditStopped == nil ? "ok" : "failing",
                 telemetryStore: failure.map { "\($0)" } ?? "ok",
                 pumpsConnected: self.pumps.pumps.filter(\.connected).count,
                 phonesConnected: self.phones.phones.filter(\.connected).count
             )
-            if let audit = self.audit { health.auditLog = await audit.log.stoppedReason ?? "ok" }
+            if let audit = self.audit { health.auditLog = await audit.log.unavailableReason ?? "ok" }
+            if let node = self.node {
+                health.node = node.id
+                if let snapshot = await node.leases?.snapshot() {
+                    health.lease = APIJSON.Lease(
+                        state: snapshot.nodeEpoch == nil ? "none" : "held",
+                        epoch: snapshot.nodeEpoch,
+                        remainingMilliseconds: snapshot.remainingMilliseconds,
+                        ownedPumps: snapshot.ownedPumps,
+                        waitingPumps: snapshot.waitingPumps,
+                        roles: snapshot.roles,
+                        lastError: snapshot.lastError
+                    )
+                    // Without its lease this node delivers nothing: send pumps and people elsewhere.
+                    if snapshot.nodeEpoch == nil { health.status = "failing" }
+                }
+            }
             var response = try health.response(from: request, context: context)
             if health.status != "ok" { response.status = .serviceUnavailable }
             return response
@@ -351,5 +370,15 @@ public struct OperatorAPI: Sendable {
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: logger
         )
+    }
+}
+
+/// What `/healthz` says of the node: its id and, among several nodes, its leases.
+public struct NodeHealth: Sendable {
+    public let id: String
+    public let leases: LeaseKeeper?
+    public init(id: String, leases: LeaseKeeper?) {
+        self.id = id
+        self.leases = leases
     }
 }

@@ -152,6 +152,7 @@ struct GatewayCommand: AsyncParsableCommand {
     var witnessKeys: [String] = []
     @OptionGroup var console: ConsoleOptions
     @OptionGroup var syslog: SyslogOptions
+    @OptionGroup var cluster: ClusterOptions
     @OptionGroup var configFile: ConfigFileOption
 
     func validate() throws {
@@ -190,7 +191,12 @@ struct GatewayCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = self.logFormat.bootstrap(label: "medtunnel.gateway", level: self.logLevel)
+        let nodeID = try self.cluster.resolvedNodeID()
+        let logger = self.logFormat.bootstrap(
+            label: "medtunnel.gateway",
+            level: self.logLevel,
+            metadata: ["node": "\(nodeID)"]
+        )
         guard let listen = self.pumpListen.map({ HostPort($0) }) ?? HostPort("127.0.0.1:7443") else {
             throw ValidationError("--pump-listen '\(self.pumpListen ?? "")' is not HOST:PORT")
         }
@@ -236,6 +242,8 @@ struct GatewayCommand: AsyncParsableCommand {
             group: MultiThreadedEventLoopGroup.singleton
         )
         stateLock.letWritersIn()
+        let leases = try self.cluster.keeper(stateDirectory: self.stateDir, nodeID: nodeID, logger: logger)
+        Self.recordNode(nodeID, clustered: leases != nil, factory: configuration.metrics.factory)
 
         // One line on stdout per listener, which scripts and tests wait for.
         let channel = try await Self.listening("--pump-listen", listen) { try await server.bindPumpListener(listen) }
@@ -262,6 +270,11 @@ struct GatewayCommand: AsyncParsableCommand {
         operatorAPI.cosignatures = try self.cosignatureRoutes(log: commands.audit)
         operatorAPI.audit?.cosignatures = CosignatureStore(stateDirectory: self.stateDir)
         operatorAPI.tls = apiTLS
+        operatorAPI.node = NodeHealth(id: nodeID, leases: leases)
+        if let leases {
+            await commands.useLeases(leases)
+            await leases.want(.role("checkpoint"))
+        }
         let scheme = operatorAPI.isTLS ? "https" : "http"
         operatorAPI.console = try await self.console.open(
             stateDirectory: self.stateDir,
@@ -284,11 +297,19 @@ struct GatewayCommand: AsyncParsableCommand {
             // Every listener is bound: a `Type=notify` unit counts as started now.
             SystemdNotify.send("READY=1")
         }
-        let checkpoints = CheckpointTimer(
+        var checkpoints = CheckpointTimer(
             log: commands.audit,
             interval: durations.checkpoint,
             logger: logger
         )
+        if let leases {
+            // The whole fence, database included: a node that woke from a pause must not sign
+            // beside the node that took the role over meanwhile.
+            checkpoints.signsForCluster = {
+                if case .granted = await leases.fence(.role("checkpoint")) { return true }
+                return false
+            }
+        }
         let metrics = try await self.productMetrics(
             commands: commands,
             factory: configuration.metrics.factory,
@@ -303,6 +324,14 @@ struct GatewayCommand: AsyncParsableCommand {
             .init(service: reads, failureTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: api, failureTerminationBehavior: .gracefullyShutdownGroup),
         ]
+        if let leases {
+            // First in the group, so the last to stop: the shutdown checkpoint is signed while
+            // this node still holds the role, and its pumps are released once their sessions ended.
+            services.insert(
+                .init(service: LeaseService(keeper: leases), failureTerminationBehavior: .gracefullyShutdownGroup),
+                at: 0
+            )
+        }
         if let stream = try self.syslog.service(
             log: commands.audit,
             stateDirectory: self.stateDir,

@@ -75,11 +75,12 @@ struct PostgresStoreTests {
         let stores = try await [first, second]
         for store in stores { await store.close() }
         let applied = try PostgresTestServer.sql(url, "SELECT version FROM schema_migrations ORDER BY version")
-        #expect(applied.split(separator: "\n") == ["1"])
+        let latest = PostgresAuditStore.schemaVersion
+        #expect(applied.split(separator: "\n") == (1...latest).map { Substring("\($0)") })
         let again = try await PostgresAuditStore.migrate(url: url)
-        #expect(again.from == 1 && again.to == 1)
+        #expect(again.from == latest && again.to == latest)
         let status = try await PostgresAuditStore.status(url: url)
-        #expect(status.databaseVersion == 1 && status.binaryVersion == 1)
+        #expect(status.databaseVersion == latest && status.binaryVersion == latest)
         #expect(status.entries == 0 && status.checkpoints == 0)
     }
 
@@ -90,7 +91,8 @@ struct PostgresStoreTests {
         let migrated = try TestSupport.run(TestSupport.medtunnel, ["db", "migrate", "--database", secretURL])
         #expect(migrated.status == 0, "\(migrated.stderr)")
         #expect(
-            migrated.stdout.contains("migrated") && migrated.stdout.contains("version 0 to 1"),
+            migrated.stdout.contains("migrated")
+                && migrated.stdout.contains("version 0 to \(PostgresAuditStore.schemaVersion)"),
             "\(migrated.stdout)"
         )
         #expect(!migrated.stdout.contains("hunter2") && !migrated.stderr.contains("hunter2"))
@@ -108,7 +110,8 @@ struct PostgresStoreTests {
         }
         let status = try TestSupport.run(TestSupport.medtunnel, ["db", "status", "--database", url])
         #expect(status.status == 0, "\(status.stderr)")
-        #expect(status.stdout.contains("schema version: 1 (this binary: 1)"), "\(status.stdout)")
+        let latest = PostgresAuditStore.schemaVersion
+        #expect(status.stdout.contains("schema version: \(latest) (this binary: \(latest))"), "\(status.stdout)")
         #expect(status.stdout.contains("entries: 10"), "\(status.stdout)")
 
         let verified = try TestSupport.audit(["verify"] + (try database.verifyArguments()))

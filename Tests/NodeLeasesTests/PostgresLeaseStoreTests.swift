@@ -1,3 +1,4 @@
+import AuditLog
 import AuditPostgres
 import ClusterPostgres
 import Foundation
@@ -128,11 +129,12 @@ struct PostgresLeaseStoreTests {
             timeout: .milliseconds(400)
         )
         let started = ContinuousClock.now
-        let error = await #expect(throws: LeaseStoreError.self) {
+        let error = await #expect(throws: AuditLogError(.databaseUnavailable, "")) {
             try await store.acquireNode("node-a", leaseMilliseconds: 1_000)
         }
-        #expect(error?.description.contains("no answer within") == true, "\(String(describing: error))")
-        #expect(ContinuousClock.now - started < .seconds(3))
+        #expect(error?.reason.contains("no answer within 0.4 seconds") == true, "\(String(describing: error))")
+        // Bounded, not hung (generous: parallel tests that block threads delay the timer).
+        #expect(ContinuousClock.now - started < .seconds(15))
     }
 }
 

@@ -1,0 +1,101 @@
+import ArgumentParser
+import AuditLog
+import AuditPostgres
+import ClusterPostgres
+import DurationText
+import Foundation
+import Logging
+import CoreMetrics
+import NodeLeases
+import ServiceLifecycle
+
+/// Several gateway nodes on one PostgreSQL database (docs/cluster.md): the node's id, and its
+/// leases when the state directory's log is on PostgreSQL.
+struct ClusterOptions: ParsableArguments {
+    @Option(
+        name: .customLong("node-id"),
+        help: ArgumentHelp(
+            "This gateway node's name, in every log line, in the metrics and in /healthz; among several nodes on one "
+                + "PostgreSQL database, the name its leases are held under (1-64 of A-Z a-z 0-9 . _ -; "
+                + "default: the host name).",
+            valueName: "name"
+        )
+    )
+    var nodeID: String?
+    @Option(
+        name: .customLong("node-lease"),
+        help: ArgumentHelp(
+            "With the log on PostgreSQL: how long this node's lease lasts without a renewal (renewed every third of "
+                + "it). A node that stops for longer sends nothing more, and its pumps can be taken over by the node "
+                + "they reconnect to after that long (1s to 5m).",
+            valueName: "duration"
+        )
+    )
+    var nodeLease = "10s"
+
+    /// The node id: the option, else the host name (its first label), checked.
+    func resolvedNodeID() throws -> String {
+        let id = self.nodeID ?? Self.hostName()
+        guard Self.isValid(id) else {
+            throw ValidationError(
+                self.nodeID == nil
+                    ? "the host name '\(id)' is not a usable node id: give --node-id (1-64 of A-Z a-z 0-9 . _ -)"
+                    : "--node-id '\(id)': use 1-64 of A-Z a-z 0-9 . _ -"
+            )
+        }
+        return id
+    }
+
+    static func isValid(_ id: String) -> Bool {
+        (1...64).contains(id.utf8.count)
+            && id.utf8.allSatisfy { byte in
+                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                    || byte == 0x2E || byte == 0x5F || byte == 0x2D
+            }
+    }
+
+    static func hostName() -> String {
+        String(ProcessInfo.processInfo.hostName.split(separator: ".").first ?? "gateway")
+    }
+
+    /// The keeper of this node's leases when the state directory's log is on PostgreSQL; nil for
+    /// a log in audit.sqlite (one node: every pump connected here is its own).
+    func keeper(stateDirectory: String, nodeID: String, logger: Logger) throws -> LeaseKeeper? {
+        let lease = try durationOption("--node-lease", self.nodeLease)
+        guard lease >= .seconds(1), lease <= .seconds(300) else {
+            throw ValidationError("--node-lease '\(self.nodeLease)' must be between 1s and 5m")
+        }
+        guard let url = try AuditStateDirectory(path: stateDirectory).binding() else { return nil }
+        let milliseconds = lease.components.seconds * 1_000 + lease.components.attoseconds / 1_000_000_000_000_000
+        let parsed = try PostgresURL(url)
+        return LeaseKeeper(
+            configuration: LeaseBook.Configuration(nodeID: nodeID, leaseMilliseconds: milliseconds),
+            // A lease call may take a third of the lease at most: a renewal that late still
+            // leaves one more try before the deadline.
+            store: PostgresLeaseStore(url: parsed, timeout: lease / 3, logger: logger),
+            logger: logger
+        )
+    }
+}
+
+/// The keeper as a service: leases taken and renewed while the gateway serves, released at a
+/// graceful stop (so other nodes take the pumps at once, not after the lease's lifetime).
+struct LeaseService: Service {
+    let keeper: LeaseKeeper
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await self.keeper.run() }
+    }
+}
+
+extension GatewayCommand {
+    /// `medtunnel_node_info{node="…",clustered="true|false"} 1`: which node a scrape came from
+    /// (Prometheus' own `instance` label names an address, which a load balancer may hide).
+    static func recordNode(_ id: String, clustered: Bool, factory: any MetricsFactory) {
+        Gauge(
+            label: "medtunnel_node_info",
+            dimensions: [("node", id), ("clustered", clustered ? "true" : "false")],
+            factory: factory
+        ).record(1)
+    }
+}
