@@ -468,10 +468,15 @@ let package = Package(
         ),
 
         // MARK: Tests
-        // Shared test support: child processes without Foundation's Process (see ChildProcess).
+        // Shared test support: child processes without Foundation's Process (see ChildProcess),
+        // throwaway PostgreSQL and HAProxy servers, and a TCP proxy a test can cut (NIO).
         .target(
             name: "MedTunnelTestSupport",
-            dependencies: ["MedTunnelPKI", "MedTunnelIdentity", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "MedTunnelPKI", "MedTunnelIdentity", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             path: "Tests/MedTunnelTestSupport",
             swiftSettings: swiftSettings
         ),
