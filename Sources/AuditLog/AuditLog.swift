@@ -76,9 +76,15 @@ public actor AuditLog {
     /// gone, it cannot know what reached the store), until it is reopened; nil while it takes them.
     public var stoppedReason: String? { self.failure?.reason }
 
+    /// Why the log's database cannot be reached now (appends fail fast until it answers); nil
+    /// when it can.
+    public var databaseProblem: String? { self.unavailable?.reason }
+
     /// Why appends fail for now (the database cannot be reached; they resume once it answers),
     /// or why they stopped for good; nil while the log takes them.
-    public var unavailableReason: String? { self.failure?.reason ?? self.unavailable.map { "database unavailable: \($0.reason)" } }
+    public var unavailableReason: String? {
+        self.failure?.reason ?? self.unavailable.map { "database unavailable: \($0.reason)" }
+    }
 
     /// The number of durable entries this writer knows of.
     public var size: UInt64 { self.frontier.size }
@@ -260,6 +266,14 @@ public actor AuditLog {
     private func settle(_ prepared: Prepared, events: [AuditEvent], cutOff: AuditLogError) async throws -> Prepared {
         self.unavailable = cutOff
         defer { self.unavailable = nil }
+        // Those queued behind this batch are not in it: they fail now, nothing of theirs written.
+        let queued = self.pending
+        self.pending.removeAll()
+        for waiter in queued {
+            waiter.continuation.resume(
+                returning: .done(.failure(AuditLogError(.databaseUnavailable, "nothing appended: \(cutOff.reason)")))
+            )
+        }
         let start = ContinuousClock.now
         var pause = Duration.milliseconds(50)
         var last = cutOff

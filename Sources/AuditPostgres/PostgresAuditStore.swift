@@ -42,7 +42,8 @@ public actor PostgresAuditStore: AuditStore {
         self.url = parsed
         self.logger = logger
         self.statementTimeout = .nanoseconds(
-            statementTimeout.components.seconds * 1_000_000_000 + statementTimeout.components.attoseconds / 1_000_000_000
+            statementTimeout.components.seconds * 1_000_000_000 + statementTimeout.components.attoseconds
+                / 1_000_000_000
         )
         var session = try await PostgresSession.connect(parsed, logger: logger)
         session.statementTimeout = self.statementTimeout

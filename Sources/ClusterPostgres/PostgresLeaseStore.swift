@@ -249,4 +249,3 @@ public struct LeaseStoreError: Error, CustomStringConvertible, Sendable {
     public let description: String
     init(_ description: String) { self.description = description }
 }
-

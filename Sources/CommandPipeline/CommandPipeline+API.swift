@@ -448,6 +448,11 @@ extension CommandPipeline {
         on serial: String,
         _ body: @escaping @Sendable () async throws -> T
     ) async throws(ChangeAPIError) -> T {
+        // The log's database is unreachable: every operation here appends, and the pump's worker
+        // may be waiting on the one cut off. Refuse now rather than queue behind it.
+        if let problem = await audit.databaseProblem {
+            throw .store(ChangeRequestError(.databaseUnavailable, "nothing changed: \(problem)"))
+        }
         let result: Result<T, ChangeAPIError> = await withCheckedContinuation { continuation in
             mailboxes.post(
                 .job(

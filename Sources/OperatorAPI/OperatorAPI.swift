@@ -5,9 +5,9 @@ import Foundation
 public import Gateway
 public import GatewayTLS
 public import Hummingbird
-public import NodeLeases
 import HummingbirdCore
 public import Logging
+public import NodeLeases
 import ProductMetrics
 public import Prometheus
 import SafetyPolicy

@@ -88,12 +88,21 @@ extension DatabaseCommand {
             url: PostgresURL
         ) async throws {
             guard size > 0 else { return }
-            guard let latest = try await store.latestCheckpoint(),
-                (try? signer.verifier.verifyCheckpoint(note: latest.note, context: "checkpoint")) != nil
-            else {
+            let keyPath = AuditStateDirectory(path: self.stateDirectory).signingKeyPath
+            guard let latest = try await store.latestCheckpoint() else {
+                // Nothing shows whose log it is yet: a node joining a shared log copies the
+                // first node's key, and a checkpoint proves the copy is the same key.
                 throw AuditLogError(
                     .invalidArgument,
-                    "\(url) already holds an audit log of \(size) entries not signed by \(AuditStateDirectory(path: self.stateDirectory).signingKeyPath); "
+                    "\(url) holds an audit log of \(size) entries and no checkpoint yet, so \(keyPath) cannot be "
+                        + "checked against it: sign one first (medtunnel audit checkpoint --state-dir DIR, on the "
+                        + "directory already attached), then attach again"
+                )
+            }
+            guard (try? signer.verifier.verifyCheckpoint(note: latest.note, context: "checkpoint")) != nil else {
+                throw AuditLogError(
+                    .invalidArgument,
+                    "\(url) already holds an audit log of \(size) entries not signed by \(keyPath); "
                         + "attach to an empty database (one log per gateway key)"
                 )
             }

@@ -2,10 +2,10 @@ import ArgumentParser
 import AuditLog
 import AuditPostgres
 import ClusterPostgres
+import CoreMetrics
 import DurationText
 import Foundation
 import Logging
-import CoreMetrics
 import NodeLeases
 import ServiceLifecycle
 

@@ -1,0 +1,215 @@
+import Foundation
+import MedTunnelTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Gateway nodes on one PostgreSQL database (docs/cluster.md): node leases, the checkpoint role,
+/// a node stopped past its lease, a node cut from the database.
+@Suite("gateway nodes on one PostgreSQL database")
+struct ClusterProcessTests {
+    typealias Setup = ChangeProcessTests.Setup
+    typealias API = ChangeProcessTests.API
+
+    /// A second state directory on the same database: the same checkpoint key (one log, one
+    /// signer key), attached to the same URL.
+    static func secondStateDirectory(_ setup: Setup, database: String, name: String) throws -> String {
+        let state = setup.tmp.sub(name)
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        chmod(state, 0o700)
+        // The joining key is checked against a checkpoint of the log.
+        _ = try Setup.medtunnel(["audit", "checkpoint", "--state-dir", setup.state])
+        let key = state + "/checkpoint-key.pem"
+        try FileManager.default.copyItem(atPath: setup.state + "/checkpoint-key.pem", toPath: key)
+        chmod(key, 0o600)
+        _ = try Setup.medtunnel(["db", "attach", "--state-dir", state, "--database", database])
+        return state
+    }
+
+    static func startNode(
+        _ setup: Setup,
+        state: String,
+        node: String,
+        lease: String = "2s",
+        extra: [String] = []
+    ) throws -> (BackgroundProcess, API) {
+        let gateway = try BackgroundProcess(
+            ProcessHarness.medtunnel,
+            [
+                "gateway", "--pki", setup.pki + "/gateway", "--state-dir", state, "--pump-listen", "127.0.0.1:0",
+                "--relay-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--node-id", node, "--node-lease",
+                lease, "--checkpoint-interval", "250ms",
+            ] + extra,
+            in: setup.tmp.url,
+            name: node
+        )
+        let line = try gateway.waitForLine(containing: "operator API on ")
+        return (gateway, API(base: try #require(URL(string: String(line.split(separator: " ").last ?? "")))))
+    }
+
+    static func health(_ api: API) async throws -> (status: Int, body: [String: Any]) {
+        let (status, body, _) = try await api.call("GET", "healthz", token: nil)
+        return (status, body)
+    }
+
+    static func lease(_ body: [String: Any]) -> [String: Any] { body["lease"] as? [String: Any] ?? [:] }
+
+    /// Polls `condition` every 100 ms until it holds or `seconds` pass; returns the time it took.
+    @discardableResult
+    static func eventually(
+        _ what: String,
+        within seconds: Double,
+        _ condition: () async throws -> Bool
+    ) async throws -> Duration {
+        let start = ContinuousClock.now
+        while ContinuousClock.now - start < .seconds(seconds) {
+            if try await condition() { return ContinuousClock.now - start }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw HarnessError("not within \(seconds) s: \(what)")
+    }
+
+    @Test(
+        "two nodes: each holds its node lease, exactly one signs checkpoints; stopped (SIGSTOP) past its lease, that node loses the role to the other, and when it runs again takes a new lease without the role; the log verifies"
+    )
+    func checkpointRoleMoves() async throws {
+        let database = try PostgresTestServer.newDatabase()
+        let setup = try Setup(database: database)
+        let stateB = try Self.secondStateDirectory(setup, database: database, name: "state-b")
+        let (nodeA, apiA) = try Self.startNode(setup, state: setup.state, node: "node-a")
+        defer { nodeA.stop() }
+        let (nodeB, apiB) = try Self.startNode(setup, state: stateB, node: "node-b")
+        defer { nodeB.stop() }
+
+        var roles: [String: [String]] = [:]
+        try await Self.eventually("both nodes hold their lease and one has the checkpoint role", within: 20) {
+            for (name, api) in [("node-a", apiA), ("node-b", apiB)] {
+                let (_, body) = try await Self.health(api)
+                guard Self.lease(body)["state"] as? String == "held", body["node"] as? String == name else {
+                    return false
+                }
+                roles[name] = Self.lease(body)["roles"] as? [String] ?? []
+            }
+            return roles.values.filter { $0 == ["checkpoint"] }.count == 1
+        }
+        #expect(roles.values.filter { $0.contains("checkpoint") }.count == 1, "\(roles)")
+        let holder = roles["node-a"] == ["checkpoint"] ? "node-a" : "node-b"
+        let (stopped, other, otherAPI, stoppedAPI) =
+            holder == "node-a" ? (nodeA, nodeB, apiB, apiA) : (nodeB, nodeA, apiA, apiB)
+        // The node id is in every log line.
+        #expect(nodeA.stderr.contains("node=node-a") && !nodeA.stderr.contains("node=node-b"))
+
+        // Stopped past its lease (2 s): the other node takes the role.
+        #expect(kill(stopped.process.processIdentifier, SIGSTOP) == 0)
+        let takeover = try await Self.eventually("the other node takes the checkpoint role", within: 20) {
+            Self.lease(try await Self.health(otherAPI).body)["roles"] as? [String] == ["checkpoint"]
+        }
+        // It signs: an entry appended beside it is covered by a checkpoint.
+        let otherState = holder == "node-a" ? stateB : setup.state
+        _ = try Setup.medtunnel([
+            "user", "add", "--state-dir", otherState, "--id", "nurse", "--role", "clinician", "--attr",
+            "patient=patient-001",
+        ])
+        try await Self.eventually("a checkpoint covers every entry", within: 10) {
+            let sizes = try PostgresTestServer.sql(
+                database,
+                "SELECT (SELECT count(*) FROM entry) = (SELECT max(size) FROM checkpoint)"
+            )
+            return sizes.trimmingCharacters(in: .whitespacesAndNewlines) == "t"
+        }
+
+        #expect(kill(stopped.process.processIdentifier, SIGCONT) == 0)
+        try await Self.eventually("the stopped node holds a new lease, without the role", within: 20) {
+            let lease = Self.lease(try await Self.health(stoppedAPI).body)
+            return lease["state"] as? String == "held" && lease["epoch"] as? Int == 2
+                && lease["roles"] as? [String] == []
+        }
+        #expect(stopped.stderr.contains("node lease lost"), "\(stopped.stderr)")
+        #expect(Self.lease(try await Self.health(otherAPI).body)["roles"] as? [String] == ["checkpoint"])
+        print("cluster: checkpoint role taken over \(takeover) after SIGSTOP with a 2 s lease")
+
+        stopped.process.terminate()
+        other.process.terminate()
+        stopped.process.waitUntilExit()
+        other.process.waitUntilExit()
+        let key = try #require(
+            try Setup.medtunnel(["audit", "checkpoint", "--state-dir", setup.state, "--show-verifier-key"])
+                .split(separator: "\n").first { $0.hasPrefix("verifier key: ") }?.dropFirst("verifier key: ".count)
+        )
+        let verified = try ProcessHarness.medtunnel([
+            "audit", "verify", "--database", database, "--verifier-key", String(key),
+        ])
+        #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
+    }
+
+    @Test(
+        "a node cut from PostgreSQL: the change in flight waits, the next is refused at once with 503 database_unavailable, /healthz fails and the lease runs out; once the database is back the first change is settled and applied, the lease is taken again, and the log verifies"
+    )
+    func databaseCut() async throws {
+        let server = try PostgresTestServer.newDatabase()
+        let serverURL = try #require(URL(string: server))
+        let proxy = try await TCPCutProxy.start(targetPort: try #require(serverURL.port))
+        let database = server.replacingOccurrences(of: ":\(serverURL.port!)/", with: ":\(proxy.port)/")
+        let setup = try Setup(database: database)
+        let (gateway, api) = try Self.startNode(setup, state: setup.state, node: "node-a")
+        defer { gateway.stop() }
+        let (relay, pump) = try await setup.connectPairedPump(gateway, api: api)
+        defer {
+            pump.stop()
+            relay.stop()
+        }
+        try await Self.eventually("the node holds its lease", within: 10) {
+            Self.lease(try await Self.health(api).body)["state"] as? String == "held"
+        }
+
+        await proxy.blackhole()
+        let alice = try #require(setup.tokens["alice"])
+        // The first change's append is cut off: it waits for the database (its id, once known).
+        let first = Task { () async throws -> (Int, String?) in
+            let (status, body) = try await api.submit("{\"kind\": \"bolus\", \"milliunits\": 1000}", token: alice)
+            return (status, body["id"] as? String)
+        }
+        // The gateway notices within its statement timeout (5 s): /healthz fails, naming why.
+        let noticed = try await Self.eventually("/healthz reports the database unavailable", within: 30) {
+            let (status, body) = try await Self.health(api)
+            return status == 503 && (body["auditLog"] as? String)?.hasPrefix("database unavailable") == true
+        }
+        // From then on a change is refused at once (for this pump, or any other).
+        let asked = ContinuousClock.now
+        let refused = try await api.submit("{\"kind\": \"bolus\", \"milliunits\": 500}", token: alice)
+        let refusedAfter = ContinuousClock.now - asked
+        #expect(refused.0 == 503 && refused.1["reason"] as? String == "database_unavailable", "\(refused.1)")
+        #expect(refusedAfter < .seconds(2), "refused after \(refusedAfter)")
+        // The lease (2 s) cannot be renewed: it runs out, and nothing more is sent from here.
+        let leaseLost = try await Self.eventually("the lease ran out", within: 15) {
+            Self.lease(try await Self.health(api).body)["state"] as? String == "none"
+        }
+        print(
+            "cluster: cut noticed after \(noticed), a change refused in \(refusedAfter), lease gone \(leaseLost) later"
+        )
+
+        await proxy.restore()
+        let (created, firstID) = try await first.value
+        #expect(created == 201)
+        let applied = try await api.settled(try #require(firstID), token: alice)
+        #expect(applied["state"] as? String == "applied", "\(applied)\n\(gateway.stderr)")
+        try await Self.eventually("healthy again with a new lease", within: 20) {
+            let (status, body) = try await Self.health(api)
+            return status == 200 && Self.lease(body)["state"] as? String == "held"
+        }
+        // Nothing was lost or doubled: one change.requested for the first bolus, none for the refused one.
+        let requested = try PostgresTestServer.sql(
+            server,
+            "SELECT count(*) FROM entry WHERE position('change.requested'::bytea in body) > 0"
+        )
+        #expect(requested.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "\(requested)")
+
+        gateway.process.terminate()
+        gateway.process.waitUntilExit()
+        let verified = try ProcessHarness.medtunnel(["audit", "verify", "--state-dir", setup.state])
+        #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
+        await proxy.stop()
+    }
+}
