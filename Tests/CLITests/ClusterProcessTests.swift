@@ -212,4 +212,67 @@ struct ClusterProcessTests {
         #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
         await proxy.stop()
     }
+    @Test(
+        "a node killed (SIGKILL) with pumps on it: they reconnect through HAProxy to the other node, which takes each pump's lease over once the dead node's lease ran out, with the next epoch; every pump owned by exactly one node"
+    )
+    func takeoverAfterKill() async throws {
+        let database = try PostgresTestServer.newDatabase()
+        let setup = try Setup(database: database)
+        let stateB = try Self.secondStateDirectory(setup, database: database, name: "state-b")
+        let (nodeA, apiA) = try Self.startNode(setup, state: setup.state, node: "node-a")
+        defer { nodeA.stop() }
+        let (nodeB, apiB) = try Self.startNode(setup, state: stateB, node: "node-b")
+        defer { nodeB.stop() }
+        func pumpPort(_ node: BackgroundProcess) throws -> Int {
+            let line = try node.waitForLine(containing: "listening for pumps on")
+            return try #require(Int(line.split(separator: ":").last ?? ""))
+        }
+        let balancer = try HAProxyTestServer(frontends: [
+            .init(
+                name: "pumps",
+                backends: [
+                    .init(name: "node-a", port: try pumpPort(nodeA)), .init(name: "node-b", port: try pumpPort(nodeB)),
+                ]
+            )
+        ])
+        defer { balancer.stop() }
+        let count = 20
+        let fleet = try BackgroundProcess(
+            ProcessHarness.medtunnel,
+            [
+                "pump-sim", "--enroll-with", setup.pki, "--count", "\(count)", "--serial-prefix", "FLEET",
+                "--connect", "127.0.0.1:\(balancer.port("pumps"))", "--telemetry", "0", "--interval", "1s",
+                "--response-timeout", "1s", "--progress", "0", "--state-dir", setup.tmp.sub("fleet"),
+            ],
+            in: setup.tmp.url,
+            name: "fleet"
+        )
+        defer { fleet.stop() }
+        func owned(_ api: API) async throws -> Int {
+            Self.lease(try await Self.health(api).body)["ownedPumps"] as? Int ?? 0
+        }
+        var onA = 0
+        try await Self.eventually("every pump owned, by both nodes", within: 90) {
+            onA = try await owned(apiA)
+            let onB = try await owned(apiB)
+            return onA + onB == count && onA > 0 && onB > 0
+        }
+
+        #expect(kill(nodeA.process.processIdentifier, SIGKILL) == 0)
+        let back = try await Self.eventually("node-b owns every pump", within: 60) {
+            try await owned(apiB) == count
+        }
+        // The bound: the dead node's lease (2 s), HAProxy noticing (about 1 s), the pumps' backoff.
+        #expect(back < .seconds(15), "\(back)")
+        print("cluster: \(onA) pumps of a killed node back on the other, with their leases, after \(back)")
+        let owners = try PostgresTestServer.sql(
+            database,
+            "SELECT node_id, epoch, count(*) FROM lease_owner WHERE kind = 'pump' GROUP BY node_id, epoch ORDER BY epoch"
+        )
+        // node-a's pumps were taken with epoch 2, node-b's kept epoch 1.
+        #expect(
+            owners.split(separator: "\n").map(String.init) == ["node-b|1|\(count - onA)", "node-b|2|\(onA)"],
+            "\(owners)"
+        )
+    }
 }

@@ -102,7 +102,7 @@ struct RelayUplinkLossProcessTests {
                         return false
                     }
                     return log[disconnected...].contains {
-                        $0.contains("device=\(serial) resumed=true") && $0.contains("pump connected")
+                        $0.contains("device=\(serial) ") && $0.contains("resumed=true") && $0.contains("pump connected")
                     }
                 },
                 "\(serial): no resumed session in the gateway log"
