@@ -3,6 +3,7 @@ import Foundation
 package import Logging
 package import NIOCore
 import NIOPosix
+import NIOSSL
 package import PostgresNIO
 import Synchronization
 
@@ -34,7 +35,7 @@ package struct PostgresSession: Sendable {
             username: url.user,
             password: url.password,
             database: url.database,
-            tls: .disable
+            tls: try Self.tls(url)
         )
         configuration.options.connectTimeout = connectTimeout
         configuration.options.additionalStartupParameters = [("application_name", applicationName)]
@@ -44,6 +45,17 @@ package struct PostgresSession: Sendable {
                 configuration: configuration,
                 id: 1,
                 logger: logger
+            )
+        } catch let error as PSQLError where error.serverInfo == nil && Self.isTLSFailure(error) {
+            throw AuditLogError(
+                .storageFailure,
+                "TLS to PostgreSQL at \(url.endpoint) (\(url)) failed: \(Self.cause(of: error)); the server's "
+                    + "certificate must be signed by a CA in sslrootcert and name \(url.host)"
+            )
+        } catch let error as PSQLError where error.code == .sslUnsupported {
+            throw AuditLogError(
+                .storageFailure,
+                "PostgreSQL at \(url.endpoint) (\(url)) does not offer TLS (ssl = off), and sslmode=verify-full requires it"
             )
         } catch let error as PSQLError where error.serverInfo == nil {
             // No answer from a PostgreSQL server at all (refused, unresolvable, timed out, cut
@@ -76,6 +88,41 @@ package struct PostgresSession: Sendable {
         } catch {
             await session.close()
             throw error
+        }
+    }
+
+    /// Whether a connection failed in the TLS handshake (a certificate not verified, a name
+    /// mismatch), rather than before it.
+    static func isTLSFailure(_ error: PSQLError) -> Bool {
+        guard let underlying = error.underlying else { return false }
+        return underlying is NIOSSLError || underlying is BoringSSLError
+            || String(describing: type(of: underlying)).contains("SSL")
+    }
+
+    /// TLS as the URL asks: none, or verify-full against its root certificates (read now, so a
+    /// missing or malformed file is named before any connection is tried).
+    static func tls(_ url: PostgresURL) throws -> PostgresConnection.Configuration.TLS {
+        guard case .verifyFull(let file) = url.security else { return .disable }
+        let roots: [NIOSSLCertificate]
+        do {
+            roots = try NIOSSLCertificate.fromPEMFile(file)
+        } catch {
+            throw AuditLogError(
+                .invalidArgument,
+                "\(url): sslrootcert \(file): not a readable PEM certificate file (\(error))"
+            )
+        }
+        guard !roots.isEmpty else {
+            throw AuditLogError(.invalidArgument, "\(url): sslrootcert \(file) holds no certificate")
+        }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        configuration.trustRoots = .certificates(roots)
+        configuration.certificateVerification = .fullVerification
+        do {
+            return .require(try NIOSSLContext(configuration: configuration))
+        } catch {
+            throw AuditLogError(.invalidArgument, "\(url): TLS configuration: \(error)")
         }
     }
 

@@ -12,6 +12,16 @@ public struct PostgresURL: Sendable, Hashable, CustomStringConvertible {
     public let user: String
     public let database: String
     let password: String?
+    /// How the connection is protected.
+    public let security: Security
+
+    public enum Security: Sendable, Hashable {
+        /// Plain TCP: loopback or a private network only.
+        case none
+        /// TLS 1.2 or 1.3, the server's certificate verified against the CAs in this PEM file and
+        /// its name against the URL's host.
+        case verifyFull(rootCertificates: String)
+    }
 
     /// Parses `text`; throws `.invalidArgument` naming what is wrong (never echoing a password).
     public init(_ text: String) throws {
@@ -29,18 +39,54 @@ public struct PostgresURL: Sendable, Hashable, CustomStringConvertible {
                 "\(Self.redacting(text)): no host; give postgres://USER@HOST[:PORT]/DATABASE (sockets are not supported)"
             )
         }
-        // sslmode: only plain TCP in this slice (loopback or a private network); TLS to the
-        // database is a later slice, so asking for it is refused rather than silently ignored.
+        // TLS: verify-full (the chain to sslrootcert and the host name) or nothing. libpq's
+        // require, verify-ca and prefer encrypt without knowing who answers (or may fall back to
+        // plain TCP): refused, not quietly weakened or strengthened.
+        var mode: String?
+        var rootCertificates: String?
         for item in components.queryItems ?? [] {
             switch (item.name, item.value) {
-            case ("sslmode", "disable"?), ("application_name", _):
+            case ("sslmode", let value?) where value == "disable" || value == "verify-full":
+                mode = value
+            case ("sslmode", let value):
+                throw AuditLogError(
+                    .invalidArgument,
+                    "\(Self.redacting(text)): sslmode=\(value ?? "") is not supported: give sslmode=verify-full with "
+                        + "sslrootcert=FILE (the CA that signed the server's certificate; its host name is checked "
+                        + "too), or sslmode=disable on loopback or a private network"
+                )
+            case ("sslrootcert", let value?) where value.hasPrefix("/"):
+                rootCertificates = value
+            case ("sslrootcert", let value):
+                throw AuditLogError(
+                    .invalidArgument,
+                    "\(Self.redacting(text)): sslrootcert=\(value ?? "") must be an absolute path to a PEM file"
+                )
+            case ("application_name", _):
                 continue
             default:
                 throw AuditLogError(
                     .invalidArgument,
-                    "\(Self.redacting(text)): option \(item.name)=\(item.value ?? "") is not supported (sslmode=disable only)"
+                    "\(Self.redacting(text)): option \(item.name) is not supported (sslmode, sslrootcert and "
+                        + "application_name are)"
                 )
             }
+        }
+        switch (mode, rootCertificates) {
+        case ("verify-full"?, let file?):
+            self.security = .verifyFull(rootCertificates: file)
+        case ("verify-full"?, nil):
+            throw AuditLogError(
+                .invalidArgument,
+                "\(Self.redacting(text)): sslmode=verify-full needs sslrootcert=FILE, the CA that signed the server's certificate"
+            )
+        case (_, .some):
+            throw AuditLogError(
+                .invalidArgument,
+                "\(Self.redacting(text)): sslrootcert is given without sslmode=verify-full"
+            )
+        default:
+            self.security = .none
         }
         self.host = host
         self.port = components.port ?? 5432
@@ -51,7 +97,11 @@ public struct PostgresURL: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The URL without the password.
-    public var description: String { "postgres://\(self.user)@\(self.host):\(self.port)/\(self.database)" }
+    public var description: String {
+        let base = "postgres://\(self.user)@\(self.host):\(self.port)/\(self.database)"
+        guard case .verifyFull = self.security else { return base }
+        return base + "?sslmode=verify-full"
+    }
 
     /// `host:port`, as an unreachable-server message names it.
     public var endpoint: String { "\(self.host):\(self.port)" }

@@ -212,61 +212,90 @@ struct ClusterProcessTests {
         #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
         await proxy.stop()
     }
-    @Test(
-        "a node killed (SIGKILL) with pumps on it: they reconnect through HAProxy to the other node, which takes each pump's lease over once the dead node's lease ran out, with the next epoch; every pump owned by exactly one node"
-    )
-    func takeoverAfterKill() async throws {
+    /// Two nodes on one database behind HAProxy (TCP mode, round robin) and a fleet of `count`
+    /// pumps connecting through it, each pump owned by one node or the other.
+    struct Fleet {
+        let setup: Setup
+        let database: String
+        let nodes: [String: (process: BackgroundProcess, api: API)]
+        let balancer: HAProxyTestServer
+        let fleet: BackgroundProcess
+
+        func owned(_ node: String) async throws -> Int {
+            let api = try #require(nodes[node]).api
+            return ClusterProcessTests.lease(try await ClusterProcessTests.health(api).body)["ownedPumps"] as? Int ?? 0
+        }
+
+        func stop() {
+            fleet.stop()
+            balancer.stop()
+            for node in nodes.values { node.process.stop() }
+        }
+    }
+
+    static func fleet(count: Int) async throws -> Fleet {
         let database = try PostgresTestServer.newDatabase()
         let setup = try Setup(database: database)
         let stateB = try Self.secondStateDirectory(setup, database: database, name: "state-b")
-        let (nodeA, apiA) = try Self.startNode(setup, state: setup.state, node: "node-a")
-        defer { nodeA.stop() }
-        let (nodeB, apiB) = try Self.startNode(setup, state: stateB, node: "node-b")
-        defer { nodeB.stop() }
+        let a = try Self.startNode(setup, state: setup.state, node: "node-a")
+        let b = try Self.startNode(setup, state: stateB, node: "node-b")
         func pumpPort(_ node: BackgroundProcess) throws -> Int {
             let line = try node.waitForLine(containing: "listening for pumps on")
             return try #require(Int(line.split(separator: ":").last ?? ""))
         }
+        // Checked on each node's /healthz, as docs/cluster.md advises: a stopped node is taken
+        // out (its kernel still accepts on the pump port), and so is a node without its lease.
         let balancer = try HAProxyTestServer(frontends: [
             .init(
                 name: "pumps",
                 backends: [
-                    .init(name: "node-a", port: try pumpPort(nodeA)), .init(name: "node-b", port: try pumpPort(nodeB)),
+                    .init(name: "node-a", port: try pumpPort(a.0), healthPort: try #require(a.1.base.port)),
+                    .init(name: "node-b", port: try pumpPort(b.0), healthPort: try #require(b.1.base.port)),
                 ]
             )
         ])
-        defer { balancer.stop() }
-        let count = 20
         let fleet = try BackgroundProcess(
             ProcessHarness.medtunnel,
             [
                 "pump-sim", "--enroll-with", setup.pki, "--count", "\(count)", "--serial-prefix", "FLEET",
-                "--connect", "127.0.0.1:\(balancer.port("pumps"))", "--telemetry", "0", "--interval", "1s",
+                "--connect", "127.0.0.1:\(balancer.port("pumps"))", "--telemetry", "0", "--interval", "500ms",
                 "--response-timeout", "1s", "--progress", "0", "--state-dir", setup.tmp.sub("fleet"),
             ],
             in: setup.tmp.url,
             name: "fleet"
         )
-        defer { fleet.stop() }
-        func owned(_ api: API) async throws -> Int {
-            Self.lease(try await Self.health(api).body)["ownedPumps"] as? Int ?? 0
-        }
-        var onA = 0
+        let running = Fleet(
+            setup: setup,
+            database: database,
+            nodes: ["node-a": (a.0, a.1), "node-b": (b.0, b.1)],
+            balancer: balancer,
+            fleet: fleet
+        )
         try await Self.eventually("every pump owned, by both nodes", within: 90) {
-            onA = try await owned(apiA)
-            let onB = try await owned(apiB)
+            let onA = try await running.owned("node-a")
+            let onB = try await running.owned("node-b")
             return onA + onB == count && onA > 0 && onB > 0
         }
+        return running
+    }
 
-        #expect(kill(nodeA.process.processIdentifier, SIGKILL) == 0)
+    @Test(
+        "a node killed (SIGKILL) with pumps on it: they reconnect through HAProxy to the other node, which takes each pump's lease over once the dead node's lease ran out, with the next epoch; every pump owned by exactly one node"
+    )
+    func takeoverAfterKill() async throws {
+        let count = 20
+        let running = try await Self.fleet(count: count)
+        defer { running.stop() }
+        let onA = try await running.owned("node-a")
+        #expect(kill(try #require(running.nodes["node-a"]).process.process.processIdentifier, SIGKILL) == 0)
         let back = try await Self.eventually("node-b owns every pump", within: 60) {
-            try await owned(apiB) == count
+            try await running.owned("node-b") == count
         }
         // The bound: the dead node's lease (2 s), HAProxy noticing (about 1 s), the pumps' backoff.
         #expect(back < .seconds(15), "\(back)")
         print("cluster: \(onA) pumps of a killed node back on the other, with their leases, after \(back)")
         let owners = try PostgresTestServer.sql(
-            database,
+            running.database,
             "SELECT node_id, epoch, count(*) FROM lease_owner WHERE kind = 'pump' GROUP BY node_id, epoch ORDER BY epoch"
         )
         // node-a's pumps were taken with epoch 2, node-b's kept epoch 1.
@@ -274,5 +303,51 @@ struct ClusterProcessTests {
             owners.split(separator: "\n").map(String.init) == ["node-b|1|\(count - onA)", "node-b|2|\(onA)"],
             "\(owners)"
         )
+    }
+
+    @Test(
+        "a node stopped (SIGSTOP) past its lease with pumps on it: they move to the other node; run again, it finds its lease lapsed, sends nothing, and ends its stale sessions (the pumps are the other node's), every pump owned once"
+    )
+    func pausedNodeYields() async throws {
+        let count = 10
+        let running = try await Self.fleet(count: count)
+        defer { running.stop() }
+        let nodeA = try #require(running.nodes["node-a"]).process
+        let onA = try await running.owned("node-a")
+        #expect(kill(nodeA.process.processIdentifier, SIGSTOP) == 0)
+        // HAProxy's check of /healthz takes the stopped node out; its pumps time out (1 s) and
+        // reconnect through it to node-b.
+        let moved: Duration
+        do {
+            moved = try await Self.eventually("node-b owns every pump", within: 60) {
+                try await running.owned("node-b") == count
+            }
+        } catch {
+            let states = (try? running.balancer.serverStates()) ?? [:]
+            let healthB = try await Self.health(try #require(running.nodes["node-b"]).api)
+            Issue.record(
+                """
+                \(error); HAProxy: \(states); node-b: \(healthB.body)
+                fleet: \(running.fleet.stdout.suffix(1500)) \(running.fleet.stderr.suffix(1500))
+                node-b: \(try #require(running.nodes["node-b"]).process.stderr.suffix(3000))
+                """
+            )
+            kill(nodeA.process.processIdentifier, SIGCONT)
+            return
+        }
+        #expect(kill(nodeA.process.processIdentifier, SIGCONT) == 0)
+        try await Self.eventually("node-a runs again with a new lease and no pump", within: 30) {
+            let lease = Self.lease(try await Self.health(try #require(running.nodes["node-a"]).api).body)
+            return lease["state"] as? String == "held" && lease["epoch"] as? Int == 2
+                && lease["ownedPumps"] as? Int == 0
+        }
+        #expect(nodeA.stderr.contains("node lease lost"), "\(nodeA.stderr)")
+        #expect(try await running.owned("node-b") == count)
+        let owners = try PostgresTestServer.sql(
+            running.database,
+            "SELECT node_id, count(*) FROM lease_owner WHERE kind = 'pump' GROUP BY node_id"
+        )
+        #expect(owners.trimmingCharacters(in: .whitespacesAndNewlines) == "node-b|\(count)", "\(owners)")
+        print("cluster: \(onA) pumps of a stopped node owned by the other after \(moved)")
     }
 }

@@ -43,12 +43,17 @@ public final class HAProxyTestServer: Sendable {
         public var name: String
         public var host: String
         public var port: Int
+        /// nil: a TCP check of `port`. A port: an HTTP check `GET /healthz` there, expecting 200
+        /// (a gateway's API: a stopped process, whose kernel still accepts on its ports, or a
+        /// node without its lease is taken out; a TCP check sees neither).
+        public var healthPort: Int?
 
         /// `host` must be a loopback address (tests never reach beyond this machine).
-        public init(name: String, host: String = "127.0.0.1", port: Int) {
+        public init(name: String, host: String = "127.0.0.1", port: Int, healthPort: Int? = nil) {
             self.name = name
             self.host = host
             self.port = port
+            self.healthPort = healthPort
         }
     }
 
@@ -355,9 +360,14 @@ public final class HAProxyTestServer: Sendable {
             text += "\nlisten \(frontend.name)\n"
             text += "    bind 127.0.0.1:\(ports[frontend.name] ?? frontend.port)\n"
             text += "    balance \(balance.rawValue)\n"
+            if frontend.backends.contains(where: { $0.healthPort != nil }) {
+                text += "    option httpchk GET /healthz\n    http-check expect status 200\n"
+            }
             for backend in frontend.backends {
                 let host = backend.host.contains(":") ? "[\(backend.host)]" : backend.host
-                text += "    server \(backend.name) \(host):\(backend.port) check inter 500ms fall 2 rise 1\n"
+                let port = backend.healthPort.map { " port \($0)" } ?? ""
+                text +=
+                    "    server \(backend.name) \(host):\(backend.port) check\(port) inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions\n"
             }
         }
         return text

@@ -47,6 +47,59 @@ public enum PostgresTestServer {
         return url
     }
 
+    private nonisolated(unsafe) static var startedTLS: TLSServer?
+
+    /// A second throwaway server that takes TLS connections only (`start --tls`), started on
+    /// first use and stopped at exit: its plain URL (for psql over the socket directory's
+    /// loopback port, which refuses it: use `url(database:rootCertificates:)`), its CA and a CA
+    /// that did not sign its certificate. Its certificate names `localhost` only.
+    public struct TLSServer: Sendable {
+        public let directory: String
+        public let port: Int
+        public var caPath: String { directory + "/tls/ca.pem" }
+        public var otherCAPath: String { directory + "/tls/other-ca.pem" }
+
+        /// `postgres://medtunnel@HOST:PORT/DATABASE?sslmode=verify-full&sslrootcert=ROOTS`.
+        public func url(
+            host: String = "localhost",
+            database: String = "postgres",
+            rootCertificates: String? = nil
+        )
+            -> String
+        {
+            "postgres://medtunnel@\(host):\(port)/\(database)?sslmode=verify-full&sslrootcert=\(rootCertificates ?? caPath)"
+        }
+    }
+
+    public static func tlsServer() throws -> TLSServer {
+        lock.lock()
+        defer { lock.unlock() }
+        if let startedTLS { return startedTLS }
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("medtunnel-pgtls-\(getpid())-\(UUID().uuidString.prefix(8))").path
+        let output = try ChildProcess.run(
+            script,
+            ["start", directory, "--owner-pid", "\(getpid())", "--tls"],
+            timeout: 120
+        )
+        let url = output.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard output.status == 0, let port = URL(string: url)?.port else {
+            throw ChildProcessError("\(script) start --tls failed (status \(output.status)): \(output.stderr)")
+        }
+        let server = TLSServer(directory: directory, port: port)
+        startedTLS = server
+        atexit { PostgresTestServer.stopTLSAtExit() }
+        return server
+    }
+
+    private static func stopTLSAtExit() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let startedTLS else { return }
+        _ = try? ChildProcess.run(script, ["stop", startedTLS.directory], timeout: 60)
+        self.startedTLS = nil
+    }
+
     /// A new, empty database on the shared server; returns its URL.
     public static func newDatabase() throws -> String {
         let server = try self.url()
