@@ -233,6 +233,9 @@ struct GatewayCommand: AsyncParsableCommand {
         // Before anything is opened: a bad certificate or key stops the start, naming the flag.
         let apiTLS = try self.apiTLSContext()
         try Self.prepareStateDirectory(self.stateDir)
+        // With the log on PostgreSQL, this node's leases (nothing is connected yet).
+        let leases = try self.cluster.keeper(stateDirectory: self.stateDir, nodeID: nodeID, logger: logger)
+        Self.recordNode(nodeID, clustered: leases != nil, factory: configuration.metrics.factory)
         // Held until the process ends; no writing command runs during the recovery in open().
         let stateLock = try Self.lockStateDirectory(self.stateDir)
         defer { stateLock.release() }
@@ -242,8 +245,14 @@ struct GatewayCommand: AsyncParsableCommand {
             group: MultiThreadedEventLoopGroup.singleton
         )
         stateLock.letWritersIn()
-        let leases = try self.cluster.keeper(stateDirectory: self.stateDir, nodeID: nodeID, logger: logger)
-        Self.recordNode(nodeID, clustered: leases != nil, factory: configuration.metrics.factory)
+        if let leases {
+            // Before any listener is bound: a pump's hello must find deliveries fenced.
+            guard let commands = server.commands else {
+                throw ValidationError("the gateway runs without its command pipeline; leases need it")
+            }
+            await commands.useLeases(leases)
+            await leases.want(.role("checkpoint"))
+        }
 
         // One line on stdout per listener, which scripts and tests wait for.
         let channel = try await Self.listening("--pump-listen", listen) { try await server.bindPumpListener(listen) }
@@ -271,10 +280,6 @@ struct GatewayCommand: AsyncParsableCommand {
         operatorAPI.audit?.cosignatures = CosignatureStore(stateDirectory: self.stateDir)
         operatorAPI.tls = apiTLS
         operatorAPI.node = NodeHealth(id: nodeID, leases: leases)
-        if let leases {
-            await commands.useLeases(leases)
-            await leases.want(.role("checkpoint"))
-        }
         let scheme = operatorAPI.isTLS ? "https" : "http"
         operatorAPI.console = try await self.console.open(
             stateDirectory: self.stateDir,

@@ -1,4 +1,5 @@
 import Foundation
+import MedTunnelTestSupport
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -166,10 +167,11 @@ struct ChangeProcessTests {
     }
 
     @Test(
-        "the pump dies after applying a bolus, before acknowledging it; the gateway is SIGKILLed with it in flight: after both restart the bolus is settled applied from the hello, never re-sent, and the log verifies"
+        "the pump dies after applying a bolus, before acknowledging it; the gateway is SIGKILLed with it in flight: after both restart the bolus is settled applied from the hello, never re-sent, and the log verifies",
+        arguments: LogBackend.allCases
     )
-    func crashes() async throws {
-        let setup = try Setup()
+    func crashes(log: LogBackend) async throws {
+        let setup = try Setup(database: try log.database())
         let pumpState = setup.tmp.sub("pump-state")
         let (first, api) = try setup.startGateway(name: "gateway-1")
         defer { first.stop() }
@@ -217,10 +219,11 @@ struct ChangeProcessTests {
     }
 
     @Test(
-        "the gateway is SIGKILLed after a bolus's send is durable in the audit log, before the command leaves: after the restart the same Idempotency-Key finds it uncertain, the pump's hello settles it not applied, it is never sent, the next bolus applies as sequence 2, and the log verifies"
+        "the gateway is SIGKILLed after a bolus's send is durable in the audit log, before the command leaves: after the restart the same Idempotency-Key finds it uncertain, the pump's hello settles it not applied, it is never sent, the next bolus applies as sequence 2, and the log verifies",
+        arguments: LogBackend.allCases
     )
-    func crashBetweenAuditAndDelivery() async throws {
-        let setup = try Setup()
+    func crashBetweenAuditAndDelivery(log: LogBackend) async throws {
+        let setup = try Setup(database: try log.database())
         let pumpState = setup.tmp.sub("pump-state")
         let (first, api) = try setup.startGateway(
             name: "gateway-1",
@@ -484,5 +487,19 @@ struct ChangeProcessTests {
              "settings": \(try read("settings.json"))}
             """.utf8
         )
+    }
+}
+
+/// Where a process test's gateway keeps its audit log: the state directory's SQLite, or a fresh
+/// PostgreSQL database attached to it (`db attach`), so that crash and recovery run on both.
+enum LogBackend: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case sqlite
+    case postgres
+
+    var testDescription: String { "audit log in \(self.rawValue)" }
+
+    /// nil for SQLite; a new database's URL for PostgreSQL.
+    func database() throws -> String? {
+        self == .postgres ? try PostgresTestServer.newDatabase() : nil
     }
 }

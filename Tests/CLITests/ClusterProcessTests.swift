@@ -172,9 +172,18 @@ struct ClusterProcessTests {
             return (status, body["id"] as? String)
         }
         // The gateway notices within its statement timeout (5 s): /healthz fails, naming why.
-        let noticed = try await Self.eventually("/healthz reports the database unavailable", within: 30) {
-            let (status, body) = try await Self.health(api)
-            return status == 503 && (body["auditLog"] as? String)?.hasPrefix("database unavailable") == true
+        var lastHealth: [String: Any] = [:]
+        let noticed: Duration
+        do {
+            noticed = try await Self.eventually("/healthz reports the database unavailable", within: 30) {
+                let (status, body) = try await Self.health(api)
+                lastHealth = body
+                return status == 503 && (body["auditLog"] as? String)?.hasPrefix("database unavailable") == true
+            }
+        } catch {
+            Issue.record("\(error); /healthz: \(lastHealth)\ngateway: \(gateway.stderr.suffix(4000))")
+            await proxy.restore()
+            return
         }
         // From then on a change is refused at once (for this pump, or any other).
         let asked = ContinuousClock.now

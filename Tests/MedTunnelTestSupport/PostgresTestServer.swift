@@ -124,22 +124,7 @@ public enum PostgresTestServer {
 
     /// A port on 127.0.0.1 where nothing listens: bound, then closed, so the next connect is
     /// refused (the kernel does not hand it out again at once).
-    public static func closedPort() -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(descriptor, pointer, length)
-                return getsockname(descriptor, pointer, &length)
-            }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
+    public static func closedPort() -> Int { Loopback.freePort() }
 
     private static func stopAtExit() {
         lock.lock()

@@ -37,8 +37,11 @@ struct LeaseKeeperTests {
         return keeper
     }
 
-    @Test("a node paused past its lease is refused by both halves of the fence while another takes the pump over")
-    func pausedNode() async throws {
+    /// node-a and node-b on a new database, each with its own clock, sharing one event list.
+    func twoNodes() async throws -> (
+        url: String, events: Events, clockA: ManualMilliseconds, clockB: ManualMilliseconds, a: LeaseKeeper,
+        b: LeaseKeeper
+    ) {
         let url = try PostgresTestServer.newDatabase()
         try await PostgresAuditStore.migrate(url: url)
         let clockA = ManualMilliseconds()
@@ -46,6 +49,12 @@ struct LeaseKeeperTests {
         let events = Events()
         let a = try await keeper("node-a", url: url, clock: clockA, events: events)
         let b = try await keeper("node-b", url: url, clock: clockB, events: events)
+        return (url, events, clockA, clockB, a, b)
+    }
+
+    @Test("a node paused past its lease is refused by both halves of the fence while another takes the pump over")
+    func pausedNode() async throws {
+        let (url, events, clockA, clockB, a, b) = try await twoNodes()
 
         await a.want(pump)
         #expect(events.all == ["node-a gained pump PUMP-1"])
@@ -83,13 +92,7 @@ struct LeaseKeeperTests {
 
     @Test("asked to let go, a live owner ends its session and releases, and the asker takes the pump at once")
     func handOver() async throws {
-        let url = try PostgresTestServer.newDatabase()
-        try await PostgresAuditStore.migrate(url: url)
-        let clockA = ManualMilliseconds()
-        let clockB = ManualMilliseconds()
-        let events = Events()
-        let a = try await keeper("node-a", url: url, clock: clockA, events: events)
-        let b = try await keeper("node-b", url: url, clock: clockB, events: events)
+        let (_, events, _, clockB, a, b) = try await twoNodes()
         await a.want(pump)
         await b.want(pump)
         // The notification carries node-b's request to node-a (run() listens; here by hand).
