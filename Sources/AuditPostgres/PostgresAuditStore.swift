@@ -45,8 +45,8 @@ public actor PostgresAuditStore: AuditStore {
             statementTimeout.components.seconds * 1_000_000_000 + statementTimeout.components.attoseconds
                 / 1_000_000_000
         )
+        // Migrations run without the statement bound (a future one may rewrite a large table).
         var session = try await PostgresSession.connect(parsed, logger: logger)
-        session.statementTimeout = self.statementTimeout
         do {
             let version =
                 migrate
@@ -65,6 +65,7 @@ public actor PostgresAuditStore: AuditStore {
             await session.close()
             throw error
         }
+        session.statementTimeout = self.statementTimeout
         self.live = session
     }
 
@@ -344,9 +345,11 @@ public actor PostgresAuditStore: AuditStore {
     /// A new connection after the last one failed. Bounded: a server that accepts and never
     /// answers (a cut that keeps TCP up) is unavailable, not a hang.
     private func reconnect() async throws {
-        let old = self.live
+        // Not awaited: closing a connection the network swallows may never complete.
+        let old: PostgresConnection = self.live.connection
         self.broken = true
-        await old.close()
+        let closing: EventLoopFuture<Void> = old.close()
+        closing.whenComplete { _ in withExtendedLifetime(old) {} }
         let url = self.url
         let logger = self.logger
         let timeout = self.statementTimeout

@@ -198,7 +198,10 @@ public actor PostgresLeaseStore: LeaseStore {
             // Timed out or failed: the connection's state is unknown; start afresh next time.
             if self.session?.connection === session.connection {
                 self.session = nil
-                await session.close()
+                // Not awaited: closing a connection the network swallows may never complete.
+                let connection: PostgresConnection = session.connection
+                let closing: EventLoopFuture<Void> = connection.close()
+                closing.whenComplete { _ in withExtendedLifetime(connection) {} }
             }
             if let error = error as? PSQLError,
                 let code = error.serverInfo?[.sqlState], code == "MT410"
