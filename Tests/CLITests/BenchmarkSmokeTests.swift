@@ -10,7 +10,7 @@ struct BenchmarkSmokeTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    @Test("tools/bench/smoke: handshake, audit, lockout, changes and relay each print their table")
+    @Test("tools/bench/smoke: handshake, audit, lockout, changes, relay and cluster each print their table")
     func smoke() throws {
         let run = try ChildProcess.run(
             Self.repository.appendingPathComponent("tools/bench/smoke").path,
@@ -19,7 +19,7 @@ struct BenchmarkSmokeTests {
             environment: ["BIN": ProcessHarness.medtunnel]
         )
         #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
-        for name in ["handshake", "audit", "lockout", "changes", "relay"] {
+        for name in ["handshake", "audit", "lockout", "changes", "relay", "cluster"] {
             #expect(run.stdout.contains("smoke: \(name) ok"), "\(run.stdout)")
         }
     }
