@@ -253,7 +253,7 @@ extension CommandPipeline {
             await cancelUndeliverable(request, because: error)
             return false
         }
-        guard await fenceBeforeSend(serial) else { return true }
+        guard await passesFence(serial, beforeWrite: false) else { return true }
         let sent: ChangeRequest
         do {
             sent = try await store.markSent(request.id, now: now)
@@ -266,7 +266,7 @@ extension CommandPipeline {
             return true
         }
         if configuration.crashAfterSendAudited { kill(getpid(), SIGKILL) }
-        guard await fenceBeforeWrite(serial) else {
+        guard await passesFence(serial, beforeWrite: true) else {
             // In the log as sent, never on the wire: the session's end makes it uncertain, and the
             // pump's next hello (here or on the node that owns it then) settles it: not applied.
             session.channel.close()

@@ -47,33 +47,24 @@ extension CommandPipeline {
         return await leases.isHeld(.pump(serial))
     }
 
-    /// The whole fence, before a send is audited; logs a refusal.
-    func fenceBeforeSend(_ serial: String) async -> Bool {
+    /// The whole fence (the local deadline, then the database) before a send is audited, or
+    /// its local half alone right before the bytes are written; logs a refusal.
+    func passesFence(_ serial: String, beforeWrite: Bool) async -> Bool {
         guard let leases else { return true }
-        switch await leases.fence(.pump(serial)) {
-        case .granted:
-            return true
-        case .refused(let reason):
-            logger.warning(
-                "send withheld by the lease fence",
-                metadata: ["device": "\(serial)", "reason": "\(reason)"]
-            )
-            return false
-        }
-    }
-
-    /// The fence's local half, right before the bytes are written.
-    func fenceBeforeWrite(_ serial: String) async -> Bool {
-        guard let leases else { return true }
-        switch await leases.localDecision(.pump(serial)) {
-        case .granted:
-            return true
-        case .refused(let reason):
+        let subject = LeaseBook.Subject.pump(serial)
+        let decision = beforeWrite ? await leases.localDecision(subject) : await leases.fence(subject)
+        guard case .refused(let reason) = decision else { return true }
+        if beforeWrite {
             logger.error(
                 "a send audited but not written: the lease ran out meanwhile; ending the session",
                 metadata: ["device": "\(serial)", "reason": "\(reason)"]
             )
-            return false
+        } else {
+            logger.warning(
+                "send withheld by the lease fence",
+                metadata: ["device": "\(serial)", "reason": "\(reason)"]
+            )
         }
+        return false
     }
 }

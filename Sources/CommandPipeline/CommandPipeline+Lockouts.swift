@@ -80,7 +80,7 @@ extension CommandPipeline {
         slot: PumpSlot
     ) async {
         guard let lockouts, let session = slot.delivery.session else { return }
-        guard await fenceBeforeSend(serial) else { return }
+        guard await passesFence(serial, beforeWrite: false) else { return }
         let now = clock()
         do {
             let sequence = try await store.lastSequence(for: serial) + 1
@@ -112,7 +112,7 @@ extension CommandPipeline {
                     command: signed
                 )
             )
-            guard await fenceBeforeWrite(serial) else {
+            guard await passesFence(serial, beforeWrite: true) else {
                 session.channel.close()
                 return
             }

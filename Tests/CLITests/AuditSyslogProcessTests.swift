@@ -1,4 +1,5 @@
 import Foundation
+import MedTunnelTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -23,7 +24,7 @@ struct AuditSyslogProcessTests {
 
         init(directory: String) throws {
             self.directory = directory
-            self.port = try Self.freePort()
+            self.port = Loopback.freePort()
             try FileManager.default.createDirectory(atPath: directory + "/work", withIntermediateDirectories: true)
             try self.makeCertificates()
             let configuration = """
@@ -79,7 +80,7 @@ struct AuditSyslogProcessTests {
                 guard process.process.isRunning else {
                     throw HarnessError("rsyslogd exited: \(process.stderr)")
                 }
-                return Self.accepts(port: self.port)
+                return Loopback.accepts(port: self.port)
             }
         }
 
@@ -95,37 +96,6 @@ struct AuditSyslogProcessTests {
             return text.split(separator: "\n").compactMap { line in
                 guard let range = line.range(of: "index=\"") else { return nil }
                 return UInt64(line[range.upperBound...].prefix { $0.isNumber })
-            }
-        }
-
-        static func freePort() throws -> Int {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = 0
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                    bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-                }
-            }
-            guard bound else { throw HarnessError("no free port: \(String(cString: strerror(errno)))") }
-            return Int(UInt16(bigEndian: address.sin_port))
-        }
-
-        static func accepts(port: Int) -> Bool {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = UInt16(port).bigEndian
-            return withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-                }
             }
         }
     }

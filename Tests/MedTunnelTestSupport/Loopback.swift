@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+public import Glibc
 #endif
 
 /// Plain-socket probes of 127.0.0.1 for tests that start servers: whether a port accepts, and
@@ -37,7 +37,8 @@ public enum Loopback {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    static func address(port: Int) -> sockaddr_in {
+    /// 127.0.0.1:`port` as a socket address.
+    public static func address(port: Int) -> sockaddr_in {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")

@@ -27,24 +27,36 @@ public enum PostgresTestServer {
         lock.lock()
         defer { lock.unlock() }
         if let started { return started.url }
+        let (directory, url) = try self.start(prefix: "medtunnel-pg", options: [])
+        started = (directory, url)
+        atexit { PostgresTestServer.stopAtExit() }
+        return url
+    }
+
+    /// Starts a server in a new temporary directory (`tools/postgres-test-server start`); returns
+    /// the directory and the URL it printed. Called with `lock` held.
+    private static func start(prefix: String, options: [String]) throws -> (directory: String, url: String) {
         let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("medtunnel-pg-\(getpid())-\(UUID().uuidString.prefix(8))").path
+            .appendingPathComponent("\(prefix)-\(getpid())-\(UUID().uuidString.prefix(8))").path
         // --owner-pid: the script's watchdog stops the server if this process dies without
         // running its exit handler (a crash, SIGKILL).
         let output = try ChildProcess.run(
             script,
-            ["start", directory, "--owner-pid", "\(getpid())"],
+            ["start", directory, "--owner-pid", "\(getpid())"] + options,
             timeout: 120
         )
         let url = output.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         guard output.status == 0, url.hasPrefix("postgres://") else {
             throw ChildProcessError(
-                "\(script) start failed (status \(output.status)): \(output.stderr) — run tools/setup to install postgresql"
+                "\(script) start \(options.joined(separator: " ")) failed (status \(output.status)): \(output.stderr) — run tools/setup to install postgresql"
             )
         }
-        started = (directory, url)
-        atexit { PostgresTestServer.stopAtExit() }
-        return url
+        return (directory, url)
+    }
+
+    /// Stops the server in `directory` and removes it. Called with `lock` held, at exit.
+    private static func stop(_ directory: String) {
+        _ = try? ChildProcess.run(script, ["stop", directory], timeout: 60)
     }
 
     private nonisolated(unsafe) static var startedTLS: TLSServer?
@@ -75,16 +87,9 @@ public enum PostgresTestServer {
         lock.lock()
         defer { lock.unlock() }
         if let startedTLS { return startedTLS }
-        let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("medtunnel-pgtls-\(getpid())-\(UUID().uuidString.prefix(8))").path
-        let output = try ChildProcess.run(
-            script,
-            ["start", directory, "--owner-pid", "\(getpid())", "--tls"],
-            timeout: 120
-        )
-        let url = output.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard output.status == 0, let port = URL(string: url)?.port else {
-            throw ChildProcessError("\(script) start --tls failed (status \(output.status)): \(output.stderr)")
+        let (directory, url) = try self.start(prefix: "medtunnel-pgtls", options: ["--tls"])
+        guard let port = URL(string: url)?.port else {
+            throw ChildProcessError("\(script) start --tls printed no port: \(url)")
         }
         let server = TLSServer(directory: directory, port: port)
         startedTLS = server
@@ -96,7 +101,7 @@ public enum PostgresTestServer {
         lock.lock()
         defer { lock.unlock() }
         guard let startedTLS else { return }
-        _ = try? ChildProcess.run(script, ["stop", startedTLS.directory], timeout: 60)
+        self.stop(startedTLS.directory)
         self.startedTLS = nil
     }
 
@@ -130,7 +135,7 @@ public enum PostgresTestServer {
         lock.lock()
         defer { lock.unlock() }
         guard let started else { return }
-        _ = try? ChildProcess.run(script, ["stop", started.directory], timeout: 60)
+        self.stop(started.directory)
         self.started = nil
     }
 }
