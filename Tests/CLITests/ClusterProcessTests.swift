@@ -16,15 +16,21 @@ struct ClusterProcessTests {
     /// A second state directory on the same database: the same checkpoint key (one log, one
     /// signer key), attached to the same URL.
     static func secondStateDirectory(_ setup: Setup, database: String, name: String) throws -> String {
+        // The joining key is checked against a checkpoint of the log.
+        _ = try Setup.medtunnel(["audit", "checkpoint", "--state-dir", setup.state])
+        let state = try Self.directoryWithTheSameKey(setup, name: name)
+        _ = try Setup.medtunnel(["db", "attach", "--state-dir", state, "--database", database])
+        return state
+    }
+
+    /// A new state directory (0700) holding a copy (0600) of `setup`'s checkpoint key.
+    static func directoryWithTheSameKey(_ setup: Setup, name: String) throws -> String {
         let state = setup.tmp.sub(name)
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         chmod(state, 0o700)
-        // The joining key is checked against a checkpoint of the log.
-        _ = try Setup.medtunnel(["audit", "checkpoint", "--state-dir", setup.state])
         let key = state + "/checkpoint-key.pem"
         try FileManager.default.copyItem(atPath: setup.state + "/checkpoint-key.pem", toPath: key)
         chmod(key, 0o600)
-        _ = try Setup.medtunnel(["db", "attach", "--state-dir", state, "--database", database])
         return state
     }
 
@@ -69,6 +75,34 @@ struct ClusterProcessTests {
             try await Task.sleep(for: .milliseconds(100))
         }
         throw HarnessError("not within \(seconds) s: \(what)")
+    }
+
+    @Test("a node id or a lease the gateway cannot use is refused at start, naming the flag")
+    func badNodeOptions() throws {
+        let setup = try Setup()
+        let base = [
+            "gateway", "--pki", setup.pki + "/gateway", "--state-dir", setup.state, "--pump-listen", "127.0.0.1:0",
+            "--api-listen", "127.0.0.1:0",
+        ]
+        let badID = try ProcessHarness.medtunnel(base + ["--node-id", "gw 1!"])
+        #expect(badID.status != 0 && badID.stderr.contains("--node-id 'gw 1!': use 1-64 of"), "\(badID.stderr)")
+        let shortLease = try ProcessHarness.medtunnel(base + ["--node-lease", "500ms"])
+        #expect(
+            shortLease.status != 0 && shortLease.stderr.contains("--node-lease '500ms' must be between 1s and 5m"),
+            "\(shortLease.stderr)"
+        )
+    }
+
+    @Test("a second state directory cannot join a log that has entries and no checkpoint yet: it is told to sign one")
+    func joinNeedsACheckpoint() throws {
+        let database = try PostgresTestServer.newDatabase()
+        let setup = try Setup(database: database)  // its users are entries; no checkpoint signed yet
+        let state = try Self.directoryWithTheSameKey(setup, name: "state-b")
+        let refused = try ProcessHarness.medtunnel(["db", "attach", "--state-dir", state, "--database", database])
+        #expect(refused.status == 1, "\(refused.stderr)")
+        #expect(refused.stderr.contains("and no checkpoint yet"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("medtunnel audit checkpoint --state-dir DIR"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: state + "/audit-database.url"))
     }
 
     @Test(
@@ -315,7 +349,7 @@ struct ClusterProcessTests {
     }
 
     @Test(
-        "a node stopped (SIGSTOP) past its lease with pumps on it: they move to the other node; run again, it finds its lease lapsed, sends nothing, and ends its stale sessions (the pumps are the other node's), every pump owned once"
+        "a node stopped (SIGSTOP) past its lease with pumps on it: they move to the other node; run again, it finds its lease lapsed, takes a new one and owns none of them; every pump owned once, by the other"
     )
     func pausedNodeYields() async throws {
         let count = 10
