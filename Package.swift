@@ -145,6 +145,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // ChangesPostgres: the change-request store's tables in the audit log's PostgreSQL
+        // database, each step's entry and rows in one transaction (several gateway nodes).
+        .target(
+            name: "ChangesPostgres",
+            dependencies: [
+                "AuditLog", "AuditPostgres", "ChangeRequests", "SQLiteStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // AuditExport: the audit log as JSON lines, CSV and FHIR R4 AuditEvent bundles (IHE BALP),
         // written entry by entry with bounded memory, for the CLI and the operator API.
         .target(name: "AuditExport", dependencies: ["AuditLog", "TherapyJSON"], swiftSettings: swiftSettings),
@@ -574,7 +586,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ChangeRequestsTests",
-            dependencies: ["ChangeRequests", "AuditLog", "SafetyPolicy", "TherapyModel", "TherapyJSON"],
+            dependencies: [
+                "ChangeRequests", "ChangesPostgres", "AuditLog", "AuditPostgres", "SafetyPolicy", "TherapyModel",
+                "TherapyJSON", "MedTunnelTestSupport",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

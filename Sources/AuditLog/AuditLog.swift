@@ -243,6 +243,22 @@ public actor AuditLog {
         )
     }
 
+    /// The batch that appends `events` at `tip`, for a store that writes it itself in a
+    /// transaction of its own, beside rows of its own (the change store on PostgreSQL: a step's
+    /// entry and its rows commit together or not at all). The caller read `tip` under the store's
+    /// write lock and holds it until its commit. This log learns of the entries as of any other
+    /// writer's: its next append finds the store moved on and builds at the new tip.
+    public nonisolated func batch(appending events: [AuditEvent], at tip: AuditTip) throws -> (AuditBatch, [Receipt]) {
+        let prepared = try Self.prepare(
+            events,
+            frontier: try MerkleFrontier(size: tip.size, hashes: tip.rightEdge),
+            checkpointedSize: min(tip.size, tip.checkpointedSize),
+            configuration: self.configuration,
+            signer: self.signer
+        )
+        return (prepared.batch, prepared.receipts)
+    }
+
     /// `events` as a batch built at the store's tip under its write lock.
     private func appendAtTip(_ events: [AuditEvent]) async throws -> Prepared {
         let configuration = self.configuration

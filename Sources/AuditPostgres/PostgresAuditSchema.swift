@@ -41,6 +41,60 @@ public enum PostgresAuditSchema {
             summary: "gateway nodes: node_lease, lease_owner and their functions",
             statements: Self.leaseStatements
         ),
+        Migration(
+            version: 3,
+            summary: "change requests, the command queue, therapy and pairing, shared by every node",
+            statements: Self.changeStatements
+        ),
+    ]
+
+    /// Version 3: the change-request store's tables (module ChangeRequests, the same columns as
+    /// its `changes.sqlite`), written in the same transaction as the audit entry of each step.
+    /// Integers are `bigint` throughout (milliseconds, audit indexes, sequences). `meta` is
+    /// there for the shared code's sake; nothing reads a recovery floor on PostgreSQL.
+    static let changeStatements: [String] = [
+        """
+        CREATE TABLE request(
+            id text PRIMARY KEY, pump_serial text NOT NULL, requester_id text NOT NULL,
+            requester_role text NOT NULL, idempotency_key text NOT NULL, change_json text NOT NULL,
+            decision_json text NOT NULL, state text NOT NULL, refusal_code text,
+            created_ms bigint NOT NULL, updated_ms bigint NOT NULL, queue_position bigint,
+            sequence bigint, expires_ms bigint, approver_id text, integrity_problem text,
+            UNIQUE(requester_id, idempotency_key))
+        """,
+        "CREATE INDEX request_by_pump ON request(pump_serial, created_ms)",
+        "CREATE INDEX request_queue ON request(pump_serial, state, queue_position)",
+        "CREATE INDEX request_by_state ON request(state)",
+        "CREATE UNIQUE INDEX request_sequence ON request(pump_serial, sequence) WHERE sequence IS NOT NULL",
+        """
+        CREATE TABLE transition(
+            request_id text NOT NULL, step bigint NOT NULL, from_state text, to_state text NOT NULL,
+            refusal_code text, at_ms bigint NOT NULL, actor_id text NOT NULL, actor_role text NOT NULL,
+            audit_index bigint NOT NULL, note text, PRIMARY KEY(request_id, step))
+        """,
+        "CREATE INDEX transition_by_audit ON transition(audit_index)",
+        "CREATE TABLE pump_sequence(pump_serial text PRIMARY KEY, last_sequence bigint NOT NULL)",
+        """
+        CREATE TABLE pump_therapy(
+            pump_serial text NOT NULL, version bigint NOT NULL, prescription_json text NOT NULL,
+            model_json text NOT NULL, set_by text NOT NULL, set_by_role text NOT NULL,
+            set_ms bigint NOT NULL, audit_index bigint NOT NULL UNIQUE, settings_json text,
+            PRIMARY KEY(pump_serial, version))
+        """,
+        "CREATE TABLE meta(key text PRIMARY KEY, value bigint NOT NULL)",
+        """
+        CREATE TABLE pump_binding(
+            pump_serial text PRIMARY KEY, patient_id text NOT NULL, phone_id text, paired_by text NOT NULL,
+            paired_ms bigint NOT NULL, audit_index bigint NOT NULL)
+        """,
+        "CREATE INDEX pump_binding_by_patient ON pump_binding(patient_id)",
+        "CREATE TABLE pairing_nonce(nonce_hash text PRIMARY KEY, pump_serial text NOT NULL, audit_index bigint NOT NULL)",
+        """
+        CREATE TABLE binding_request(
+            pump_serial text PRIMARY KEY, action text NOT NULL, target_patient text, requested_by text NOT NULL,
+            requested_role text NOT NULL, requested_ms bigint NOT NULL, audit_index bigint NOT NULL)
+        """,
+        "CREATE TABLE binding_step(audit_index bigint PRIMARY KEY, pump_serial text NOT NULL, kind text NOT NULL)",
     ]
 
     /// Version 2: what several gateway nodes share (module NodeLeases, docs/cluster.md).

@@ -103,13 +103,13 @@ enum ChangeRequestSchema {
 
     // MARK: Meta
 
-    static func meta(_ connection: SQLiteConnection, _ key: String) throws -> UInt64? {
+    static func meta(_ connection: any SQLDatabase, _ key: String) throws -> UInt64? {
         let select = try connection.prepare("SELECT value FROM meta WHERE key = ?")
         try select.bind(key, at: 1)
         return try select.step() ? UInt64(max(0, select.int64(0))) : nil
     }
 
-    static func setMeta(_ connection: SQLiteConnection, _ key: String, _ value: UInt64) throws {
+    static func setMeta(_ connection: any SQLDatabase, _ key: String, _ value: UInt64) throws {
         let upsert = try connection.prepare(
             "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"
         )
@@ -120,12 +120,12 @@ enum ChangeRequestSchema {
 
     // MARK: Requests
 
-    static func loadRequest(_ connection: SQLiteConnection, _ id: ChangeRequestID) throws -> ChangeRequest? {
+    static func loadRequest(_ connection: any SQLDatabase, _ id: ChangeRequestID) throws -> ChangeRequest? {
         try loadRequests(connection, where: "id = ?", bindings: [.text(id.rawValue)]).first
     }
 
     static func loadRequests(
-        _ connection: SQLiteConnection,
+        _ connection: any SQLDatabase,
         where condition: String,
         bindings: [SQLiteValue]
     ) throws -> [ChangeRequest] {
@@ -146,7 +146,7 @@ enum ChangeRequestSchema {
         return requests
     }
 
-    private static func decodeRequest(_ row: SQLiteStatement, connection: SQLiteConnection) throws -> ChangeRequest {
+    private static func decodeRequest(_ row: any SQLStatement, connection: any SQLDatabase) throws -> ChangeRequest {
         let rawID = row.text(0)
         guard let id = ChangeRequestID(rawID) else { throw malformed(rawID, "id") }
         let changeJSON = row.text(5)
@@ -179,8 +179,7 @@ enum ChangeRequestSchema {
         )
     }
 
-    private static func loadHistory(_ connection: SQLiteConnection, _ id: ChangeRequestID) throws -> [ChangeTransition]
-    {
+    private static func loadHistory(_ connection: any SQLDatabase, _ id: ChangeRequestID) throws -> [ChangeTransition] {
         let select = try connection.prepare(
             """
             SELECT from_state, to_state, refusal_code, at_ms, actor_id, actor_role, audit_index, note
@@ -209,14 +208,14 @@ enum ChangeRequestSchema {
         return history
     }
 
-    static func hasTransition(_ connection: SQLiteConnection, auditIndex: UInt64) throws -> Bool {
+    static func hasTransition(_ connection: any SQLDatabase, auditIndex: UInt64) throws -> Bool {
         let select = try connection.prepare("SELECT 1 FROM transition WHERE audit_index = ? LIMIT 1")
         try select.bind(Int64(auditIndex), at: 1)
         return try select.step()
     }
 
     /// Whether any request of `serial` is sent or uncertain (a command not yet settled).
-    static func hasUnsettledCommand(_ connection: SQLiteConnection, serial: String) throws -> Bool {
+    static func hasUnsettledCommand(_ connection: any SQLDatabase, serial: String) throws -> Bool {
         let select = try connection.prepare(
             "SELECT 1 FROM request WHERE pump_serial = ? AND state IN ('sent', 'uncertain') LIMIT 1"
         )
@@ -224,7 +223,7 @@ enum ChangeRequestSchema {
         return try select.step()
     }
 
-    static func openRequestPumps(_ connection: SQLiteConnection) throws -> [String] {
+    static func openRequestPumps(_ connection: any SQLDatabase) throws -> [String] {
         let select = try connection.prepare(
             """
             SELECT DISTINCT pump_serial FROM request
@@ -236,18 +235,19 @@ enum ChangeRequestSchema {
         return serials
     }
 
-    static func lastSequence(_ connection: SQLiteConnection, serial: String) throws -> UInt64 {
+    static func lastSequence(_ connection: any SQLDatabase, serial: String) throws -> UInt64 {
         let select = try connection.prepare("SELECT last_sequence FROM pump_sequence WHERE pump_serial = ?")
         try select.bind(serial, at: 1)
         return try select.step() ? UInt64(max(0, select.int64(0))) : 0
     }
 
     /// Raises the pump's last sequence to at least `sequence`; never lowers it.
-    static func raiseSequence(_ connection: SQLiteConnection, serial: String, to sequence: UInt64) throws {
+    static func raiseSequence(_ connection: any SQLDatabase, serial: String, to sequence: UInt64) throws {
         let upsert = try connection.prepare(
             """
             INSERT INTO pump_sequence(pump_serial, last_sequence) VALUES (?, ?)
-            ON CONFLICT(pump_serial) DO UPDATE SET last_sequence = max(last_sequence, excluded.last_sequence)
+            ON CONFLICT(pump_serial) DO UPDATE SET last_sequence = excluded.last_sequence
+            WHERE excluded.last_sequence > pump_sequence.last_sequence
             """
         )
         try upsert.bind(serial, at: 1)

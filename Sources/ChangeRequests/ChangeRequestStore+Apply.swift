@@ -27,6 +27,19 @@ extension ChangeRequestStore {
             throw ChangeRequestError(.notFound, "audit entry \(auditIndex): no change request \(event.requestId)")
         }
         let next = try current.applying(event, actor: actor, auditIndex: auditIndex)
+        if shared != nil, next.state == .sent, let sequence = next.sequence {
+            // Checked again under the log's lock: another node may have sent to the pump since
+            // the caller looked (one command in flight per pump, no sequence used twice).
+            let last = try ChangeRequestSchema.lastSequence(connection, serial: next.pumpSerial)
+            guard try !ChangeRequestSchema.hasUnsettledCommand(connection, serial: next.pumpSerial), sequence > last
+            else {
+                throw ChangeRequestError(
+                    .pumpBusy,
+                    "pump \(next.pumpSerial) has a command sent and not yet settled, or sequence \(sequence) is "
+                        + "not past its last (\(last)); one command at a time"
+                )
+            }
+        }
         let update = try connection.prepare(
             """
             UPDATE request SET state = ?, refusal_code = ?, updated_ms = ?, sequence = ?, expires_ms = ?,
@@ -114,11 +127,11 @@ extension ChangeRequestStore {
         }
     }
 
-    static func bind(_ value: String?, _ statement: SQLiteStatement, _ index: Int32) throws {
+    static func bind(_ value: String?, _ statement: any SQLStatement, _ index: Int32) throws {
         if let value { try statement.bind(value, at: index) } else { try statement.bindNull(at: index) }
     }
 
-    static func bind(_ value: Int64?, _ statement: SQLiteStatement, _ index: Int32) throws {
+    static func bind(_ value: Int64?, _ statement: any SQLStatement, _ index: Int32) throws {
         if let value { try statement.bind(value, at: index) } else { try statement.bindNull(at: index) }
     }
 }

@@ -17,7 +17,10 @@ struct StepWaiter: Sendable {
     }
 
     let token: UInt64
+    /// The entry's index; for a shared store, where the entry is written with the rows, 0 (the
+    /// commit gives it).
     let index: UInt64
+    let event: AuditEvent
     let step: StoreStep
     let continuation: CheckedContinuation<Role, Never>
 }
@@ -38,8 +41,8 @@ extension ChangeRequestStore {
     @discardableResult
     func record(_ event: AuditEvent, _ step: StoreStep) async throws -> ChangeRequest? {
         try checkAvailable()
-        let token = nextStepToken
-        nextStepToken += 1
+        if shared != nil { return try await enqueue(event, step, token: takeToken(), index: 0) }
+        let token = takeToken()
         defer { inflightFloors[token] = nil }
         // This writer's size is a lower bound of the index the entry gets: a safe floor.
         inflightFloors[token] = await audit.size
@@ -61,8 +64,25 @@ extension ChangeRequestStore {
             failure = "simulated crash after the audit append of entry \(index)"
             throw ChangeRequestError(.storeUnavailable, failure ?? "")
         }
+        return try await enqueue(event, step, token: token, index: index)
+    }
+
+    private func takeToken() -> UInt64 {
+        defer { nextStepToken += 1 }
+        return nextStepToken
+    }
+
+    /// Waits in the group-commit queue: the first step to find the store idle leads the commit.
+    private func enqueue(
+        _ event: AuditEvent,
+        _ step: StoreStep,
+        token: UInt64,
+        index: UInt64
+    ) async throws
+        -> ChangeRequest?
+    {
         let role: StepWaiter.Role = await withCheckedContinuation { continuation in
-            let waiter = StepWaiter(token: token, index: index, step: step, continuation: continuation)
+            let waiter = StepWaiter(token: token, index: index, event: event, step: step, continuation: continuation)
             if committing {
                 waitingSteps.append(waiter)
             } else {
@@ -85,7 +105,7 @@ extension ChangeRequestStore {
         await Task.yield()
         let batch = Array(waitingSteps.prefix(Self.maximumBatch))
         waitingSteps.removeFirst(batch.count)
-        let results = commit(batch)
+        let results = shared.map { commitShared(batch, in: $0) } ?? commit(batch)
         var own: Result<ChangeRequest?, ChangeRequestError> = .success(nil)
         for (waiter, result) in zip(batch, results) {
             if waiter.token == ownToken {
@@ -129,14 +149,7 @@ extension ChangeRequestStore {
                     min(others, highest + 1)
                 )
             }
-            commitCount += 1
-            if let observer = stepObserver {
-                for (waiter, result) in zip(batch, results) {
-                    guard case .change = waiter.step, case .success(let stored?) = result else { continue }
-                    // The transitions this step added: a step's transitions share its audit entry.
-                    observer(stored, stored.history.filter { $0.auditIndex == waiter.index })
-                }
-            }
+            committed(batch, results)
             return results
         } catch {
             therapyCache.removeAll()
@@ -145,7 +158,18 @@ extension ChangeRequestStore {
         }
     }
 
-    private func apply(_ step: StoreStep, auditIndex: UInt64) throws -> ChangeRequest? {
+    /// Counts a committed transaction and tells the observer of its change-request steps.
+    func committed(_ batch: [StepWaiter], _ results: [Result<ChangeRequest?, ChangeRequestError>]) {
+        commitCount += 1
+        guard let observer = stepObserver else { return }
+        for result in results {
+            guard case .success(let stored?) = result, let last = stored.history.last else { continue }
+            // The transitions this step added: a step's transitions share its audit entry.
+            observer(stored, stored.history.filter { $0.auditIndex == last.auditIndex })
+        }
+    }
+
+    func apply(_ step: StoreStep, auditIndex: UInt64) throws -> ChangeRequest? {
         switch step {
         case .change(let event, let actor, let current):
             return try apply(event, actor: actor, auditIndex: auditIndex, current: current)

@@ -30,6 +30,16 @@ extension ChangeRequestStore {
     public func recover(now: Timestamp) async throws -> ChangeRecoveryReport {
         try checkAvailable()
         var report = ChangeRecoveryReport()
+        if shared != nil {
+            // Entries and rows commit together: nothing to roll forward. Commands sent by a node
+            // that stopped are settled from their pump's next hello, wherever it lands; the
+            // other nodes' sent commands are still in flight and are not this node's to touch.
+            for request in try unfinishedRequests() {
+                try await checkAuditEntry(of: request, into: &report)
+            }
+            report.unfinished = try unfinishedRequests()
+            return report
+        }
         let floor = try reading("read the recovery floor") {
             try ChangeRequestSchema.meta(connection, ChangeRequestSchema.recoveryFloorKey) ?? 0
         }

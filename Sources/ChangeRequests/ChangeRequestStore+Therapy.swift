@@ -64,7 +64,11 @@ extension ChangeRequestStore {
     /// The current prescription and model of `serial`; nil if none was ever set.
     public func therapy(for serial: String) throws -> PumpTherapy? {
         try reading("read the therapy of \(serial)") {
-            try therapyCache.value(of: serial, on: connection) {
+            // Another node may write a version at any time: a shared store reads it each time.
+            guard let sqlite = connection as? SQLiteConnection else {
+                return try therapyVersions(for: serial, latestOnly: true).first
+            }
+            return try therapyCache.value(of: serial, on: sqlite) {
                 try therapyVersions(for: serial, latestOnly: true).first
             }
         }

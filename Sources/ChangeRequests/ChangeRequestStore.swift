@@ -64,7 +64,10 @@ public actor ChangeRequestStore {
     public nonisolated let lifetimes: CommandLifetimes
     let audit: AuditLog
     let executor: SQLiteExecutor
-    let connection: SQLiteConnection
+    let connection: any SQLDatabase
+    /// Set when the store's tables live in the audit log's database (PostgreSQL): each step is
+    /// then checked, appended and stored in one transaction (`ChangeRequestStore+Shared.swift`).
+    let shared: (any SharedChangeDatabase)?
 
     // In-memory guards: one step at a time per request, per idempotency key, per pump send and
     // per pump therapy version. They live only as long as a step is in flight.
@@ -130,12 +133,29 @@ public actor ChangeRequestStore {
         self.audit = audit
         self.lifetimes = lifetimes
         self.executor = SQLiteExecutor(name: "changes-sqlite")
+        self.shared = nil
         do {
             self.connection = try ChangeRequestSchema.open(path: path)
         } catch {
             self.executor.shutdown()
             throw error
         }
+    }
+
+    /// The store on a database shared with the audit log and with other gateway nodes
+    /// (`SharedChangeDatabase`), whose migrations made its tables. `audit` must be the log in
+    /// that same database. Call `recover()` before serving.
+    public init(
+        shared database: sending any SharedChangeDatabase,
+        audit: AuditLog,
+        lifetimes: CommandLifetimes = .default
+    ) {
+        self.path = database.name
+        self.audit = audit
+        self.lifetimes = lifetimes
+        self.executor = SQLiteExecutor(name: "changes-postgres")
+        self.shared = database
+        self.connection = database
     }
 
     deinit { executor.shutdown() }
@@ -155,6 +175,8 @@ public actor ChangeRequestStore {
             return try body()
         } catch let error as SQLiteError {
             throw ChangeRequestError(.storageFailure, "\(path): \(what): \(error.reason)")
+        } catch let error as AuditLogError where error.code == .databaseUnavailable {
+            throw ChangeRequestError(.databaseUnavailable, "\(what): \(error.reason)")
         }
     }
 

@@ -104,6 +104,18 @@ extension CommandPipeline {
                 )
                 try await store.raiseSequence(for: serial, atLeast: hello.lastAppliedSequence)
             }
+            // A command still marked sent was sent on a session whose end was never recorded (the
+            // node that held it stopped, with the database shared): uncertain now, settled below.
+            for request in try await store.markUncertain(
+                forSerial: serial,
+                note: "its session ended without an acknowledgement on a gateway node that stopped",
+                now: now
+            ) {
+                logger.warning(
+                    "a command sent on an earlier session is uncertain",
+                    metadata: ["device": "\(serial)", "sequence": "\(request.sequence ?? 0)"]
+                )
+            }
             for request in try await store.uncertainRequests(forPump: serial) {
                 guard let sequence = request.sequence,
                     let settlement = PumpLedger.settle(sequence: sequence, lastApplied: hello.lastAppliedSequence)

@@ -8,9 +8,12 @@ import TherapyModel
 
 @Suite("change requests: recording, idempotency, approval")
 struct ChangeRequestStoreTests {
-    @Test("an accepted change is audited first, then recorded queued with that audit index and its expiry")
-    func acceptedIsQueued() async throws {
-        let fixture = try await StoreFixture.make()
+    @Test(
+        "an accepted change is audited first, then recorded queued with that audit index and its expiry",
+        arguments: ChangeBackend.allCases
+    )
+    func acceptedIsQueued(_ backend: ChangeBackend) async throws {
+        let fixture = try await StoreFixture.make(backend)
         let request = try await fixture.submit(StoreFixture.bolus(2000), key: "k-1")
         #expect(request.state == .queued)
         #expect(request.history.map(\.to) == [.accepted, .queued])
@@ -29,9 +32,12 @@ struct ChangeRequestStoreTests {
         #expect(try await fixture.store.request(request.id) == request)
     }
 
-    @Test("needs approval waits; a rejected decision is recorded rejected with its reasons")
-    func decisions() async throws {
-        let fixture = try await StoreFixture.make()
+    @Test(
+        "needs approval waits; a rejected decision is recorded rejected with its reasons",
+        arguments: ChangeBackend.allCases
+    )
+    func decisions(_ backend: ChangeBackend) async throws {
+        let fixture = try await StoreFixture.make(backend)
         let held = try await fixture.submit(decision: StoreFixture.needsApproval)
         #expect(held.state == .pendingApproval && held.expiresAt == StoreFixture.later(5))  // the approval window
         #expect(held.decision.outcome == .needsApproval)
@@ -42,9 +48,9 @@ struct ChangeRequestStoreTests {
         #expect(try await fixture.store.next(for: StoreFixture.serial, now: StoreFixture.now) == nil)
     }
 
-    @Test("the same idempotency key twice gives one request and one audit entry")
-    func idempotentRetry() async throws {
-        let fixture = try await StoreFixture.make()
+    @Test("the same idempotency key twice gives one request and one audit entry", arguments: ChangeBackend.allCases)
+    func idempotentRetry(_ backend: ChangeBackend) async throws {
+        let fixture = try await StoreFixture.make(backend)
         let first = try await fixture.store.submit(
             ChangeSubmission(
                 pumpSerial: StoreFixture.serial,
@@ -79,9 +85,12 @@ struct ChangeRequestStoreTests {
         #expect(other.id != first.request.id)
     }
 
-    @Test("the same key with a different body is idempotencyKeyReused, and nothing is logged")
-    func keyReused() async throws {
-        let fixture = try await StoreFixture.make()
+    @Test(
+        "the same key with a different body is idempotencyKeyReused, and nothing is logged",
+        arguments: ChangeBackend.allCases
+    )
+    func keyReused(_ backend: ChangeBackend) async throws {
+        let fixture = try await StoreFixture.make(backend)
         _ = try await fixture.submit(StoreFixture.bolus(1500), key: "k")
         let size = try await fixture.audit.storedSize()
         for (change, serial) in [
@@ -94,9 +103,9 @@ struct ChangeRequestStoreTests {
         #expect(try await fixture.audit.storedSize() == size)
     }
 
-    @Test("concurrent submissions with one key record exactly one request")
-    func concurrentSameKey() async throws {
-        let fixture = try await StoreFixture.make()
+    @Test("concurrent submissions with one key record exactly one request", arguments: ChangeBackend.allCases)
+    func concurrentSameKey(_ backend: ChangeBackend) async throws {
+        let fixture = try await StoreFixture.make(backend)
         let outcomes = await withTaskGroup(of: String.self) { group in
             for _ in 0..<8 {
                 group.addTask {
@@ -127,9 +136,9 @@ struct ChangeRequestStoreTests {
         #expect(try await fixture.entries().count == 1)
     }
 
-    @Test("bad serials and idempotency keys are refused before anything is logged")
-    func invalidInput() async throws {
-        let fixture = try await StoreFixture.make()
+    @Test("bad serials and idempotency keys are refused before anything is logged", arguments: ChangeBackend.allCases)
+    func invalidInput(_ backend: ChangeBackend) async throws {
+        let fixture = try await StoreFixture.make(backend)
         for (serial, key) in [
             ("", "k"), ("PUMP 1", "k"), (StoreFixture.serial, ""), (StoreFixture.serial, "has space"),
         ] {
@@ -139,9 +148,12 @@ struct ChangeRequestStoreTests {
         #expect(try await fixture.entries().isEmpty)
     }
 
-    @Test("approval by a second clinician queues the change; reject and cancel end it")
-    func approval() async throws {
-        let fixture = try await StoreFixture.make()
+    @Test(
+        "approval by a second clinician queues the change; reject and cancel end it",
+        arguments: ChangeBackend.allCases
+    )
+    func approval(_ backend: ChangeBackend) async throws {
+        let fixture = try await StoreFixture.make(backend)
         let held = try await fixture.submit(decision: StoreFixture.needsApproval)
         let approved = try await fixture.store.approve(
             held.id,
@@ -181,9 +193,9 @@ struct ChangeRequestStoreTests {
         #expect(try await fixture.entries().last?.event.kind == .changeCancelled)
     }
 
-    @Test("unknown ids are notFound")
-    func notFound() async throws {
-        let fixture = try await StoreFixture.make()
+    @Test("unknown ids are notFound", arguments: ChangeBackend.allCases)
+    func notFound(_ backend: ChangeBackend) async throws {
+        let fixture = try await StoreFixture.make(backend)
         let id = ChangeRequestID.random()
         #expect(try await fixture.store.request(id) == nil)
         let error = await changeError { _ = try await fixture.store.cancel(id, by: .gateway, now: StoreFixture.now) }
@@ -191,9 +203,12 @@ struct ChangeRequestStoreTests {
         #expect(ChangeRequestID("chg_short") == nil && ChangeRequestID("../etc/passwd") == nil)
     }
 
-    @Test("a pump's therapy is read anew after a new version, whether this store or another connection wrote it")
-    func therapyIsNeverStale() async throws {
-        let fixture = try await StoreFixture.make()
+    @Test(
+        "a pump's therapy is read anew after a new version, whether this store or another connection wrote it",
+        arguments: ChangeBackend.allCases
+    )
+    func therapyIsNeverStale(_ backend: ChangeBackend) async throws {
+        let fixture = try await StoreFixture.make(backend)
         let clinician = ChangeActor(id: "drsmith", role: "clinician")
         func set(_ store: ChangeRequestStore, maxBolus: Int64) async throws {
             let text = String(decoding: TherapyJSON.encode(StoreFixture.prescription), as: UTF8.self)
@@ -213,8 +228,8 @@ struct ChangeRequestStoreTests {
         #expect(try await fixture.store.therapy(for: StoreFixture.serial) == nil)
         try await set(fixture.store, maxBolus: 8000)
         #expect(try await fixture.store.therapy(for: StoreFixture.serial)?.prescription.maxBolus.rawValue == 8000)
-        // Another connection to the same changes.sqlite (not a running gateway's way, but the
-        // cache must not hide it).
+        // Another connection to the same store: on SQLite not a running gateway's way, but the
+        // cache must not hide it; on PostgreSQL, another gateway node.
         let other = try await fixture.restarted()
         try await set(other.store, maxBolus: 6000)
         let seen = try await fixture.store.therapy(for: StoreFixture.serial)

@@ -1,5 +1,8 @@
 import AuditLog
+import AuditPostgres
+import ChangesPostgres
 import Foundation
+import MedTunnelTestSupport
 import SafetyPolicy
 import Testing
 import TherapyJSON
@@ -7,35 +10,76 @@ import TherapyModel
 
 @testable import ChangeRequests
 
-/// A state directory on disk with a real audit log and change-request store.
+/// Where the store suites run: `@Test(arguments: ChangeBackend.allCases)`.
+enum ChangeBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    /// `changes.sqlite` beside the state directory's SQLite audit log (one gateway).
+    case sqlite
+    /// The change tables in the audit log's PostgreSQL database (several gateway nodes).
+    case postgres
+
+    var testDescription: String { "on \(self.rawValue)" }
+}
+
+/// A real audit log and change-request store: a state directory on disk (SQLite), or a
+/// PostgreSQL database of the test's own with the checkpoint key in a state directory.
 struct StoreFixture {
+    let backend: ChangeBackend
     let directory: String
+    let postgresURL: String?
     let audit: AuditLog
     let store: ChangeRequestStore
 
     static let now = Timestamp(millisecondsSinceEpoch: 1_763_700_000_000)
     static let serial = "PUMP-0001"
 
-    static func make() async throws -> StoreFixture {
+    static func make(_ backend: ChangeBackend = .sqlite) async throws -> StoreFixture {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("changes-\(UUID().uuidString)")
             .path
-        let audit = try await AuditLog.open(stateDirectory: directory)
-        return StoreFixture(
+        return try await open(
+            backend,
             directory: directory,
-            audit: audit,
-            store: try ChangeRequestStore.open(stateDirectory: directory, audit: audit)
+            postgresURL: backend == .postgres ? try PostgresTestServer.newDatabase() : nil
         )
     }
 
-    /// The same state directory opened again, as a restarted gateway would (the old store
-    /// instance is simply abandoned, as a killed process's would be).
+    private static func open(
+        _ backend: ChangeBackend,
+        directory: String,
+        postgresURL: String?
+    ) async throws -> StoreFixture {
+        switch backend {
+        case .sqlite:
+            let audit = try await AuditLog.open(stateDirectory: directory)
+            return StoreFixture(
+                backend: backend,
+                directory: directory,
+                postgresURL: nil,
+                audit: audit,
+                store: try ChangeRequestStore.open(stateDirectory: directory, audit: audit)
+            )
+        case .postgres:
+            let url = try #require(postgresURL)
+            let state = AuditStateDirectory(path: directory)
+            try state.create()
+            let audit = try await AuditLog(
+                store: try await PostgresAuditStore(url: url),
+                signer: try state.signer(name: "medtunnel.local/audit", create: true)
+            )
+            let database = try await PostgresChangeDatabase.connect(url: url)
+            return StoreFixture(
+                backend: backend,
+                directory: directory,
+                postgresURL: url,
+                audit: audit,
+                store: ChangeRequestStore(shared: database, audit: audit)
+            )
+        }
+    }
+
+    /// The same store opened again, as a restarted gateway would (the old store instance is
+    /// simply abandoned, as a killed process's would be).
     func restarted() async throws -> StoreFixture {
-        let audit = try await AuditLog.open(stateDirectory: directory)
-        return StoreFixture(
-            directory: directory,
-            audit: audit,
-            store: try ChangeRequestStore.open(stateDirectory: directory, audit: audit)
-        )
+        try await Self.open(backend, directory: directory, postgresURL: postgresURL)
     }
 
     static let patient = PolicyActor(id: "alice", role: .patient, isAuthenticated: true, patientIDs: ["patient-001"])

@@ -18,9 +18,9 @@ struct CommandQueueTests {
         return sequence
     }
 
-    @Test("FIFO, one command in flight per pump, sequences 1, 2, 3 in send order")
-    func fifoAndOneAtATime() async throws {
-        let fixture = try await StoreFixture.make()
+    @Test("FIFO, one command in flight per pump, sequences 1, 2, 3 in send order", arguments: ChangeBackend.allCases)
+    func fifoAndOneAtATime(_ backend: ChangeBackend) async throws {
+        let fixture = try await StoreFixture.make(backend)
         let first = try await fixture.submit(StoreFixture.bolus(1000))
         let second = try await fixture.submit(StoreFixture.bolus(2000))
         let third = try await fixture.submit(.suspend)
@@ -50,9 +50,9 @@ struct CommandQueueTests {
         #expect(try await fixture.store.lastSequence(for: "PUMP-0002") == 0)
     }
 
-    @Test("sequence numbers keep increasing across reopening and are never lowered")
-    func sequencesSurviveReopen() async throws {
-        let fixture = try await StoreFixture.make()
+    @Test("sequence numbers keep increasing across reopening and are never lowered", arguments: ChangeBackend.allCases)
+    func sequencesSurviveReopen(_ backend: ChangeBackend) async throws {
+        let fixture = try await StoreFixture.make(backend)
         for _ in 0..<3 { _ = try await fixture.submit() }
         for expected in 1...2 as ClosedRange<UInt64> { #expect(try await deliverNext(fixture) == expected) }
 
@@ -67,9 +67,9 @@ struct CommandQueueTests {
         #expect(try await deliverNext(reopened) == 11)
     }
 
-    @Test("a refused command ends refused_by_pump with the pump's code")
-    func refusedByPump() async throws {
-        let fixture = try await StoreFixture.make()
+    @Test("a refused command ends refused_by_pump with the pump's code", arguments: ChangeBackend.allCases)
+    func refusedByPump(_ backend: ChangeBackend) async throws {
+        let fixture = try await StoreFixture.make(backend)
         let request = try await fixture.submit()
         let sequence = try #require(try await fixture.store.markSent(request.id, now: now).sequence)
         let refused = try await fixture.store.markAcknowledged(
@@ -83,9 +83,12 @@ struct CommandQueueTests {
         #expect(try await fixture.store.request(request.id)?.state.refusalCode == "pump_locked_out")
     }
 
-    @Test("a dropped session makes every sent command uncertain; nothing more is sent until it is settled")
-    func uncertain() async throws {
-        let fixture = try await StoreFixture.make()
+    @Test(
+        "a dropped session makes every sent command uncertain; nothing more is sent until it is settled",
+        arguments: ChangeBackend.allCases
+    )
+    func uncertain(_ backend: ChangeBackend) async throws {
+        let fixture = try await StoreFixture.make(backend)
         let first = try await fixture.submit()
         let second = try await fixture.submit()
         _ = try await fixture.store.markSent(first.id, now: now)
@@ -106,9 +109,9 @@ struct CommandQueueTests {
         #expect(try await fixture.store.markSent(second.id, now: now).sequence == 2)  // 1 is never reused
     }
 
-    @Test("a late acknowledgement settles an uncertain command as applied")
-    func lateAcknowledgement() async throws {
-        let fixture = try await StoreFixture.make()
+    @Test("a late acknowledgement settles an uncertain command as applied", arguments: ChangeBackend.allCases)
+    func lateAcknowledgement(_ backend: ChangeBackend) async throws {
+        let fixture = try await StoreFixture.make(backend)
         let request = try await fixture.submit()
         let sequence = try #require(try await fixture.store.markSent(request.id, now: now).sequence)
         _ = try await fixture.store.markUncertain(forSerial: serial, now: now)
@@ -123,9 +126,12 @@ struct CommandQueueTests {
         #expect(try await fixture.entries().last?.event.kind == .commandReconciled)
     }
 
-    @Test("expiry: a bolus expires after 5 minutes and is never sent; settings live longer")
-    func expiry() async throws {
-        let fixture = try await StoreFixture.make()
+    @Test(
+        "expiry: a bolus expires after 5 minutes and is never sent; settings live longer",
+        arguments: ChangeBackend.allCases
+    )
+    func expiry(_ backend: ChangeBackend) async throws {
+        let fixture = try await StoreFixture.make(backend)
         let bolus = try await fixture.submit(StoreFixture.bolus(1000))
         let schedule = try await fixture.submit(.setMaxBolus(Milliunits(8000)))
         #expect(try await fixture.store.expire(now: StoreFixture.later(4)).isEmpty)
@@ -143,9 +149,9 @@ struct CommandQueueTests {
         #expect(try await fixture.store.expire(now: StoreFixture.later(24 * 60)).map(\.id) == [schedule.id])
     }
 
-    @Test("cancel before sending removes the command from the queue")
-    func cancelBeforeSending() async throws {
-        let fixture = try await StoreFixture.make()
+    @Test("cancel before sending removes the command from the queue", arguments: ChangeBackend.allCases)
+    func cancelBeforeSending(_ backend: ChangeBackend) async throws {
+        let fixture = try await StoreFixture.make(backend)
         let first = try await fixture.submit()
         let second = try await fixture.submit()
         let cancelled = try await fixture.store.cancel(first.id, by: ChangeActor(StoreFixture.patient), now: now)
@@ -155,9 +161,9 @@ struct CommandQueueTests {
         #expect(send?.code == .illegalTransition && send?.from == .cancelled)
     }
 
-    @Test("listing by pump, newest first, and unfinished requests")
-    func listing() async throws {
-        let fixture = try await StoreFixture.make()
+    @Test("listing by pump, newest first, and unfinished requests", arguments: ChangeBackend.allCases)
+    func listing(_ backend: ChangeBackend) async throws {
+        let fixture = try await StoreFixture.make(backend)
         let old = try await fixture.submit(at: now)
         let new = try await fixture.submit(at: StoreFixture.later(1))
         let done = try await fixture.submit(decision: StoreFixture.reject, at: StoreFixture.later(2))
@@ -166,9 +172,12 @@ struct CommandQueueTests {
         #expect(try await fixture.store.unfinishedRequests().map(\.id) == [old.id, new.id])
     }
 
-    @Test("many pumps at once: steps share store commits, each pump's sequences are 1...n, all durable")
-    func concurrentPumps() async throws {
-        let fixture = try await StoreFixture.make()
+    @Test(
+        "many pumps at once: steps share store commits, each pump's sequences are 1...n, all durable",
+        arguments: ChangeBackend.allCases
+    )
+    func concurrentPumps(_ backend: ChangeBackend) async throws {
+        let fixture = try await StoreFixture.make(backend)
         let pumps = 40
         let perPump = 3
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -113,7 +113,9 @@ struct PowerLossRecoveryTests {
         #expect(chmod("\(copy)/changes.sqlite-wal", 0o600) == 0)
         let audit = try await AuditLog.open(stateDirectory: copy)
         let fixture = StoreFixture(
+            backend: .sqlite,
             directory: copy,
+            postgresURL: nil,
             audit: audit,
             store: try ChangeRequestStore.open(stateDirectory: copy, audit: audit)
         )

@@ -1,0 +1,22 @@
+public import AuditLog
+public import SQLiteStore
+
+/// A database that holds the audit log and this store's tables together: PostgreSQL, shared by
+/// every gateway node (module ChangesPostgres). A step's audit entry and its rows are then
+/// written in one transaction, under the log's head lock, which every appender on every node
+/// takes: a step is checked against the rows as they are once the lock is held, so two nodes
+/// can never both take steps the other's makes illegal, and a crash leaves both or neither.
+///
+/// Its calls block the store's own thread, as SQLite's do.
+public protocol SharedChangeDatabase: SQLDatabase {
+    /// Inside a write transaction: waits for the audit log's head lock (held until the
+    /// transaction ends) and reads the log's tip.
+    func lockAuditTip() throws -> AuditTip
+    /// Inside that transaction: writes the log's batch, built for that tip.
+    func insertAudit(_ batch: AuditBatch) throws
+    /// Inside that transaction: every node is told, once it commits, that the pump's queue
+    /// changed (`PostgreSQL NOTIFY`), so the node holding the pump's session delivers.
+    func notifyQueueChanged(_ serial: String) throws
+    /// The database's name for messages (a URL without its password).
+    var name: String { get }
+}

@@ -1,0 +1,138 @@
+import AuditLog
+import Foundation
+import Testing
+import TherapyModel
+
+@testable import ChangeRequests
+
+/// The change store shared by several gateway nodes on one PostgreSQL database: each node has
+/// its own `ChangeRequestStore` and `AuditLog` (its own connections), as two processes would.
+@Suite("change store shared by several nodes (PostgreSQL)")
+struct SharedStoreTests {
+    let now = StoreFixture.now
+    let patient = ChangeActor(StoreFixture.patient)
+
+    @Test("a send and a cancel racing on two nodes: exactly one of them happens, and only it is in the log")
+    func sendRacesCancel() async throws {
+        let nodeA = try await StoreFixture.make(.postgres)
+        let nodeB = try await nodeA.restarted()
+        var requests: [ChangeRequest] = []
+        for pump in 0..<12 {
+            requests.append(try await nodeA.submit(serial: String(format: "PUMP-%04d", 100 + pump)))
+        }
+        let outcomes = try await withThrowingTaskGroup(of: (ChangeRequestID, String, ChangeRequestError?).self) {
+            group in
+            for request in requests {
+                group.addTask {
+                    do {
+                        _ = try await nodeA.store.markSent(request.id, now: now)
+                        return (request.id, "sent", nil)
+                    } catch let error as ChangeRequestError {
+                        return (request.id, "sent", error)
+                    }
+                }
+                group.addTask {
+                    do {
+                        _ = try await nodeB.store.cancel(request.id, by: patient, now: now)
+                        return (request.id, "cancelled", nil)
+                    } catch let error as ChangeRequestError {
+                        return (request.id, "cancelled", error)
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let entries = try await nodeA.entries()
+        for request in requests {
+            let mine = outcomes.filter { $0.0 == request.id }
+            let won = mine.filter { $0.2 == nil }
+            #expect(won.count == 1, "\(request.id): \(mine)")
+            // The loser was refused as illegal (it saw, or was checked under the lock against, the winner's step).
+            #expect(mine.filter { $0.2 != nil }.allSatisfy { $0.2?.code == .illegalTransition })
+            let stored = try #require(try await nodeB.store.request(request.id))
+            #expect(stored.state.name == won.first?.1)
+            let steps = entries.compactMap { ChangeRequestEvent($0) }.filter { $0.requestId == request.id.rawValue }
+            #expect(steps.count == 2, "one entry for the creation, one for the step that won")
+            #expect(steps.last?.states.last == won.first?.1)
+            // Every transition points at the entry that made it.
+            for transition in stored.history {
+                let entry = try #require(entries.first { $0.index == transition.auditIndex })
+                #expect(ChangeRequestEvent(entry)?.requestId == request.id.rawValue)
+            }
+        }
+    }
+
+    @Test("two nodes sending to one pump at once: one command in flight, no sequence used twice")
+    func oneInFlightAcrossNodes() async throws {
+        let nodeA = try await StoreFixture.make(.postgres)
+        let nodeB = try await nodeA.restarted()
+        let serial = StoreFixture.serial
+        for _ in 0..<10 { _ = try await nodeA.submit() }
+        var sequences: [UInt64] = []
+        for _ in 0..<5 {
+            // Each node sends a different queued command of the same pump at the same moment.
+            let queued = try await nodeA.store.openRequests(forPump: serial).filter { $0.state == .queued }
+            let (first, second) = (queued[0].id, queued[1].id)
+            async let sentA = attempt { try await nodeA.store.markSent(first, now: now) }
+            async let sentB = attempt { try await nodeB.store.markSent(second, now: now) }
+            let results = await [sentA, sentB]
+            let sent = results.compactMap { try? $0.get() }
+            #expect(sent.count == 1, "\(results)")
+            for case .failure(let error) in results {
+                #expect((error as? ChangeRequestError)?.code == .pumpBusy, "\(error)")
+            }
+            let sequence = try #require(sent.first?.sequence)
+            sequences.append(sequence)
+            _ = try await nodeB.store.markAcknowledged(serial: serial, sequence: sequence, outcome: .applied, now: now)
+        }
+        #expect(sequences == Array(1...5))
+        #expect(try await nodeA.store.lastSequence(for: serial) == 5)
+    }
+
+    private func attempt(_ body: () async throws -> ChangeRequest) async -> Result<ChangeRequest, any Error> {
+        do {
+            return .success(try await body())
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    @Test("a step's entry and its rows commit together: killed before the commit, neither is there")
+    func entryAndRowsTogether() async throws {
+        let fixture = try await StoreFixture.make(.postgres)
+        _ = try await fixture.submit(key: "first")
+        let size = try await fixture.audit.storedSize()
+        await fixture.store.simulateCrash(at: .afterAuditAppend)
+        let error = await changeError { _ = try await fixture.submit(key: "second") }
+        #expect(error?.code == .storageFailure)
+
+        let restarted = try await fixture.restarted()
+        #expect(try await restarted.audit.storedSize() == size)
+        #expect(try await restarted.store.request(requester: "alice", idempotencyKey: "second") == nil)
+        let report = try await restarted.store.recover(now: now)
+        #expect(report.rolledForward.isEmpty && report.problems.isEmpty)
+        // The client's retry records it once.
+        let retried = try await restarted.submit(key: "second")
+        #expect(retried.state == .queued)
+        #expect(try await restarted.audit.storedSize() == size + 1)
+    }
+
+    @Test("a node starting does not touch the commands another node has in flight")
+    func recoveryLeavesOthersInFlight() async throws {
+        let nodeA = try await StoreFixture.make(.postgres)
+        let request = try await nodeA.submit()
+        let sent = try await nodeA.store.markSent(request.id, now: now)
+        let nodeB = try await nodeA.restarted()
+        let report = try await nodeB.store.recover(now: now)
+        #expect(report.markedUncertain.isEmpty)
+        #expect(try await nodeB.store.request(request.id)?.state == .sent)
+        // The pump's acknowledgement, wherever it arrives, settles it.
+        let acknowledged = try await nodeB.store.markAcknowledged(
+            serial: StoreFixture.serial,
+            sequence: try #require(sent.sequence),
+            outcome: .applied,
+            now: now
+        )
+        #expect(acknowledged.state == .applied)
+    }
+}
