@@ -461,7 +461,8 @@ let package = Package(
         .executableTarget(
             name: "medtunnel",
             dependencies: [
-                "Gateway", "OperatorAPI", "Console", "PumpSimulator", "MedTunnelPKI", "MedTunnelIdentity", "AuditLog",
+                "ChangesPostgres", "Gateway", "OperatorAPI", "Console", "PumpSimulator", "MedTunnelPKI",
+                "MedTunnelIdentity", "AuditLog",
                 "AuditTrail", "AuditWitness",
                 "RelayCore",
                 "RelayHostility",

@@ -68,6 +68,8 @@ public actor ChangeRequestStore {
     /// Set when the store's tables live in the audit log's database (PostgreSQL): each step is
     /// then checked, appended and stored in one transaction (`ChangeRequestStore+Shared.swift`).
     let shared: (any SharedChangeDatabase)?
+    /// For a shared store: whether its database answers, readable without waiting for the store.
+    public nonisolated let databaseHealth: DatabaseHealth?
 
     // In-memory guards: one step at a time per request, per idempotency key, per pump send and
     // per pump therapy version. They live only as long as a step is in flight.
@@ -134,6 +136,7 @@ public actor ChangeRequestStore {
         self.lifetimes = lifetimes
         self.executor = SQLiteExecutor(name: "changes-sqlite")
         self.shared = nil
+        self.databaseHealth = nil
         do {
             self.connection = try ChangeRequestSchema.open(path: path)
         } catch {
@@ -154,6 +157,7 @@ public actor ChangeRequestStore {
         self.audit = audit
         self.lifetimes = lifetimes
         self.executor = SQLiteExecutor(name: "changes-postgres")
+        self.databaseHealth = database.health
         self.shared = database
         self.connection = database
     }

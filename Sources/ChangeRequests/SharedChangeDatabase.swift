@@ -1,5 +1,6 @@
 public import AuditLog
 public import SQLiteStore
+import Synchronization
 
 /// A database that holds the audit log and this store's tables together: PostgreSQL, shared by
 /// every gateway node (module ChangesPostgres). A step's audit entry and its rows are then
@@ -19,4 +20,21 @@ public protocol SharedChangeDatabase: SQLDatabase {
     func notifyQueueChanged(_ serial: String) throws
     /// The database's name for messages (a URL without its password).
     var name: String { get }
+    /// Whether it answers, as the last call found.
+    var health: DatabaseHealth { get }
+}
+
+/// Whether a shared database answers, as its connection last found: read without waiting for
+/// the store, whose thread may be blocked on that very database, so that a request can be
+/// refused at once (503 `database_unavailable`) instead of queueing behind a dead connection.
+public final class DatabaseHealth: Sendable {
+    private let problem = Mutex<String?>(nil)
+
+    public init() {}
+
+    /// Why the database cannot be reached now; nil while it answers.
+    public var currentProblem: String? { self.problem.withLock { $0 } }
+
+    public func failed(_ reason: String) { self.problem.withLock { $0 = reason } }
+    public func answered() { self.problem.withLock { $0 = nil } }
 }

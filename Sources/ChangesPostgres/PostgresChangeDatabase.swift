@@ -28,6 +28,10 @@ public final class PostgresChangeDatabase: SharedChangeDatabase {
     private var inTransaction = false
     private let logger: Logger
     private let statementTimeout: TimeAmount
+    /// When connecting again last failed: the next try waits a second, and calls fail at once
+    /// meanwhile (a cut database costs each caller nothing, not a timeout each).
+    private var lastFailedConnect: ContinuousClock.Instant?
+    public let health = DatabaseHealth()
 
     public var name: String { "\(self.url)" }
 
@@ -166,11 +170,25 @@ public final class PostgresChangeDatabase: SharedChangeDatabase {
         if self.inTransaction {
             throw AuditLogError(.databaseUnavailable, "\(self.url): the connection was lost inside a transaction")
         }
+        if let last = self.lastFailedConnect, ContinuousClock.now - last < .seconds(1) {
+            throw AuditLogError(
+                .databaseUnavailable,
+                self.health.currentProblem ?? "\(self.url): cannot connect (tried less than a second ago)"
+            )
+        }
         let old: PostgresConnection = self.session.connection
         let closing: EventLoopFuture<Void> = old.close()
         closing.whenComplete { _ in withExtendedLifetime(old) {} }
         let (url, logger, timeout) = (self.url, self.logger, self.statementTimeout)
-        self.session = try self.blocking("connect again") { try await Self.open(url, logger: logger, timeout: timeout) }
+        do {
+            self.session = try self.blocking("connect again") {
+                try await Self.open(url, logger: logger, timeout: timeout)
+            }
+        } catch {
+            self.lastFailedConnect = ContinuousClock.now
+            throw error
+        }
+        self.lastFailedConnect = nil
         self.broken = false
         self.logger.notice("connected to the change database again", metadata: ["database": "\(url)"])
         return self.session
@@ -196,8 +214,14 @@ public final class PostgresChangeDatabase: SharedChangeDatabase {
         }
         done.wait()
         guard let result = outcome.withLock({ $0 }) else { preconditionFailure("no outcome") }
-        if case .failure(let error as AuditLogError) = result, error.code == .databaseUnavailable {
+        switch result {
+        case .failure(let error as AuditLogError) where error.code == .databaseUnavailable:
             self.broken = true
+            self.health.failed(error.reason)
+        case .failure:
+            break
+        case .success:
+            self.health.answered()
         }
         return try result.get()
     }
@@ -306,5 +330,14 @@ public final class PostgresSQLStatement: SQLStatement {
 
     public func blob(_ column: Int32) -> [UInt8] {
         (try? self.row[Int(column)].decode(ByteBuffer.self)).map { Array(buffer: $0) } ?? []
+    }
+}
+
+extension PostgresChangeDatabase {
+    /// The change store in the database at `url`, writing through `audit` (the log opened there):
+    /// what `ChangeStoreFactories.shared` opens for a state directory bound to it.
+    public static func store(url: String, audit: AuditLog) async throws -> ChangeRequestStore {
+        let database = try await PostgresChangeDatabase.connect(url: url)
+        return ChangeRequestStore(shared: database, audit: audit)
     }
 }

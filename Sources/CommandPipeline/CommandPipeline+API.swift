@@ -450,7 +450,7 @@ extension CommandPipeline {
     ) async throws(ChangeAPIError) -> T {
         // The log's database is unreachable: every operation here appends, and the pump's worker
         // may be waiting on the one cut off. Refuse now rather than queue behind it.
-        if let problem = await audit.databaseProblem {
+        if let problem = await databaseProblem() {
             throw .store(ChangeRequestError(.databaseUnavailable, "nothing changed: \(problem)"))
         }
         let result: Result<T, ChangeAPIError> = await withCheckedContinuation { continuation in

@@ -68,3 +68,34 @@ extension CommandPipeline {
         return false
     }
 }
+
+extension CommandPipeline {
+    /// The pump's queue changed on some node (the shared database's notification): if its
+    /// session is here, its worker runs and delivers what waits. Elsewhere: nothing to do.
+    public func queueChanged(_ serial: String) {
+        guard pumps[serial]?.delivery.session != nil else { return }
+        mailboxes.post(.job(PumpJob(run: {}, abandon: {})), to: serial)
+    }
+
+    /// The fallback for a lost notification (the listener's connection dropped): every pump
+    /// connected here with requests still open is looked at, one query for all.
+    public func wakeWaitingPumps() async {
+        let serials: [String]
+        do {
+            serials = try await store.pumpsWithOpenRequests()
+        } catch {
+            logger.warning("could not list the pumps with open requests", metadata: ["error": "\(error)"])
+            return
+        }
+        for serial in serials { queueChanged(serial) }
+    }
+}
+
+extension CommandPipeline {
+    /// Why the database cannot be reached now, as the audit log's connection or the change
+    /// store's last found; nil while both answer (or on SQLite).
+    public nonisolated func databaseProblem() async -> String? {
+        if let problem = await audit.databaseProblem { return problem }
+        return store.databaseHealth?.currentProblem
+    }
+}

@@ -33,7 +33,7 @@ extension CommandPipeline {
         // A revocation that stood but whose audit entry a crash prevented is logged now.
         try await revocations.recover(audit: log, now: clock())
         return CommandPipeline(
-            store: try ChangeRequestStore.open(stateDirectory: stateDirectory, audit: log),
+            store: try await ChangeRequestStore.forStateDirectory(stateDirectory, audit: log),
             audit: log,
             authenticator: try await Authenticator(key: key, accounts: accounts, revocations: revocations),
             signer: try CommandSigner.load(from: pki),

@@ -284,14 +284,18 @@ public struct OperatorAPI: Sendable {
             let failure = self.store?.failure
             // A stopped log refuses every change, lockout and sign-in that must be audited: a
             // load balancer should send people elsewhere.
-            let auditStopped = await self.audit?.log.unavailableReason
+            // The change store's connection to a shared database counts too: changes go through it.
+            var auditStopped = await self.audit?.log.unavailableReason
+            if auditStopped == nil, let problem = await self.commands?.databaseProblem() {
+                auditStopped = "database unavailable: \(problem)"
+            }
             var health = APIJSON.Health(
                 status: failure == nil && auditStopped == nil ? "ok" : "failing",
                 telemetryStore: failure.map { "\($0)" } ?? "ok",
                 pumpsConnected: self.pumps.pumps.filter(\.connected).count,
                 phonesConnected: self.phones.phones.filter(\.connected).count
             )
-            if let audit = self.audit { health.auditLog = await audit.log.unavailableReason ?? "ok" }
+            if self.audit != nil { health.auditLog = auditStopped ?? "ok" }
             if let node = self.node {
                 health.node = node.id
                 if let snapshot = await node.leases?.snapshot() {

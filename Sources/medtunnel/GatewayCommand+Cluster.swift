@@ -1,7 +1,9 @@
 import ArgumentParser
 import AuditLog
 import AuditPostgres
+import ChangesPostgres
 import ClusterPostgres
+import CommandPipeline
 import CoreMetrics
 import DurationText
 import Foundation
@@ -85,6 +87,49 @@ struct LeaseService: Service {
 
     func run() async throws {
         await cancelWhenGracefulShutdown { await self.keeper.run() }
+    }
+}
+
+/// Changes made on any node reach the node holding the pump's session: PostgreSQL's notification
+/// of each committed queue change, and every few seconds a look at every pump with open requests
+/// (a notification sent while the listener was reconnecting is not lost, only later).
+struct QueueNotificationService: Service {
+    let url: String
+    let commands: CommandPipeline
+    let logger: Logger
+    var fallback: Duration = .seconds(5)
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.listen() }
+                group.addTask { await self.sweep() }
+            }
+        }
+    }
+
+    private func listen() async {
+        while !Task.isCancelled {
+            do {
+                let serials = try await PostgresQueueNotifications.serials(url: self.url, logger: self.logger)
+                // What was notified while no one listened.
+                await self.commands.wakeWaitingPumps()
+                for try await serial in serials { await self.commands.queueChanged(serial) }
+            } catch {
+                self.logger.warning(
+                    "lost the queue notifications; listening again",
+                    metadata: ["error": "\(error)"]
+                )
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    private func sweep() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: self.fallback)
+            await self.commands.wakeWaitingPumps()
+        }
     }
 }
 

@@ -336,6 +336,14 @@ struct GatewayCommand: AsyncParsableCommand {
                 .init(service: LeaseService(keeper: leases), failureTerminationBehavior: .gracefullyShutdownGroup),
                 at: 0
             )
+            if let url = try AuditStateDirectory(path: self.stateDir).binding() {
+                services.append(
+                    .init(
+                        service: QueueNotificationService(url: url, commands: commands, logger: logger),
+                        failureTerminationBehavior: .gracefullyShutdownGroup
+                    )
+                )
+            }
         }
         if let stream = try self.syslog.service(
             log: commands.audit,

@@ -1,6 +1,8 @@
 import ArgumentParser
 import AuditLog
 import AuditPostgres
+import ChangeRequests
+import ChangesPostgres
 import Foundation
 import LogFormat
 import MedTunnelConfig
@@ -42,6 +44,7 @@ struct MedTunnel: AsyncParsableCommand {
         // (`medtunnel db attach`) has its log opened there by every command and the gateway.
         // Writers may migrate it; readers only open it.
         AuditStoreFactories.remote = { url, create in try await PostgresAuditStore(url: url, migrate: create) }
+        ChangeStoreFactories.shared = { url, audit in try await PostgresChangeDatabase.store(url: url, audit: audit) }
         let arguments: [String]
         do {
             arguments = try ConfigLayers.commandLine(

@@ -179,7 +179,7 @@ struct ClusterProcessTests {
     }
 
     @Test(
-        "a node cut from PostgreSQL: the change in flight waits, the next is refused at once with 503 database_unavailable, /healthz fails and the lease runs out; once the database is back the first change is settled and applied, the lease is taken again, and the log verifies"
+        "a node cut from PostgreSQL: the change in flight is answered 503 database_unavailable, the next at once, /healthz fails and the lease runs out; once the database is back the client's retry with the same Idempotency-Key is recorded once and applied, the lease is taken again, and the log verifies"
     )
     func databaseCut() async throws {
         let server = try PostgresTestServer.newDatabase()
@@ -200,10 +200,16 @@ struct ClusterProcessTests {
 
         await proxy.blackhole()
         let alice = try #require(setup.tokens["alice"])
-        // The first change's append is cut off: it waits for the database (its id, once known).
+        // The first change's transaction is cut off: after the statement bound (5 s) it is
+        // answered 503, its outcome unknown to the gateway (the commit may have landed).
+        let firstKey = UUID().uuidString
         let first = Task { () async throws -> (Int, String?) in
-            let (status, body) = try await api.submit("{\"kind\": \"bolus\", \"milliunits\": 1000}", token: alice)
-            return (status, body["id"] as? String)
+            let (status, body) = try await api.submit(
+                "{\"kind\": \"bolus\", \"milliunits\": 1000}",
+                token: alice,
+                key: firstKey
+            )
+            return (status, body["reason"] as? String)
         }
         // The gateway notices within its statement timeout (5 s): /healthz fails, naming why.
         var lastHealth: [String: Any] = [:]
@@ -219,6 +225,8 @@ struct ClusterProcessTests {
             await proxy.restore()
             return
         }
+        let (cutStatus, cutReason) = try await first.value
+        #expect(cutStatus == 503 && cutReason == "database_unavailable", "\(cutStatus) \(cutReason ?? "")")
         // From then on a change is refused at once (for this pump, or any other).
         let asked = ContinuousClock.now
         let refused = try await api.submit("{\"kind\": \"bolus\", \"milliunits\": 500}", token: alice)
@@ -234,9 +242,15 @@ struct ClusterProcessTests {
         )
 
         await proxy.restore()
-        let (created, firstID) = try await first.value
-        #expect(created == 201)
-        let applied = try await api.settled(try #require(firstID), token: alice)
+        // The client retries the first change with its Idempotency-Key once the database is back:
+        // recorded once, whether or not the cut-off commit had landed.
+        var retried: (Int, [String: Any]) = (0, [:])
+        try await Self.eventually("the retried change is taken", within: 30) {
+            retried = try await api.submit("{\"kind\": \"bolus\", \"milliunits\": 1000}", token: alice, key: firstKey)
+            return retried.0 == 201 || retried.0 == 200
+        }
+        let firstID = try #require(retried.1["id"] as? String, "\(retried.1)")
+        let applied = try await api.settled(firstID, token: alice)
         #expect(applied["state"] as? String == "applied", "\(applied)\n\(gateway.stderr)")
         try await Self.eventually("healthy again with a new lease", within: 20) {
             let (status, body) = try await Self.health(api)
