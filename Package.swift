@@ -145,10 +145,10 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // ChangesPostgres: the change-request store's tables in the audit log's PostgreSQL
-        // database, each step's entry and rows in one transaction (several gateway nodes).
+        // StoresPostgres: the stores' tables in the audit log's PostgreSQL database (several
+        // gateway nodes), a step's audit entry and its rows in one transaction; LISTEN/NOTIFY.
         .target(
-            name: "ChangesPostgres",
+            name: "StoresPostgres",
             dependencies: [
                 "AuditLog", "AuditPostgres", "ChangeRequests", "SQLiteStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -461,7 +461,7 @@ let package = Package(
         .executableTarget(
             name: "medtunnel",
             dependencies: [
-                "ChangesPostgres", "Gateway", "OperatorAPI", "Console", "PumpSimulator", "MedTunnelPKI",
+                "StoresPostgres", "Gateway", "OperatorAPI", "Console", "PumpSimulator", "MedTunnelPKI",
                 "MedTunnelIdentity", "AuditLog",
                 "AuditTrail", "AuditWitness",
                 "RelayCore",
@@ -588,7 +588,7 @@ let package = Package(
         .testTarget(
             name: "ChangeRequestsTests",
             dependencies: [
-                "ChangeRequests", "ChangesPostgres", "AuditLog", "AuditPostgres", "SafetyPolicy", "TherapyModel",
+                "ChangeRequests", "StoresPostgres", "AuditLog", "AuditPostgres", "SafetyPolicy", "TherapyModel",
                 "TherapyJSON", "MedTunnelTestSupport",
             ],
             swiftSettings: swiftSettings

@@ -18,7 +18,7 @@ import SQLiteStore
 extension ChangeRequestStore {
     func commitShared(
         _ batch: [StepWaiter],
-        in database: any SharedChangeDatabase
+        in database: any SharedAuditDatabase
     ) -> [Result<ChangeRequest?, ChangeRequestError>] {
         var results: [Result<ChangeRequest?, ChangeRequestError>] = []
         do {
@@ -53,7 +53,7 @@ extension ChangeRequestStore {
                     failure = "simulated crash before the commit of entries from \(tip.size)"
                     throw ChangeRequestError(.storeUnavailable, failure ?? "")
                 }
-                for serial in queues.sorted() { try database.notifyQueueChanged(serial) }
+                for serial in queues.sorted() { try database.notify(Self.queueChannel, serial) }
             }
         } catch let error as AuditLogError where error.code == .databaseUnavailable {
             return batch.map { waiter in

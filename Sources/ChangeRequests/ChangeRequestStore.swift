@@ -59,6 +59,8 @@ import Darwin
 /// only a restart's `recover()` puts them back in step.
 public actor ChangeRequestStore {
     public static let schemaVersion = 1
+    /// The channel a shared store notifies, with the pump's serial, when a pump's queue changed.
+    public static let queueChannel = "medtunnel_queue"
 
     public nonisolated let path: String
     public nonisolated let lifetimes: CommandLifetimes
@@ -67,7 +69,7 @@ public actor ChangeRequestStore {
     let connection: any SQLDatabase
     /// Set when the store's tables live in the audit log's database (PostgreSQL): each step is
     /// then checked, appended and stored in one transaction (`ChangeRequestStore+Shared.swift`).
-    let shared: (any SharedChangeDatabase)?
+    let shared: (any SharedAuditDatabase)?
     /// For a shared store: whether its database answers, readable without waiting for the store.
     public nonisolated let databaseHealth: DatabaseHealth?
 
@@ -146,10 +148,10 @@ public actor ChangeRequestStore {
     }
 
     /// The store on a database shared with the audit log and with other gateway nodes
-    /// (`SharedChangeDatabase`), whose migrations made its tables. `audit` must be the log in
+    /// (`SharedAuditDatabase`), whose migrations made its tables. `audit` must be the log in
     /// that same database. Call `recover()` before serving.
     public init(
-        shared database: sending any SharedChangeDatabase,
+        shared database: sending any SharedAuditDatabase,
         audit: AuditLog,
         lifetimes: CommandLifetimes = .default
     ) {

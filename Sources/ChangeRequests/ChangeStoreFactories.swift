@@ -2,7 +2,7 @@ public import AuditLog
 import Synchronization
 
 /// Where the change store of a state directory bound to a database is opened: the database's
-/// shared store (module ChangesPostgres), installed by the executable at startup as it installs
+/// shared store (module StoresPostgres), installed by the executable at startup as it installs
 /// `AuditStoreFactories.remote` (this module cannot import PostgreSQL's). A bound directory
 /// opened with no factory is an error, never `changes.sqlite` beside a shared log: each node
 /// would then hold only the requests made through it.

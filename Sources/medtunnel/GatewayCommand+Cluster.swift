@@ -1,7 +1,7 @@
 import ArgumentParser
 import AuditLog
 import AuditPostgres
-import ChangesPostgres
+import ChangeRequests
 import ClusterPostgres
 import CommandPipeline
 import CoreMetrics
@@ -10,6 +10,7 @@ import Foundation
 import Logging
 import NodeLeases
 import ServiceLifecycle
+import StoresPostgres
 
 /// Several gateway nodes on one PostgreSQL database (docs/cluster.md): the node's id, and its
 /// leases when the state directory's log is on PostgreSQL.
@@ -111,7 +112,11 @@ struct QueueNotificationService: Service {
     private func listen() async {
         while !Task.isCancelled {
             do {
-                let serials = try await PostgresQueueNotifications.serials(url: self.url, logger: self.logger)
+                let serials = try await PostgresNotifications.payloads(
+                    channel: ChangeRequestStore.queueChannel,
+                    url: self.url,
+                    logger: self.logger
+                )
                 // What was notified while no one listened.
                 await self.commands.wakeWaitingPumps()
                 for try await serial in serials { await self.commands.queueChanged(serial) }

@@ -2,10 +2,10 @@ import ArgumentParser
 import AuditLog
 import AuditPostgres
 import ChangeRequests
-import ChangesPostgres
 import Foundation
 import LogFormat
 import MedTunnelConfig
+import StoresPostgres
 
 @main
 struct MedTunnel: AsyncParsableCommand {
@@ -44,7 +44,7 @@ struct MedTunnel: AsyncParsableCommand {
         // (`medtunnel db attach`) has its log opened there by every command and the gateway.
         // Writers may migrate it; readers only open it.
         AuditStoreFactories.remote = { url, create in try await PostgresAuditStore(url: url, migrate: create) }
-        ChangeStoreFactories.shared = { url, audit in try await PostgresChangeDatabase.store(url: url, audit: audit) }
+        ChangeStoreFactories.shared = { url, audit in try await PostgresSharedDatabase.store(url: url, audit: audit) }
         let arguments: [String]
         do {
             arguments = try ConfigLayers.commandLine(

@@ -201,10 +201,11 @@ struct ChangeProcessTests {
         defer { second.stop() }
         let port = String(try second.waitForLine(containing: "listening for pumps").split(separator: ":").last ?? "")
         // On a shared database a starting node cannot tell its own dead sessions from another
-        // node's live ones: the command stays sent until the pump's hello makes it uncertain.
-        let waiting = log == .postgres ? "sent" : "uncertain"
+        // node's live ones: the command stays sent until the pump's hello makes it uncertain
+        // (or is uncertain already, when the gateway saw the pump's session end before it died).
+        let waiting: Set<String> = log == .postgres ? ["sent", "uncertain"] : ["uncertain"]
         let (_, uncertain, _) = try await restartedAPI.call("GET", "v1/changes/\(id)", token: setup.tokens["alice"])
-        #expect(uncertain["state"] as? String == waiting, "\(uncertain)")
+        #expect(waiting.contains(uncertain["state"] as? String ?? ""), "\(uncertain)")
         let pump = try setup.pumpSim(connect: "127.0.0.1:\(port)", stateDirectory: pumpState, name: "pump-2")
         defer { pump.stop() }
         _ = try pump.waitForLine(containing: "last applied sequence 1, high-water 1")

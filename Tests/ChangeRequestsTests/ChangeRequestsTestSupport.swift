@@ -1,9 +1,9 @@
 import AuditLog
 import AuditPostgres
-import ChangesPostgres
 import Foundation
 import MedTunnelTestSupport
 import SafetyPolicy
+import StoresPostgres
 import Testing
 import TherapyJSON
 import TherapyModel
@@ -65,7 +65,7 @@ struct StoreFixture {
                 store: try await PostgresAuditStore(url: url),
                 signer: try state.signer(name: "medtunnel.local/audit", create: true)
             )
-            let database = try await PostgresChangeDatabase.connect(url: url)
+            let database = try await PostgresSharedDatabase.connect(url: url)
             return StoreFixture(
                 backend: backend,
                 directory: directory,

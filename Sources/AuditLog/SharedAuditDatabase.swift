@@ -1,23 +1,23 @@
-public import AuditLog
 public import SQLiteStore
 import Synchronization
 
-/// A database that holds the audit log and this store's tables together: PostgreSQL, shared by
-/// every gateway node (module ChangesPostgres). A step's audit entry and its rows are then
-/// written in one transaction, under the log's head lock, which every appender on every node
-/// takes: a step is checked against the rows as they are once the lock is held, so two nodes
+/// A database that holds the audit log and a store's tables together: PostgreSQL, shared by
+/// every gateway node (module StoresPostgres). A store's step then writes its audit entry and
+/// its rows in one transaction, under the log's head lock, which every appender on every node
+/// takes: the step is checked against the rows as they are once the lock is held, so two nodes
 /// can never both take steps the other's makes illegal, and a crash leaves both or neither.
 ///
 /// Its calls block the store's own thread, as SQLite's do.
-public protocol SharedChangeDatabase: SQLDatabase {
+public protocol SharedAuditDatabase: SQLDatabase {
     /// Inside a write transaction: waits for the audit log's head lock (held until the
     /// transaction ends) and reads the log's tip.
     func lockAuditTip() throws -> AuditTip
-    /// Inside that transaction: writes the log's batch, built for that tip.
+    /// Inside that transaction: writes the log's batch, built for that tip
+    /// (`AuditLog.batch(appending:at:)`).
     func insertAudit(_ batch: AuditBatch) throws
-    /// Inside that transaction: every node is told, once it commits, that the pump's queue
-    /// changed (`PostgreSQL NOTIFY`), so the node holding the pump's session delivers.
-    func notifyQueueChanged(_ serial: String) throws
+    /// Inside that transaction: every node listening on `channel` is told `payload` once it
+    /// commits (PostgreSQL's NOTIFY), e.g. that a pump's queue changed.
+    func notify(_ channel: String, _ payload: String) throws
     /// The database's name for messages (a URL without its password).
     var name: String { get }
     /// Whether it answers, as the last call found.

@@ -8,8 +8,8 @@ import PostgresNIO
 public import SQLiteStore
 import Synchronization
 
-/// The change-request store's tables in the audit log's PostgreSQL database, shared by every
-/// gateway node: the `SharedChangeDatabase` `ChangeRequestStore(shared:audit:)` writes through.
+/// The stores' tables in the audit log's PostgreSQL database, shared by every gateway node: the
+/// `SharedAuditDatabase` a store writes through (`ChangeRequestStore(shared:audit:)`).
 ///
 /// Its calls block the calling thread until the server answers, as SQLite's calls block on the
 /// disk: the store runs them on a thread of its own (its executor), never on the cooperative
@@ -21,7 +21,7 @@ import Synchronization
 /// Errors come back as the store expects them: a constraint violation (SQLSTATE class 23) as a
 /// `SQLiteError` with primary code 19, another refusal by the server as a `SQLiteError` naming
 /// it, a lost connection as `AuditLogError.databaseUnavailable`.
-public final class PostgresChangeDatabase: SharedChangeDatabase {
+public final class PostgresSharedDatabase: SharedAuditDatabase {
     package let url: PostgresURL
     private var session: PostgresSession
     private var broken = false
@@ -43,12 +43,12 @@ public final class PostgresChangeDatabase: SharedChangeDatabase {
     }
 
     /// Connects to `url`, whose schema must be at this binary's version (the audit store's
-    /// migrations make the change tables too: open it first).
+    /// migrations make the stores' tables too: open it first).
     public static func connect(
         url: String,
         statementTimeout: Duration = .seconds(5),
-        logger: Logger = Logger(label: "medtunnel.changes.postgres")
-    ) async throws -> PostgresChangeDatabase {
+        logger: Logger = Logger(label: "medtunnel.stores.postgres")
+    ) async throws -> PostgresSharedDatabase {
         let parsed = try PostgresURL(url)
         let timeout = TimeAmount.milliseconds(
             statementTimeout.components.seconds * 1000 + statementTimeout.components.attoseconds / 1_000_000_000_000_000
@@ -67,7 +67,7 @@ public final class PostgresChangeDatabase: SharedChangeDatabase {
                     + "run medtunnel db migrate --database \(parsed)"
             )
         }
-        return PostgresChangeDatabase(url: parsed, session: session, logger: logger, statementTimeout: timeout)
+        return PostgresSharedDatabase(url: parsed, session: session, logger: logger, statementTimeout: timeout)
     }
 
     private static func open(_ url: PostgresURL, logger: Logger, timeout: TimeAmount) async throws -> PostgresSession {
@@ -80,7 +80,7 @@ public final class PostgresChangeDatabase: SharedChangeDatabase {
                 var session = try await PostgresSession.connect(
                     url,
                     logger: logger,
-                    applicationName: "medtunnel-changes",
+                    applicationName: "medtunnel-stores",
                     connectTimeout: timeout
                 )
                 session.statementTimeout = timeout
@@ -123,7 +123,7 @@ public final class PostgresChangeDatabase: SharedChangeDatabase {
         return value
     }
 
-    // MARK: SharedChangeDatabase
+    // MARK: SharedAuditDatabase
 
     public func lockAuditTip() throws -> AuditTip {
         let sql = PostgresAuditSQL(session: try self.usable(), url: self.url)
@@ -138,8 +138,8 @@ public final class PostgresChangeDatabase: SharedChangeDatabase {
         try self.blocking("append audit entries from \(batch.firstIndex)") { try await sql.insert(batch) }
     }
 
-    public func notifyQueueChanged(_ serial: String) throws {
-        _ = try self.rows("SELECT pg_notify(\(PostgresQueueNotifications.channel), \(serial))", operation: "notify")
+    public func notify(_ channel: String, _ payload: String) throws {
+        _ = try self.rows("SELECT pg_notify(\(channel), \(payload))", operation: "notify \(channel)")
     }
 
     // MARK: Running statements
@@ -190,7 +190,7 @@ public final class PostgresChangeDatabase: SharedChangeDatabase {
         }
         self.lastFailedConnect = nil
         self.broken = false
-        self.logger.notice("connected to the change database again", metadata: ["database": "\(url)"])
+        self.logger.notice("connected to the shared database again", metadata: ["database": "\(url)"])
         return self.session
     }
 
@@ -227,7 +227,7 @@ public final class PostgresChangeDatabase: SharedChangeDatabase {
     }
 }
 
-/// A statement for `PostgresChangeDatabase`: bound by index like SQLite's, run on the first
+/// A statement for `PostgresSharedDatabase`: bound by index like SQLite's, run on the first
 /// `step()` (its rows are read whole: the store's queries are bounded by their `LIMIT`s and
 /// keys) or by `run()`.
 public final class PostgresSQLStatement: SQLStatement {
@@ -238,14 +238,14 @@ public final class PostgresSQLStatement: SQLStatement {
         case null
     }
 
-    private unowned let database: PostgresChangeDatabase
+    private unowned let database: PostgresSharedDatabase
     private let sql: String
     private let parameters: Int
     private var bound: [Int32: Bound] = [:]
     private var rows: [PostgresRandomAccessRow]?
     private var cursor = -1
 
-    init(database: PostgresChangeDatabase, sql: String) {
+    init(database: PostgresSharedDatabase, sql: String) {
         self.database = database
         (self.sql, self.parameters) = Self.numbered(sql)
     }
@@ -333,11 +333,11 @@ public final class PostgresSQLStatement: SQLStatement {
     }
 }
 
-extension PostgresChangeDatabase {
+extension PostgresSharedDatabase {
     /// The change store in the database at `url`, writing through `audit` (the log opened there):
     /// what `ChangeStoreFactories.shared` opens for a state directory bound to it.
     public static func store(url: String, audit: AuditLog) async throws -> ChangeRequestStore {
-        let database = try await PostgresChangeDatabase.connect(url: url)
+        let database = try await PostgresSharedDatabase.connect(url: url)
         return ChangeRequestStore(shared: database, audit: audit)
     }
 }

@@ -3,37 +3,37 @@ import Foundation
 public import Logging
 import PostgresNIO
 
-/// The pumps whose command queue changed on any node, as PostgreSQL tells them (`LISTEN` on
-/// `medtunnel_queue`, notified inside each step's transaction, so only once it commits).
-/// A lost notification is covered by the pipeline's periodic sweep of its connected pumps.
-public enum PostgresQueueNotifications {
-    static let channel = "medtunnel_queue"
-
-    /// The serials, as long as the connection behind it lives: the stream ends (or throws)
+/// What other nodes notified on a channel (`LISTEN`; a store notifies inside its step's
+/// transaction, so only once it commits): e.g. the pumps whose command queue changed. A lost
+/// notification must be covered by a periodic sweep: PostgreSQL keeps none for a listener
+/// that was not connected.
+public enum PostgresNotifications {
+    /// The payloads, as long as the connection behind it lives: the stream ends (or throws)
     /// when it is lost, and the caller listens again.
-    public static func serials(
+    public static func payloads(
+        channel: String,
         url: String,
         logger: Logger
     ) async throws -> AsyncThrowingStream<String, any Error> {
         let parsed = try PostgresURL(url)
         let session = try await PostgresDeadline.run(
             timeout: .seconds(5),
-            failure: "\(parsed): listen for queue changes",
+            failure: "\(parsed): listen on \(channel)",
             late: { await $0.close() }
         ) {
             try await PostgresSession.connect(
                 parsed,
                 logger: logger,
-                applicationName: "medtunnel-queue-listener",
+                applicationName: "medtunnel-listener",
                 connectTimeout: .seconds(2)
             )
         }
         let notifications: PostgresNotificationSequence
         do {
-            notifications = try await session.connection.listen(Self.channel)
+            notifications = try await session.connection.listen(channel)
         } catch {
             await session.close()
-            throw PostgresSession.translate(error, url: parsed, operation: "listen for queue changes")
+            throw PostgresSession.translate(error, url: parsed, operation: "listen on \(channel)")
         }
         return AsyncThrowingStream { continuation in
             let task = Task {
