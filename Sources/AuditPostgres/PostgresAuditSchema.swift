@@ -95,6 +95,14 @@ public enum PostgresAuditSchema {
             requested_role text NOT NULL, requested_ms bigint NOT NULL, audit_index bigint NOT NULL)
         """,
         "CREATE TABLE binding_step(audit_index bigint PRIMARY KEY, pump_serial text NOT NULL, kind text NOT NULL)",
+        // What each pump last reported of itself (suspended, reservoir, glucose, battery: value and
+        // time), written by the node holding its session so that the others' policy checks see it.
+        """
+        CREATE TABLE pump_report(
+            pump_serial text PRIMARY KEY, suspended bigint, suspended_ms bigint, reservoir bigint, reservoir_ms bigint,
+            glucose bigint, glucose_ms bigint, battery bigint, battery_ms bigint, node_id text NOT NULL,
+            updated_ms bigint NOT NULL)
+        """,
     ]
 
     /// Version 2: what several gateway nodes share (module NodeLeases, docs/cluster.md).

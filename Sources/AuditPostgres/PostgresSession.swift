@@ -70,6 +70,14 @@ package struct PostgresSession: Sendable {
         }
         let session = PostgresSession(url: url, connection: connection, logger: logger)
         try await session.run("SET synchronous_commit = on", operation: "set synchronous_commit")
+        // A node stopped mid-transaction (SIGSTOP, a long pause) would hold the audit log's head
+        // lock, and with it every node's appends, for as long as it stays stopped: the server
+        // ends such a transaction after 2 s. Ours run their statements back to back, in
+        // milliseconds.
+        try await session.run(
+            "SET idle_in_transaction_session_timeout = '2s'",
+            operation: "set idle_in_transaction_session_timeout"
+        )
         return session
     }
 

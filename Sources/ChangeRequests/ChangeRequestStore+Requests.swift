@@ -22,16 +22,7 @@ extension ChangeRequestStore {
         try Self.validateIdempotencyKey(submission.idempotencyKey)
         let changeJSON = String(decoding: TherapyJSON.encode(submission.change), as: UTF8.self)
         let requester = submission.requester.id
-        if let existing = try request(requester: requester, idempotencyKey: submission.idempotencyKey) {
-            guard existing.pumpSerial == submission.pumpSerial, existing.changeJSON == changeJSON else {
-                throw ChangeRequestError(
-                    .idempotencyKeyReused,
-                    "idempotency key '\(submission.idempotencyKey)' was used by \(requester) for request "
-                        + "\(existing.id) with a different body; use a new key for a new change"
-                )
-            }
-            return .existing(existing)
-        }
+        if let existing = try existing(submission, changeJSON: changeJSON) { return .existing(existing) }
         let key = [requester, submission.idempotencyKey]
         guard !busyKeys.contains(key) else {
             throw ChangeRequestError(
@@ -65,14 +56,39 @@ extension ChangeRequestStore {
             change: try JSONValue(parsing: Data(changeJSON.utf8)),
             decision: ChangeRequestEvent.DecisionBody(decision)
         )
-        let created = try await step(
-            event,
-            kind: .changeRequested,
-            actor: ChangeActor(submission.requester),
-            current: nil,
-            phoneID: submission.phoneID
-        )
+        let created: ChangeRequest
+        do {
+            created = try await step(
+                event,
+                kind: .changeRequested,
+                actor: ChangeActor(submission.requester),
+                current: nil,
+                phoneID: submission.phoneID
+            )
+        } catch let error as ChangeRequestError where error.code == .idempotencyKeyReused && shared != nil {
+            // Another node recorded the same key meanwhile (a client's retry that reached it while
+            // this one was in flight): the same body is that request, as any replay.
+            guard let existing = try existing(submission, changeJSON: changeJSON) else { throw error }
+            return .existing(existing)
+        }
         return .created(created)
+    }
+
+    /// The request already recorded under the submission's key, if any; `idempotencyKeyReused`
+    /// when that request has another body.
+    private func existing(_ submission: ChangeSubmission, changeJSON: String) throws -> ChangeRequest? {
+        let requester = submission.requester.id
+        guard let existing = try request(requester: requester, idempotencyKey: submission.idempotencyKey) else {
+            return nil
+        }
+        guard existing.pumpSerial == submission.pumpSerial, existing.changeJSON == changeJSON else {
+            throw ChangeRequestError(
+                .idempotencyKeyReused,
+                "idempotency key '\(submission.idempotencyKey)' was used by \(requester) for request "
+                    + "\(existing.id) with a different body; use a new key for a new change"
+            )
+        }
+        return existing
     }
 
     /// A second clinician approved a change held for approval: it is queued (one audit entry,

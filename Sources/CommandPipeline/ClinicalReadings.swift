@@ -12,6 +12,8 @@ struct ClinicalReadings: Sendable {
     var glucose: ReportedPumpState.Reading<GlucoseMgdL>?
     var suspended: ReportedPumpState.Reading<Bool>?
     var battery: ReportedPumpState.Reading<Int64>?
+    /// When these readings were last shared with the other nodes (a shared database only).
+    var sharedAt: Int64?
 
     mutating func note(_ telemetry: InnerMessage.Telemetry, received: Timestamp) {
         let time = Self.readingTime(pump: telemetry.timeMilliseconds, received: received)
@@ -41,4 +43,18 @@ struct ClinicalReadings: Sendable {
             batteryPercent: battery
         )
     }
+
+    /// Whether these readings should be shared now: on a shared database, at most every
+    /// ``shareInterval`` milliseconds per pump, and at once when whether it is suspended changed.
+    mutating func shareDue(now: Timestamp, shared: Bool) -> Bool {
+        guard shared else { return false }
+        let due = sharedAt.map { now.millisecondsSinceEpoch - $0 >= Self.shareInterval } ?? true
+        guard due else { return false }
+        sharedAt = now.millisecondsSinceEpoch
+        return true
+    }
+
+    /// Telemetry arrives every minute or so per pump; sharing it every 30 s at most keeps the
+    /// database's writes per pump bounded, well inside the policy's freshness windows.
+    static let shareInterval: Int64 = 30_000
 }

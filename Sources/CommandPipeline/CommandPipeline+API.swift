@@ -403,7 +403,7 @@ extension CommandPipeline {
             history: history,
             lockout: lockout,
             now: now,
-            pump: reportedState(serial, slot: slot)
+            pump: await policyReport(serial, slot: slot)
         )
     }
 

@@ -55,6 +55,7 @@ extension CommandPipeline {
         await checkDigest(hello.settingsDigest, serial: serial, slot: slot, source: "hello")
         await refreshLockoutOrder(serial, slot: slot)
         await leases?.want(.pump(serial))
+        await shareReport(serial)
         if hello.mode.contains(.lockedOut), !slot.delivery.order.isLocked, !slot.delivery.mayLift {
             await securityEvent(
                 "pump_reports_unknown_lockout",
@@ -182,16 +183,22 @@ extension CommandPipeline {
                 metadata: ["device": "\(serial)", "command": "\(command)", "sequence": "\(inFlight?.sequence ?? 0)"]
             )
         }
+        // A session this node lost with its lease (it was paused, or cut from the database) was
+        // not cut by the phone: the anomaly rules must not hear of it as the phone's doing.
+        let owned = await ownsDelivery(serial)
         await leases?.drop(.pump(serial))
         let phone = carrier.hasPrefix("phone ") ? String(carrier.dropFirst("phone ".count)) : nil
-        let note = phone.map { "the session through phone \($0) ended before the pump acknowledged" }
+        let note =
+            owned
+            ? phone.map { "the session through phone \($0) ended before the pump acknowledged" }
+            : "the session ended after this gateway node lost the pump's lease"
         do {
             for request in try await store.markUncertain(forSerial: serial, note: note, now: clock()) {
                 logger.warning(
                     "session ended with a command unacknowledged; it is uncertain until the pump's next hello",
                     metadata: ["device": "\(serial)", "sequence": "\(request.sequence ?? 0)", "via": "\(carrier)"]
                 )
-                if let phone {
+                if let phone, owned {
                     reportObservation(
                         kind: "command_uncertain",
                         pump: serial,
@@ -409,7 +416,9 @@ extension CommandPipeline {
     ) async {
         let now = clock()
         slot.reportedDigest = acknowledgement.settingsDigest
+        let wasSuspended = slot.reportedMode.contains(.suspended)
         slot.noteMode(acknowledgement.mode, at: now)
+        if acknowledgement.mode.contains(.suspended) != wasSuspended { await shareReport(serial) }
         let outcome: PumpOutcome
         switch acknowledgement.result {
         case .applied:

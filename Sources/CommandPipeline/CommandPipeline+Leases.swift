@@ -1,5 +1,6 @@
 import Logging
 public import NodeLeases
+import SafetyPolicy
 
 /// Delivery among several gateway nodes: a pump's commands are sent only by the node that owns
 /// it in the shared database (docs/cluster.md). With no keeper (one gateway on SQLite), every
@@ -97,5 +98,29 @@ extension CommandPipeline {
     public nonisolated func databaseProblem() async -> String? {
         if let problem = await audit.databaseProblem { return problem }
         return store.databaseHealth?.currentProblem
+    }
+}
+
+extension CommandPipeline {
+    /// Shares what the pump last reported (a shared database only), for the policy checks of the
+    /// nodes that take changes for it. Runs on the pump's worker.
+    func shareReport(_ serial: String) async {
+        guard store.databaseHealth != nil, let slot = pumps[serial], slot.delivery.session != nil else { return }
+        let report = reportedState(serial, slot: slot)
+        do {
+            try await store.shareReport(report, for: serial, node: leases?.configuration.nodeID ?? "gateway")
+        } catch {
+            logger.warning("could not share the pump's report", metadata: ["device": "\(serial)", "error": "\(error)"])
+        }
+    }
+
+    /// What the policy reads of the pump: its own reports when its session is here; otherwise,
+    /// on a shared database, what the node holding its session shared (whichever is newer).
+    func policyReport(_ serial: String, slot: PumpSlot) async -> ReportedPumpState {
+        let local = reportedState(serial, slot: slot)
+        guard slot.delivery.session == nil, store.databaseHealth != nil,
+            let shared = try? await store.sharedReport(for: serial)
+        else { return local }
+        return local.merging(shared)
     }
 }

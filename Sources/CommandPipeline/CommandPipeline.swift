@@ -254,8 +254,15 @@ public actor CommandPipeline: PumpSessionObserver {
 
     public nonisolated func telemetry(_ telemetry: InnerMessage.Telemetry, on link: PumpLink) {
         let received = clock()
-        clinicalReadings.withLock { readings in
+        let share = clinicalReadings.withLock { readings in
             readings[link.serial, default: ClinicalReadings()].note(telemetry, received: received)
+            return readings[link.serial]?.shareDue(now: received, shared: store.databaseHealth != nil) ?? false
+        }
+        if share {
+            mailboxes.post(
+                .job(PumpJob(run: { await self.shareReport(link.serial) }, abandon: {})),
+                to: link.serial
+            )
         }
     }
 

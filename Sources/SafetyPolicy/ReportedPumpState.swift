@@ -23,6 +23,22 @@ public struct ReportedPumpState: Sendable, Hashable {
     /// Battery charge in percent (shown; no rule reads it).
     public var batteryPercent: Reading<Int64>?
 
+    /// Each reading from whichever of the two reports has the newer one (the node holding the
+    /// pump's session and what another node shared may each have seen something last).
+    public func merging(_ other: ReportedPumpState) -> ReportedPumpState {
+        func newer<Value>(_ a: Reading<Value>?, _ b: Reading<Value>?) -> Reading<Value>? {
+            guard let a else { return b }
+            guard let b else { return a }
+            return b.time > a.time ? b : a
+        }
+        return ReportedPumpState(
+            suspended: newer(self.suspended, other.suspended),
+            reservoir: newer(self.reservoir, other.reservoir),
+            glucose: newer(self.glucose, other.glucose),
+            batteryPercent: newer(self.batteryPercent, other.batteryPercent)
+        )
+    }
+
     public init(
         suspended: Reading<Bool>? = nil,
         reservoir: Reading<Milliunits>? = nil,

@@ -1,5 +1,6 @@
 import AuditLog
 import Foundation
+import SafetyPolicy
 import Testing
 import TherapyModel
 
@@ -89,6 +90,33 @@ struct SharedStoreTests {
         #expect(try await nodeA.store.lastSequence(for: serial) == 5)
     }
 
+    @Test("one Idempotency-Key submitted on two nodes at once: one request, and both answers are it")
+    func sameKeyOnTwoNodes() async throws {
+        let nodeA = try await StoreFixture.make(.postgres)
+        let nodeB = try await nodeA.restarted()
+        for round in 0..<8 {
+            let key = "retry-\(round)"
+            async let onA = nodeA.store.submit(submission(key), now: now)
+            async let onB = nodeB.store.submit(submission(key), now: now)
+            let (a, b) = try await (onA, onB)
+            #expect(a.request.id == b.request.id)
+            let replays = [a, b].filter { if case .existing = $0 { true } else { false } }
+            #expect(replays.count == 1, "\(a) \(b)")
+        }
+        let requested = try await nodeA.entries().filter { $0.event.kind == .changeRequested }
+        #expect(requested.count == 8)
+    }
+
+    func submission(_ key: String) -> ChangeSubmission {
+        ChangeSubmission(
+            pumpSerial: StoreFixture.serial,
+            requester: StoreFixture.patient,
+            idempotencyKey: key,
+            change: StoreFixture.bolus(500),
+            decision: StoreFixture.accept
+        )
+    }
+
     private func attempt(_ body: () async throws -> ChangeRequest) async -> Result<ChangeRequest, any Error> {
         do {
             return .success(try await body())
@@ -134,5 +162,51 @@ struct SharedStoreTests {
             now: now
         )
         #expect(acknowledged.state == .applied)
+    }
+}
+
+@Suite("pump reports shared among nodes (PostgreSQL)")
+struct SharedReportTests {
+    @Test("a report shared by the node with the session is read by another; an older one never replaces it")
+    func newerWins() async throws {
+        let nodeA = try await StoreFixture.make(.postgres)
+        let nodeB = try await nodeA.restarted()
+        let serial = StoreFixture.serial
+        #expect(try await nodeB.store.sharedReport(for: serial) == nil)
+        let at = StoreFixture.now
+        let report = ReportedPumpState(
+            suspended: .init(false, at: at),
+            reservoir: .init(Milliunits(150_000), at: at),
+            glucose: .init(GlucoseMgdL(120), at: at)
+        )
+        try await nodeA.store.shareReport(report, for: serial, node: "node-a")
+        #expect(try await nodeB.store.sharedReport(for: serial) == report)
+        // A node that held the session before, late with an older report: ignored.
+        let older = ReportedPumpState(suspended: .init(true, at: at.advanced(byMinutes: -5)))
+        try await nodeB.store.shareReport(older, for: serial, node: "node-b")
+        #expect(try await nodeA.store.sharedReport(for: serial) == report)
+        // A newer one replaces it.
+        let newer = ReportedPumpState(suspended: .init(true, at: at.advanced(byMinutes: 1)))
+        try await nodeB.store.shareReport(newer, for: serial, node: "node-b")
+        #expect(try await nodeA.store.sharedReport(for: serial)?.suspended == newer.suspended)
+    }
+
+    @Test("on SQLite there is nothing to share: one gateway holds every session")
+    func nothingOnSQLite() async throws {
+        let fixture = try await StoreFixture.make(.sqlite)
+        let report = ReportedPumpState(suspended: .init(false, at: StoreFixture.now))
+        try await fixture.store.shareReport(report, for: StoreFixture.serial, node: "gateway")
+        #expect(try await fixture.store.sharedReport(for: StoreFixture.serial) == nil)
+    }
+
+    @Test("merging two reports takes each reading from whichever is newer")
+    func merging() {
+        let t0 = StoreFixture.now
+        let t1 = t0.advanced(byMinutes: 1)
+        let local = ReportedPumpState(suspended: .init(false, at: t1), glucose: .init(GlucoseMgdL(100), at: t0))
+        let shared = ReportedPumpState(suspended: .init(true, at: t0), glucose: .init(GlucoseMgdL(140), at: t1))
+        let merged = local.merging(shared)
+        #expect(merged.suspended == .init(false, at: t1))
+        #expect(merged.glucose == .init(GlucoseMgdL(140), at: t1))
     }
 }
