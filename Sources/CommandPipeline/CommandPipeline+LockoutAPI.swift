@@ -236,7 +236,7 @@ extension CommandPipeline {
     public func lockoutsChanged() async {
         guard let lockouts else { return }
         do {
-            try await lockouts.refresh()
+            try await lockouts.refresh(pumps: false)
         } catch {
             logger.warning("could not read the lockouts again", metadata: ["error": "\(error)"])
             return

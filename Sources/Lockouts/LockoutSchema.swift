@@ -202,6 +202,12 @@ enum LockoutSchema {
         let select = try connection.prepare("SELECT last_sequence FROM pump_sequence WHERE pump_serial = ?")
         try select.bind(serial, at: 1)
         let last = try select.step() ? UInt64(max(0, select.int64(0))) : 0
+        try raiseSequence(connection, serial: serial, to: last + 1)
+        return last + 1
+    }
+
+    /// Raises the pump's last sequence in `pump_sequence` to at least `sequence`; never lowers it.
+    static func raiseSequence(_ connection: any SQLDatabase, serial: String, to sequence: UInt64) throws {
         let upsert = try connection.prepare(
             """
             INSERT INTO pump_sequence(pump_serial, last_sequence) VALUES (?, ?)
@@ -210,9 +216,8 @@ enum LockoutSchema {
             """
         )
         try upsert.bind(serial, at: 1)
-        try upsert.bind(Int64(clamping: last + 1), at: 2)
+        try upsert.bind(Int64(clamping: sequence), at: 2)
         try upsert.run()
-        return last + 1
     }
 
     // MARK: Recovery floor

@@ -129,7 +129,11 @@ extension LockoutStore {
                 record.requestedBy = try Self.checkLiftConfirmation(current, by: actor)
             }
         case .sent:
-            if record.sequence == nil, let serial = record.serial {
+            guard let serial = record.serial else { break }
+            if let sequence = record.sequence {
+                // A caller's own number: the counter is kept past it, so nothing reuses it.
+                try LockoutSchema.raiseSequence(database, serial: serial, to: sequence)
+            } else {
                 record.sequence = try LockoutSchema.takeSequence(database, serial: serial)
             }
         case .start, .acknowledged:

@@ -106,15 +106,16 @@ public actor LockoutStore {
     /// pump's sequence itself: `recordSentTakingSequence`).
     public nonisolated var isShared: Bool { databaseHealth != nil }
 
-    /// Reads the lockouts and the pump directory again from a shared database, where other nodes
-    /// write them. Nothing to do on SQLite, where this store is the only writer.
-    public func refresh() throws(LockoutError) {
+    /// Reads the lockouts, and with `pumps` the pump directory, again from a shared database,
+    /// where other nodes write them. Nothing to do on SQLite, where this store is the only writer.
+    /// The periodic sweep leaves the directory out: a fleet's directory is large, and what a
+    /// node's connected pumps are it learnt from their hellos.
+    public func refresh(pumps: Bool = true) throws(LockoutError) {
         guard shared != nil else { return }
-        let (lockouts, pumps) = try storage("read the lockouts") {
-            (try LockoutSchema.loadLockouts(connection), try LockoutSchema.loadPumps(connection))
-        }
-        self.lockouts = lockouts
-        self.pumps = Dictionary(pumps.map { ($0.serial, $0) }, uniquingKeysWith: { _, last in last })
+        self.lockouts = try storage("read the lockouts") { try LockoutSchema.loadLockouts(connection) }
+        guard pumps else { return }
+        let directory = try storage("read the pump directory") { try LockoutSchema.loadPumps(connection) }
+        self.pumps = Dictionary(directory.map { ($0.serial, $0) }, uniquingKeysWith: { _, last in last })
     }
 
     // MARK: Reading

@@ -176,6 +176,21 @@ struct SharedLockoutStoreTests {
             return try await group.reduce(into: []) { $0.append($1) }
         }
         #expect(sent.map(\.sequence).sorted() == Array(1...20))
+        // A send recorded with a number of its own keeps the counter past it.
+        try await nodeA.store.recordSent(
+            serial: "P1",
+            sequence: 30,
+            command: .start,
+            lockouts: [lockout.id],
+            now: Fixture.now + 2
+        )
+        let next = try await nodeB.store.recordSentTakingSequence(
+            serial: "P1",
+            command: .start,
+            lockouts: [lockout.id],
+            now: Fixture.now + 3
+        )
+        #expect(next.sequence == 31)
         for one in sent {
             let record = try await nodeB.record(at: one.auditIndex, kind: .lockoutSent)
             #expect(record.sequence == one.sequence && record.serial == "P1")
