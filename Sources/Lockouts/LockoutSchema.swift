@@ -199,11 +199,22 @@ enum LockoutSchema {
     /// change store's `markSent` checks its sequence under that same lock, so no number is
     /// given twice, whichever node sends.
     static func takeSequence(_ connection: any SQLDatabase, serial: String) throws -> UInt64 {
+        // One statement that increments the row it locks: a counter raised meanwhile outside the
+        // head lock (a pump's hello reporting a higher sequence) is built on, never undercut.
+        let increment = try connection.prepare(
+            """
+            INSERT INTO pump_sequence(pump_serial, last_sequence) VALUES (?, 1)
+            ON CONFLICT(pump_serial) DO UPDATE SET last_sequence = pump_sequence.last_sequence + 1
+            """
+        )
+        try increment.bind(serial, at: 1)
+        try increment.run()
         let select = try connection.prepare("SELECT last_sequence FROM pump_sequence WHERE pump_serial = ?")
         try select.bind(serial, at: 1)
-        let last = try select.step() ? UInt64(max(0, select.int64(0))) : 0
-        try raiseSequence(connection, serial: serial, to: last + 1)
-        return last + 1
+        guard try select.step() else {
+            throw SQLiteError(resultCode: 1, reason: "pump_sequence has no row for \(serial) after its increment")
+        }
+        return UInt64(max(1, select.int64(0)))
     }
 
     /// Raises the pump's last sequence in `pump_sequence` to at least `sequence`; never lowers it.
