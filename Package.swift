@@ -150,7 +150,7 @@ let package = Package(
         .target(
             name: "StoresPostgres",
             dependencies: [
-                "AuditLog", "AuditPostgres", "ChangeRequests", "SQLiteStore",
+                "AuditLog", "AuditPostgres", "ChangeRequests", "Lockouts", "SQLiteStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -568,7 +568,14 @@ let package = Package(
             dependencies: ["LogFormat", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "LockoutsTests", dependencies: ["Lockouts", "AuditLog"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "LockoutsTests",
+            dependencies: [
+                "Lockouts", "AuditLog", "AuditPostgres", "StoresPostgres", "MedTunnelTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "PumpRuntimeTests",
             dependencies: [

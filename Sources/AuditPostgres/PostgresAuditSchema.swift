@@ -46,6 +46,38 @@ public enum PostgresAuditSchema {
             summary: "change requests, the command queue, therapy and pairing, shared by every node",
             statements: Self.changeStatements
         ),
+        Migration(
+            version: 4,
+            summary: "lockouts, their acknowledgements and the pump directory, shared by every node",
+            statements: Self.lockoutStatements
+        ),
+    ]
+
+    /// Version 4: the lockout store's tables (module Lockouts, the same columns as its
+    /// `lockouts.sqlite`), written in the same transaction as the audit entry of each step, so a
+    /// lockout started on one node is in force on every node. Integers are `bigint`. No `meta`:
+    /// a shared lockout store keeps no recovery floor (and version 3's `meta` is the change
+    /// store's).
+    static let lockoutStatements: [String] = [
+        """
+        CREATE TABLE lockout(
+            id text PRIMARY KEY, scope text NOT NULL, reason text NOT NULL, suspend bigint NOT NULL,
+            started_by text NOT NULL, started_role text NOT NULL, started_ms bigint NOT NULL,
+            started_audit bigint NOT NULL UNIQUE,
+            lift_requested_by text, lift_requested_role text, lift_requested_ms bigint,
+            lift_requested_audit bigint,
+            lifted_by text, lifted_role text, lifted_ms bigint, lifted_audit bigint)
+        """,
+        """
+        CREATE TABLE lockout_ack(
+            lockout_id text NOT NULL, serial text NOT NULL, at_ms bigint NOT NULL,
+            audit_index bigint NOT NULL, PRIMARY KEY(lockout_id, serial))
+        """,
+        "CREATE INDEX lockout_ack_by_serial ON lockout_ack(serial)",
+        """
+        CREATE TABLE pump(
+            serial text PRIMARY KEY, patient text, model text, firmware text, updated_ms bigint NOT NULL)
+        """,
     ]
 
     /// Version 3: the change-request store's tables (module ChangeRequests, the same columns as

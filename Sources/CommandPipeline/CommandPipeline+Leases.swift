@@ -1,3 +1,4 @@
+import Lockouts
 import Logging
 public import NodeLeases
 import SafetyPolicy
@@ -93,11 +94,11 @@ extension CommandPipeline {
 }
 
 extension CommandPipeline {
-    /// Why the database cannot be reached now, as the audit log's connection or the change
-    /// store's last found; nil while both answer (or on SQLite).
+    /// Why the database cannot be reached now, as the audit log's connection, the change store's
+    /// or the lockout store's last found; nil while all answer (or on SQLite).
     public nonisolated func databaseProblem() async -> String? {
         if let problem = await audit.databaseProblem { return problem }
-        return store.databaseHealth?.currentProblem
+        return store.databaseHealth?.currentProblem ?? lockouts?.databaseHealth?.currentProblem
     }
 }
 

@@ -98,6 +98,7 @@ extension CommandPipeline {
         let user = try await authenticate(authorization)
         try await requireReviewer(user, operation: "list_lockouts", target: "lockouts")
         let lockouts = try requireLockouts()
+        try await refreshShared(lockouts)
         return await lockouts.all().map { LockoutView(lockout: $0, pumps: [], detailed: false) }
     }
 
@@ -228,6 +229,37 @@ extension CommandPipeline {
         return serials
     }
 
+    /// The lockouts changed on some node (the shared database's notification, or the periodic
+    /// sweep behind it): the store reads them again, and every pump connected here reads its
+    /// order again on its own worker, as after a lockout started here (a new lockout is sent,
+    /// a lifted one lifted); the phones' observer is told the phones now shut out.
+    public func lockoutsChanged() async {
+        guard let lockouts else { return }
+        do {
+            try await lockouts.refresh(pumps: false)
+        } catch {
+            logger.warning("could not read the lockouts again", metadata: ["error": "\(error)"])
+            return
+        }
+        // Only a lockout started or lifted changes what any pump is told; a sweep that finds
+        // the same set costs one read.
+        let inForce = Set(await lockouts.active().map(\.id))
+        guard inForce != lockoutsInForceToldPumps else { return }
+        lockoutsInForceToldPumps = inForce
+        let phones = await lockouts.lockedOutPhones()
+        phoneLockoutObserver.withLock { $0 }?(phones)
+        let connected = pumps.filter { $0.value.delivery.session != nil }.map(\.key)
+        guard !connected.isEmpty else { return }
+        let withOpenChanges = Set((try? await store.pumpsWithOpenRequests()) ?? [])
+        for serial in connected.sorted() {
+            let open = withOpenChanges.contains(serial)
+            mailboxes.post(
+                .job(PumpJob(run: { await self.refreshLockoutOrder(serial, hasOpenChanges: open) }, abandon: {})),
+                to: serial
+            )
+        }
+    }
+
     /// `refreshLockoutOrder` for a job on the pump's worker (delivery follows the job).
     func refreshLockoutOrder(_ serial: String, hasOpenChanges: Bool) async {
         await refreshLockoutOrder(serial, slot: slot(serial), fanOut: (hasOpenChanges, ()))
@@ -299,10 +331,21 @@ extension CommandPipeline {
 
     private nonisolated func existingLockout(_ id: String) async throws(ChangeAPIError) -> Lockout {
         let lockouts = try requireLockouts()
+        try await refreshShared(lockouts)
         guard let parsed = LockoutID(id), let found = await lockouts.lockout(parsed) else {
             throw .notFound("lockout_not_found", "no lockout '\(id.prefix(80))'; GET /v1/lockouts lists them")
         }
         return found
+    }
+
+    /// On a shared database, the lockouts as every node wrote them, not as last notified.
+    private nonisolated func refreshShared(_ lockouts: LockoutStore) async throws(ChangeAPIError) {
+        guard lockouts.isShared else { return }
+        do {
+            try await lockouts.refresh()
+        } catch {
+            throw Self.apiError(error)
+        }
     }
 
     private nonisolated func requireLockouts() throws(ChangeAPIError) -> LockoutStore {

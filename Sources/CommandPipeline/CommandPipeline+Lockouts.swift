@@ -71,7 +71,9 @@ extension CommandPipeline {
     /// Sends a freshly signed lockout command: the pump's next sequence taken in the change store
     /// (so no change can reuse it, whatever happens next; a crash before the audit entry only
     /// skips a number, which the pump allows), `lockout.sent` durable in the audit log, then the
-    /// envelope signed and written.
+    /// envelope signed and written. On a shared database the sequence and the entry are taken in
+    /// one transaction under the log's head lock (`recordSentTakingSequence`), where every node's
+    /// `markSent` checks its own: no sequence is given twice across nodes.
     func sendLockout(
         _ command: LockoutCommand,
         suspend: Bool,
@@ -83,15 +85,27 @@ extension CommandPipeline {
         guard await passesFence(serial, beforeWrite: false) else { return }
         let now = clock()
         do {
-            let sequence = try await store.lastSequence(for: serial) + 1
-            try await store.raiseSequence(for: serial, atLeast: sequence)
-            let auditIndex = try await lockouts.recordSent(
-                serial: serial,
-                sequence: sequence,
-                command: command,
-                lockouts: ids,
-                now: now.millisecondsSinceEpoch
-            )
+            let sequence: UInt64
+            let auditIndex: UInt64
+            if lockouts.isShared {
+                let sent = try await lockouts.recordSentTakingSequence(
+                    serial: serial,
+                    command: command,
+                    lockouts: ids,
+                    now: now.millisecondsSinceEpoch
+                )
+                (sequence, auditIndex) = (sent.sequence, sent.auditIndex)
+            } else {
+                sequence = try await store.lastSequence(for: serial) + 1
+                try await store.raiseSequence(for: serial, atLeast: sequence)
+                auditIndex = try await lockouts.recordSent(
+                    serial: serial,
+                    sequence: sequence,
+                    command: command,
+                    lockouts: ids,
+                    now: now.millisecondsSinceEpoch
+                )
+            }
             let pumpCommand: PumpCommand = command == .start ? .lockoutStart(suspendDelivery: suspend) : .lockoutLift
             let lifetime = CommandLifetime.maximumMilliseconds(for: pumpCommand.kind)
             let signed = try signer.sign(

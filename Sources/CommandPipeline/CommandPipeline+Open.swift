@@ -38,7 +38,7 @@ extension CommandPipeline {
             authenticator: try await Authenticator(key: key, accounts: accounts, revocations: revocations),
             signer: try CommandSigner.load(from: pki),
             pumpKeys: .pki(pki),
-            lockouts: try LockoutStore(stateDirectory: stateDirectory, audit: log),
+            lockouts: try await LockoutStore.forStateDirectory(stateDirectory, audit: log),
             configuration: configuration,
             logger: logger,
             clock: clock

@@ -100,6 +100,9 @@ public actor CommandPipeline: PumpSessionObserver {
     var pumps: [String: PumpSlot] = [:]
     /// This node's leases among several (nil: one gateway, every connected pump is its own).
     var leases: LeaseKeeper?
+    /// The lockouts in force when `lockoutsChanged` last told the connected pumps (nil: never):
+    /// a notification or sweep that finds the same set sends nothing to anyone.
+    var lockoutsInForceToldPumps: Set<LockoutID>?
 
     public init(
         store: ChangeRequestStore,

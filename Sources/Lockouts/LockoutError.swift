@@ -12,6 +12,7 @@ public struct LockoutError: Error, Sendable, Hashable, CustomStringConvertible {
             case liftNotRequested = "lift_not_requested"
             case storageFailure = "storage_failure"
             case auditFailed = "audit_failed"
+            case databaseUnavailable = "database_unavailable"
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -25,6 +26,9 @@ public struct LockoutError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let liftNotRequested = Code(.liftNotRequested)
         public static let storageFailure = Code(.storageFailure)
         public static let auditFailed = Code(.auditFailed)
+        /// The shared database did not answer: the step may or may not be recorded (a commit cut
+        /// off), or was not (anything earlier); reading the lockout again tells.
+        public static let databaseUnavailable = Code(.databaseUnavailable)
 
         /// The stable text of the code (`same_person`), as API answers carry it.
         public var rawValue: String { value.rawValue }

@@ -1,6 +1,8 @@
 import SQLiteStore
 
-/// The tables of `lockouts.sqlite` and the statements on them.
+/// The tables of `lockouts.sqlite` (or of the shared PostgreSQL database, migration 4 of
+/// `PostgresAuditSchema`: the same tables and columns) and the statements on them, in the SQL
+/// both engines speak.
 enum LockoutSchema {
     static let floorKey = "recovery_floor"
 
@@ -37,8 +39,20 @@ enum LockoutSchema {
         lifted_by, lifted_role, lifted_ms, lifted_audit
         """
 
-    static func loadLockouts(_ connection: SQLiteConnection) throws -> [Lockout] {
-        let select = try connection.prepare("SELECT \(columns) FROM lockout ORDER BY started_audit")
+    static func loadLockouts(_ connection: any SQLDatabase) throws -> [Lockout] {
+        try loadLockouts(connection, id: nil)
+    }
+
+    /// The one lockout `id` as stored now (nil: none).
+    static func loadLockout(_ connection: any SQLDatabase, _ id: LockoutID) throws -> Lockout? {
+        try loadLockouts(connection, id: id).first
+    }
+
+    private static func loadLockouts(_ connection: any SQLDatabase, id: LockoutID?) throws -> [Lockout] {
+        let select = try connection.prepare(
+            "SELECT \(columns) FROM lockout" + (id == nil ? "" : " WHERE id = ?") + " ORDER BY started_audit"
+        )
+        if let id { try select.bind(id.rawValue, at: 1) }
         var lockouts: [Lockout] = []
         while try select.step() {
             guard let id = LockoutID(select.text(0)), let scope = try? LockoutScope(parsing: select.text(1)) else {
@@ -68,9 +82,9 @@ enum LockoutSchema {
         return lockouts
     }
 
-    static func insert(_ connection: SQLiteConnection, _ lockout: Lockout) throws {
+    static func insert(_ connection: any SQLDatabase, _ lockout: Lockout) throws {
         let insert = try connection.prepare(
-            "INSERT OR IGNORE INTO lockout(\(columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO lockout(\(columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
         )
         try insert.bind(lockout.id.rawValue, at: 1)
         try insert.bind(lockout.scope.description, at: 2)
@@ -82,7 +96,7 @@ enum LockoutSchema {
         try insert.run()
     }
 
-    static func update(_ connection: SQLiteConnection, _ lockout: Lockout) throws {
+    static func update(_ connection: any SQLDatabase, _ lockout: Lockout) throws {
         let update = try connection.prepare(
             """
             UPDATE lockout SET lift_requested_by = ?, lift_requested_role = ?, lift_requested_ms = ?,
@@ -96,7 +110,7 @@ enum LockoutSchema {
         try update.run()
     }
 
-    private static func bind(_ step: LockoutStep?, _ statement: SQLiteStatement, from first: Int32) throws {
+    private static func bind(_ step: LockoutStep?, _ statement: any SQLStatement, from first: Int32) throws {
         guard let step else {
             for offset in 0..<Int32(4) { try statement.bindNull(at: first + offset) }
             return
@@ -110,14 +124,14 @@ enum LockoutSchema {
     // MARK: Acknowledgements
 
     static func insertAcknowledgement(
-        _ connection: SQLiteConnection,
+        _ connection: any SQLDatabase,
         _ id: LockoutID,
         serial: String,
         at: Int64,
         auditIndex: UInt64
     ) throws {
         let insert = try connection.prepare(
-            "INSERT OR IGNORE INTO lockout_ack(lockout_id, serial, at_ms, audit_index) VALUES (?, ?, ?, ?)"
+            "INSERT INTO lockout_ack(lockout_id, serial, at_ms, audit_index) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
         )
         try insert.bind(id.rawValue, at: 1)
         try insert.bind(serial, at: 2)
@@ -126,7 +140,7 @@ enum LockoutSchema {
         try insert.run()
     }
 
-    static func acknowledgements(_ connection: SQLiteConnection, _ id: LockoutID) throws -> [String: Int64] {
+    static func acknowledgements(_ connection: any SQLDatabase, _ id: LockoutID) throws -> [String: Int64] {
         let select = try connection.prepare("SELECT serial, at_ms FROM lockout_ack WHERE lockout_id = ?")
         try select.bind(id.rawValue, at: 1)
         var found: [String: Int64] = [:]
@@ -134,7 +148,7 @@ enum LockoutSchema {
         return found
     }
 
-    static func hasAcknowledgement(_ connection: SQLiteConnection, _ serial: String) throws -> Bool {
+    static func hasAcknowledgement(_ connection: any SQLDatabase, _ serial: String) throws -> Bool {
         let select = try connection.prepare("SELECT 1 FROM lockout_ack WHERE serial = ? LIMIT 1")
         try select.bind(serial, at: 1)
         return try select.step()
@@ -142,7 +156,7 @@ enum LockoutSchema {
 
     // MARK: Pumps
 
-    static func loadPumps(_ connection: SQLiteConnection) throws -> [PumpAttributes] {
+    static func loadPumps(_ connection: any SQLDatabase) throws -> [PumpAttributes] {
         let select = try connection.prepare("SELECT serial, patient, model, firmware FROM pump")
         var pumps: [PumpAttributes] = []
         while try select.step() {
@@ -158,7 +172,7 @@ enum LockoutSchema {
         return pumps
     }
 
-    static func upsertPump(_ connection: SQLiteConnection, _ pump: PumpAttributes, now: Int64) throws {
+    static func upsertPump(_ connection: any SQLDatabase, _ pump: PumpAttributes, now: Int64) throws {
         let upsert = try connection.prepare(
             """
             INSERT INTO pump(serial, patient, model, firmware, updated_ms) VALUES (?, ?, ?, ?, ?)
@@ -178,19 +192,58 @@ enum LockoutSchema {
         try upsert.run()
     }
 
+    // MARK: Pump sequences (shared database only)
+
+    /// Takes the pump's next command sequence in the change store's `pump_sequence` (the same
+    /// database on PostgreSQL), inside a transaction holding the audit log's head lock: the
+    /// change store's `markSent` checks its sequence under that same lock, so no number is
+    /// given twice, whichever node sends.
+    static func takeSequence(_ connection: any SQLDatabase, serial: String) throws -> UInt64 {
+        // One statement that increments the row it locks: a counter raised meanwhile outside the
+        // head lock (a pump's hello reporting a higher sequence) is built on, never undercut.
+        let increment = try connection.prepare(
+            """
+            INSERT INTO pump_sequence(pump_serial, last_sequence) VALUES (?, 1)
+            ON CONFLICT(pump_serial) DO UPDATE SET last_sequence = pump_sequence.last_sequence + 1
+            """
+        )
+        try increment.bind(serial, at: 1)
+        try increment.run()
+        let select = try connection.prepare("SELECT last_sequence FROM pump_sequence WHERE pump_serial = ?")
+        try select.bind(serial, at: 1)
+        guard try select.step() else {
+            throw SQLiteError(resultCode: 1, reason: "pump_sequence has no row for \(serial) after its increment")
+        }
+        return UInt64(max(1, select.int64(0)))
+    }
+
+    /// Raises the pump's last sequence in `pump_sequence` to at least `sequence`; never lowers it.
+    static func raiseSequence(_ connection: any SQLDatabase, serial: String, to sequence: UInt64) throws {
+        let upsert = try connection.prepare(
+            """
+            INSERT INTO pump_sequence(pump_serial, last_sequence) VALUES (?, ?)
+            ON CONFLICT(pump_serial) DO UPDATE SET last_sequence = excluded.last_sequence
+            WHERE excluded.last_sequence > pump_sequence.last_sequence
+            """
+        )
+        try upsert.bind(serial, at: 1)
+        try upsert.bind(Int64(clamping: sequence), at: 2)
+        try upsert.run()
+    }
+
     // MARK: Recovery floor
 
-    static func floor(_ connection: SQLiteConnection) throws -> UInt64 {
+    static func floor(_ connection: any SQLDatabase) throws -> UInt64 {
         let select = try connection.prepare("SELECT value FROM meta WHERE key = ?")
         try select.bind(floorKey, at: 1)
         return try select.step() ? UInt64(max(0, select.int64(0))) : 0
     }
 
-    static func raiseFloor(_ connection: SQLiteConnection, to value: UInt64) throws {
+    static func raiseFloor(_ connection: any SQLDatabase, to value: UInt64) throws {
         let upsert = try connection.prepare(
             """
             INSERT INTO meta(key, value) VALUES (?, ?)
-            ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)
+            ON CONFLICT(key) DO UPDATE SET value = excluded.value WHERE excluded.value > meta.value
             """
         )
         try upsert.bind(floorKey, at: 1)

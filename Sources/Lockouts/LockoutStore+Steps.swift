@@ -34,7 +34,26 @@ extension LockoutStore {
 
     /// The first of two incident staff asks to lift lockout `id`.
     public func requestLift(_ id: LockoutID, by actor: AuditActor, now: Int64) async throws(LockoutError) -> Lockout {
-        let current = try require(id)
+        try Self.checkLiftRequest(try require(id))
+        var record = LockoutAuditRecord(op: .liftRequest, at: now)
+        record.lockoutId = id.rawValue
+        try await step(record, actor: actor)
+        return try require(id)
+    }
+
+    /// A second incident user, not the one who asked, confirms the lift: the lockout ends.
+    public func confirmLift(_ id: LockoutID, by actor: AuditActor, now: Int64) async throws(LockoutError) -> Lockout {
+        let requestedBy = try Self.checkLiftConfirmation(try require(id), by: actor)
+        var record = LockoutAuditRecord(op: .lift, at: now)
+        record.lockoutId = id.rawValue
+        record.requestedBy = requestedBy
+        try await step(record, actor: actor)
+        return try require(id)
+    }
+
+    /// Whether `current` may be asked to be lifted: neither lifted nor asked already.
+    static func checkLiftRequest(_ current: Lockout) throws(LockoutError) {
+        let id = current.id
         if let lifted = current.lifted {
             throw LockoutError(.alreadyLifted, "lockout \(id) was already lifted by \(lifted.actorID)")
         }
@@ -45,15 +64,11 @@ extension LockoutStore {
                     + "POST /v1/lockouts/\(id)/lift/confirm"
             )
         }
-        var record = LockoutAuditRecord(op: .liftRequest, at: now)
-        record.lockoutId = id.rawValue
-        try await step(record, actor: actor)
-        return try require(id)
     }
 
-    /// A second incident user, not the one who asked, confirms the lift: the lockout ends.
-    public func confirmLift(_ id: LockoutID, by actor: AuditActor, now: Int64) async throws(LockoutError) -> Lockout {
-        let current = try require(id)
+    /// Whether `actor` may confirm the lift of `current`; returns who asked for it.
+    static func checkLiftConfirmation(_ current: Lockout, by actor: AuditActor) throws(LockoutError) -> String {
+        let id = current.id
         if let lifted = current.lifted {
             throw LockoutError(.alreadyLifted, "lockout \(id) was already lifted by \(lifted.actorID)")
         }
@@ -71,11 +86,7 @@ extension LockoutStore {
                     + "must confirm"
             )
         }
-        var record = LockoutAuditRecord(op: .lift, at: now)
-        record.lockoutId = id.rawValue
-        record.requestedBy = requested.actorID
-        try await step(record, actor: actor)
-        return try require(id)
+        return requested.actorID
     }
 
     /// A lockout command is about to be sent to `serial` with `sequence`: returns once
@@ -126,7 +137,19 @@ extension LockoutStore {
 
     static let gateway = try! AuditActor(id: "gateway", role: "system")
 
+    /// The lockout `id`; on a shared database read from it (another node may have started or
+    /// lifted it since the last `refresh()`).
     func require(_ id: LockoutID) throws(LockoutError) -> Lockout {
+        if shared != nil {
+            let stored = try storage("read lockout \(id)") { try LockoutSchema.loadLockout(connection, id) }
+            if let stored {
+                if let position = lockouts.firstIndex(where: { $0.id == id }) {
+                    lockouts[position] = stored
+                } else {
+                    lockouts.append(stored)
+                }
+            }
+        }
         guard let found = lockout(id) else {
             throw LockoutError(.notFound, "no lockout \(id); GET /v1/lockouts lists them")
         }
@@ -137,6 +160,7 @@ extension LockoutStore {
 
     @discardableResult
     func step(_ record: LockoutAuditRecord, actor: AuditActor) async throws(LockoutError) -> UInt64 {
+        if let shared { return try stepShared(record, actor: actor, in: shared).index }
         let token = nextToken
         nextToken += 1
         inflightFloors[token] = 0  // held at 0 while the size is read: no floor passes this step
@@ -224,6 +248,12 @@ extension LockoutStore {
     /// append and its commit). Returns the highest lockout sequence the log shows sent per pump,
     /// so the command store's counters can be raised past them.
     public func recover() async throws(LockoutError) -> [String: UInt64] {
+        if shared != nil {
+            // Entries and rows commit together, and a lockout command's sequence is taken in the
+            // same transaction as its entry: nothing to roll forward, no counter behind.
+            try refresh()
+            return [:]
+        }
         var sent: [String: UInt64] = [:]
         do {
             let floor = try LockoutSchema.floor(connection)

@@ -22,13 +22,31 @@ import Darwin
 ///
 /// The pump directory is not from the log: pumps announce their model and firmware in every hello,
 /// and a clinician's prescription names the patient, so a lost row is written again.
+///
+/// ## Shared by several gateway nodes
+/// On the audit log's PostgreSQL database (`init(shared:audit:)`) each step is one transaction
+/// instead: the log's head lock, the step checked against the rows as they are now (another node
+/// may have lifted the lockout meanwhile), the rows, the entry, a notification on
+/// `medtunnel_lockout` (`lockoutChannel`), the commit (`LockoutStore+Shared.swift`). A crash
+/// leaves both or neither, so there is no recovery floor. The lockouts and the pump directory in
+/// memory are a cache of the database's: `refresh()` reads them again (the gateway calls it on
+/// every notification and every few seconds), and each step reads its lockout under the lock.
 public actor LockoutStore {
     public static let schemaVersion = 1
+    /// The channel a shared store notifies, with the lockout's id (or `*`), when a lockout
+    /// started, was asked to be lifted, or was lifted.
+    public static let lockoutChannel = "medtunnel_lockout"
 
     public nonisolated let path: String
     let audit: AuditLog
     let executor: SQLiteExecutor
-    let connection: SQLiteConnection
+    let connection: any SQLDatabase
+    /// Set when the tables live in the audit log's database (PostgreSQL, several nodes).
+    let shared: (any SharedAuditDatabase)?
+    /// For a shared store: whether its database answers, readable without waiting for the store.
+    public nonisolated let databaseHealth: DatabaseHealth?
+    /// Tests only: stop dead after the entry is written, before the commit, as a crash would.
+    var crashBeforeCommit = false
     /// Every lockout, in start order (a few hundred at most in a service's life; read on every
     /// hello and submission, so kept in memory).
     var lockouts: [Lockout] = []
@@ -54,8 +72,11 @@ public actor LockoutStore {
         self.path = Self.databasePath(stateDirectory: stateDirectory)
         self.audit = audit
         self.executor = SQLiteExecutor(name: "lockouts-sqlite")
+        self.shared = nil
+        self.databaseHealth = nil
         do {
-            self.connection = try LockoutSchema.open(path: path)
+            let connection = try LockoutSchema.open(path: path)
+            self.connection = connection
             self.lockouts = try LockoutSchema.loadLockouts(connection)
             for pump in try LockoutSchema.loadPumps(connection) { self.pumps[pump.serial] = pump }
         } catch let error as SQLiteError {
@@ -67,7 +88,35 @@ public actor LockoutStore {
         }
     }
 
+    /// The store on a database shared with the audit log and with other gateway nodes
+    /// (`SharedAuditDatabase`), whose migrations made its tables (version 4). `audit` must be the
+    /// log in that same database. Call `refresh()` (or `recover()`) before serving.
+    public init(shared database: sending any SharedAuditDatabase, audit: AuditLog) {
+        self.path = database.name
+        self.audit = audit
+        self.executor = SQLiteExecutor(name: "lockouts-postgres")
+        self.databaseHealth = database.health
+        self.shared = database
+        self.connection = database
+    }
+
     deinit { executor.shutdown() }
+
+    /// Whether the tables are in a database shared with other nodes (each step then takes the
+    /// pump's sequence itself: `recordSentTakingSequence`).
+    public nonisolated var isShared: Bool { databaseHealth != nil }
+
+    /// Reads the lockouts, and with `pumps` the pump directory, again from a shared database,
+    /// where other nodes write them. Nothing to do on SQLite, where this store is the only writer.
+    /// The periodic sweep leaves the directory out: a fleet's directory is large, and what a
+    /// node's connected pumps are it learnt from their hellos.
+    public func refresh(pumps: Bool = true) throws(LockoutError) {
+        guard shared != nil else { return }
+        self.lockouts = try storage("read the lockouts") { try LockoutSchema.loadLockouts(connection) }
+        guard pumps else { return }
+        let directory = try storage("read the pump directory") { try LockoutSchema.loadPumps(connection) }
+        self.pumps = Dictionary(directory.map { ($0.serial, $0) }, uniquingKeysWith: { _, last in last })
+    }
 
     // MARK: Reading
 
@@ -148,6 +197,8 @@ public actor LockoutStore {
             throw LockoutError(.storageFailure, "\(path): \(what): \(error.reason)")
         } catch let error as LockoutError {
             throw error
+        } catch let error as AuditLogError where error.code == .databaseUnavailable {
+            throw LockoutError(.databaseUnavailable, "\(what): \(error.reason)")
         } catch {
             throw LockoutError(.storageFailure, "\(path): \(what): \(error)")
         }

@@ -2,6 +2,7 @@ public import AuditLog
 package import AuditPostgres
 public import ChangeRequests
 import Dispatch
+public import Lockouts
 public import Logging
 import NIOCore
 import PostgresNIO
@@ -339,5 +340,18 @@ extension PostgresSharedDatabase {
     public static func store(url: String, audit: AuditLog) async throws -> ChangeRequestStore {
         let database = try await PostgresSharedDatabase.connect(url: url)
         return ChangeRequestStore(shared: database, audit: audit)
+    }
+}
+
+extension PostgresSharedDatabase {
+    /// The lockout store in the database at `url`, writing through `audit` (the log opened
+    /// there), its lockouts and pump directory read: what `LockoutStoreFactories.shared` opens
+    /// for a state directory bound to it. A connection of its own (a step of one store never
+    /// waits behind the other's).
+    public static func lockoutStore(url: String, audit: AuditLog) async throws -> LockoutStore {
+        let database = try await PostgresSharedDatabase.connect(url: url)
+        let store = LockoutStore(shared: database, audit: audit)
+        try await store.refresh()
+        return store
     }
 }

@@ -7,6 +7,7 @@ import CommandPipeline
 import CoreMetrics
 import DurationText
 import Foundation
+import Lockouts
 import Logging
 import NodeLeases
 import ServiceLifecycle
@@ -134,6 +135,55 @@ struct QueueNotificationService: Service {
         while !Task.isCancelled {
             try? await Task.sleep(for: self.fallback)
             await self.commands.wakeWaitingPumps()
+        }
+    }
+}
+
+/// A lockout started or lifted on any node reaches the pumps connected to every node: PostgreSQL's
+/// notification of each committed lockout step (within milliseconds), and every few seconds a
+/// read of the lockouts behind it (a notification sent while the listener was reconnecting is not
+/// lost, only later). Either way the lockout store reads the lockouts again and, when those in
+/// force changed, every pump connected here reads its order again (`lockoutsChanged`).
+struct LockoutNotificationService: Service {
+    let url: String
+    let commands: CommandPipeline
+    let logger: Logger
+    var fallback: Duration = .seconds(3)
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.listen() }
+                group.addTask { await self.sweep() }
+            }
+        }
+    }
+
+    private func listen() async {
+        while !Task.isCancelled {
+            do {
+                let lockouts = try await PostgresNotifications.payloads(
+                    channel: LockoutStore.lockoutChannel,
+                    url: self.url,
+                    logger: self.logger
+                )
+                // What was notified while no one listened.
+                await self.commands.lockoutsChanged()
+                for try await _ in lockouts { await self.commands.lockoutsChanged() }
+            } catch {
+                self.logger.warning(
+                    "lost the lockout notifications; listening again",
+                    metadata: ["error": "\(error)"]
+                )
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    private func sweep() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: self.fallback)
+            await self.commands.lockoutsChanged()
         }
     }
 }

@@ -343,6 +343,12 @@ struct GatewayCommand: AsyncParsableCommand {
                         failureTerminationBehavior: .gracefullyShutdownGroup
                     )
                 )
+                services.append(
+                    .init(
+                        service: LockoutNotificationService(url: url, commands: commands, logger: logger),
+                        failureTerminationBehavior: .gracefullyShutdownGroup
+                    )
+                )
             }
         }
         if let stream = try self.syslog.service(

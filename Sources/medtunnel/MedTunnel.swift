@@ -3,6 +3,7 @@ import AuditLog
 import AuditPostgres
 import ChangeRequests
 import Foundation
+import Lockouts
 import LogFormat
 import MedTunnelConfig
 import StoresPostgres
@@ -45,6 +46,9 @@ struct MedTunnel: AsyncParsableCommand {
         // Writers may migrate it; readers only open it.
         AuditStoreFactories.remote = { url, create in try await PostgresAuditStore(url: url, migrate: create) }
         ChangeStoreFactories.shared = { url, audit in try await PostgresSharedDatabase.store(url: url, audit: audit) }
+        LockoutStoreFactories.shared = { url, audit in
+            try await PostgresSharedDatabase.lockoutStore(url: url, audit: audit)
+        }
         let arguments: [String]
         do {
             arguments = try ConfigLayers.commandLine(

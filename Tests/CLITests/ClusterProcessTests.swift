@@ -290,9 +290,15 @@ struct ClusterProcessTests {
         }
     }
 
-    static func fleet(count: Int) async throws -> Fleet {
+    static func fleet(count: Int, incidentStaff: Bool = false) async throws -> Fleet {
         let database = try PostgresTestServer.newDatabase()
-        let setup = try Setup(database: database)
+        var setup = try Setup(database: database)
+        if incidentStaff {
+            _ = try Setup.medtunnel(["user", "add", "--state-dir", setup.state, "--id", "ines", "--role", "incident"])
+            setup.tokens["ines"] = try Setup.medtunnel([
+                "token", "issue", "--state-dir", setup.state, "--user", "ines", "--ttl", "15m",
+            ])
+        }
         let stateB = try Self.secondStateDirectory(setup, database: database, name: "state-b")
         let a = try Self.startNode(setup, state: setup.state, node: "node-a")
         let b = try Self.startNode(setup, state: stateB, node: "node-b")
@@ -334,6 +340,44 @@ struct ClusterProcessTests {
             return onA + onB == count && onA > 0 && onB > 0
         }
         return running
+    }
+
+    @Test(
+        "a lockout started through one node reaches the pumps connected to the other: every pump of the fleet applies it within seconds, and the store of every node has it"
+    )
+    func lockoutFansOutToEveryNode() async throws {
+        let count = 8
+        let running = try await Self.fleet(count: count, incidentStaff: true)
+        defer { running.stop() }
+        let api = try #require(running.nodes["node-a"]).api
+        let (status, started, _) = try await api.call(
+            "POST",
+            "v1/lockouts",
+            token: running.setup.tokens["ines"],
+            body: Data("{\"scope\": \"all\", \"reason\": \"cluster fan-out test\"}".utf8),
+            headers: ["Content-Type": "application/json"]
+        )
+        #expect(status == 201, "\(started)")
+        let id = try #require(started["id"] as? String)
+        let took = try await Self.eventually("every pump of both nodes applied the lockout", within: 30) {
+            let (_, detail, _) = try await api.call("GET", "v1/lockouts/\(id)", token: running.setup.tokens["ines"])
+            let pumps = detail["pumps"] as? [[String: Any]] ?? []
+            return pumps.count == count && pumps.allSatisfy { $0["state"] as? String == "acknowledged" }
+        }
+        // The notification arrives within milliseconds; the bound covers the pumps' round trips.
+        #expect(took < .seconds(10), "\(took)")
+        print("cluster: a lockout applied by \(count) pumps on two nodes after \(took)")
+        let acknowledged = try PostgresTestServer.sql(
+            running.database,
+            "SELECT count(*) FROM lockout_ack WHERE lockout_id = '\(id)'"
+        )
+        #expect(acknowledged.trimmingCharacters(in: .whitespacesAndNewlines) == "\(count)")
+        // Pumps of node-b among them: the lockout crossed from the node it was started on.
+        let ownedByB = try PostgresTestServer.sql(
+            running.database,
+            "SELECT count(*) FROM lease_owner WHERE kind = 'pump' AND node_id = 'node-b'"
+        )
+        #expect((Int(ownedByB.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) > 0, "\(ownedByB)")
     }
 
     @Test(

@@ -207,6 +207,57 @@ struct LockoutTests {
         }
     }
 
+    @Test(
+        "a lockout started and lifted in the store by another node reaches the pumps connected here when the lockouts change (lockoutsChanged); the same set again sends nothing"
+    )
+    func lockoutsChangedElsewhere() async throws {
+        let fixture = try await PipelineFixture.make()
+        try await fixture.running {
+            try await fixture.setTherapy()
+            let pumps = try self.pumps(fixture)
+            for pump in pumps {
+                pump.connect()
+                await fixture.pipeline.waitUntilIdle(pump.serial)
+            }
+            await fixture.pipeline.lockoutsChanged()
+            for pump in pumps { await fixture.pipeline.waitUntilIdle(pump.serial) }
+            #expect(pumps.allSatisfy { $0.commands.isEmpty })
+            // Written to the store as another node's step is: no fan-out from this pipeline.
+            let store = try #require(fixture.pipeline.lockouts)
+            let ines = try AuditActor(id: "ines", role: "incident")
+            let ivan = try AuditActor(id: "ivan", role: "incident")
+            let lockout = try await store.start(
+                scope: .firmware("fw-a"),
+                reason: "test: started on another node",
+                suspendDelivery: false,
+                by: ines,
+                now: fixture.clock.now().millisecondsSinceEpoch
+            )
+            await fixture.pipeline.lockoutsChanged()
+            for pump in pumps { await fixture.pipeline.waitUntilIdle(pump.serial) }
+            for pump in pumps {
+                let covered = pump.serial != "PUMP-0002"
+                #expect(pump.state.isLockedOut == covered, "\(pump.serial)")
+                #expect(
+                    pump.commands.map(\.envelope.command) == (covered ? [.lockoutStart(suspendDelivery: false)] : []),
+                    "\(pump.serial)"
+                )
+            }
+            await fixture.pipeline.lockoutsChanged()
+            for pump in pumps { await fixture.pipeline.waitUntilIdle(pump.serial) }
+            #expect(pumps.map(\.commands.count) == [1, 0, 1], "the same lockouts again: nothing sent")
+
+            _ = try await store.requestLift(lockout.id, by: ines, now: fixture.clock.now().millisecondsSinceEpoch)
+            _ = try await store.confirmLift(lockout.id, by: ivan, now: fixture.clock.now().millisecondsSinceEpoch)
+            await fixture.pipeline.lockoutsChanged()
+            for pump in pumps { await fixture.pipeline.waitUntilIdle(pump.serial) }
+            #expect(pumps.allSatisfy { !$0.state.isLockedOut })
+            #expect(pumps[0].commands.last?.envelope.command == .lockoutLift)
+            #expect(pumps[2].commands.last?.envelope.command == .lockoutLift)
+            #expect(pumps[1].commands.isEmpty)
+        }
+    }
+
     @Test("the lift takes two different incident users; both are in the audit log; the pump gets lockoutLift")
     func twoPersonLift() async throws {
         let fixture = try await PipelineFixture.make()

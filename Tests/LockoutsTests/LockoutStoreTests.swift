@@ -10,8 +10,9 @@ struct LockoutStoreTests {
 
     // MARK: Start
 
-    @Test func aStartIsAuditedWithItsScopeAndReasonBeforeItIsStored() async throws {
-        let fixture = try await Fixture.make()
+    @Test(arguments: LockoutBackend.allCases)
+    func aStartIsAuditedWithItsScopeAndReasonBeforeItIsStored(_ backend: LockoutBackend) async throws {
+        let fixture = try await Fixture.make(backend)
         let sizeBefore = await fixture.audit.size
         let lockout = try await fixture.start(.model("MT-200"), reason: "  bad batch  ", suspend: true)
 
@@ -52,8 +53,9 @@ struct LockoutStoreTests {
         #expect(await fixture.store.all().isEmpty)
     }
 
-    @Test func aReasonOverTheMaximumIsRefused() async throws {
-        let fixture = try await Fixture.make()
+    @Test(arguments: LockoutBackend.allCases)
+    func aReasonOverTheMaximumIsRefused(_ backend: LockoutBackend) async throws {
+        let fixture = try await Fixture.make(backend)
         let reason = String(repeating: "r", count: Lockout.maximumReasonLength + 1)
         await #expect(throws: Fixture.error(.emptyReason)) { try await fixture.start(.all, reason: reason) }
         #expect(await fixture.store.all().isEmpty)
@@ -61,8 +63,9 @@ struct LockoutStoreTests {
 
     // MARK: The two-person lift
 
-    @Test func aLiftAskedByOneAndConfirmedByAnotherEndsTheLockout() async throws {
-        let fixture = try await Fixture.make()
+    @Test(arguments: LockoutBackend.allCases)
+    func aLiftAskedByOneAndConfirmedByAnotherEndsTheLockout(_ backend: LockoutBackend) async throws {
+        let fixture = try await Fixture.make(backend)
         let lockout = try await fixture.start(.pump("P1"))
 
         let requested = try await fixture.store.requestLift(lockout.id, by: Fixture.alice, now: Fixture.now + 1)
@@ -90,8 +93,9 @@ struct LockoutStoreTests {
         #expect(await fixture.store.lockout(lockout.id) == lifted)
     }
 
-    @Test func theOneWhoAskedCannotConfirm() async throws {
-        let fixture = try await Fixture.make()
+    @Test(arguments: LockoutBackend.allCases)
+    func theOneWhoAskedCannotConfirm(_ backend: LockoutBackend) async throws {
+        let fixture = try await Fixture.make(backend)
         let lockout = try await fixture.start(.pump("P1"))
         let requested = try await fixture.store.requestLift(lockout.id, by: Fixture.alice, now: Fixture.now)
         let sizeBefore = await fixture.audit.size
@@ -105,8 +109,9 @@ struct LockoutStoreTests {
         #expect(await fixture.audit.size == sizeBefore)
     }
 
-    @Test func aConfirmationWithoutARequestIsRefused() async throws {
-        let fixture = try await Fixture.make()
+    @Test(arguments: LockoutBackend.allCases)
+    func aConfirmationWithoutARequestIsRefused(_ backend: LockoutBackend) async throws {
+        let fixture = try await Fixture.make(backend)
         let lockout = try await fixture.start(.pump("P1"))
         await #expect(throws: Fixture.error(.liftNotRequested)) {
             try await fixture.store.confirmLift(lockout.id, by: Fixture.bob, now: Fixture.now)
@@ -114,8 +119,9 @@ struct LockoutStoreTests {
         #expect(await fixture.store.lockout(lockout.id) == lockout)
     }
 
-    @Test func aSecondLiftRequestIsRefused() async throws {
-        let fixture = try await Fixture.make()
+    @Test(arguments: LockoutBackend.allCases)
+    func aSecondLiftRequestIsRefused(_ backend: LockoutBackend) async throws {
+        let fixture = try await Fixture.make(backend)
         let lockout = try await fixture.start(.pump("P1"))
         let requested = try await fixture.store.requestLift(lockout.id, by: Fixture.alice, now: Fixture.now)
         await #expect(throws: Fixture.error(.liftAlreadyRequested)) {
@@ -124,8 +130,9 @@ struct LockoutStoreTests {
         #expect(await fixture.store.lockout(lockout.id) == requested)
     }
 
-    @Test func aLiftedLockoutCannotBeLiftedAgain() async throws {
-        let fixture = try await Fixture.make()
+    @Test(arguments: LockoutBackend.allCases)
+    func aLiftedLockoutCannotBeLiftedAgain(_ backend: LockoutBackend) async throws {
+        let fixture = try await Fixture.make(backend)
         let lockout = try await fixture.start(.pump("P1"))
         _ = try await fixture.store.requestLift(lockout.id, by: Fixture.alice, now: Fixture.now)
         let lifted = try await fixture.store.confirmLift(lockout.id, by: Fixture.bob, now: Fixture.now)
@@ -139,8 +146,9 @@ struct LockoutStoreTests {
         #expect(await fixture.store.lockout(lockout.id) == lifted)
     }
 
-    @Test func anUnknownLockoutIsNotFound() async throws {
-        let fixture = try await Fixture.make()
+    @Test(arguments: LockoutBackend.allCases)
+    func anUnknownLockoutIsNotFound(_ backend: LockoutBackend) async throws {
+        let fixture = try await Fixture.make(backend)
         let unknown = try #require(LockoutID("lck_00000000000000ff"))
         await #expect(throws: Fixture.error(.notFound)) {
             try await fixture.store.requestLift(unknown, by: Fixture.alice, now: Fixture.now)
@@ -152,8 +160,9 @@ struct LockoutStoreTests {
 
     // MARK: Orders
 
-    @Test func overlappingLockoutsMakeOneOrderInStartOrder() async throws {
-        let fixture = try await Fixture.make()
+    @Test(arguments: LockoutBackend.allCases)
+    func overlappingLockoutsMakeOneOrderInStartOrder(_ backend: LockoutBackend) async throws {
+        let fixture = try await Fixture.make(backend)
         let pump = PumpAttributes(serial: "P1", patient: "patient-001", model: "MT-200", firmware: "2.4.1")
         let byModel = try await fixture.start(.model("MT-200"), suspend: false)
         let bySerial = try await fixture.start(.pump("P1"), suspend: false)
@@ -184,8 +193,9 @@ struct LockoutStoreTests {
         #expect(await fixture.store.order(for: pump) == .unlocked)
     }
 
-    @Test func thePumpDirectoryFillsInWhatTheCallerDoesNotKnow() async throws {
-        let fixture = try await Fixture.make()
+    @Test(arguments: LockoutBackend.allCases)
+    func thePumpDirectoryFillsInWhatTheCallerDoesNotKnow(_ backend: LockoutBackend) async throws {
+        let fixture = try await Fixture.make(backend)
         let lockout = try await fixture.start(.model("MT-200"))
         #expect(await fixture.store.order(for: PumpAttributes(serial: "P1")) == .unlocked)
 
@@ -198,8 +208,9 @@ struct LockoutStoreTests {
         #expect(await fixture.store.order(for: PumpAttributes(serial: "P1", model: "MT-300")) == .unlocked)
     }
 
-    @Test func phoneLockoutsShutOutPhonesWhileActive() async throws {
-        let fixture = try await Fixture.make()
+    @Test(arguments: LockoutBackend.allCases)
+    func phoneLockoutsShutOutPhonesWhileActive(_ backend: LockoutBackend) async throws {
+        let fixture = try await Fixture.make(backend)
         let lockout = try await fixture.start(.phone("phone-7"))
         _ = try await fixture.start(.pump("P1"))
         #expect(await fixture.store.lockedOutPhones() == ["phone-7"])
@@ -210,8 +221,9 @@ struct LockoutStoreTests {
 
     // MARK: The pump directory
 
-    @Test func notingAPumpMergesItsAttributes() async throws {
-        let fixture = try await Fixture.make()
+    @Test(arguments: LockoutBackend.allCases)
+    func notingAPumpMergesItsAttributes(_ backend: LockoutBackend) async throws {
+        let fixture = try await Fixture.make(backend)
         try await fixture.store.notePump(PumpAttributes(serial: "P1", patient: "patient-001"), now: Fixture.now)
         try await fixture.store.notePump(
             PumpAttributes(serial: "P1", model: "MT-200", firmware: "2.4.1"),
@@ -231,8 +243,9 @@ struct LockoutStoreTests {
         #expect(await fixture.store.attributes(of: "P2") == PumpAttributes(serial: "P2"))
     }
 
-    @Test func theDirectoryListsThePumpsAScopeCovers() async throws {
-        let fixture = try await Fixture.make()
+    @Test(arguments: LockoutBackend.allCases)
+    func theDirectoryListsThePumpsAScopeCovers(_ backend: LockoutBackend) async throws {
+        let fixture = try await Fixture.make(backend)
         try await fixture.store.notePump(PumpAttributes(serial: "P2", model: "MT-200"), now: Fixture.now)
         try await fixture.store.notePump(PumpAttributes(serial: "P1", model: "MT-200"), now: Fixture.now)
         try await fixture.store.notePump(PumpAttributes(serial: "P3", model: "MT-300"), now: Fixture.now)
@@ -243,8 +256,9 @@ struct LockoutStoreTests {
 
     // MARK: Commands sent and acknowledged
 
-    @Test func aSentLockoutCommandIsAudited() async throws {
-        let fixture = try await Fixture.make()
+    @Test(arguments: LockoutBackend.allCases)
+    func aSentLockoutCommandIsAudited(_ backend: LockoutBackend) async throws {
+        let fixture = try await Fixture.make(backend)
         let lockout = try await fixture.start(.pump("P1"))
         let index = try await fixture.store.recordSent(
             serial: "P1",
@@ -263,8 +277,9 @@ struct LockoutStoreTests {
         #expect(record.lockoutIds == [lockout.id.rawValue])
     }
 
-    @Test func anAppliedStartListsThePumpAsAcknowledged() async throws {
-        let fixture = try await Fixture.make()
+    @Test(arguments: LockoutBackend.allCases)
+    func anAppliedStartListsThePumpAsAcknowledged(_ backend: LockoutBackend) async throws {
+        let fixture = try await Fixture.make(backend)
         let first = try await fixture.start(.model("MT-200"))
         let second = try await fixture.start(.pump("P1"))
         let index = try await fixture.store.recordAcknowledged(
@@ -287,8 +302,9 @@ struct LockoutStoreTests {
         #expect(record.evidence == Data([1, 2, 3]).base64EncodedString())
     }
 
-    @Test func aRefusedStartIsNotAnAcknowledgement() async throws {
-        let fixture = try await Fixture.make()
+    @Test(arguments: LockoutBackend.allCases)
+    func aRefusedStartIsNotAnAcknowledgement(_ backend: LockoutBackend) async throws {
+        let fixture = try await Fixture.make(backend)
         let lockout = try await fixture.start(.pump("P1"))
         try await fixture.store.recordAcknowledged(
             serial: "P1",
@@ -302,8 +318,9 @@ struct LockoutStoreTests {
         #expect(try await fixture.store.acknowledgements(of: lockout.id).isEmpty)
     }
 
-    @Test func anAppliedLiftIsNotAnAcknowledgementOfTheStart() async throws {
-        let fixture = try await Fixture.make()
+    @Test(arguments: LockoutBackend.allCases)
+    func anAppliedLiftIsNotAnAcknowledgementOfTheStart(_ backend: LockoutBackend) async throws {
+        let fixture = try await Fixture.make(backend)
         let lockout = try await fixture.start(.pump("P1"))
         try await fixture.store.recordAcknowledged(
             serial: "P1",
@@ -317,8 +334,9 @@ struct LockoutStoreTests {
         #expect(try await fixture.store.acknowledgements(of: lockout.id).isEmpty)
     }
 
-    @Test func theFirstApplicationIsKept() async throws {
-        let fixture = try await Fixture.make()
+    @Test(arguments: LockoutBackend.allCases)
+    func theFirstApplicationIsKept(_ backend: LockoutBackend) async throws {
+        let fixture = try await Fixture.make(backend)
         let lockout = try await fixture.start(.pump("P1"))
         for (sequence, at) in [(UInt64(12), Fixture.now + 1), (14, Fixture.now + 9)] {
             try await fixture.store.recordAcknowledged(
@@ -336,8 +354,9 @@ struct LockoutStoreTests {
 
     // MARK: Persistence
 
-    @Test func aReopenedStoreFindsLockoutsAcknowledgementsAndPumps() async throws {
-        let fixture = try await Fixture.make()
+    @Test(arguments: LockoutBackend.allCases)
+    func aReopenedStoreFindsLockoutsAcknowledgementsAndPumps(_ backend: LockoutBackend) async throws {
+        let fixture = try await Fixture.make(backend)
         let active = try await fixture.start(.model("MT-200"), suspend: true)
         let lifted = try await fixture.start(.pump("P9"), reason: "lost pump")
         _ = try await fixture.store.requestLift(lifted.id, by: Fixture.alice, now: Fixture.now + 1)

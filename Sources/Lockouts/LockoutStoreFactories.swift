@@ -1,0 +1,41 @@
+public import AuditLog
+import Synchronization
+
+/// Where the lockout store of a state directory bound to a database is opened: the database's
+/// shared store (module StoresPostgres), installed by the executable at startup beside
+/// `ChangeStoreFactories.shared` (this module cannot import PostgreSQL's). A bound directory
+/// opened with no factory is an error, never `lockouts.sqlite` beside a shared log: a lockout
+/// started on one node would then not be enforced on the pumps of the others.
+public enum LockoutStoreFactories {
+    /// Opens the shared store at `url` (which may carry a password: never put it in a message)
+    /// writing through `audit`, the log in that same database.
+    public typealias Shared = @Sendable (_ url: String, _ audit: AuditLog) async throws -> LockoutStore
+
+    private static let installed = Mutex<Shared?>(nil)
+
+    public static var shared: Shared? {
+        get { self.installed.withLock { $0 } }
+        set { self.installed.withLock { $0 = newValue } }
+    }
+}
+
+extension LockoutStore {
+    /// The lockout store of a state directory: in the database its log is bound to
+    /// (`medtunnel db attach`), shared with every node on it; otherwise its `lockouts.sqlite`.
+    public static func forStateDirectory(_ stateDirectory: String, audit: AuditLog) async throws -> LockoutStore {
+        let bound: String?
+        do {
+            bound = try AuditStateDirectory(path: stateDirectory).binding()
+        } catch {
+            throw LockoutError(.storageFailure, "\(stateDirectory): read its database binding: \(error)")
+        }
+        guard let url = bound else { return try LockoutStore(stateDirectory: stateDirectory, audit: audit) }
+        guard let factory = LockoutStoreFactories.shared else {
+            throw LockoutError(
+                .storageFailure,
+                "\(stateDirectory) is bound to a database, and this program cannot open lockout stores there"
+            )
+        }
+        return try await factory(url, audit)
+    }
+}
