@@ -99,16 +99,34 @@ extension ChangeRequestStore {
 
     /// The pump's session dropped: every command of it that was sent and not acknowledged
     /// becomes uncertain (one `command.uncertain` entry each). Returns them.
+    ///
+    /// `sequence`: only the command with that sequence, the one the ended session had in flight.
+    /// On a store shared by several nodes another node may hold the pump's session now, with a
+    /// command of its own in flight: that one is not this session's to settle.
+    /// `excluding`: all but the command with that sequence (the one the current session has in
+    /// flight: the others were sent on sessions that ended).
     public func markUncertain(
         forSerial serial: String,
+        sequence: UInt64? = nil,
+        excluding: UInt64? = nil,
         note: String? = nil,
         now: Timestamp
     ) async throws -> [ChangeRequest] {
+        var condition = "pump_serial = ? AND state = 'sent'"
+        var bindings: [SQLiteValue] = [.text(serial)]
+        if let sequence {
+            condition += " AND sequence = ?"
+            bindings.append(.integer(Int64(clamping: sequence)))
+        }
+        if let excluding {
+            condition += " AND sequence <> ?"
+            bindings.append(.integer(Int64(clamping: excluding)))
+        }
         let sent = try reading("list sent commands of \(serial)") {
             try ChangeRequestSchema.loadRequests(
                 connection,
-                where: "pump_serial = ? AND state = 'sent' ORDER BY sequence",
-                bindings: [.text(serial)]
+                where: condition + " ORDER BY sequence",
+                bindings: bindings
             )
         }
         return try await sweep(sent, to: .uncertain, kind: .commandUncertain, note: note, now: now)

@@ -34,7 +34,9 @@ extension ChangeRequestStore {
                         try database.execute("RELEASE SAVEPOINT step")
                         events.append(waiter.event)
                         results.append(.success(stored))
-                        if let stored, stored.state == .queued || stored.state == .cancelled {
+                        // Queued: the node with the pump's session delivers it. Uncertain (a
+                        // session that ended late, here): that node settles it from its hello.
+                        if let stored, [.queued, .cancelled, .uncertain].contains(stored.state) {
                             queues.insert(stored.pumpSerial)
                         }
                     } catch let error as ChangeRequestError {

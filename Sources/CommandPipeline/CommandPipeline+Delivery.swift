@@ -42,6 +42,7 @@ extension CommandPipeline {
         slot.reportedDigest = hello.settingsDigest
         slot.noteMode(hello.mode, at: clock())
         slot.lastAppliedSequence = hello.lastAppliedSequence
+        slot.hello = hello
         await noteModel(facts.model, hello: hello, serial: serial, slot: slot)
         slot.firmware = hello.firmware
         logger.info(
@@ -91,7 +92,27 @@ extension CommandPipeline {
     }
 
     /// Settles the pump's uncertain commands from its hello (never re-sends them).
-    private func reconcile(_ serial: String, hello: InnerMessage.Hello, carrier: String, slot: PumpSlot) async {
+    /// A command another node made uncertain after this session's hello (its own session with
+    /// the pump ended late, when the pump had already moved here) is settled from that hello:
+    /// the pump had left the old session before it said hello here, so the hello's last applied
+    /// sequence tells whether the command was applied. Runs on the pump's worker.
+    func settleLateUncertain(_ serial: String) async {
+        guard store.databaseHealth != nil, let slot = pumps[serial], let session = slot.delivery.session,
+            let hello = slot.hello
+        else { return }
+        await reconcile(serial, hello: hello, carrier: session.carrier, slot: slot, freshHello: false)
+    }
+
+    /// `freshHello`: the pump just said it; commands still marked sent belong to earlier
+    /// sessions and become uncertain first. Otherwise (a later look) only uncertain ones are
+    /// settled: a command sent on this session is in flight, not uncertain.
+    private func reconcile(
+        _ serial: String,
+        hello: InnerMessage.Hello,
+        carrier: String,
+        slot: PumpSlot,
+        freshHello: Bool = true
+    ) async {
         let now = clock()
         let evidence = InnerMessage.hello(hello).encoded()
         do {
@@ -107,11 +128,17 @@ extension CommandPipeline {
             }
             // A command still marked sent was sent on a session whose end was never recorded (the
             // node that held it stopped, with the database shared): uncertain now, settled below.
-            for request in try await store.markUncertain(
+            // Sent on a session that ended and never settled (on a node that stopped, or one
+            // whose session ended after the pump moved here): uncertain now, settled below. Not
+            // the command this session has in flight.
+            let inFlight = freshHello ? nil : slot.delivery.inFlight?.sequence
+            let earlier = try await store.markUncertain(
                 forSerial: serial,
+                excluding: inFlight,
                 note: "its session ended without an acknowledgement on a gateway node that stopped",
                 now: now
-            ) {
+            )
+            for request in earlier {
                 logger.warning(
                     "a command sent on an earlier session is uncertain",
                     metadata: ["device": "\(serial)", "sequence": "\(request.sequence ?? 0)"]
@@ -185,15 +212,29 @@ extension CommandPipeline {
         }
         // A session this node lost with its lease (it was paused, or cut from the database) was
         // not cut by the phone: the anomaly rules must not hear of it as the phone's doing.
-        let owned = await ownsDelivery(serial)
+        let owned = await sessionCutByCarrier(serial)
+        pumps[serial]?.handedOver = false
         await leases?.drop(.pump(serial))
         let phone = carrier.hasPrefix("phone ") ? String(carrier.dropFirst("phone ".count)) : nil
         let note =
             owned
             ? phone.map { "the session through phone \($0) ended before the pump acknowledged" }
-            : "the session ended after this gateway node lost the pump's lease"
+            : "the session was ended by this gateway node (its lease lapsed, or the pump moved to another node)"
         do {
-            for request in try await store.markUncertain(forSerial: serial, note: note, now: clock()) {
+            // Shared with other nodes: only this session's own command (another node may hold
+            // the pump now, with one in flight); nothing when it had none of ours in flight.
+            let shared = store.databaseHealth != nil
+            var sequence: UInt64? = nil
+            if shared {
+                guard let inFlight, case .change = inFlight.purpose else { return }
+                sequence = inFlight.sequence
+            }
+            for request in try await store.markUncertain(
+                forSerial: serial,
+                sequence: sequence,
+                note: note,
+                now: clock()
+            ) {
                 logger.warning(
                     "session ended with a command unacknowledged; it is uncertain until the pump's next hello",
                     metadata: ["device": "\(serial)", "sequence": "\(request.sequence ?? 0)", "via": "\(carrier)"]

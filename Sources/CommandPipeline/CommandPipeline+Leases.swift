@@ -24,6 +24,10 @@ extension CommandPipeline {
             // Any event runs the pump's worker, which then delivers what waits.
             self.mailboxes.post(.job(PumpJob(run: {}, abandon: {})), to: subject.name)
         }
+        handlers.lost = { [weak self] subject, _ in
+            guard subject.kind == .pump, let self else { return }
+            self.leaseLostAt.withLock { $0 = .now }
+        }
         handlers.yield = { [weak self] subject, reason in
             guard subject.kind == .pump, let self else { return }
             self.mailboxes.post(
@@ -36,11 +40,30 @@ extension CommandPipeline {
 
     func yieldSession(_ serial: String, reason: String) {
         guard let session = pumps[serial]?.delivery.session else { return }
+        pumps[serial]?.handedOver = true
         logger.notice(
             "pump session handed to another node; ending it here",
             metadata: ["device": "\(serial)", "reason": "\(reason)"]
         )
         session.channel.close()
+    }
+
+    /// Whether the pump's session ended through no doing of this node: it held the pump's lease
+    /// throughout, under the epochs its last send was let through with, lost none of its leases
+    /// in the last three lease periods, and did not end the session to hand the pump over. Only then may the phone that carried it be suspected of
+    /// cutting it (nil keeper: one gateway, always).
+    func sessionCutByCarrier(_ serial: String) async -> Bool {
+        guard let leases else { return true }
+        let slot = pumps[serial]
+        guard !(slot?.handedOver ?? false) else { return false }
+        // A node that lost its leases a moment ago (stopped, cut from the database) left its
+        // pumps without answers; they may well drop their sessions themselves a little later,
+        // with commands in flight that were re-sent under a lease taken again meanwhile.
+        let window = Duration.milliseconds(3 * leases.configuration.leaseMilliseconds)
+        if let lost = leaseLostAt.withLock({ $0 }), ContinuousClock.now - lost < window { return false }
+        guard case .granted(let nodeEpoch, let epoch) = await leases.localDecision(.pump(serial)) else { return false }
+        guard let sent = slot?.sentUnder else { return true }
+        return sent.nodeEpoch == nodeEpoch && sent.epoch == epoch
     }
 
     /// Whether this node may deliver to the pump without asking the database (nil keeper: yes).
@@ -55,6 +78,10 @@ extension CommandPipeline {
         guard let leases else { return true }
         let subject = LeaseBook.Subject.pump(serial)
         let decision = beforeWrite ? await leases.localDecision(subject) : await leases.fence(subject)
+        if case .granted(let nodeEpoch, let epoch) = decision {
+            pumps[serial]?.sentUnder = (nodeEpoch, epoch)
+            return true
+        }
         guard case .refused(let reason) = decision else { return true }
         if beforeWrite {
             logger.error(
@@ -76,7 +103,8 @@ extension CommandPipeline {
     /// session is here, its worker runs and delivers what waits. Elsewhere: nothing to do.
     public func queueChanged(_ serial: String) {
         guard pumps[serial]?.delivery.session != nil else { return }
-        mailboxes.post(.job(PumpJob(run: {}, abandon: {})), to: serial)
+        // Settles what another node made uncertain meanwhile; the worker then delivers.
+        mailboxes.post(.job(PumpJob(run: { await self.settleLateUncertain(serial) }, abandon: {})), to: serial)
     }
 
     /// The fallback for a lost notification (the listener's connection dropped): every pump

@@ -91,6 +91,9 @@ public actor CommandPipeline: PumpSessionObserver {
     /// Each pump's latest telemetry readings (reservoir, glucose, suspended, battery), written by
     /// its session's event loop and read by the policy; one small entry per pump.
     nonisolated let clinicalReadings = Mutex<[String: ClinicalReadings]>([:])
+    /// When this node last lost its lease on a pump (a pause, the database cut): sessions that end
+    /// soon after were most likely cut by that, not by their phones.
+    nonisolated let leaseLostAt = Mutex<ContinuousClock.Instant?>(nil)
     /// The pairing codes pumps are showing, as they offered them through their tunnels.
     nonisolated let pairingOffers = Mutex(PairingOffers())
     /// The gateway's lockouts (nil: a pipeline without lockouts, as in some tests).

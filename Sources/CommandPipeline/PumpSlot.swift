@@ -45,7 +45,15 @@ final class PumpSlot {
     var firmware: String?
     /// When the pump's hello last arrived and the last applied sequence it reported.
     var lastAppliedSequence: UInt64?
+    /// The hello of the current session: what settles a command made uncertain after it, by a
+    /// node whose session with the pump ended late (several nodes on one database).
+    var hello: InnerMessage.Hello?
     /// When the last lockout command was sent and when the pump last acknowledged one.
+    /// The lease epochs (node, pump) under which the fence last let a send through, and whether
+    /// this node ended the session itself to hand the pump to another node: a session that ends
+    /// after either changed was not cut by the phone that carried it.
+    var sentUnder: (nodeEpoch: Int64, epoch: Int64)?
+    var handedOver = false
     var lockoutSentAt: Int64?
     var lockoutAcknowledgedAt: Int64?
 
