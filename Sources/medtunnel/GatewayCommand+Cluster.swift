@@ -92,20 +92,55 @@ struct LeaseService: Service {
     }
 }
 
-/// Changes made on any node reach the node holding the pump's session: PostgreSQL's notification
-/// of each committed queue change, and every few seconds a look at every pump with open requests
-/// (a notification sent while the listener was reconnecting is not lost, only later).
-struct QueueNotificationService: Service {
+/// What other nodes change reaches this one through PostgreSQL's notifications on `channel`
+/// (sent inside each committed step), with a look every `fallback` behind them: a notification
+/// sent while the listener was reconnecting is not lost, only later. `changed` runs for each
+/// payload; `sweep` once after each (re)connection and every `fallback`.
+///
+/// - `medtunnel_queue` (payload: a pump's serial): the node holding the pump's session delivers
+///   what waits (`queueChanged`), the sweep looks at every pump with open requests.
+/// - `medtunnel_lockout`: the lockout store reads the lockouts again and, when those in force
+///   changed, every pump connected here reads its order again (`lockoutsChanged`).
+struct NotificationService: Service {
+    let channel: String
     let url: String
-    let commands: CommandPipeline
+    let fallback: Duration
     let logger: Logger
-    var fallback: Duration = .seconds(5)
+    let changed: @Sendable (String) async -> Void
+    let sweep: @Sendable () async -> Void
+
+    static func queues(url: String, commands: CommandPipeline, logger: Logger) -> NotificationService {
+        NotificationService(
+            channel: ChangeRequestStore.queueChannel,
+            url: url,
+            fallback: .seconds(5),
+            logger: logger,
+            changed: { await commands.queueChanged($0) },
+            sweep: { await commands.wakeWaitingPumps() }
+        )
+    }
+
+    static func lockouts(url: String, commands: CommandPipeline, logger: Logger) -> NotificationService {
+        NotificationService(
+            channel: LockoutStore.lockoutChannel,
+            url: url,
+            fallback: .seconds(3),
+            logger: logger,
+            changed: { _ in await commands.lockoutsChanged() },
+            sweep: { await commands.lockoutsChanged() }
+        )
+    }
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.listen() }
-                group.addTask { await self.sweep() }
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: self.fallback)
+                        await self.sweep()
+                    }
+                }
             }
         }
     }
@@ -113,77 +148,21 @@ struct QueueNotificationService: Service {
     private func listen() async {
         while !Task.isCancelled {
             do {
-                let serials = try await PostgresNotifications.payloads(
-                    channel: ChangeRequestStore.queueChannel,
+                let payloads = try await PostgresNotifications.payloads(
+                    channel: self.channel,
                     url: self.url,
                     logger: self.logger
                 )
                 // What was notified while no one listened.
-                await self.commands.wakeWaitingPumps()
-                for try await serial in serials { await self.commands.queueChanged(serial) }
+                await self.sweep()
+                for try await payload in payloads { await self.changed(payload) }
             } catch {
                 self.logger.warning(
-                    "lost the queue notifications; listening again",
-                    metadata: ["error": "\(error)"]
+                    "lost the notifications; listening again",
+                    metadata: ["channel": "\(self.channel)", "error": "\(error)"]
                 )
             }
             try? await Task.sleep(for: .seconds(1))
-        }
-    }
-
-    private func sweep() async {
-        while !Task.isCancelled {
-            try? await Task.sleep(for: self.fallback)
-            await self.commands.wakeWaitingPumps()
-        }
-    }
-}
-
-/// A lockout started or lifted on any node reaches the pumps connected to every node: PostgreSQL's
-/// notification of each committed lockout step (within milliseconds), and every few seconds a
-/// read of the lockouts behind it (a notification sent while the listener was reconnecting is not
-/// lost, only later). Either way the lockout store reads the lockouts again and, when those in
-/// force changed, every pump connected here reads its order again (`lockoutsChanged`).
-struct LockoutNotificationService: Service {
-    let url: String
-    let commands: CommandPipeline
-    let logger: Logger
-    var fallback: Duration = .seconds(3)
-
-    func run() async throws {
-        await cancelWhenGracefulShutdown {
-            await withDiscardingTaskGroup { group in
-                group.addTask { await self.listen() }
-                group.addTask { await self.sweep() }
-            }
-        }
-    }
-
-    private func listen() async {
-        while !Task.isCancelled {
-            do {
-                let lockouts = try await PostgresNotifications.payloads(
-                    channel: LockoutStore.lockoutChannel,
-                    url: self.url,
-                    logger: self.logger
-                )
-                // What was notified while no one listened.
-                await self.commands.lockoutsChanged()
-                for try await _ in lockouts { await self.commands.lockoutsChanged() }
-            } catch {
-                self.logger.warning(
-                    "lost the lockout notifications; listening again",
-                    metadata: ["error": "\(error)"]
-                )
-            }
-            try? await Task.sleep(for: .seconds(1))
-        }
-    }
-
-    private func sweep() async {
-        while !Task.isCancelled {
-            try? await Task.sleep(for: self.fallback)
-            await self.commands.lockoutsChanged()
         }
     }
 }

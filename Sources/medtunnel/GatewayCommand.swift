@@ -339,13 +339,13 @@ struct GatewayCommand: AsyncParsableCommand {
             if let url = try AuditStateDirectory(path: self.stateDir).binding() {
                 services.append(
                     .init(
-                        service: QueueNotificationService(url: url, commands: commands, logger: logger),
+                        service: NotificationService.queues(url: url, commands: commands, logger: logger),
                         failureTerminationBehavior: .gracefullyShutdownGroup
                     )
                 )
                 services.append(
                     .init(
-                        service: LockoutNotificationService(url: url, commands: commands, logger: logger),
+                        service: NotificationService.lockouts(url: url, commands: commands, logger: logger),
                         failureTerminationBehavior: .gracefullyShutdownGroup
                     )
                 )
