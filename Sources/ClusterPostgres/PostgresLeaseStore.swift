@@ -136,30 +136,18 @@ public actor PostgresLeaseStore: LeaseStore {
     public func releaseRequests(
         for nodeID: String
     ) async throws -> AsyncThrowingStream<LeaseBook.Subject, any Error> {
-        let session = try await self.bounded("listen for release requests", late: { await $0.close() }) {
-            try await PostgresSession.connect(
-                self.url,
-                logger: self.logger,
-                applicationName: "medtunnel-lease-listener",
-                connectTimeout: .seconds(2)
-            )
-        }
-        let notifications: PostgresNotificationSequence
-        do {
-            notifications = try await session.connection.listen(Self.channel)
-        } catch {
-            await session.close()
-            throw PostgresSession.translate(error, url: self.url, operation: "listen for release requests")
-        }
+        let payloads = try await PostgresNotifications.payloads(
+            channel: Self.channel,
+            url: self.url,
+            timeout: self.timeout,
+            applicationName: "medtunnel-lease-listener",
+            logger: self.logger
+        )
         return AsyncThrowingStream { continuation in
             let task = Task {
                 do {
-                    for try await notification in notifications {
-                        guard
-                            let request = try? JSONDecoder().decode(
-                                ReleaseRequest.self,
-                                from: Data(notification.payload.utf8)
-                            ),
+                    for try await payload in payloads {
+                        guard let request = try? JSONDecoder().decode(ReleaseRequest.self, from: Data(payload.utf8)),
                             request.to == nodeID, let kind = LeaseBook.SubjectKind(rawValue: request.kind)
                         else { continue }
                         continuation.yield(LeaseBook.Subject(kind, request.subject))
@@ -168,12 +156,8 @@ public actor PostgresLeaseStore: LeaseStore {
                 } catch {
                     continuation.finish(throwing: error)
                 }
-                await session.close()
             }
-            continuation.onTermination = { _ in
-                task.cancel()
-                Task { await session.close() }
-            }
+            continuation.onTermination = { _ in task.cancel() }
         }
     }
 

@@ -302,8 +302,8 @@ public final class PostgresSQLStatement: SQLStatement {
 
     private func execute() throws -> [PostgresRow] {
         var binds = PostgresBindings(capacity: self.parameters)
-        for index in 1...max(1, self.parameters) where index <= self.parameters {
-            switch self.bound[Int32(index)] ?? .null {
+        for index in 0..<self.parameters {
+            switch self.bound[Int32(index + 1)] ?? .null {
             case .integer(let number): binds.append(number)
             case .text(let text): binds.append(text)
             case .bytes(let bytes): binds.append(ByteBuffer(bytes: bytes))

@@ -1,4 +1,5 @@
 import AuditLog
+import AuditPostgres
 import Foundation
 import Logging
 import StoresPostgres

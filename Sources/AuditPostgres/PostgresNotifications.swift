@@ -1,4 +1,3 @@
-package import AuditPostgres
 import Foundation
 public import Logging
 import PostgresNIO
@@ -15,16 +14,26 @@ public enum PostgresNotifications {
         url: String,
         logger: Logger
     ) async throws -> AsyncThrowingStream<String, any Error> {
-        let parsed = try PostgresURL(url)
+        try await payloads(channel: channel, url: try PostgresURL(url), logger: logger)
+    }
+
+    /// `timeout`: how long connecting may take before it counts as the database unavailable.
+    public static func payloads(
+        channel: String,
+        url parsed: PostgresURL,
+        timeout: Duration = .seconds(5),
+        applicationName: String = "medtunnel-listener",
+        logger: Logger
+    ) async throws -> AsyncThrowingStream<String, any Error> {
         let session = try await PostgresDeadline.run(
-            timeout: .seconds(5),
+            timeout: timeout,
             failure: "\(parsed): listen on \(channel)",
             late: { await $0.close() }
         ) {
             try await PostgresSession.connect(
                 parsed,
                 logger: logger,
-                applicationName: "medtunnel-listener",
+                applicationName: applicationName,
                 connectTimeout: .seconds(2)
             )
         }
