@@ -210,3 +210,22 @@ struct SharedReportTests {
         #expect(merged.glucose == .init(GlucoseMgdL(140), at: t1))
     }
 }
+
+@Suite("opening a state directory's change store")
+struct ChangeStoreOpeningTests {
+    @Test(
+        "a directory bound to a database, in a program that installed no shared factory, is refused, never changes.sqlite"
+    )
+    func boundWithoutFactory() async throws {
+        let fixture = try await StoreFixture.make(.sqlite)
+        let binding = AuditStateDirectory(path: fixture.directory).bindingPath
+        #expect(FileManager.default.createFile(atPath: binding, contents: Data("postgres://x@127.0.0.1:1/db\n".utf8)))
+        #expect(chmod(binding, 0o600) == 0)
+        #expect(ChangeStoreFactories.shared == nil)
+        let error = await changeError {
+            _ = try await ChangeRequestStore.forStateDirectory(fixture.directory, audit: fixture.audit)
+        }
+        #expect(error?.code == .storageFailure)
+        #expect(error?.reason.contains("cannot open change stores there") == true, "\(error?.reason ?? "")")
+    }
+}
