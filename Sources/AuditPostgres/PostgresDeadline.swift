@@ -6,16 +6,18 @@ import Synchronization
 package enum PostgresDeadline {
     /// Runs `body`, failing with `.databaseUnavailable` if it has not finished within `timeout`.
     /// The body is not waited for past that; a value it returns too late goes to `late` (a
-    /// connection opened after the caller gave up is closed there).
+    /// connection opened after the caller gave up is closed there). Both the body and its timer
+    /// run on `executor` when one is given (unstructured tasks do not inherit the caller's).
     package static func run<T: Sendable>(
         timeout: Duration,
         failure: String,
+        executor: (any TaskExecutor)? = nil,
         late: @escaping @Sendable (T) async -> Void = { _ in },
         _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         let once = Once()
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            let work = Task {
+            let work = Task(executorPreference: executor) {
                 let result: Result<T, any Error>
                 do {
                     result = .success(try await body())
@@ -28,7 +30,7 @@ package enum PostgresDeadline {
                     await late(value)
                 }
             }
-            Task {
+            Task(executorPreference: executor) {
                 try? await Task.sleep(for: timeout)
                 if once.claim() {
                     work.cancel()

@@ -33,12 +33,16 @@ public final class PostgresSharedDatabase: SharedAuditDatabase {
     /// meanwhile (a cut database costs each caller nothing, not a timeout each).
     private var lastFailedConnect: ContinuousClock.Instant?
     public let health = DatabaseHealth()
+    /// Where the statements' async halves run: never the cooperative pool (see
+    /// `EventLoopTaskExecutor`), so a caller blocked here waits for the server alone.
+    private let executor: EventLoopTaskExecutor
 
     public var name: String { "\(self.url)" }
 
     private init(url: PostgresURL, session: PostgresSession, logger: Logger, statementTimeout: TimeAmount) {
         self.url = url
         self.session = session
+        self.executor = EventLoopTaskExecutor(session.connection.eventLoop)
         self.logger = logger
         self.statementTimeout = statementTimeout
     }
@@ -71,11 +75,17 @@ public final class PostgresSharedDatabase: SharedAuditDatabase {
         return PostgresSharedDatabase(url: parsed, session: session, logger: logger, statementTimeout: timeout)
     }
 
-    private static func open(_ url: PostgresURL, logger: Logger, timeout: TimeAmount) async throws -> PostgresSession {
+    private static func open(
+        _ url: PostgresURL,
+        logger: Logger,
+        timeout: TimeAmount,
+        executor: EventLoopTaskExecutor? = nil
+    ) async throws -> PostgresSession {
         do {
             return try await PostgresDeadline.run(
                 timeout: .nanoseconds(timeout.nanoseconds),
                 failure: "\(url): connect",
+                executor: executor,
                 late: { await $0.close() }
             ) {
                 var session = try await PostgresSession.connect(
@@ -180,10 +190,10 @@ public final class PostgresSharedDatabase: SharedAuditDatabase {
         let old: PostgresConnection = self.session.connection
         let closing: EventLoopFuture<Void> = old.close()
         closing.whenComplete { _ in withExtendedLifetime(old) {} }
-        let (url, logger, timeout) = (self.url, self.logger, self.statementTimeout)
+        let (url, logger, timeout, executor) = (self.url, self.logger, self.statementTimeout, self.executor)
         do {
             self.session = try self.blocking("connect again") {
-                try await Self.open(url, logger: logger, timeout: timeout)
+                try await Self.open(url, logger: logger, timeout: timeout, executor: executor)
             }
         } catch {
             self.lastFailedConnect = ContinuousClock.now
@@ -195,15 +205,15 @@ public final class PostgresSharedDatabase: SharedAuditDatabase {
         return self.session
     }
 
-    /// Runs `body` on the cooperative pool and waits here for it: the caller is the store's own
-    /// thread. A lost connection marks the session broken.
+    /// Runs `body` on the database's event loop and waits here for it: the caller is the store's
+    /// own thread. A lost connection marks the session broken.
     private func blocking<T: Sendable>(
         _ operation: String,
         _ body: @escaping @Sendable () async throws -> T
     ) throws -> T {
         let done = DispatchSemaphore(value: 0)
         let outcome = Mutex<Result<T, any Error>?>(nil)
-        Task.detached {
+        Task.detached(executorPreference: self.executor) {
             let result: Result<T, any Error>
             do {
                 result = .success(try await body())
