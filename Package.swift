@@ -297,7 +297,7 @@ let package = Package(
         ),
         .target(
             name: "PasskeyStore",
-            dependencies: ["Passkeys", "SQLiteStore", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Passkeys", "SQLiteStore", "AuditLog", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -488,7 +488,8 @@ let package = Package(
         .target(
             name: "MedTunnelTestSupport",
             dependencies: [
-                "MedTunnelPKI", "MedTunnelIdentity", .product(name: "Crypto", package: "swift-crypto"),
+                "MedTunnelPKI", "MedTunnelIdentity", "AuditLog", "AuditPostgres", "StoresPostgres",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -589,7 +590,10 @@ let package = Package(
         ),
         .testTarget(
             name: "AccountsTests",
-            dependencies: ["Accounts", "AccessTokens", "AuditLog", "SafetyPolicy", "TherapyModel", "SQLiteStore"],
+            dependencies: [
+                "Accounts", "AccessTokens", "AuditLog", "SafetyPolicy", "TherapyModel", "SQLiteStore",
+                "MedTunnelTestSupport",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

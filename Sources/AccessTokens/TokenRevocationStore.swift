@@ -26,12 +26,21 @@ import Glibc
 /// ``state(tokenID:userID:)`` (every authenticated request) answers from a cache emptied whenever
 /// the database changed, from this connection or any other process (`PRAGMA data_version`), so
 /// `medtunnel token revoke` beside a running gateway refuses the token from the next request.
+///
+/// **Shared by several gateway nodes** (`init(shared:)`, the audit log's PostgreSQL database):
+/// a revocation's row and its entry are written in one transaction under the log's head lock,
+/// and there is no cache, so a token revoked on one node is refused by every node from the next
+/// request on.
 public actor TokenRevocationStore {
     public static let schemaVersion = 1
 
     public nonisolated let path: String
     private let executor: SQLiteExecutor
-    private let connection: SQLiteConnection
+    private let connection: any SQLDatabase
+    /// The local database (the cache watches it); nil when shared.
+    private let local: SQLiteConnection?
+    /// Set when the revocations live in the audit log's database, shared by every node.
+    private let shared: (any SharedAuditDatabase)?
     private var cache = SQLiteReadCache<CacheKey, Revocation>(ownWrites: .emptyTheCache, capacity: 10_000)
 
     struct CacheKey: Hashable {
@@ -65,6 +74,21 @@ public actor TokenRevocationStore {
     /// `DIR/tokens.sqlite`.
     public static func databasePath(stateDirectory: String) -> String { "\(stateDirectory)/tokens.sqlite" }
 
+    /// The revocations of a state directory: in the database it is bound to (`medtunnel db
+    /// attach`), shared by every node on it; otherwise its `tokens.sqlite`.
+    public static func forStateDirectory(_ stateDirectory: String) async throws -> TokenRevocationStore {
+        let opened: SharedDatabases.Opened
+        do {
+            opened = try await SharedDatabases.open(stateDirectory: stateDirectory, for: "token revocations")
+        } catch {
+            throw TokenError(.storage, "\(stateDirectory): open the token revocations: \(error)")
+        }
+        switch opened {
+        case .local: return try self.open(stateDirectory: stateDirectory)
+        case .shared(let database): return TokenRevocationStore(shared: database)
+        }
+    }
+
     public static func open(stateDirectory: String) throws -> TokenRevocationStore {
         if mkdir(stateDirectory, 0o700) != 0 && errno != EEXIST {
             throw TokenError(
@@ -78,8 +102,10 @@ public actor TokenRevocationStore {
     public init(path: String) throws {
         self.path = path
         self.executor = SQLiteExecutor(name: "tokens-sqlite")
+        self.shared = nil
+        let connection: SQLiteConnection
         do {
-            self.connection = try SQLiteConnection.openPrivate(
+            connection = try SQLiteConnection.openPrivate(
                 path: path,
                 schemaVersion: Self.schemaVersion,
                 schema: """
@@ -95,6 +121,18 @@ public actor TokenRevocationStore {
             self.executor.shutdown()
             throw TokenError(.storage, "\(path): \(error.reason)")
         }
+        self.connection = connection
+        self.local = connection
+    }
+
+    /// The revocations in a database shared with the audit log and the other gateway nodes,
+    /// whose migrations made the tables. Every write call's `audit` must be the log there.
+    public init(shared database: sending any SharedAuditDatabase) {
+        self.path = database.name
+        self.executor = SQLiteExecutor(name: "tokens-postgres")
+        self.local = nil
+        self.shared = database
+        self.connection = database
     }
 
     deinit { executor.shutdown() }
@@ -103,16 +141,19 @@ public actor TokenRevocationStore {
 
     public func state(tokenID: String, userID: String) throws -> Revocation {
         try storage("read revocations") {
-            try cache.value(of: CacheKey(tokenID: tokenID, userID: userID), on: connection) {
-                let token = try connection.prepare("SELECT 1 FROM revoked_token WHERE jti = ?")
+            let read = {
+                let token = try self.connection.prepare("SELECT 1 FROM revoked_token WHERE jti = ?")
                 try token.bind(tokenID, at: 1)
-                let user = try connection.prepare("SELECT before_ms FROM revoked_user WHERE user_id = ?")
+                let user = try self.connection.prepare("SELECT before_ms FROM revoked_user WHERE user_id = ?")
                 try user.bind(userID, at: 1)
                 return Revocation(
                     tokenRevoked: try token.step(),
                     userCutoffMilliseconds: try user.step() ? user.int64(0) : nil
                 )
-            } ?? Revocation(tokenRevoked: false, userCutoffMilliseconds: nil)
+            }
+            guard let local else { return try read() }
+            return try cache.value(of: CacheKey(tokenID: tokenID, userID: userID), on: local, read: read)
+                ?? Revocation(tokenRevoked: false, userCutoffMilliseconds: nil)
         }
     }
 
@@ -128,24 +169,23 @@ public actor TokenRevocationStore {
         audit: AuditLog
     ) async throws -> Outcome {
         try Self.checkID(tokenID, "token id")
-        try storage("revoke token") {
-            try connection.writeTransaction {
-                let insert = try connection.prepare(
-                    """
-                    INSERT INTO revoked_token(jti, user_id, revoked_ms, by_id, by_role) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT(jti) DO UPDATE SET revoked_ms = excluded.revoked_ms, audit_index = NULL
-                    """
-                )
-                try insert.bind(tokenID, at: 1)
-                try insert.bind(userID, at: 2)
-                try insert.bind(now.millisecondsSinceEpoch, at: 3)
-                try insert.bind(actor.id, at: 4)
-                try insert.bind(actor.role, at: 5)
-                try insert.run()
-            }
-        }
         let record = TokenRevocationRecord(tokenID: tokenID, userID: userID, at: now.millisecondsSinceEpoch)
-        let index = try await append(record, by: actor, to: audit)
+        let write = { (index: UInt64?) in
+            let insert = try self.connection.prepare(
+                """
+                INSERT INTO revoked_token(jti, user_id, revoked_ms, by_id, by_role, audit_index) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT(jti) DO UPDATE SET revoked_ms = excluded.revoked_ms, audit_index = excluded.audit_index
+                """
+            )
+            try insert.bind(tokenID, at: 1)
+            try insert.bind(userID, at: 2)
+            try insert.bind(now.millisecondsSinceEpoch, at: 3)
+            try insert.bind(actor.id, at: 4)
+            try insert.bind(actor.role, at: 5)
+            try insert.bind(index.map(Int64.init), at: 6)
+            try insert.run()
+        }
+        let index = try await self.revoking("revoke token", record, by: actor, audit: audit, write: write)
         try markLogged("revoked_token", "jti", tokenID, index)
         return Outcome(target: .token(id: tokenID), auditIndex: index)
     }
@@ -158,30 +198,40 @@ public actor TokenRevocationStore {
         audit: AuditLog
     ) async throws -> Outcome {
         try Self.checkID(userID, "user id")
-        try storage("revoke the tokens of \(userID)") {
-            try connection.writeTransaction {
-                let insert = try connection.prepare(
-                    """
-                    INSERT INTO revoked_user(user_id, before_ms, revoked_ms, by_id, by_role) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT(user_id) DO UPDATE SET before_ms = max(before_ms, excluded.before_ms),
-                        revoked_ms = excluded.revoked_ms, by_id = excluded.by_id, by_role = excluded.by_role,
-                        audit_index = NULL
-                    """
-                )
-                try insert.bind(userID, at: 1)
-                try insert.bind(now.millisecondsSinceEpoch, at: 2)
-                try insert.bind(now.millisecondsSinceEpoch, at: 3)
-                try insert.bind(actor.id, at: 4)
-                try insert.bind(actor.role, at: 5)
-                try insert.run()
-            }
-        }
         let record = TokenRevocationRecord(
             userID: userID,
             before: now.millisecondsSinceEpoch,
             at: now.millisecondsSinceEpoch
         )
-        let index = try await append(record, by: actor, to: audit)
+        let write = { (index: UInt64?) in
+            // The cutoff never moves back: a revocation stamped earlier (another node's clock)
+            // keeps the later one.
+            let insert = try self.connection.prepare(
+                """
+                INSERT INTO revoked_user(user_id, before_ms, revoked_ms, by_id, by_role, audit_index)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT(user_id) DO UPDATE SET
+                    before_ms = CASE WHEN excluded.before_ms > revoked_user.before_ms
+                        THEN excluded.before_ms ELSE revoked_user.before_ms END,
+                    revoked_ms = excluded.revoked_ms, by_id = excluded.by_id, by_role = excluded.by_role,
+                    audit_index = excluded.audit_index
+                """
+            )
+            try insert.bind(userID, at: 1)
+            try insert.bind(now.millisecondsSinceEpoch, at: 2)
+            try insert.bind(now.millisecondsSinceEpoch, at: 3)
+            try insert.bind(actor.id, at: 4)
+            try insert.bind(actor.role, at: 5)
+            try insert.bind(index.map(Int64.init), at: 6)
+            try insert.run()
+        }
+        let index = try await self.revoking(
+            "revoke the tokens of \(userID)",
+            record,
+            by: actor,
+            audit: audit,
+            write: write
+        )
         try markLogged("revoked_user", "user_id", userID, index)
         return Outcome(target: .user(id: userID), auditIndex: index)
     }
@@ -189,6 +239,8 @@ public actor TokenRevocationStore {
     /// Logs every revocation a crash left unlogged (it stood from the start); returns how many.
     @discardableResult
     public func recover(audit: AuditLog, now: Timestamp) async throws -> Int {
+        // A shared store writes each revocation with its entry: none is ever left unlogged.
+        guard shared == nil else { return 0 }
         var pending: [(table: String, key: String, record: TokenRevocationRecord, actor: AuditActor)] = []
         try storage("read unlogged revocations") {
             let tokens = try connection.prepare(
@@ -217,6 +269,28 @@ public actor TokenRevocationStore {
 
     // MARK: Helpers
 
+    /// Writes a revocation with `write` and logs it; returns its entry's index. Locally the row
+    /// is written first (unlogged, `audit_index` NULL: it stands at once) and logged second. On
+    /// the shared database both go in one transaction under the log's head lock.
+    private func revoking(
+        _ what: String,
+        _ record: TokenRevocationRecord,
+        by actor: AuditActor,
+        audit: AuditLog,
+        write: (UInt64?) throws -> Void
+    ) async throws -> UInt64 {
+        if let shared {
+            return try storage(what) {
+                try shared.appendingStep(to: audit) { index in
+                    try write(index)
+                    return (try record.event(by: actor), ())
+                }.auditIndex
+            }
+        }
+        try storage(what) { try connection.writeTransaction { try write(nil) } }
+        return try await append(record, by: actor, to: audit)
+    }
+
     private func append(
         _ record: TokenRevocationRecord,
         by actor: AuditActor,
@@ -235,6 +309,8 @@ public actor TokenRevocationStore {
     }
 
     private func markLogged(_ table: String, _ column: String, _ key: String, _ index: UInt64) throws {
+        // A shared store wrote the index with the row.
+        guard shared == nil else { return }
         try storage("record the revocation's audit index") {
             try connection.writeTransaction {
                 let update = try connection.prepare("UPDATE \(table) SET audit_index = ? WHERE \(column) = ?")
@@ -266,6 +342,9 @@ public actor TokenRevocationStore {
             return try body()
         } catch let error as SQLiteError {
             throw TokenError(.storage, "\(path): \(what): \(error.reason)")
+        } catch let error as AuditLogError {
+            // The shared database (revocations and log together): nothing was written.
+            throw TokenError(.storage, "\(what): \(error.reason)")
         }
     }
 }

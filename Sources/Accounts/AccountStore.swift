@@ -39,13 +39,27 @@ import Darwin
 /// data_version`, e.g. `medtunnel user disable` run beside a gateway) or by this store's own
 /// connection (its change count). A disable committed anywhere is therefore seen by the next
 /// read that starts after the commit, as without the cache.
+///
+/// **Shared by several gateway nodes** (`init(shared:)`, the audit log's PostgreSQL database):
+/// each change is one transaction that takes the log's head lock, checks the row as it is now,
+/// writes it done and appends its entry, so nothing is ever pending and two nodes adding the
+/// same id give one account. There is no cache: every read asks the database, so a disable
+/// committed on any node is seen by the next read on every node.
 public actor AccountStore {
     public static let schemaVersion = 1
 
     public nonisolated let path: String
+    /// Whether the accounts live in the database shared by every gateway node.
+    public nonisolated let isShared: Bool
     private let executor: SQLiteExecutor
-    private let connection: SQLiteConnection
-    private let lock: WriterLock
+    private let connection: any SQLDatabase
+    /// The local database (the cache watches it); nil when shared.
+    private let local: SQLiteConnection?
+    /// Set when the accounts live in the audit log's database, shared by every node.
+    private let shared: (any SharedAuditDatabase)?
+    /// Other processes' writers (the CLI beside a gateway); none needed when shared, where the
+    /// log's head lock serializes every writer.
+    private let lock: WriterLock?
     private var writerBusy = false
     /// Accounts by id as last read; see the type's comment. (Only verified tokens' subjects are
     /// looked up, so the ids are real ones; past the capacity the cache starts over.)
@@ -72,6 +86,21 @@ public actor AccountStore {
     /// `DIR/accounts.sqlite`.
     public static func databasePath(stateDirectory: String) -> String { "\(stateDirectory)/accounts.sqlite" }
 
+    /// The accounts of a state directory: in the database it is bound to (`medtunnel db
+    /// attach`), shared by every node on it; otherwise its `accounts.sqlite`.
+    public static func forStateDirectory(_ stateDirectory: String) async throws -> AccountStore {
+        let opened: SharedDatabases.Opened
+        do {
+            opened = try await SharedDatabases.open(stateDirectory: stateDirectory, for: "accounts")
+        } catch {
+            throw AccountError(.storageFailure, "\(stateDirectory): open the accounts: \(error)")
+        }
+        switch opened {
+        case .local: return try self.open(stateDirectory: stateDirectory)
+        case .shared(let database): return AccountStore(shared: database)
+        }
+    }
+
     /// Opens (creating on first use, with the directory) the accounts of a state directory.
     public static func open(stateDirectory: String) throws -> AccountStore {
         if mkdir(stateDirectory, 0o700) != 0 && errno != EEXIST {
@@ -88,12 +117,29 @@ public actor AccountStore {
         self.path = path
         self.lock = WriterLock(path: path + ".lock")
         self.executor = SQLiteExecutor(name: "accounts-sqlite")
+        let connection: SQLiteConnection
         do {
-            self.connection = try Self.openConnection(path: path)
+            connection = try Self.openConnection(path: path)
         } catch {
             self.executor.shutdown()
             throw error
         }
+        self.connection = connection
+        self.local = connection
+        self.shared = nil
+        self.isShared = false
+    }
+
+    /// The accounts in a database shared with the audit log and the other gateway nodes, whose
+    /// migrations made the table. Every write call's `audit` must be the log in that database.
+    public init(shared database: sending any SharedAuditDatabase) {
+        self.path = database.name
+        self.lock = nil
+        self.executor = SQLiteExecutor(name: "accounts-postgres")
+        self.local = nil
+        self.shared = database
+        self.isShared = true
+        self.connection = database
     }
 
     deinit { executor.shutdown() }
@@ -122,9 +168,9 @@ public actor AccountStore {
     /// in the audit log).
     public func account(id: String) throws -> Account? {
         try storage("read account \(id)") {
-            try cache.value(of: id, on: connection) {
-                try rows(where: "id = ? AND (pending IS NULL OR pending <> 'create')", id).first
-            }
+            let read = { try self.rows(where: "id = ? AND (pending IS NULL OR pending <> 'create')", id).first }
+            guard let local else { return try read() }
+            return try cache.value(of: id, on: local, read: read)
         }
     }
 
@@ -150,38 +196,30 @@ public actor AccountStore {
         try Account.validateID(id)
         // The attributes were checked for some role; check them for this one.
         let attributes = try AccountAttributes(attributes.all, for: role)
-        return try await asWriter {
-            if try storage("read account \(id)", { try rows(where: "id = ?", id).first }) != nil {
-                throw AccountError(
-                    .duplicateUser,
-                    "user '\(id)' exists already (ids are never reused, disabled accounts included); choose another id"
-                )
+        let record = AccountAuditRecord(
+            op: .create,
+            id: id,
+            role: role.rawValue,
+            attributes: attributes.all.map(\.description),
+            at: now.millisecondsSinceEpoch
+        )
+        if let shared {
+            try sharedStep("add account \(id)", shared, audit) { index in
+                try refuseExisting(id)
+                try insert(id, role, attributes, now, done: index, pendingFloor: nil)
+                return try record.event(by: actor)
             }
+            return try readBack(id, "created")
+        }
+        return try await asWriter {
+            try storage("read account \(id)") { try refuseExisting(id) }
             let floor = try await auditSize(audit)
             try storage("insert account \(id)") {
                 try connection.writeTransaction {
-                    let insert = try connection.prepare(
-                        """
-                        INSERT INTO account(id, role, attributes, created_ms, pending, pending_floor)
-                        VALUES (?, ?, ?, ?, 'create', ?)
-                        """
-                    )
-                    try insert.bind(id, at: 1)
-                    try insert.bind(role.rawValue, at: 2)
-                    try insert.bind(attributes.all.map(\.description).joined(separator: "\n"), at: 3)
-                    try insert.bind(now.millisecondsSinceEpoch, at: 4)
-                    try insert.bind(Int64(floor), at: 5)
-                    try insert.run()
+                    try insert(id, role, attributes, now, done: nil, pendingFloor: floor)
                 }
             }
             try crashIfAsked(.afterPendingWrite)
-            let record = AccountAuditRecord(
-                op: .create,
-                id: id,
-                role: role.rawValue,
-                attributes: attributes.all.map(\.description),
-                at: now.millisecondsSinceEpoch
-            )
             let index: UInt64
             do {
                 index = try await append(record, by: actor, to: audit)
@@ -192,10 +230,7 @@ public actor AccountStore {
             }
             try crashIfAsked(.afterAuditAppend)
             try finish(id: id, op: .create, auditIndex: index)
-            guard let account = try storage("read account \(id)", { try rows(where: "id = ?", id).first }) else {
-                throw AccountError(.storageFailure, "user '\(id)' vanished after it was created")
-            }
-            return account
+            return try readBack(id, "created")
         }
     }
 
@@ -203,34 +238,26 @@ public actor AccountStore {
     /// Returns once the disable is in the audit log. Throws `unknownUser`, `alreadyDisabled`,
     /// `auditFailed` (the disable stands and is logged by the next `recover`).
     public func disable(id: String, by actor: AuditActor, now: Timestamp, audit: AuditLog) async throws -> Account {
-        try await asWriter {
-            guard let account = try self.account(id: id) else {
-                throw AccountError(.unknownUser, "user '\(id)': no such account; see `medtunnel user list`")
+        let record = AccountAuditRecord(op: .disable, id: id, at: now.millisecondsSinceEpoch)
+        if let shared {
+            try sharedStep("disable account \(id)", shared, audit) { index in
+                try requireAccount(id, disabled: false)
+                try markDisabled(id, now, done: index, pendingFloor: nil)
+                return try record.event(by: actor)
             }
-            guard !account.isDisabled else {
-                throw AccountError(.alreadyDisabled, "user '\(id)': already disabled")
-            }
+            return try readBack(id, "disabled")
+        }
+        return try await asWriter {
+            try requireAccount(id, disabled: false)
             let floor = try await auditSize(audit)
             try storage("disable account \(id)") {
-                try connection.writeTransaction {
-                    let update = try connection.prepare(
-                        "UPDATE account SET disabled_ms = ?, pending = 'disable', pending_floor = ? WHERE id = ?"
-                    )
-                    try update.bind(now.millisecondsSinceEpoch, at: 1)
-                    try update.bind(Int64(floor), at: 2)
-                    try update.bind(id, at: 3)
-                    try update.run()
-                }
+                try connection.writeTransaction { try markDisabled(id, now, done: nil, pendingFloor: floor) }
             }
             try crashIfAsked(.afterPendingWrite)
-            let record = AccountAuditRecord(op: .disable, id: id, at: now.millisecondsSinceEpoch)
             let index = try await append(record, by: actor, to: audit)
             try crashIfAsked(.afterAuditAppend)
             try finish(id: id, op: .disable, auditIndex: index)
-            guard let disabled = try self.account(id: id) else {
-                throw AccountError(.storageFailure, "user '\(id)' vanished while being disabled")
-            }
-            return disabled
+            return try readBack(id, "disabled")
         }
     }
 
@@ -240,39 +267,132 @@ public actor AccountStore {
     /// enabled; running `user enable` again finishes it. Throws `unknownUser`, `notDisabled`,
     /// `auditFailed` (nothing changed).
     public func enable(id: String, by actor: AuditActor, now: Timestamp, audit: AuditLog) async throws -> Account {
-        try await asWriter {
-            guard let account = try self.account(id: id) else {
-                throw AccountError(.unknownUser, "user '\(id)': no such account; see `medtunnel user list`")
+        let record = AccountAuditRecord(op: .enable, id: id, at: now.millisecondsSinceEpoch)
+        if let shared {
+            try sharedStep("enable account \(id)", shared, audit) { index in
+                try requireAccount(id, disabled: true)
+                try markEnabled(id, auditIndex: index)
+                return try record.event(by: actor)
             }
-            guard account.isDisabled else {
-                throw AccountError(.notDisabled, "user '\(id)': not disabled")
-            }
-            let record = AccountAuditRecord(op: .enable, id: id, at: now.millisecondsSinceEpoch)
+            return try readBack(id, "enabled")
+        }
+        return try await asWriter {
+            try requireAccount(id, disabled: true)
             let index = try await append(record, by: actor, to: audit)
             try crashIfAsked(.afterAuditAppend)
             try storage("enable account \(id)") {
-                try connection.writeTransaction {
-                    let update = try connection.prepare(
-                        """
-                        UPDATE account SET disabled_ms = NULL, disabled_audit = NULL, pending = NULL,
-                            pending_floor = NULL, created_audit = coalesce(created_audit, ?) WHERE id = ?
-                        """
-                    )
-                    try update.bind(Int64(index), at: 1)
-                    try update.bind(id, at: 2)
-                    try update.run()
-                }
+                try connection.writeTransaction { try markEnabled(id, auditIndex: index) }
             }
-            guard let enabled = try self.account(id: id) else {
-                throw AccountError(.storageFailure, "user '\(id)' vanished while being enabled")
+            return try readBack(id, "enabled")
+        }
+    }
+
+    // MARK: Steps of both engines
+
+    private func refuseExisting(_ id: String) throws {
+        if try rows(where: "id = ?", id).first != nil {
+            throw AccountError(
+                .duplicateUser,
+                "user '\(id)' exists already (ids are never reused, disabled accounts included); choose another id"
+            )
+        }
+    }
+
+    /// The account, checked to be (or not be) disabled: `unknownUser`, `alreadyDisabled`,
+    /// `notDisabled`.
+    private func requireAccount(_ id: String, disabled: Bool) throws {
+        guard
+            let account = try storage(
+                "read account \(id)",
+                { try rows(where: "id = ? AND (pending IS NULL OR pending <> 'create')", id).first }
+            )
+        else {
+            throw AccountError(.unknownUser, "user '\(id)': no such account; see `medtunnel user list`")
+        }
+        if account.isDisabled && !disabled {
+            throw AccountError(.alreadyDisabled, "user '\(id)': already disabled")
+        }
+        if !account.isDisabled && disabled {
+            throw AccountError(.notDisabled, "user '\(id)': not disabled")
+        }
+    }
+
+    /// The row of a new account: done (with its entry's index) or pending from `pendingFloor`.
+    private func insert(
+        _ id: String,
+        _ role: ActorRole,
+        _ attributes: AccountAttributes,
+        _ now: Timestamp,
+        done auditIndex: UInt64?,
+        pendingFloor: UInt64?
+    ) throws {
+        let insert = try connection.prepare(
+            """
+            INSERT INTO account(id, role, attributes, created_ms, created_audit, pending, pending_floor)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """
+        )
+        try insert.bind(id, at: 1)
+        try insert.bind(role.rawValue, at: 2)
+        try insert.bind(attributes.all.map(\.description).joined(separator: "\n"), at: 3)
+        try insert.bind(now.millisecondsSinceEpoch, at: 4)
+        try insert.bind(auditIndex.map(Int64.init), at: 5)
+        try insert.bind(pendingFloor == nil ? nil : "create", at: 6)
+        try insert.bind(pendingFloor.map(Int64.init), at: 7)
+        try insert.run()
+    }
+
+    /// Disabled from `now`: done (with its entry's index) or pending from `pendingFloor`.
+    private func markDisabled(_ id: String, _ now: Timestamp, done auditIndex: UInt64?, pendingFloor: UInt64?) throws {
+        let update = try connection.prepare(
+            "UPDATE account SET disabled_ms = ?, disabled_audit = ?, pending = ?, pending_floor = ? WHERE id = ?"
+        )
+        try update.bind(now.millisecondsSinceEpoch, at: 1)
+        try update.bind(auditIndex.map(Int64.init), at: 2)
+        try update.bind(pendingFloor == nil ? nil : "disable", at: 3)
+        try update.bind(pendingFloor.map(Int64.init), at: 4)
+        try update.bind(id, at: 5)
+        try update.run()
+    }
+
+    private func markEnabled(_ id: String, auditIndex: UInt64) throws {
+        let update = try connection.prepare(
+            """
+            UPDATE account SET disabled_ms = NULL, disabled_audit = NULL, pending = NULL,
+                pending_floor = NULL, created_audit = coalesce(created_audit, ?) WHERE id = ?
+            """
+        )
+        try update.bind(Int64(auditIndex), at: 1)
+        try update.bind(id, at: 2)
+        try update.run()
+    }
+
+    private func readBack(_ id: String, _ what: String) throws -> Account {
+        guard let account = try storage("read account \(id)", { try rows(where: "id = ?", id).first }) else {
+            throw AccountError(.storageFailure, "user '\(id)' vanished after it was \(what)")
+        }
+        return account
+    }
+
+    /// A change on the shared database: `body` checks and writes the row under the log's head
+    /// lock and gives the entry (see `SharedAuditDatabase.appendingStep`).
+    private func sharedStep(
+        _ what: String,
+        _ database: any SharedAuditDatabase,
+        _ audit: AuditLog,
+        _ body: (_ auditIndex: UInt64) throws -> AuditEvent
+    ) throws {
+        _ = try storage(what) {
+            try database.appendingStep(to: audit, beforeCommit: { try crashIfAsked(.afterAuditAppend) }) { index in
+                (try body(index), ())
             }
-            return enabled
         }
     }
 
     // MARK: Helpers shared with recovery
 
     func asWriter<T>(_ body: () async throws -> T) async throws -> T {
+        guard let lock else { return try await body() }
         // One writer of this process at a time (the actor is re-entered across awaits), then the
         // file lock for other processes.
         if writerBusy {
@@ -354,6 +474,9 @@ public actor AccountStore {
             return try body()
         } catch let error as SQLiteError {
             throw AccountError(.storageFailure, "\(path): \(what): \(error.reason)")
+        } catch let error as AuditLogError {
+            // The shared database (accounts and log together): nothing was written.
+            throw AccountError(.storageFailure, "\(what): \(error.reason)")
         }
     }
 
@@ -372,7 +495,7 @@ public actor AccountStore {
         return accounts
     }
 
-    private func decodeRow(_ row: SQLiteStatement) throws -> Account {
+    private func decodeRow(_ row: any SQLStatement) throws -> Account {
         let id = row.text(0)
         do throws(AccountError) {
             let role = try Account.role(named: row.text(1))

@@ -38,3 +38,61 @@ public final class DatabaseHealth: Sendable {
     public func failed(_ reason: String) { self.problem.withLock { $0 = reason } }
     public func answered() { self.problem.withLock { $0 = nil } }
 }
+
+extension SharedAuditDatabase {
+    /// One step of a store whose rows live beside the log: in one transaction, takes the log's
+    /// head lock, runs `body` with the index its entry will get, and appends the event `body`
+    /// returns. `body` checks the rows as they are now (another node may have changed them since
+    /// the caller last read) and writes its own; when it throws, nothing is written, in the log
+    /// or the rows. Returns `body`'s value and the entry's index, durable when this returns.
+    /// (`beforeCommit` runs last inside the transaction: a test's crash, which then commits
+    /// nothing.)
+    public func appendingStep<T>(
+        to audit: AuditLog,
+        beforeCommit: () throws -> Void = {},
+        _ body: (_ auditIndex: UInt64) throws -> (AuditEvent, T)
+    ) throws -> (value: T, auditIndex: UInt64) {
+        try self.writeTransaction {
+            let tip = try self.lockAuditTip()
+            let (event, value) = try body(tip.size)
+            let (batch, _) = try audit.batch(appending: [event], at: tip)
+            try self.insertAudit(batch)
+            try beforeCommit()
+            return (value, tip.size)
+        }
+    }
+}
+
+/// Opens the shared database a state directory is bound to (`medtunnel db attach`), for the
+/// stores that keep their tables there when it is. Installed once by the program (module
+/// StoresPostgres does the connecting); without it, a bound state directory's stores are refused
+/// rather than opened on their per-node SQLite files.
+public enum SharedDatabases {
+    /// Connects to `url` (which may carry a password: never put it in a message).
+    public typealias Connect = @Sendable (_ url: String) async throws -> sending any SharedAuditDatabase
+
+    private static let installed = Mutex<Connect?>(nil)
+
+    public static var connect: Connect? {
+        get { self.installed.withLock { $0 } }
+        set { self.installed.withLock { $0 = newValue } }
+    }
+
+    /// What a store of `stateDirectory` opens: `.local` when it keeps its own files, else a
+    /// connection to the database it is bound to. `what` names the store in a refusal.
+    public static func open(stateDirectory: String, for what: String) async throws -> Opened {
+        guard let url = try AuditStateDirectory(path: stateDirectory).binding() else { return .local }
+        guard let connect = self.connect else {
+            throw AuditLogError(
+                .storageFailure,
+                "\(stateDirectory) is bound to a database, and this program cannot open \(what) there"
+            )
+        }
+        return .shared(try await connect(url))
+    }
+
+    public enum Opened {
+        case local
+        case shared(any SharedAuditDatabase)
+    }
+}

@@ -51,6 +51,49 @@ public enum PostgresAuditSchema {
             summary: "lockouts, their acknowledgements and the pump directory, shared by every node",
             statements: Self.lockoutStatements
         ),
+        Migration(
+            version: 5,
+            summary: "accounts, token revocations and passkeys, shared by every node",
+            statements: Self.identityStatements
+        ),
+    ]
+
+    /// Version 5: who may act (modules Accounts, AccessTokens, PasskeyStore; the same columns as
+    /// their `accounts.sqlite`, `tokens.sqlite` and `passkeys.sqlite`). An account's creation or
+    /// disable, and a revocation, are written in the same transaction as their audit entry, so
+    /// a user disabled or a token revoked on one node is refused by every node from the next
+    /// request on. The `pending` columns are there for the shared code's sake: a shared store
+    /// never leaves a step pending.
+    static let identityStatements: [String] = [
+        """
+        CREATE TABLE account(
+            id text PRIMARY KEY, role text NOT NULL, attributes text NOT NULL,
+            created_ms bigint NOT NULL, created_audit bigint,
+            disabled_ms bigint, disabled_audit bigint,
+            pending text CHECK (pending IN ('create', 'disable')), pending_floor bigint)
+        """,
+        """
+        CREATE TABLE revoked_token(
+            jti text PRIMARY KEY, user_id text NOT NULL, revoked_ms bigint NOT NULL,
+            by_id text NOT NULL, by_role text NOT NULL, audit_index bigint)
+        """,
+        """
+        CREATE TABLE revoked_user(
+            user_id text PRIMARY KEY, before_ms bigint NOT NULL, revoked_ms bigint NOT NULL,
+            by_id text NOT NULL, by_role text NOT NULL, audit_index bigint)
+        """,
+        """
+        CREATE TABLE credential(
+            credential_id bytea PRIMARY KEY, user_id text NOT NULL, public_key bytea NOT NULL,
+            sign_count bigint NOT NULL, created_ms bigint NOT NULL, last_used_ms bigint)
+        """,
+        "CREATE INDEX credential_by_user ON credential(user_id)",
+        "CREATE TABLE user_handle(user_id text PRIMARY KEY, handle bytea NOT NULL UNIQUE)",
+        """
+        CREATE TABLE invitation(
+            token_hash bytea PRIMARY KEY, user_id text NOT NULL, created_ms bigint NOT NULL,
+            expires_ms bigint NOT NULL, used_ms bigint)
+        """,
     ]
 
     /// Version 4: the lockout store's tables (module Lockouts, the same columns as its

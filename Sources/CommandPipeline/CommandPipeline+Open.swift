@@ -27,9 +27,9 @@ extension CommandPipeline {
         } else {
             log = try await AuditLog.open(stateDirectory: stateDirectory)
         }
-        let accounts = try AccountStore.open(stateDirectory: stateDirectory)
+        let accounts = try await AccountStore.forStateDirectory(stateDirectory)
         let key = try TokenSigningKey.load(stateDirectory: stateDirectory)
-        let revocations = try TokenRevocationStore.open(stateDirectory: stateDirectory)
+        let revocations = try await TokenRevocationStore.forStateDirectory(stateDirectory)
         // A revocation that stood but whose audit entry a crash prevented is logged now.
         try await revocations.recover(audit: log, now: clock())
         return CommandPipeline(

@@ -96,14 +96,14 @@ public struct ConsoleAuth: Sendable {
         audit: AuditLog,
         configuration: Configuration
     ) async throws -> ConsoleAuth {
-        let accounts = try AccountStore.open(stateDirectory: stateDirectory)
+        let accounts = try await AccountStore.forStateDirectory(stateDirectory)
         let key = try TokenSigningKey.load(stateDirectory: stateDirectory)
         return try ConsoleAuth(
             configuration: configuration,
-            passkeys: try PasskeyStore.open(stateDirectory: stateDirectory),
+            passkeys: try await PasskeyStore.forStateDirectory(stateDirectory),
             accounts: accounts,
             issuer: try await TokenIssuer(key: key, accounts: accounts),
-            revocations: try TokenRevocationStore.open(stateDirectory: stateDirectory),
+            revocations: try await TokenRevocationStore.forStateDirectory(stateDirectory),
             audit: audit
         )
     }

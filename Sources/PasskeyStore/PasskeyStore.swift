@@ -1,3 +1,4 @@
+public import AuditLog
 import Crypto
 import Foundation
 public import Passkeys
@@ -18,6 +19,10 @@ import Glibc
 /// An invitation is stored as the SHA-256 of its token only: the database never holds a token
 /// that could register a passkey. The user handle is random, one per user, so that an
 /// authenticator never holds the user id itself.
+///
+/// With several gateway nodes (`init(shared:)`), the same tables live in the audit log's
+/// PostgreSQL database: a passkey registered through one node signs in on any, an invitation
+/// is used once across all of them, and a sign-in counter never goes back whichever node saw it.
 public actor PasskeyStore {
     public static let schemaVersion = 1
     public static let fileName = "passkeys.sqlite"
@@ -26,11 +31,26 @@ public actor PasskeyStore {
 
     public nonisolated let path: String
     private let executor: SQLiteExecutor
-    private let connection: SQLiteConnection
+    private let connection: any SQLDatabase
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     public static func databasePath(stateDirectory: String) -> String { "\(stateDirectory)/\(fileName)" }
+
+    /// The passkeys of a state directory: in the database it is bound to (`medtunnel db
+    /// attach`), shared by every node on it; otherwise its `passkeys.sqlite`.
+    public static func forStateDirectory(_ stateDirectory: String) async throws(PasskeyError) -> PasskeyStore {
+        let opened: SharedDatabases.Opened
+        do {
+            opened = try await SharedDatabases.open(stateDirectory: stateDirectory, for: "passkeys")
+        } catch {
+            throw PasskeyError(.storageFailure, "\(stateDirectory): open the passkeys: \(error)")
+        }
+        switch opened {
+        case .local: return try self.open(stateDirectory: stateDirectory)
+        case .shared(let database): return PasskeyStore(shared: database)
+        }
+    }
 
     public static func open(stateDirectory: String) throws(PasskeyError) -> PasskeyStore {
         if mkdir(stateDirectory, 0o700) != 0 && errno != EEXIST {
@@ -64,6 +84,14 @@ public actor PasskeyStore {
             self.executor.shutdown()
             throw PasskeyError(.storageFailure, "\(path): \((error as? SQLiteError)?.reason ?? "\(error)")")
         }
+    }
+
+    /// The passkeys in a database shared with the audit log and the other gateway nodes, whose
+    /// migrations made the tables.
+    public init(shared database: sending any SharedAuditDatabase) {
+        self.path = database.name
+        self.executor = SQLiteExecutor(name: "passkeys-postgres")
+        self.connection = database
     }
 
     deinit { executor.shutdown() }
@@ -158,14 +186,18 @@ public actor PasskeyStore {
     public func userHandle(of userID: String, candidate: [UInt8]) throws(PasskeyError) -> [UInt8] {
         try storage("read or make the user handle") {
             try connection.writeTransaction {
-                let select = try connection.prepare("SELECT handle FROM user_handle WHERE user_id = ?")
-                try select.bind(userID, at: 1)
-                if try select.step() { return select.blob(0) }
-                let insert = try connection.prepare("INSERT INTO user_handle(user_id, handle) VALUES (?, ?)")
+                // Another node may make the user's handle at the same moment: the first one
+                // stored is the handle, and both read it back.
+                let insert = try connection.prepare(
+                    "INSERT INTO user_handle(user_id, handle) VALUES (?, ?) ON CONFLICT(user_id) DO NOTHING"
+                )
                 try insert.bind(userID, at: 1)
                 try insert.bind(candidate, at: 2)
                 try insert.run()
-                return candidate
+                let select = try connection.prepare("SELECT handle FROM user_handle WHERE user_id = ?")
+                try select.bind(userID, at: 1)
+                guard try select.step() else { throw SQLiteError(resultCode: 1, reason: "the user handle vanished") }
+                return select.blob(0)
             }
         }
     }
@@ -186,13 +218,15 @@ public actor PasskeyStore {
         try storage("save the passkey") {
             try connection.writeTransaction {
                 let use = try connection.prepare(
-                    "UPDATE invitation SET used_ms = ? WHERE token_hash = ? AND used_ms IS NULL AND user_id = ?"
+                    """
+                    UPDATE invitation SET used_ms = ? WHERE token_hash = ? AND used_ms IS NULL AND user_id = ?
+                    RETURNING user_id
+                    """
                 )
                 try use.bind(nowMilliseconds, at: 1)
                 try use.bind(Self.tokenHash(invitationToken), at: 2)
                 try use.bind(userID, at: 3)
-                try use.run()
-                guard connection.changes == 1 else { throw SQLiteError(resultCode: 19, reason: "invitation used") }
+                guard try use.step() else { throw SQLiteError(resultCode: 19, reason: "invitation used") }
                 let insert = try connection.prepare(
                     """
                     INSERT INTO credential(credential_id, user_id, public_key, sign_count, created_ms)
@@ -224,22 +258,25 @@ public actor PasskeyStore {
         signCount: UInt32,
         nowMilliseconds: Int64
     ) throws(PasskeyError) {
-        let updated: Int = try storage("record the sign-in") {
+        // An authenticator without a counter (always 0) matches only 0; one with a counter only
+        // a stored value below the new one, so a replayed or cloned assertion is refused.
+        let counterCheck = signCount == 0 ? "sign_count = 0" : "sign_count < ?"
+        let updated: Bool = try storage("record the sign-in") {
             try connection.writeTransaction {
                 let update = try connection.prepare(
                     """
-                    UPDATE credential SET sign_count = ?1, last_used_ms = ?2
-                    WHERE credential_id = ?3 AND (sign_count < ?1 OR (sign_count = 0 AND ?1 = 0))
+                    UPDATE credential SET sign_count = ?, last_used_ms = ?
+                    WHERE credential_id = ? AND \(counterCheck) RETURNING sign_count
                     """
                 )
                 try update.bind(Int64(signCount), at: 1)
                 try update.bind(nowMilliseconds, at: 2)
                 try update.bind(credentialID, at: 3)
-                try update.run()
-                return connection.changes
+                if signCount != 0 { try update.bind(Int64(signCount), at: 4) }
+                return try update.step()
             }
         }
-        guard updated == 1 else {
+        guard updated else {
             throw PasskeyError(.counterRegressed, "another sign-in with this passkey used the same counter")
         }
     }
@@ -248,7 +285,7 @@ public actor PasskeyStore {
 
     private func rows(
         _ condition: String,
-        _ bind: (SQLiteStatement) throws -> Void
+        _ bind: (any SQLStatement) throws -> Void
     ) throws(PasskeyError) -> [PasskeyCredential] {
         try storage("read passkeys") {
             let select = try connection.prepare(

@@ -46,6 +46,7 @@ struct MedTunnel: AsyncParsableCommand {
         // Writers may migrate it; readers only open it.
         AuditStoreFactories.remote = { url, create in try await PostgresAuditStore(url: url, migrate: create) }
         ChangeStoreFactories.shared = { url, audit in try await PostgresSharedDatabase.store(url: url, audit: audit) }
+        SharedDatabases.connect = { url in try await PostgresSharedDatabase.connect(url: url) }
         LockoutStoreFactories.shared = { url, audit in
             try await PostgresSharedDatabase.lockoutStore(url: url, audit: audit)
         }

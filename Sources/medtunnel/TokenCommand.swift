@@ -41,7 +41,7 @@ struct TokenCommand: AsyncParsableCommand {
         func run() async throws {
             do {
                 let (accounts, audit, mode) = try await self.location.openForWritingReportingMode()
-                let store = try TokenRevocationStore.open(stateDirectory: self.location.stateDirectory)
+                let store = try await TokenRevocationStore.forStateDirectory(self.location.stateDirectory)
                 // Beside a gateway, an unlogged revocation may be one in flight (the gateway's API
                 // or another command): logging it here would log it twice. The gateway recovered
                 // at its start; a command running alone recovers here.
@@ -110,7 +110,7 @@ struct TokenCommand: AsyncParsableCommand {
                 let lifetime = try TokenLifetime(parsing: self.ttl)
                 let mode = try StateDirectoryAccess.forWriting(self.stateDirectory)
                 let key = try TokenSigningKey.load(stateDirectory: self.stateDirectory)
-                let accounts = try AccountStore.open(stateDirectory: self.stateDirectory)
+                let accounts = try await AccountStore.forStateDirectory(self.stateDirectory)
                 let issuer = try await TokenIssuer(key: key, accounts: accounts)
                 let issued = try await issuer.issue(to: self.user, lifetime: lifetime, now: CommandClock.now())
                 let audit =

@@ -53,7 +53,7 @@ extension UserCommand {
                 }
                 let store: PasskeyStore
                 do {
-                    store = try PasskeyStore.open(stateDirectory: self.location.stateDirectory)
+                    store = try await PasskeyStore.forStateDirectory(self.location.stateDirectory)
                 } catch let error as PasskeyError {
                     throw AccountError(.storageFailure, error.reason)
                 }

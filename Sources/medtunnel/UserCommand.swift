@@ -77,7 +77,7 @@ struct UserCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingAccountErrors("user list") {
-                let accounts = try await AccountStore.open(stateDirectory: self.stateDirectory).accounts()
+                let accounts = try await AccountStore.forStateDirectory(self.stateDirectory).accounts()
                 if self.format == .jsonl {
                     for account in accounts {
                         Console.out(
@@ -185,7 +185,7 @@ struct AccountsLocation: ParsableArguments {
         let mode = try StateDirectoryAccess.forWriting(self.stateDirectory)
         guard mode.isAlone else {
             let audit = try await AuditLog.openExisting(stateDirectory: self.stateDirectory)
-            return (try AccountStore.open(stateDirectory: self.stateDirectory), audit, mode)
+            return (try await AccountStore.forStateDirectory(self.stateDirectory), audit, mode)
         }
         let directory = AuditStateDirectory(path: self.stateDirectory)
         if !FileManager.default.fileExists(atPath: directory.databasePath)
@@ -198,7 +198,7 @@ struct AccountsLocation: ParsableArguments {
             )
         }
         let audit = try await AuditLog.open(stateDirectory: self.stateDirectory)
-        let store = try AccountStore.open(stateDirectory: self.stateDirectory)
+        let store = try await AccountStore.forStateDirectory(self.stateDirectory)
         let report = try await store.recover(audit: audit, now: CommandClock.now())
         if !report.isEmpty {
             Console.err(

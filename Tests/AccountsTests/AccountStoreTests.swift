@@ -1,5 +1,6 @@
 import AuditLog
 import Foundation
+import MedTunnelTestSupport
 import SQLiteStore
 import SafetyPolicy
 import Testing
@@ -9,9 +10,12 @@ import TherapyModel
 
 @Suite("account store")
 struct AccountStoreTests {
-    @Test("an added account is in the audit log, readable, and gives the policy its actor")
-    func addAndRead() async throws {
-        let fixture = try await AccountsFixture.make()
+    @Test(
+        "an added account is in the audit log, readable, and gives the policy its actor",
+        arguments: StoreBackend.allCases
+    )
+    func addAndRead(_ backend: StoreBackend) async throws {
+        let fixture = try await AccountsFixture.make(backend)
         let account = try await fixture.add("alice", .patient, ["patient=patient-001", "phone=PHONE-1"])
         let entries = try await fixture.entries()
         let entry = try #require(entries.last)
@@ -27,9 +31,12 @@ struct AccountStoreTests {
         #expect(try await fixture.store.accounts().map(\.id) == ["alice"])
     }
 
-    @Test("a duplicate id is refused, disabled ones included, and nothing is logged for it")
-    func duplicate() async throws {
-        let fixture = try await AccountsFixture.make()
+    @Test(
+        "a duplicate id is refused, disabled ones included, and nothing is logged for it",
+        arguments: StoreBackend.allCases
+    )
+    func duplicate(_ backend: StoreBackend) async throws {
+        let fixture = try await AccountsFixture.make(backend)
         try await fixture.add("bob", .clinician, ["patient=p1"])
         let size = try await fixture.audit.storedSize()
         await #expect(throws: AccountError(.duplicateUser, "")) {
@@ -47,9 +54,12 @@ struct AccountStoreTests {
         #expect(try await fixture.audit.storedSize() == size + 1)  // only the disable
     }
 
-    @Test("attributes checked for one role are checked again for the role the account gets")
-    func attributesRecheckedForRole() async throws {
-        let fixture = try await AccountsFixture.make()
+    @Test(
+        "attributes checked for one role are checked again for the role the account gets",
+        arguments: StoreBackend.allCases
+    )
+    func attributesRecheckedForRole(_ backend: StoreBackend) async throws {
+        let fixture = try await AccountsFixture.make(backend)
         let forPatient = try AccountAttributes([try AccountAttribute(parsing: "patient=p1")], for: .patient)
         await #expect(throws: AccountError(.attributeNotAllowed, "")) {
             try await fixture.store.add(
@@ -64,9 +74,9 @@ struct AccountStoreTests {
         #expect(try await fixture.entries().isEmpty)
     }
 
-    @Test("disable: logged, takes effect, refused twice and for unknown users")
-    func disable() async throws {
-        let fixture = try await AccountsFixture.make()
+    @Test("disable: logged, takes effect, refused twice and for unknown users", arguments: StoreBackend.allCases)
+    func disable(_ backend: StoreBackend) async throws {
+        let fixture = try await AccountsFixture.make(backend)
         try await fixture.add("carol", .clinician, ["patient=p1"])
         let disabled = try await fixture.store.disable(
             id: "carol",

@@ -1,35 +1,38 @@
 import Accounts
 import AuditLog
 import Foundation
+import MedTunnelTestSupport
 import SafetyPolicy
 import TherapyModel
 
-/// A state directory on disk with a real audit log and account store.
+/// A state directory on disk with a real audit log and account store: its own SQLite files, or
+/// bound to a PostgreSQL database of the test's own (the accounts shared by every node on it).
 struct AccountsFixture {
+    let backend: StoreBackend
     let directory: String
     let audit: AuditLog
     let store: AccountStore
 
     static let now = Timestamp(millisecondsSinceEpoch: 1_763_700_000_000)
 
-    static func make() async throws -> AccountsFixture {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("accounts-\(UUID().uuidString)")
-            .path
+    static func make(_ backend: StoreBackend = .sqlite) async throws -> AccountsFixture {
+        try await open(backend, directory: try backend.newStateDirectory("accounts"))
+    }
+
+    private static func open(_ backend: StoreBackend, directory: String) async throws -> AccountsFixture {
         let audit = try await AuditLog.open(stateDirectory: directory)
         return AccountsFixture(
+            backend: backend,
             directory: directory,
             audit: audit,
-            store: try AccountStore.open(stateDirectory: directory)
+            store: try await AccountStore.forStateDirectory(directory)
         )
     }
 
-    /// The same state directory opened again, as a restarted process would.
+    /// The same state directory opened again, as a restarted process, or another gateway node
+    /// on the same database, would: its own connections and audit log writer.
     func reopened() async throws -> AccountsFixture {
-        AccountsFixture(
-            directory: directory,
-            audit: try await AuditLog.open(stateDirectory: directory),
-            store: try AccountStore.open(stateDirectory: directory)
-        )
+        try await Self.open(backend, directory: directory)
     }
 
     static var admin: AuditActor { try! AuditActor(id: "admin-1", role: "admin") }
