@@ -31,7 +31,7 @@ public struct Authenticator: Sendable {
     public static let maximumHeaderBytes = 8192
 
     private let keys: JWTKeyCollection
-    private let accounts: AccountStore
+    public let accounts: AccountStore
     /// Tokens revoked before their expiry; nil: none can be (tests of the token format alone).
     public let revocations: TokenRevocationStore?
     private let verified = VerifiedTokens()

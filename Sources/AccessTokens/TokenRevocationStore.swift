@@ -41,6 +41,9 @@ public actor TokenRevocationStore {
     private let local: SQLiteConnection?
     /// Set when the revocations live in the audit log's database, shared by every node.
     private let shared: (any SharedAuditDatabase)?
+    /// For a shared store: whether its database answers, readable without waiting for the store
+    /// (a request is refused at once while it does not).
+    public nonisolated let databaseHealth: DatabaseHealth?
     private var cache = SQLiteReadCache<CacheKey, Revocation>(ownWrites: .emptyTheCache, capacity: 10_000)
 
     struct CacheKey: Hashable {
@@ -123,6 +126,7 @@ public actor TokenRevocationStore {
         }
         self.connection = connection
         self.local = connection
+        self.databaseHealth = nil
     }
 
     /// The revocations in a database shared with the audit log and the other gateway nodes,
@@ -131,6 +135,7 @@ public actor TokenRevocationStore {
         self.path = database.name
         self.executor = SQLiteExecutor(name: "tokens-postgres")
         self.local = nil
+        self.databaseHealth = database.health
         self.shared = database
         self.connection = database
     }

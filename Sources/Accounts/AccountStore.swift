@@ -57,6 +57,9 @@ public actor AccountStore {
     private let local: SQLiteConnection?
     /// Set when the accounts live in the audit log's database, shared by every node.
     private let shared: (any SharedAuditDatabase)?
+    /// For a shared store: whether its database answers, readable without waiting for the store
+    /// (a request is refused at once while it does not).
+    public nonisolated let databaseHealth: DatabaseHealth?
     /// Other processes' writers (the CLI beside a gateway); none needed when shared, where the
     /// log's head lock serializes every writer.
     private let lock: WriterLock?
@@ -126,6 +129,7 @@ public actor AccountStore {
         }
         self.connection = connection
         self.local = connection
+        self.databaseHealth = nil
         self.shared = nil
         self.isShared = false
     }
@@ -137,6 +141,7 @@ public actor AccountStore {
         self.lock = nil
         self.executor = SQLiteExecutor(name: "accounts-postgres")
         self.local = nil
+        self.databaseHealth = database.health
         self.shared = database
         self.isShared = true
         self.connection = database

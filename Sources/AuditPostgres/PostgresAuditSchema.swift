@@ -53,7 +53,7 @@ public enum PostgresAuditSchema {
         ),
         Migration(
             version: 5,
-            summary: "accounts, token revocations and passkeys, shared by every node",
+            summary: "accounts, token revocations, passkeys and pumps' pairing offers, shared by every node",
             statements: Self.identityStatements
         ),
     ]
@@ -63,8 +63,16 @@ public enum PostgresAuditSchema {
     /// disable, and a revocation, are written in the same transaction as their audit entry, so
     /// a user disabled or a token revoked on one node is refused by every node from the next
     /// request on. The `pending` columns are there for the shared code's sake: a shared store
-    /// never leaves a step pending.
+    /// never leaves a step pending. `pairing_offer` holds the codes pumps say they show (nonce
+    /// and expiry, no secret: the code is signed by the pump), written by the node holding the
+    /// pump's session, so that a patient's pairing through any node finds the offer.
     static let identityStatements: [String] = [
+        """
+        CREATE TABLE pairing_offer(
+            pump_serial text NOT NULL, nonce bytea NOT NULL, expires_ms bigint NOT NULL,
+            offered_ms bigint NOT NULL, PRIMARY KEY(pump_serial, nonce, expires_ms))
+        """,
+        "CREATE INDEX pairing_offer_by_expiry ON pairing_offer(expires_ms)",
         """
         CREATE TABLE account(
             id text PRIMARY KEY, role text NOT NULL, attributes text NOT NULL,

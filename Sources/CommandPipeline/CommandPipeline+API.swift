@@ -485,11 +485,30 @@ extension CommandPipeline {
     }
 
     nonisolated func authenticate(_ authorization: String?) async throws(ChangeAPIError) -> AuthenticatedUser {
+        // On a shared database the accounts and revocations are read there: a node that lost it
+        // refuses at once, saying so, instead of after each read's timeout. (Only the stores
+        // the node probes in the background are asked first, so that one of them answering
+        // again lets requests through.)
+        if store.databaseHealth != nil, let problem = await databaseProblem() {
+            throw .store(ChangeRequestError(.databaseUnavailable, problem))
+        }
         do {
             return try await authenticator.authenticate(authorization: authorization, now: clock())
         } catch {
+            if error.code == .unavailable, let problem = await sharedDatabaseProblem() {
+                throw .store(ChangeRequestError(.databaseUnavailable, problem))
+            }
             throw .unauthenticated(error)
         }
+    }
+
+    /// Why the shared database cannot be reached, as any of this node's connections to it last
+    /// found; nil while they answer, and always on one gateway's own files.
+    nonisolated func sharedDatabaseProblem() async -> String? {
+        guard store.databaseHealth != nil else { return nil }
+        if let problem = await databaseProblem() { return problem }
+        return authenticator.accounts.databaseHealth?.currentProblem
+            ?? authenticator.revocations?.databaseHealth?.currentProblem
     }
 
     private nonisolated func existingRequest(_ id: String) async throws(ChangeAPIError) -> ChangeRequest {

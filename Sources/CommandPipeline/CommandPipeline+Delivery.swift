@@ -100,6 +100,11 @@ extension CommandPipeline {
         guard store.databaseHealth != nil, let slot = pumps[serial], let session = slot.delivery.session,
             let hello = slot.hello
         else { return }
+        // Only while this node owns the pump. A node run again after a pause still has its old
+        // session and hello until it notices them gone; meanwhile the pump said hello to another
+        // node, which may have sent it a command since: settling that command from the old hello
+        // would call it not applied while the pump applies it.
+        guard await ownsDelivery(serial) else { return }
         await reconcile(serial, hello: hello, carrier: session.carrier, slot: slot, freshHello: false)
     }
 
@@ -488,13 +493,27 @@ extension CommandPipeline {
             }
         }
         do {
-            let request = try await store.markAcknowledged(
-                serial: serial,
-                sequence: acknowledgement.sequence,
-                outcome: outcome,
-                evidence: evidence,
-                now: now
-            )
+            let acknowledge = {
+                try await self.store.markAcknowledged(
+                    serial: serial,
+                    sequence: acknowledgement.sequence,
+                    outcome: outcome,
+                    evidence: evidence,
+                    now: now
+                )
+            }
+            let request: ChangeRequest
+            do {
+                request = try await acknowledge()
+            } catch let error as ChangeRequestError where error.code == .illegalTransition {
+                // Another node made the command uncertain (its session with the pump ended late)
+                // between our read and our step: the pump's signed answer settles it all the same.
+                guard
+                    try await store.request(forPump: serial, sequence: acknowledgement.sequence)?.state
+                        == .uncertain
+                else { throw error }
+                request = try await acknowledge()
+            }
             noteSettled(request, slot: slot)
             logger.info(
                 "command acknowledged",

@@ -28,6 +28,35 @@ extension CommandPipeline {
     public nonisolated func pairingOffer(_ offer: InnerMessage.PairingOffer, on link: PumpLink) {
         let now = clock()
         pairingOffers.withLock { $0.record(offer, serial: link.serial, now: now) }
+        // Several nodes: the patient's pairing may be posted to another one.
+        guard store.databaseHealth != nil, offer.expiresAtMilliseconds > now.millisecondsSinceEpoch else { return }
+        let (store, logger, serial) = (self.store, self.logger, link.serial)
+        Task {
+            do {
+                try await store.shareOffer(
+                    serial: serial,
+                    nonce: offer.nonce,
+                    expiresAt: Timestamp(millisecondsSinceEpoch: offer.expiresAtMilliseconds),
+                    now: now
+                )
+            } catch {
+                logger.warning(
+                    "could not share the pump's pairing offer; pair it through this node",
+                    metadata: ["device": "\(serial)", "error": "\(error)"]
+                )
+            }
+        }
+    }
+
+    /// Whether the pump offered `code`: to this node, or (several nodes) to the one holding its
+    /// session.
+    nonisolated func isOffered(_ code: PairingCode) async throws(ChangeAPIError) -> Bool {
+        if pairingOffers.withLock({ $0.isOffered(code) }) { return true }
+        do {
+            return try await store.isOfferShared(serial: code.serial, nonce: code.nonce, expiresAt: code.expiresAt)
+        } catch {
+            throw .store(error as? ChangeRequestError ?? ChangeRequestError(.storageFailure, "\(error)"))
+        }
     }
 
     // MARK: Pairing
@@ -69,7 +98,7 @@ extension CommandPipeline {
                 message: "the pairing code of pump \(serial) has expired; the pump shows a new one when it restarts"
             )
         }
-        guard pairingOffers.withLock({ $0.isOffered(code) }) else {
+        guard try await isOffered(code) else {
             throw .conflict(
                 "pairing_code_not_offered",
                 "pump \(serial) has not offered this code through its own connection; keep the pump connected (near "
