@@ -13,13 +13,25 @@ import Darwin
 /// `STATE/events.sqlite` (WAL, `synchronous=NORMAL`) so that `GET /v1/events` and
 /// `GET /v1/alerts` filter them without reading the whole log. The index is a view of the log:
 /// `recover()` rolls forward every `security.event` and `alert.*` entry from its recovery floor.
+///
+/// ## Shared by several gateway nodes
+/// On the audit log's PostgreSQL database (`init(shared:audit:)`) the tables are every node's:
+/// an event recorded on one node is listed on all, an alert raised on one is acknowledged on any.
+/// Each step is one transaction (`SecurityEventStore+Shared.swift`): the log's head lock, the
+/// step checked again under it (two nodes acknowledging one alert at once: one acknowledgement,
+/// one entry), the row, the entry, the commit. The rules that raise alerts count what their own
+/// node saw (docs/cluster.md).
 public actor SecurityEventStore {
     public static let schemaVersion = 1
 
     public nonisolated let path: String
     let audit: AuditLog
     let executor: SQLiteExecutor
-    let connection: SQLiteConnection
+    let connection: any SQLDatabase
+    /// Set when the tables live in the audit log's database (PostgreSQL, several nodes).
+    let shared: (any SharedAuditDatabase)?
+    /// For a shared store: whether its database answers, readable without waiting for the store.
+    public nonisolated let databaseHealth: DatabaseHealth?
     var inflightFloors: [UInt64: UInt64] = [:]
     var nextToken: UInt64 = 0
 
@@ -37,6 +49,8 @@ public actor SecurityEventStore {
         self.path = Self.databasePath(stateDirectory: stateDirectory)
         self.audit = audit
         self.executor = SQLiteExecutor(name: "events-sqlite")
+        self.shared = nil
+        self.databaseHealth = nil
         do {
             self.connection = try EventSchema.open(path: path)
         } catch {
@@ -45,7 +59,22 @@ public actor SecurityEventStore {
         }
     }
 
+    /// The store on a database shared with the audit log and with other gateway nodes
+    /// (`SharedAuditDatabase`), whose migrations made its tables (version 6). `audit` must be the
+    /// log in that same database.
+    public init(shared database: sending any SharedAuditDatabase, audit: AuditLog) {
+        self.path = database.name
+        self.audit = audit
+        self.executor = SQLiteExecutor(name: "events-postgres")
+        self.databaseHealth = database.health
+        self.shared = database
+        self.connection = database
+    }
+
     deinit { executor.shutdown() }
+
+    /// Whether the tables are in a database shared with other nodes.
+    public nonisolated var isShared: Bool { databaseHealth != nil }
 
     // MARK: Events
 
@@ -59,6 +88,19 @@ public actor SecurityEventStore {
         -> UInt64
     {
         let record = SecurityEventRecord(event, count: count, minute: minute)
+        if let shared {
+            return try stepShared("security event", in: shared) { () throws -> AuditEvent in
+                try record.auditEvent(time: event.timeMilliseconds, pump: event.pump)
+            } apply: { index in
+                try EventSchema.insertEvent(
+                    shared,
+                    record,
+                    time: event.timeMilliseconds,
+                    pump: event.pump,
+                    auditIndex: index
+                )
+            }
+        }
         return try await step { () throws -> AuditEvent in
             try record.auditEvent(time: event.timeMilliseconds, pump: event.pump)
         } apply: { index in
@@ -104,6 +146,14 @@ public actor SecurityEventStore {
     public func raise(_ firing: RuleFiring, lockoutID: String? = nil) async throws(SecurityEventError) -> Alert {
         let id = Self.newAlertID()
         let record = AlertRecord(raising: firing, id: id, lockoutID: lockoutID)
+        if let shared {
+            try stepShared("alert.raised", in: shared) { () throws -> AuditEvent in
+                try record.auditEvent(actor: try AuditActor(id: "rules", role: "system"))
+            } apply: { index in
+                try EventSchema.apply(shared, record, actor: "rules", auditIndex: index)
+            }
+            return try requireAlert(id)
+        }
         try await step { () throws -> AuditEvent in
             try record.auditEvent(actor: try AuditActor(id: "rules", role: "system"))
         } apply: { index in
@@ -119,6 +169,18 @@ public actor SecurityEventStore {
             throw SecurityEventError(.alreadyAcknowledged, "alert \(id) was already acknowledged by \(by)")
         }
         let record = AlertRecord(acknowledging: id, at: now)
+        if let shared {
+            try stepShared("alert.acknowledged", in: shared) { () throws -> AuditEvent in
+                // Under the lock: another node may have acknowledged it since the check above.
+                if let by = try EventSchema.alert(shared, id)?.acknowledgedBy {
+                    throw SecurityEventError(.alreadyAcknowledged, "alert \(id) was already acknowledged by \(by)")
+                }
+                return try record.auditEvent(actor: actor)
+            } apply: { index in
+                try EventSchema.apply(shared, record, actor: actor.id, auditIndex: index)
+            }
+            return try requireAlert(id)
+        }
         try await step { () throws -> AuditEvent in
             try record.auditEvent(actor: actor)
         } apply: { index in
@@ -171,17 +233,23 @@ public actor SecurityEventStore {
         try storage("index audit entry \(index)") {
             try connection.writeTransaction {
                 try apply(index)
-                try EventSchema.raiseFloor(connection, to: floor)
+                try EventSchema.raiseFloor(connection, meta: "meta", to: floor)
             }
         }
         return index
     }
 
-    /// Rolls forward every security event and alert entry of the log the index lacks.
+    /// Rolls forward every security event and alert entry of the log the index lacks. On a shared
+    /// database the steps of this store leave nothing to roll forward (entry and row commit
+    /// together); what it catches there are the events other stores wrote to the log
+    /// (`index(_:auditIndex:)`) whose node stopped before indexing them. Its floor is then the
+    /// log's size when the last recovery of any node began: every entry below it was committed
+    /// and read by that recovery.
     public func recover() async throws(SecurityEventError) {
         do {
             let size = try await audit.storedSize()
-            var start = try EventSchema.floor(connection)
+            let meta = EventSchema.metaTable(shared: shared != nil)
+            var start = try EventSchema.floor(connection, meta: meta)
             while start < size {
                 let end = min(size, start + 4096)
                 let entries = try await audit.entries(in: start..<end)
@@ -204,7 +272,7 @@ public actor SecurityEventStore {
                             )
                         }
                     }
-                    try EventSchema.raiseFloor(connection, to: end)
+                    try EventSchema.raiseFloor(connection, meta: meta, to: end)
                 }
                 start = end
             }
@@ -220,6 +288,10 @@ public actor SecurityEventStore {
             return try body()
         } catch let error as SecurityEventError {
             throw error
+        } catch let error as AuditLogError where error.code == .databaseUnavailable {
+            throw SecurityEventError(.databaseUnavailable, "\(what): \(error.reason)")
+        } catch let error as SQLiteError {
+            throw SecurityEventError(.storageFailure, "\(path): \(what): \(error.reason)")
         } catch {
             throw SecurityEventError(.storageFailure, "\(path): \(what): \(error)")
         }
@@ -234,6 +306,8 @@ public struct SecurityEventError: Error, Sendable, Hashable, CustomStringConvert
         public static let auditFailed = Code(rawValue: "audit_failed")
         public static let notFound = Code(rawValue: "alert_not_found")
         public static let alreadyAcknowledged = Code(rawValue: "already_acknowledged")
+        /// The shared database did not answer; the step may or may not be recorded.
+        public static let databaseUnavailable = Code(rawValue: "database_unavailable")
         public var description: String { rawValue }
     }
 
