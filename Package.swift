@@ -650,7 +650,7 @@ let package = Package(
             dependencies: [
                 "Gateway", "TunnelProtocol", "TelemetryStore", "SQLiteStore", "PumpSimulator", "PumpTLS",
                 "MedTunnelPKI", "MedTunnelIdentity", "RelayCore", "GatewayTLS", "MedTunnelTestSupport",
-                "StoresPostgres", "AuditPostgres",
+                "StoresPostgres", "AuditPostgres", "AuditLog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,5 +1,7 @@
+import AuditLog
 import Foundation
 import MedTunnelTestSupport
+import StoresPostgres
 import Synchronization
 import TelemetryStore
 import Testing
@@ -105,6 +107,27 @@ struct SharedTelemetryStoreTests {
         #expect(throws: TelemetryStoreError(.databaseUnavailable, "")) { try outcome.withLock { $0 }?.get() }
         #expect(writer.statistics.unwrittenAtClose == 1)
         #expect(throws: TelemetryStoreError(.closed, "")) { try writer.submit(TelemetryStoreTests.record("P1", 2)) }
+    }
+
+    @Test("a bound state directory opens the shared store through the installed factory, and without one is refused")
+    func forStateDirectory() async throws {
+        let home = try await Home.make(.postgres)
+        let url = try #require(home.url)
+        try AuditStateDirectory(path: home.directory.path).bind(to: url)
+        // No factory installed in this test process: refused, never gateway.sqlite.
+        if TelemetryStoreFactories.shared == nil {
+            let refusal = await #expect(throws: TelemetryStoreError(.storageFailed, "")) {
+                try await TelemetryStore.forStateDirectory(home.directory.path)
+            }
+            #expect(refusal?.reason.contains("cannot open telemetry stores") == true)
+        }
+        TelemetryStoreFactories.shared = { url in try await PostgresSharedDatabase.telemetryStore(url: url) }
+        let store = try await TelemetryStore.forStateDirectory(home.directory.path)
+        defer { store.close() }
+        try store.submit(TelemetryStoreTests.record("P7", 1))
+        try await store.flush()
+        #expect(try home.rowCount() == 1)
+        #expect(!FileManager.default.fileExists(atPath: home.directory.database))
     }
 
     static func eventually(

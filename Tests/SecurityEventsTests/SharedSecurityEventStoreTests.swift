@@ -74,6 +74,20 @@ struct SharedSecurityEventStoreTests {
         }
     }
 
+    @Test(
+        "the rules' quiet period is per node (docs/cluster.md): the same firing raised on A and on B is two alerts, each with its entry, each acknowledged on its own"
+    )
+    func sameFiringOnTwoNodes() async throws {
+        let a = try await EventFixture.make(.postgres)
+        let b = try await a.reopened()
+        let onA = try await a.store.raise(EventFixture.firing())
+        let onB = try await b.store.raise(EventFixture.firing())
+        #expect(onA.id != onB.id && onA.auditIndex != onB.auditIndex)
+        #expect(try await a.store.alerts(openOnly: true).map(\.id) == [onB.id, onA.id])
+        _ = try await b.store.acknowledge(onA.id, by: EventFixture.ines, now: EventFixture.now + 1)
+        #expect(try await a.store.alerts(openOnly: true).map(\.id) == [onB.id])
+    }
+
     @Test("a bound state directory opens the shared store through the installed factory, and without one is refused")
     func forStateDirectory() async throws {
         let fixture = try await EventFixture.make(.postgres)
