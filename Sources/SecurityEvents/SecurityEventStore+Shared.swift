@@ -1,17 +1,19 @@
 import AuditLog
 import SQLiteStore
 
-/// The steps on a database shared with the audit log (PostgreSQL, several gateway nodes): one
-/// transaction takes the log's head lock, builds the entry (a check that depends on other nodes,
-/// an acknowledgement, is made there, under the lock), writes the row and the entry, commits.
+/// The step that depends on other nodes, on a database shared with the audit log (PostgreSQL,
+/// several gateway nodes): an acknowledgement. One transaction takes the log's head lock, reads
+/// the alert again (the check that counts), writes the row and the entry, commits.
 ///
 /// - Two nodes acknowledging one alert at once: the second to take the lock finds it
 ///   acknowledged and is refused `alreadyAcknowledged`, writing nothing: one acknowledgement,
 ///   one `alert.acknowledged` entry.
-/// - A crash or a lost connection before the commit leaves neither entry nor row: nothing for
-///   `recover()` to roll forward for these steps.
+/// - A crash or a lost connection before the commit leaves neither entry nor row.
 /// - No notification: the other nodes read the tables when asked (`events`, `alerts`); nothing
 ///   there is kept in memory.
+///
+/// Events and raised alerts check nothing against other nodes: they take the log's ordinary
+/// append (`step`), which waits out a database that is away, then write their row.
 extension SecurityEventStore {
     /// One step in one transaction; returns its entry's index.
     @discardableResult

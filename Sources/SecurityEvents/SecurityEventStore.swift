@@ -17,10 +17,12 @@ import Darwin
 /// ## Shared by several gateway nodes
 /// On the audit log's PostgreSQL database (`init(shared:audit:)`) the tables are every node's:
 /// an event recorded on one node is listed on all, an alert raised on one is acknowledged on any.
-/// Each step is one transaction (`SecurityEventStore+Shared.swift`): the log's head lock, the
-/// step checked again under it (two nodes acknowledging one alert at once: one acknowledgement,
-/// one entry), the row, the entry, the commit. The rules that raise alerts count what their own
-/// node saw (docs/cluster.md).
+/// An event or a raised alert is appended to the log as any entry is (while the database is away
+/// it waits in the log, as other appends do), then its row is written: nothing to check against
+/// other nodes. An acknowledgement is one transaction (`SecurityEventStore+Shared.swift`): the
+/// log's head lock, the alert read again under it (two nodes acknowledging one alert at once:
+/// one acknowledgement, one entry), the row, the entry, the commit. The rules that raise alerts
+/// count what their own node saw (docs/cluster.md).
 public actor SecurityEventStore {
     public static let schemaVersion = 1
 
@@ -88,19 +90,6 @@ public actor SecurityEventStore {
         -> UInt64
     {
         let record = SecurityEventRecord(event, count: count, minute: minute)
-        if let shared {
-            return try stepShared("security event", in: shared) { () throws -> AuditEvent in
-                try record.auditEvent(time: event.timeMilliseconds, pump: event.pump)
-            } apply: { index in
-                try EventSchema.insertEvent(
-                    shared,
-                    record,
-                    time: event.timeMilliseconds,
-                    pump: event.pump,
-                    auditIndex: index
-                )
-            }
-        }
         return try await step { () throws -> AuditEvent in
             try record.auditEvent(time: event.timeMilliseconds, pump: event.pump)
         } apply: { index in
@@ -146,14 +135,6 @@ public actor SecurityEventStore {
     public func raise(_ firing: RuleFiring, lockoutID: String? = nil) async throws(SecurityEventError) -> Alert {
         let id = Self.newAlertID()
         let record = AlertRecord(raising: firing, id: id, lockoutID: lockoutID)
-        if let shared {
-            try stepShared("alert.raised", in: shared) { () throws -> AuditEvent in
-                try record.auditEvent(actor: try AuditActor(id: "rules", role: "system"))
-            } apply: { index in
-                try EventSchema.apply(shared, record, actor: "rules", auditIndex: index)
-            }
-            return try requireAlert(id)
-        }
         try await step { () throws -> AuditEvent in
             try record.auditEvent(actor: try AuditActor(id: "rules", role: "system"))
         } apply: { index in
@@ -230,6 +211,10 @@ public actor SecurityEventStore {
             throw SecurityEventError(.auditFailed, "not written to the audit log: \(error)")
         }
         let floor = inflightFloors.filter { $0.key != token }.values.min() ?? (index + 1)
+        if shared != nil {
+            try await indexShared(index, apply)
+            return index
+        }
         try storage("index audit entry \(index)") {
             try connection.writeTransaction {
                 try apply(index)
@@ -239,12 +224,30 @@ public actor SecurityEventStore {
         return index
     }
 
+    /// The row of an entry already in the shared log (the floor there is `recover()`'s alone:
+    /// see its comment). The entry is durable, so a database that is away is waited for a while
+    /// (the log waited for it too, and this store's connection may answer a moment later);
+    /// past that the error is thrown and the next `recover()` of any node writes the row.
+    private func indexShared(_ index: UInt64, _ apply: (UInt64) throws -> Void) async throws(SecurityEventError) {
+        let deadline = ContinuousClock.now + .seconds(15)
+        var delay = Duration.milliseconds(200)
+        while true {
+            do throws(SecurityEventError) {
+                try storage("index audit entry \(index)") { try apply(index) }
+                return
+            } catch  where error.code == .databaseUnavailable && ContinuousClock.now < deadline {
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(2))
+            }
+        }
+    }
+
     /// Rolls forward every security event and alert entry of the log the index lacks. On a shared
-    /// database the steps of this store leave nothing to roll forward (entry and row commit
-    /// together); what it catches there are the events other stores wrote to the log
-    /// (`index(_:auditIndex:)`) whose node stopped before indexing them. Its floor is then the
-    /// log's size when the last recovery of any node began: every entry below it was committed
-    /// and read by that recovery.
+    /// database it catches the events and alerts whose node stopped between the entry and the
+    /// row, and the events other stores wrote (`index(_:auditIndex:)`) that their node did not
+    /// index. Its floor there is the log's size when the last recovery of any node began: every
+    /// entry below it was committed and read by that recovery (a step in flight on another node
+    /// meanwhile writes its own row, or the next recovery finds it).
     public func recover() async throws(SecurityEventError) {
         do {
             let size = try await audit.storedSize()

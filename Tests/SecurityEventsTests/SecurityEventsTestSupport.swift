@@ -26,6 +26,8 @@ struct EventFixture {
     let postgresURL: String?
     let audit: AuditLog
     let store: SecurityEventStore
+    /// Between this node (its log and store) and the database, when made `proxied`.
+    var proxy: TCPCutProxy? = nil
 
     static let now: Int64 = 1_763_700_000_000
     static let ines = try! AuditActor(id: "ines", role: "incident")
@@ -42,6 +44,27 @@ struct EventFixture {
             directory: directory,
             postgresURL: backend == .postgres ? try PostgresTestServer.newDatabase() : nil
         )
+    }
+
+    /// A node on PostgreSQL whose log and store reach the database through a proxy the test can
+    /// cut (`proxy`); `reopened()` gives another node that reaches it straight.
+    static func proxied() async throws -> EventFixture {
+        let url = try PostgresTestServer.newDatabase()
+        let port = try #require(URL(string: url)?.port)
+        let proxy = try await TCPCutProxy.start(targetPort: port)
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("events-\(UUID().uuidString)").path
+        let through = url.replacingOccurrences(of: ":\(port)/", with: ":\(proxy.port)/")
+        let node = try await open(.postgres, directory: directory, postgresURL: through)
+        var fixture = EventFixture(
+            backend: .postgres,
+            directory: directory,
+            postgresURL: url,
+            audit: node.audit,
+            store: node.store
+        )
+        fixture.proxy = proxy
+        return fixture
     }
 
     private static func open(

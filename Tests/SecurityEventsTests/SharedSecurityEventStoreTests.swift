@@ -75,6 +75,40 @@ struct SharedSecurityEventStoreTests {
     }
 
     @Test(
+        "an event recorded while the database is cut waits in the log and is listed on both nodes once it answers, once; an acknowledgement cut off is refused database_unavailable"
+    )
+    func databaseCut() async throws {
+        let a = try await EventFixture.proxied()
+        let b = try await a.reopened()
+        let proxy = try #require(a.proxy)
+        defer { Task { await proxy.stop() } }
+        let alert = try await a.store.raise(EventFixture.firing())
+        await proxy.cut()
+
+        let store = a.store
+        let recording = Task { try await store.append(EventFixture.event("relay_tunnel_failed", phone: "PHONE-5")) }
+        try await Task.sleep(for: .milliseconds(700))
+        #expect(try await b.store.events(phone: "PHONE-5").isEmpty)
+        await #expect(throws: EventFixture.error(.databaseUnavailable)) {
+            try await a.store.acknowledge(alert.id, by: EventFixture.ines, now: EventFixture.now + 1)
+        }
+        await proxy.restore()
+        let index = try await recording.value
+        #expect(try await b.store.events(phone: "PHONE-5").map(\.auditIndex) == [index])
+        let kinds = try await b.entries().map(\.event.kind)
+        #expect(kinds.filter { $0 == .securityEvent }.count == 1)
+        #expect(!kinds.contains(.alertAcknowledged))
+        #expect(try await b.store.alert(alert.id)?.acknowledgedBy == nil)
+        // Once it answers again, the acknowledgement goes through.
+        var acknowledged: Alert?
+        for _ in 0..<40 where acknowledged == nil {
+            acknowledged = try? await a.store.acknowledge(alert.id, by: EventFixture.ines, now: EventFixture.now + 2)
+            if acknowledged == nil { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(acknowledged?.acknowledgedBy == "ines")
+    }
+
+    @Test(
         "the rules' quiet period is per node (docs/cluster.md): the same firing raised on A and on B is two alerts, each with its entry, each acknowledged on its own"
     )
     func sameFiringOnTwoNodes() async throws {
