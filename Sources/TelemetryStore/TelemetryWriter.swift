@@ -24,6 +24,9 @@ final class TelemetryWriter: @unchecked Sendable {
     private var stats = TelemetryStoreStatistics()
     /// Writes of the batch held while the database does not answer (0 otherwise).
     private var held = 0
+    /// Set when a closing store gave up on a batch because the database did not answer: what is
+    /// still queued fails with it.
+    private var abandoned: TelemetryStoreError?
 
     private let tables: TelemetryTables
     private let limit: Int
@@ -104,12 +107,14 @@ final class TelemetryWriter: @unchecked Sendable {
                 batch.append(contentsOf: self.queue.prefix(self.maximumBatch))
                 self.queue.removeFirst(self.maximumBatch)
             }
-            let earlierFailure = self.failure
+            // A closing store whose database stayed away: the rest is failed without a try each
+            // (each could wait out a connect timeout).
+            let earlierFailure = self.failure ?? self.abandoned
             self.condition.unlock()
 
             var result =
                 earlierFailure.map { Result<(Int, Int), TelemetryStoreError>.failure($0) } ?? self.commit(batch)
-            while case .failure(let error) = result, error.code == .databaseUnavailable {
+            while earlierFailure == nil, case .failure(let error) = result, error.code == .databaseUnavailable {
                 guard self.waitToRetry(batch.count) else { break }
                 result = self.commit(batch)
             }
@@ -125,6 +130,7 @@ final class TelemetryWriter: @unchecked Sendable {
             case .failure(let error) where error.code == .databaseUnavailable:
                 // Closed while the database was away: these writes fail, the store is closing.
                 self.stats.unwrittenAtClose += batch.count
+                self.abandoned = self.abandoned ?? error
             case .failure(let error):
                 self.failure = self.failure ?? error
             }

@@ -103,10 +103,16 @@ struct SharedTelemetryStoreTests {
         let outcome = Mutex<Result<Void, TelemetryStoreError>?>(nil)
         try writer.submit(TelemetryStoreTests.record("P1", 1)) { result in outcome.withLock { $0 = result } }
         try await Self.eventually("the writer retried") { writer.statistics.unavailableRetries >= 1 }
+        // Queued behind the held batch: failed with it, without a try of its own.
+        let queued = Mutex<Result<Void, TelemetryStoreError>?>(nil)
+        try writer.submit(TelemetryStoreTests.record("P1", 2)) { result in queued.withLock { $0 = result } }
+        let started = ContinuousClock.now
         writer.close()
+        #expect(ContinuousClock.now - started < .seconds(5))
         #expect(throws: TelemetryStoreError(.databaseUnavailable, "")) { try outcome.withLock { $0 }?.get() }
-        #expect(writer.statistics.unwrittenAtClose == 1)
-        #expect(throws: TelemetryStoreError(.closed, "")) { try writer.submit(TelemetryStoreTests.record("P1", 2)) }
+        #expect(throws: TelemetryStoreError(.databaseUnavailable, "")) { try queued.withLock { $0 }?.get() }
+        #expect(writer.statistics.unwrittenAtClose == 2)
+        #expect(throws: TelemetryStoreError(.closed, "")) { try writer.submit(TelemetryStoreTests.record("P1", 3)) }
     }
 
     @Test("a bound state directory opens the shared store through the installed factory, and without one is refused")
