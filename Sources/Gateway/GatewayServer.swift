@@ -39,7 +39,7 @@ public struct HostPort: Sendable, Equatable, CustomStringConvertible {
 
 /// The gateway process: terminates pump TLS, directly over TCP or inside a phone relay's
 /// uplink (one HTTP/2 stream per pump), keeps the registries of pumps and phones, and stores
-/// telemetry under its state directory (`gateway.sqlite`).
+/// telemetry under its state directory (`gateway.sqlite`), or in the database it is attached to.
 ///
 /// With a command pipeline (``open(configuration:logger:group:)`` opens it under the state
 /// directory and recovers it before anything is served), each pump session is the pipeline's
@@ -81,7 +81,7 @@ public final class GatewayServer: Sendable {
     public let configuration: Configuration
     public let registry: PumpRegistry
     public let phones = PhoneRegistry()
-    /// `STATE/gateway.sqlite`: pumps and their telemetry.
+    /// `STATE/gateway.sqlite`, or the attached database's tables: pumps and their telemetry.
     public let store: TelemetryStore
     /// The inner TLS: pump ↔ gateway, the same whichever way the pump's bytes arrive.
     public let pumpTLS: GatewayTLSContext
