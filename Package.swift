@@ -150,7 +150,8 @@ let package = Package(
         .target(
             name: "StoresPostgres",
             dependencies: [
-                "AuditLog", "AuditPostgres", "ChangeRequests", "Lockouts", "SQLiteStore",
+                "AuditLog", "AuditPostgres", "ChangeRequests", "Lockouts", "SecurityEvents", "TelemetryStore",
+                "SQLiteStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -401,10 +402,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // TelemetryStore: what pumps said and when they were seen, in SQLite under the state dir.
+        // TelemetryStore: what pumps said and when they were seen, in SQLite under the state dir
+        // or in the shared PostgreSQL database of several nodes (AuditLog: its binding, its errors).
         .target(
             name: "TelemetryStore",
-            dependencies: ["SQLiteStore", "TunnelProtocol"],
+            dependencies: ["SQLiteStore", "TunnelProtocol", "AuditLog"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -471,7 +473,7 @@ let package = Package(
                 "PumpRuntime", "TunnelProtocol", "AnomalyRules", "Lockouts", "SecurityEvents", "CommandAuthority",
                 "QRCode", "AuditExport", "ConsoleAuth", "PasskeyStore", "Passkeys", "AuditSyslog", "AuditSyslogStream",
                 "GatewayTLS", "DurationText", "MedTunnelConfig", "SystemdNotify", "StateBackup", "LogFormat",
-                "ProductMetrics", "AuditPostgres", "NodeLeases", "ClusterPostgres",
+                "ProductMetrics", "AuditPostgres", "NodeLeases", "ClusterPostgres", "TelemetryStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -570,6 +572,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "SecurityEventsTests",
+            dependencies: [
+                "SecurityEvents", "AnomalyRules", "AuditLog", "AuditPostgres", "StoresPostgres",
+                "MedTunnelTestSupport",
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "LockoutsTests",
             dependencies: [
                 "Lockouts", "AuditLog", "AuditPostgres", "StoresPostgres", "MedTunnelTestSupport",
@@ -644,6 +654,7 @@ let package = Package(
             dependencies: [
                 "Gateway", "TunnelProtocol", "TelemetryStore", "SQLiteStore", "PumpSimulator", "PumpTLS",
                 "MedTunnelPKI", "MedTunnelIdentity", "RelayCore", "GatewayTLS", "MedTunnelTestSupport",
+                "StoresPostgres", "AuditPostgres", "AuditLog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -56,6 +56,11 @@ public enum PostgresAuditSchema {
             summary: "accounts, token revocations, passkeys and pumps' pairing offers, shared by every node",
             statements: Self.identityStatements
         ),
+        Migration(
+            version: 6,
+            summary: "security events, alerts and telemetry, shared by every node",
+            statements: Self.eventAndTelemetryStatements
+        ),
     ]
 
     /// Version 5: who may act (modules Accounts, AccessTokens, PasskeyStore; the same columns as
@@ -101,6 +106,42 @@ public enum PostgresAuditSchema {
         CREATE TABLE invitation(
             token_hash bytea PRIMARY KEY, user_id text NOT NULL, created_ms bigint NOT NULL,
             expires_ms bigint NOT NULL, used_ms bigint)
+        """,
+    ]
+
+    /// Version 6: the security event store's tables (module SecurityEvents, the same columns as
+    /// its `events.sqlite`; its recovery floor in `event_meta`, as `meta` is the change store's)
+    /// and the telemetry store's (module TelemetryStore, the same columns as `gateway.sqlite`).
+    /// Integers are `bigint`. An alert's acknowledgement is written in the same transaction as its
+    /// audit entry; an event or a raised alert is appended to the log first and its row written
+    /// after (a row a crash left out is written by any node's recovery). Telemetry is not
+    /// audited: one transaction per batch of the writer.
+    static let eventAndTelemetryStatements: [String] = [
+        """
+        CREATE TABLE event(
+            audit_index bigint PRIMARY KEY, time_ms bigint NOT NULL, kind text NOT NULL, reason text,
+            pump text, phone text, source text, detail text NOT NULL, count bigint NOT NULL)
+        """,
+        "CREATE INDEX event_by_time ON event(time_ms)",
+        """
+        CREATE TABLE alert(
+            id text PRIMARY KEY, rule text NOT NULL, action text NOT NULL, subject text NOT NULL,
+            subject_value text NOT NULL, count bigint NOT NULL, summary text NOT NULL,
+            evidence_json text NOT NULL, raised_ms bigint NOT NULL, audit_index bigint NOT NULL UNIQUE,
+            lockout_id text, acknowledged_by text, acknowledged_ms bigint)
+        """,
+        "CREATE TABLE event_meta(key text PRIMARY KEY, value bigint NOT NULL)",
+        """
+        CREATE TABLE pumps(
+            serial text PRIMARY KEY NOT NULL, firmware text, last_seen_ms bigint NOT NULL, carrier text,
+            sessions bigint NOT NULL, resumed_sessions bigint NOT NULL)
+        """,
+        """
+        CREATE TABLE telemetry(
+            serial text NOT NULL, sequence bigint NOT NULL, pump_time_ms bigint NOT NULL,
+            received_ms bigint NOT NULL, reservoir_mu bigint NOT NULL, basal_mu_per_h bigint NOT NULL,
+            glucose_mg_dl bigint NOT NULL, battery_percent bigint NOT NULL, flags bigint NOT NULL, carrier text,
+            UNIQUE (serial, sequence))
         """,
     ]
 

@@ -14,7 +14,8 @@ extension GatewayServer {
         commands: CommandPipeline,
         logger: Logger
     ) async throws -> SecurityEventRecorder {
-        let store = try SecurityEventStore(stateDirectory: configuration.stateDirectory, audit: commands.audit)
+        // A state directory bound to a shared database: the events and alerts of every node.
+        let store = try await SecurityEventStore.forStateDirectory(configuration.stateDirectory, audit: commands.audit)
         try await store.recover()
         var settings = SecurityEventRecorder.Configuration(rules: configuration.rules)
         settings.webhook = configuration.alertWebhook

@@ -39,7 +39,7 @@ public struct HostPort: Sendable, Equatable, CustomStringConvertible {
 
 /// The gateway process: terminates pump TLS, directly over TCP or inside a phone relay's
 /// uplink (one HTTP/2 stream per pump), keeps the registries of pumps and phones, and stores
-/// telemetry under its state directory (`gateway.sqlite`).
+/// telemetry under its state directory (`gateway.sqlite`), or in the database it is attached to.
 ///
 /// With a command pipeline (``open(configuration:logger:group:)`` opens it under the state
 /// directory and recovers it before anything is served), each pump session is the pipeline's
@@ -81,7 +81,7 @@ public final class GatewayServer: Sendable {
     public let configuration: Configuration
     public let registry: PumpRegistry
     public let phones = PhoneRegistry()
-    /// `STATE/gateway.sqlite`: pumps and their telemetry.
+    /// `STATE/gateway.sqlite`, or the attached database's tables: pumps and their telemetry.
     public let store: TelemetryStore
     /// The inner TLS: pump ↔ gateway, the same whichever way the pump's bytes arrive.
     public let pumpTLS: GatewayTLSContext
@@ -128,12 +128,22 @@ public final class GatewayServer: Sendable {
             ]
         )
         let recorder = try await Self.openRecorder(configuration: configuration, commands: commands, logger: logger)
+        // A state directory bound to a shared database: every node's telemetry, there.
+        let telemetry: TelemetryStore
+        do {
+            telemetry = try await TelemetryStore.forStateDirectory(configuration.stateDirectory)
+        } catch {
+            throw GatewayStartupError(
+                "cannot open the telemetry store of \(configuration.stateDirectory): \(error). Check that the directory is writable and not used by another gateway"
+            )
+        }
         let server = try GatewayServer(
             configuration: configuration,
             logger: logger,
             group: group,
             commands: commands,
-            events: recorder
+            events: recorder,
+            telemetry: telemetry
         )
         let phones = server.phones
         let registry = server.registry
@@ -192,7 +202,8 @@ public final class GatewayServer: Sendable {
         logger: Logger,
         group: any EventLoopGroup,
         commands: CommandPipeline? = nil,
-        events: SecurityEventRecorder? = nil
+        events: SecurityEventRecorder? = nil,
+        telemetry: TelemetryStore? = nil
     ) throws {
         self.configuration = configuration
         self.logger = logger
@@ -230,12 +241,21 @@ public final class GatewayServer: Sendable {
             isRevoked: { revocations.isRevoked($0) }
         )
         try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
-        do {
-            self.store = try TelemetryStore(directory: configuration.stateDirectory)
-        } catch {
+        if let telemetry {
+            self.store = telemetry
+        } else if TelemetryStore.isBound(configuration.stateDirectory) {
+            // Never gateway.sqlite beside a shared log: the other nodes would not see it.
             throw GatewayStartupError(
-                "cannot open the telemetry store in \(configuration.stateDirectory): \(error). Check that the directory is writable and not used by another gateway"
+                "\(configuration.stateDirectory) is bound to a database: open the gateway with GatewayServer.open, which opens its telemetry there"
             )
+        } else {
+            do {
+                self.store = try TelemetryStore(directory: configuration.stateDirectory)
+            } catch {
+                throw GatewayStartupError(
+                    "cannot open the telemetry store in \(configuration.stateDirectory): \(error). Check that the directory is writable and not used by another gateway"
+                )
+            }
         }
         self.registry = PumpRegistry(store: self.store, metrics: configuration.metrics)
         if let events {

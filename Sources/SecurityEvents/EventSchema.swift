@@ -2,7 +2,9 @@ import AnomalyRules
 import Foundation
 import SQLiteStore
 
-/// The tables of `events.sqlite` and the statements on them.
+/// The tables of `events.sqlite` and the statements on them, in the SQL both engines speak: the
+/// same code reads and writes PostgreSQL's copy of these tables (`PostgresAuditSchema` version 6,
+/// where the meta table is `event_meta`: `meta` there is the change store's).
 enum EventSchema {
     static func open(path: String) throws -> SQLiteConnection {
         try SQLiteConnection.openPrivate(
@@ -25,7 +27,7 @@ enum EventSchema {
     }
 
     static func insertEvent(
-        _ connection: SQLiteConnection,
+        _ connection: any SQLDatabase,
         _ record: SecurityEventRecord,
         time: Int64,
         pump: String?,
@@ -33,8 +35,8 @@ enum EventSchema {
     ) throws {
         let insert = try connection.prepare(
             """
-            INSERT OR IGNORE INTO event(audit_index, time_ms, kind, reason, pump, phone, source, detail, count)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO event(audit_index, time_ms, kind, reason, pump, phone, source, detail, count)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (audit_index) DO NOTHING
             """
         )
         try insert.bind(Int64(clamping: auditIndex), at: 1)
@@ -50,7 +52,7 @@ enum EventSchema {
     }
 
     static func events(
-        _ connection: SQLiteConnection,
+        _ connection: any SQLDatabase,
         since: Int64?,
         kind: String?,
         pump: String?,
@@ -98,7 +100,7 @@ enum EventSchema {
 
     // MARK: Alerts
 
-    static func apply(_ connection: SQLiteConnection, _ record: AlertRecord, actor: String, auditIndex: UInt64) throws {
+    static func apply(_ connection: any SQLDatabase, _ record: AlertRecord, actor: String, auditIndex: UInt64) throws {
         if record.op == "acknowledged" {
             let update = try connection.prepare(
                 "UPDATE alert SET acknowledged_by = ?, acknowledged_ms = ? WHERE id = ? AND acknowledged_by IS NULL"
@@ -111,8 +113,8 @@ enum EventSchema {
         }
         let insert = try connection.prepare(
             """
-            INSERT OR IGNORE INTO alert(id, rule, action, subject, subject_value, count, summary, evidence_json,
-                raised_ms, audit_index, lockout_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO alert(id, rule, action, subject, subject_value, count, summary, evidence_json,
+                raised_ms, audit_index, lockout_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
             """
         )
         try insert.bind(record.alertId, at: 1)
@@ -135,7 +137,7 @@ enum EventSchema {
         acknowledged_by, acknowledged_ms
         """
 
-    static func alerts(_ connection: SQLiteConnection, openOnly: Bool, limit: Int) throws -> [Alert] {
+    static func alerts(_ connection: any SQLDatabase, openOnly: Bool, limit: Int) throws -> [Alert] {
         let select = try connection.prepare(
             """
             SELECT \(alertColumns) FROM alert \(openOnly ? "WHERE acknowledged_by IS NULL" : "")
@@ -148,13 +150,13 @@ enum EventSchema {
         return alerts
     }
 
-    static func alert(_ connection: SQLiteConnection, _ id: String) throws -> Alert? {
+    static func alert(_ connection: any SQLDatabase, _ id: String) throws -> Alert? {
         let select = try connection.prepare("SELECT \(alertColumns) FROM alert WHERE id = ?")
         try select.bind(id, at: 1)
         return try select.step() ? alert(select) : nil
     }
 
-    private static func alert(_ select: SQLiteStatement) -> Alert {
+    private static func alert(_ select: any SQLStatement) -> Alert {
         let evidence =
             (try? JSONDecoder().decode([AlertRecord.Evidence].self, from: Data(select.text(7).utf8))) ?? []
         return Alert(
@@ -176,27 +178,34 @@ enum EventSchema {
 
     // MARK: Floor and helpers
 
-    static func floor(_ connection: SQLiteConnection) throws -> UInt64 {
-        let select = try connection.prepare("SELECT value FROM meta WHERE key = 'recovery_floor'")
+    /// The recovery floor's table: `meta` in `events.sqlite`, `event_meta` on PostgreSQL (where
+    /// `meta` is the change store's).
+    static func metaTable(shared: Bool) -> String { shared ? "event_meta" : "meta" }
+
+    static func floor(_ connection: any SQLDatabase, meta: String) throws -> UInt64 {
+        let select = try connection.prepare("SELECT value FROM \(meta) WHERE key = 'recovery_floor'")
         return try select.step() ? UInt64(max(0, select.int64(0))) : 0
     }
 
-    static func raiseFloor(_ connection: SQLiteConnection, to value: UInt64) throws {
-        let upsert = try connection.prepare(
-            """
-            INSERT INTO meta(key, value) VALUES ('recovery_floor', ?)
-            ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)
-            """
+    /// Raises the floor, never lowers it (two nodes recovering at once may finish in any order).
+    /// Two statements because SQLite's `max` is PostgreSQL's `greatest`.
+    static func raiseFloor(_ connection: any SQLDatabase, meta: String, to value: UInt64) throws {
+        let insert = try connection.prepare(
+            "INSERT INTO \(meta)(key, value) VALUES ('recovery_floor', ?) ON CONFLICT (key) DO NOTHING"
         )
-        try upsert.bind(Int64(clamping: value), at: 1)
-        try upsert.run()
+        try insert.bind(Int64(clamping: value), at: 1)
+        try insert.run()
+        let raise = try connection.prepare("UPDATE \(meta) SET value = ? WHERE key = 'recovery_floor' AND value < ?")
+        try raise.bind(Int64(clamping: value), at: 1)
+        try raise.bind(Int64(clamping: value), at: 2)
+        try raise.run()
     }
 
-    static func bind(_ value: String?, _ statement: SQLiteStatement, _ index: Int32) throws {
+    static func bind(_ value: String?, _ statement: any SQLStatement, _ index: Int32) throws {
         if let value { try statement.bind(value, at: index) } else { try statement.bindNull(at: index) }
     }
 
-    static func text(_ statement: SQLiteStatement, _ column: Int32) -> String? {
+    static func text(_ statement: any SQLStatement, _ column: Int32) -> String? {
         statement.isNull(column) ? nil : statement.text(column)
     }
 }

@@ -13,13 +13,27 @@ import Darwin
 /// `STATE/events.sqlite` (WAL, `synchronous=NORMAL`) so that `GET /v1/events` and
 /// `GET /v1/alerts` filter them without reading the whole log. The index is a view of the log:
 /// `recover()` rolls forward every `security.event` and `alert.*` entry from its recovery floor.
+///
+/// ## Shared by several gateway nodes
+/// On the audit log's PostgreSQL database (`init(shared:audit:)`) the tables are every node's:
+/// an event recorded on one node is listed on all, an alert raised on one is acknowledged on any.
+/// An event or a raised alert is appended to the log as any entry is (while the database is away
+/// it waits in the log, as other appends do), then its row is written: nothing to check against
+/// other nodes. An acknowledgement is one transaction (`SecurityEventStore+Shared.swift`): the
+/// log's head lock, the alert read again under it (two nodes acknowledging one alert at once:
+/// one acknowledgement, one entry), the row, the entry, the commit. The rules that raise alerts
+/// count what their own node saw (docs/cluster.md).
 public actor SecurityEventStore {
     public static let schemaVersion = 1
 
     public nonisolated let path: String
     let audit: AuditLog
     let executor: SQLiteExecutor
-    let connection: SQLiteConnection
+    let connection: any SQLDatabase
+    /// Set when the tables live in the audit log's database (PostgreSQL, several nodes).
+    let shared: (any SharedAuditDatabase)?
+    /// For a shared store: whether its database answers, readable without waiting for the store.
+    public nonisolated let databaseHealth: DatabaseHealth?
     var inflightFloors: [UInt64: UInt64] = [:]
     var nextToken: UInt64 = 0
 
@@ -37,6 +51,8 @@ public actor SecurityEventStore {
         self.path = Self.databasePath(stateDirectory: stateDirectory)
         self.audit = audit
         self.executor = SQLiteExecutor(name: "events-sqlite")
+        self.shared = nil
+        self.databaseHealth = nil
         do {
             self.connection = try EventSchema.open(path: path)
         } catch {
@@ -45,7 +61,22 @@ public actor SecurityEventStore {
         }
     }
 
+    /// The store on a database shared with the audit log and with other gateway nodes
+    /// (`SharedAuditDatabase`), whose migrations made its tables (version 6). `audit` must be the
+    /// log in that same database.
+    public init(shared database: sending any SharedAuditDatabase, audit: AuditLog) {
+        self.path = database.name
+        self.audit = audit
+        self.executor = SQLiteExecutor(name: "events-postgres")
+        self.databaseHealth = database.health
+        self.shared = database
+        self.connection = database
+    }
+
     deinit { executor.shutdown() }
+
+    /// Whether the tables are in a database shared with other nodes.
+    public nonisolated var isShared: Bool { databaseHealth != nil }
 
     // MARK: Events
 
@@ -119,6 +150,18 @@ public actor SecurityEventStore {
             throw SecurityEventError(.alreadyAcknowledged, "alert \(id) was already acknowledged by \(by)")
         }
         let record = AlertRecord(acknowledging: id, at: now)
+        if let shared {
+            try stepShared("alert.acknowledged", in: shared) { () throws -> AuditEvent in
+                // Under the lock: another node may have acknowledged it since the check above.
+                if let by = try EventSchema.alert(shared, id)?.acknowledgedBy {
+                    throw SecurityEventError(.alreadyAcknowledged, "alert \(id) was already acknowledged by \(by)")
+                }
+                return try record.auditEvent(actor: actor)
+            } apply: { index in
+                try EventSchema.apply(shared, record, actor: actor.id, auditIndex: index)
+            }
+            return try requireAlert(id)
+        }
         try await step { () throws -> AuditEvent in
             try record.auditEvent(actor: actor)
         } apply: { index in
@@ -168,20 +211,48 @@ public actor SecurityEventStore {
             throw SecurityEventError(.auditFailed, "not written to the audit log: \(error)")
         }
         let floor = inflightFloors.filter { $0.key != token }.values.min() ?? (index + 1)
+        if shared != nil {
+            try await indexShared(index, apply)
+            return index
+        }
         try storage("index audit entry \(index)") {
             try connection.writeTransaction {
                 try apply(index)
-                try EventSchema.raiseFloor(connection, to: floor)
+                try EventSchema.raiseFloor(connection, meta: "meta", to: floor)
             }
         }
         return index
     }
 
-    /// Rolls forward every security event and alert entry of the log the index lacks.
+    /// The row of an entry already in the shared log (the floor there is `recover()`'s alone:
+    /// see its comment). The entry is durable, so a database that is away is waited for a while
+    /// (the log waited for it too, and this store's connection may answer a moment later);
+    /// past that the error is thrown and the next `recover()` of any node writes the row.
+    private func indexShared(_ index: UInt64, _ apply: (UInt64) throws -> Void) async throws(SecurityEventError) {
+        let deadline = ContinuousClock.now + .seconds(15)
+        var delay = Duration.milliseconds(200)
+        while true {
+            do throws(SecurityEventError) {
+                try storage("index audit entry \(index)") { try apply(index) }
+                return
+            } catch  where error.code == .databaseUnavailable && ContinuousClock.now < deadline {
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(2))
+            }
+        }
+    }
+
+    /// Rolls forward every security event and alert entry of the log the index lacks. On a shared
+    /// database it catches the events and alerts whose node stopped between the entry and the
+    /// row, and the events other stores wrote (`index(_:auditIndex:)`) that their node did not
+    /// index. Its floor there is the log's size when the last recovery of any node began: every
+    /// entry below it was committed and read by that recovery (a step in flight on another node
+    /// meanwhile writes its own row, or the next recovery finds it).
     public func recover() async throws(SecurityEventError) {
         do {
             let size = try await audit.storedSize()
-            var start = try EventSchema.floor(connection)
+            let meta = EventSchema.metaTable(shared: shared != nil)
+            var start = try EventSchema.floor(connection, meta: meta)
             while start < size {
                 let end = min(size, start + 4096)
                 let entries = try await audit.entries(in: start..<end)
@@ -204,7 +275,7 @@ public actor SecurityEventStore {
                             )
                         }
                     }
-                    try EventSchema.raiseFloor(connection, to: end)
+                    try EventSchema.raiseFloor(connection, meta: meta, to: end)
                 }
                 start = end
             }
@@ -220,6 +291,10 @@ public actor SecurityEventStore {
             return try body()
         } catch let error as SecurityEventError {
             throw error
+        } catch let error as AuditLogError where error.code == .databaseUnavailable {
+            throw SecurityEventError(.databaseUnavailable, "\(what): \(error.reason)")
+        } catch let error as SQLiteError {
+            throw SecurityEventError(.storageFailure, "\(path): \(what): \(error.reason)")
         } catch {
             throw SecurityEventError(.storageFailure, "\(path): \(what): \(error)")
         }
@@ -234,6 +309,8 @@ public struct SecurityEventError: Error, Sendable, Hashable, CustomStringConvert
         public static let auditFailed = Code(rawValue: "audit_failed")
         public static let notFound = Code(rawValue: "alert_not_found")
         public static let alreadyAcknowledged = Code(rawValue: "already_acknowledged")
+        /// The shared database did not answer; the step may or may not be recorded.
+        public static let databaseUnavailable = Code(rawValue: "database_unavailable")
         public var description: String { rawValue }
     }
 

@@ -7,7 +7,9 @@ public import Logging
 import NIOCore
 import PostgresNIO
 public import SQLiteStore
+public import SecurityEvents
 import Synchronization
+public import TelemetryStore
 
 /// The stores' tables in the audit log's PostgreSQL database, shared by every gateway node: the
 /// `SharedAuditDatabase` a store writes through (`ChangeRequestStore(shared:audit:)`).
@@ -363,5 +365,34 @@ extension PostgresSharedDatabase {
         let store = LockoutStore(shared: database, audit: audit)
         try await store.refresh()
         return store
+    }
+}
+
+extension PostgresSharedDatabase {
+    /// The security event store in the database at `url`, writing through `audit` (the log
+    /// opened there): what `SecurityEventStoreFactories.shared` opens for a state directory bound
+    /// to it. A connection of its own.
+    public static func securityEventStore(url: String, audit: AuditLog) async throws -> SecurityEventStore {
+        let database = try await PostgresSharedDatabase.connect(url: url)
+        return SecurityEventStore(shared: database, audit: audit)
+    }
+
+    /// The telemetry store in the database at `url`: what `TelemetryStoreFactories.shared` opens
+    /// for a state directory bound to it. Two connections, as on SQLite: one for the writer
+    /// thread, one for the reads, so a read never waits behind a batch.
+    public static func telemetryStore(
+        url: String,
+        queueLimit: Int = TelemetryStore.defaultQueueLimit,
+        retryDelay: Duration = .seconds(1)
+    ) async throws -> TelemetryStore {
+        let writer = try await PostgresSharedDatabase.connect(url: url)
+        let reader = try await PostgresSharedDatabase.connect(url: url)
+        return try TelemetryStore(
+            sharedWriter: writer,
+            reader: reader,
+            name: writer.name,
+            queueLimit: queueLimit,
+            retryDelay: retryDelay
+        )
     }
 }

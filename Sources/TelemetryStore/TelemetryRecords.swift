@@ -75,4 +75,8 @@ public struct TelemetryStoreStatistics: Sendable, Equatable {
     public var largestQueue = 0
     /// The largest batch committed in one transaction.
     public var largestBatch = 0
+    /// Batches tried again because the shared database did not answer.
+    public var unavailableRetries = 0
+    /// Writes failed because the store closed while the shared database did not answer.
+    public var unwrittenAtClose = 0
 }

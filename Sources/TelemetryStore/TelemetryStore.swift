@@ -1,5 +1,5 @@
 import Foundation
-import SQLiteStore
+public import SQLiteStore
 import Synchronization
 
 /// What pumps said and when they were seen, in SQLite (`STATE/gateway.sqlite`, WAL,
@@ -13,6 +13,15 @@ import Synchronization
 ///
 /// Reads (``telemetry(serial:limit:)``, ``storedPumps()``) use a second connection and block:
 /// call them from a thread pool, not an event loop.
+///
+/// ## Shared by several gateway nodes
+/// On the audit log's PostgreSQL database (`init(sharedWriter:reader:name:)`, tables of schema
+/// version 6) every node reads what every node wrote: the node holding a pump's session writes
+/// its telemetry, any node lists it. Nothing is audited. While the database does not answer,
+/// the writer keeps its batch and tries it again every `retryDelay`: writes wait in the queue
+/// (still bounded by `queueLimit`, the held batch counted; past it `submit` refuses `queueFull`,
+/// counted in `refusedQueueFull`) and their completions run once they are written. Only other
+/// failures (a statement the server refuses) stop the store as on SQLite.
 public final class TelemetryStore: Sendable {
     /// The database file's name in the gateway's state directory.
     public static let fileName = "gateway.sqlite"
@@ -21,11 +30,15 @@ public final class TelemetryStore: Sendable {
     /// Writes committed in one transaction at most.
     public static let maximumBatch = 1_000
 
+    /// The database file, or on a shared database its URL without the password.
     public let path: String
     /// Every pump the store held when it was opened, with its newest telemetry.
     public let initialPumps: [StoredPump]
     private let writer: TelemetryWriter
-    private let reader: Mutex<TelemetryTables?> = Mutex(nil)
+    private let reader: Mutex<TelemetryTables?>
+    /// Whether the tables are in a database shared with other nodes (the reader is then given,
+    /// not opened here).
+    private let shared: Bool
 
     /// Opens (creating if needed) `DIRECTORY/gateway.sqlite`.
     public convenience init(directory: String, queueLimit: Int = TelemetryStore.defaultQueueLimit) throws {
@@ -37,12 +50,39 @@ public final class TelemetryStore: Sendable {
 
     public init(path: String, queueLimit: Int = TelemetryStore.defaultQueueLimit) throws {
         self.path = path
+        self.reader = Mutex(nil)
         let connection = try SQLiteConnection(path: path)
         try connection.apply(.walFull)
         let tables = TelemetryTables(connection: connection)
-        try tables.createSchema()
+        try tables.createSchema(connection)
         self.initialPumps = try tables.storedPumps()
+        self.shared = false
         self.writer = TelemetryWriter(tables: tables, limit: queueLimit, maximumBatch: Self.maximumBatch)
+    }
+
+    /// The store on a database shared with other gateway nodes, whose migrations made its
+    /// tables (version 6): `writer` for the writer thread alone, `reader` for the reads (each
+    /// blocks the thread it is called on). `name` names it in messages (no password).
+    /// `retryDelay`: how long the writer waits before trying a batch again while the database
+    /// does not answer.
+    public init(
+        sharedWriter writer: sending any SQLDatabase,
+        reader: sending any SQLDatabase,
+        name: String,
+        queueLimit: Int = TelemetryStore.defaultQueueLimit,
+        retryDelay: Duration = .seconds(1)
+    ) throws {
+        self.path = name
+        self.shared = true
+        let readTables = TelemetryTables(shared: reader, name: name)
+        self.initialPumps = try readTables.storedPumps()
+        self.reader = Mutex(readTables)
+        self.writer = TelemetryWriter(
+            tables: TelemetryTables(shared: writer, name: name),
+            limit: queueLimit,
+            maximumBatch: Self.maximumBatch,
+            retryDelay: retryDelay
+        )
     }
 
     deinit { self.writer.stop() }
@@ -102,6 +142,8 @@ public final class TelemetryStore: Sendable {
             let tables: TelemetryTables
             if let reader {
                 tables = reader
+            } else if self.shared {
+                throw TelemetryStoreError(.closed, "the store is closed")
             } else {
                 tables = TelemetryTables(
                     connection: try SQLiteConnection(path: self.path, create: false, readOnly: true)

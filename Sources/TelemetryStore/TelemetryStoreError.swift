@@ -6,6 +6,7 @@ public struct TelemetryStoreError: Error, Hashable, CustomStringConvertible {
             case closed
             case storageFailed
             case schemaMismatch
+            case databaseUnavailable
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -20,6 +21,9 @@ public struct TelemetryStoreError: Error, Hashable, CustomStringConvertible {
         public static let storageFailed = Code(.storageFailed)
         /// The database was written by a newer MedTunnel with a schema this one does not know.
         public static let schemaMismatch = Code(.schemaMismatch)
+        /// The shared database did not answer: the writer holds the batch and tries it again;
+        /// a write's completion gets this only when the store closed before it was written.
+        public static let databaseUnavailable = Code(.databaseUnavailable)
 
         public var description: String { self.base.rawValue }
     }

@@ -1,8 +1,9 @@
 import SQLiteStore
 import TunnelProtocol
 
-/// The SQL of the telemetry store, on one connection. Not thread-safe: the writer thread owns
-/// one instance, readers another.
+/// The SQL of the telemetry store, on one connection, in the SQL both engines speak: the same
+/// code reads and writes PostgreSQL's copy of these tables (`PostgresAuditSchema` version 6).
+/// Not thread-safe: the writer thread owns one instance, readers another.
 ///
 /// ```
 /// pumps      serial TEXT PRIMARY KEY, firmware TEXT, last_seen_ms INTEGER, carrier TEXT,
@@ -17,25 +18,35 @@ import TunnelProtocol
 /// second reaches after 292 billion years.
 final class TelemetryTables {
     static let schemaVersion = 1
-    let connection: SQLiteConnection
-    private var insertTelemetry: SQLiteStatement?
-    private var upsertPump: SQLiteStatement?
+    let connection: any SQLDatabase
+    /// The database's name for messages: a path, or a URL without its password.
+    let name: String
+    private var insertTelemetry: (any SQLStatement)?
+    private var upsertPump: (any SQLStatement)?
 
     init(connection: SQLiteConnection) {
         self.connection = connection
+        self.name = connection.path
     }
 
-    /// Creates the tables if missing and checks the schema version.
-    func createSchema() throws {
-        let version = Int(try self.connection.pragma("user_version")) ?? 0
+    /// Tables in a shared database, made by its migrations.
+    init(shared connection: any SQLDatabase, name: String) {
+        self.connection = connection
+        self.name = name
+    }
+
+    /// Creates the tables if missing and checks the schema version (SQLite; PostgreSQL's are
+    /// made by its migrations).
+    func createSchema(_ connection: SQLiteConnection) throws {
+        let version = Int(try connection.pragma("user_version")) ?? 0
         guard version <= Self.schemaVersion else {
             throw TelemetryStoreError(
                 .schemaMismatch,
-                "\(self.connection.path) has schema version \(version); this gateway knows \(Self.schemaVersion). Use a newer medtunnel or another --state-dir"
+                "\(connection.path) has schema version \(version); this gateway knows \(Self.schemaVersion). Use a newer medtunnel or another --state-dir"
             )
         }
-        try self.connection.writeTransaction {
-            try self.connection.execute(
+        try connection.writeTransaction {
+            try connection.execute(
                 """
                 CREATE TABLE IF NOT EXISTS pumps (
                     serial TEXT PRIMARY KEY NOT NULL,
@@ -76,10 +87,14 @@ final class TelemetryTables {
                     INSERT INTO telemetry (serial, sequence, pump_time_ms, received_ms, reservoir_mu, basal_mu_per_h,
                         glucose_mg_dl, battery_percent, flags, carrier)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (serial, sequence) DO NOTHING
+                    ON CONFLICT (serial, sequence) DO NOTHING RETURNING 1
                     """
                 )
             self.insertTelemetry = statement
+            // A row back: inserted; none: that sequence was stored already (both engines say so
+            // alike, where SQLite's change count has no PostgreSQL twin here).
+            statement.reset()
+            defer { statement.reset() }
             let t = record.telemetry
             try statement.bind(record.serial, at: 1)
             try statement.bind(Int64(bitPattern: t.sequence), at: 2)
@@ -90,9 +105,8 @@ final class TelemetryTables {
             try statement.bind(Int64(t.glucoseMgPerDL), at: 7)
             try statement.bind(Int64(t.batteryPercent), at: 8)
             try statement.bind(Int64(t.flags.rawValue), at: 9)
-            try self.bind(record.carrier, statement, at: 10)
-            try statement.run()
-            return self.connection.changes == 1
+            try statement.bind(record.carrier, at: 10)
+            return try statement.step()
         case .pump(let pump):
             let statement =
                 try self.upsertPump
@@ -101,16 +115,17 @@ final class TelemetryTables {
                     INSERT INTO pumps (serial, firmware, last_seen_ms, carrier, sessions, resumed_sessions)
                     VALUES (?, ?, ?, ?, ?, ?)
                     ON CONFLICT (serial) DO UPDATE SET
-                        firmware = coalesce(excluded.firmware, firmware), last_seen_ms = excluded.last_seen_ms,
-                        carrier = coalesce(excluded.carrier, carrier), sessions = excluded.sessions,
+                        firmware = coalesce(excluded.firmware, pumps.firmware), last_seen_ms = excluded.last_seen_ms,
+                        carrier = coalesce(excluded.carrier, pumps.carrier), sessions = excluded.sessions,
                         resumed_sessions = excluded.resumed_sessions
                     """
                 )
             self.upsertPump = statement
+            statement.reset()
             try statement.bind(pump.serial, at: 1)
-            try self.bind(pump.firmware, statement, at: 2)
+            try statement.bind(pump.firmware, at: 2)
             try statement.bind(pump.lastSeenMilliseconds, at: 3)
-            try self.bind(pump.carrier, statement, at: 4)
+            try statement.bind(pump.carrier, at: 4)
             try statement.bind(Int64(pump.sessions), at: 5)
             try statement.bind(Int64(pump.resumedSessions), at: 6)
             try statement.run()
@@ -118,10 +133,6 @@ final class TelemetryTables {
         case .barrier:
             return false
         }
-    }
-
-    private func bind(_ text: String?, _ statement: SQLiteStatement, at index: Int32) throws {
-        if let text { try statement.bind(text, at: index) } else { try statement.bindNull(at: index) }
     }
 
     // MARK: Reads
@@ -188,7 +199,7 @@ final class TelemetryTables {
 
     /// Every pump with its newest telemetry and its count, in one snapshot.
     func storedPumps() throws -> [StoredPump] {
-        try self.connection.readTransaction {
+        try self.snapshot {
             try self.pumps().map { pump in
                 StoredPump(
                     pump: pump,
@@ -197,5 +208,12 @@ final class TelemetryTables {
                 )
             }
         }
+    }
+
+    /// `body` on one snapshot on SQLite. On PostgreSQL the statements read one after another:
+    /// other nodes write meanwhile anyway, so one snapshot would be a moment's view all the same.
+    private func snapshot<T>(_ body: () throws -> T) throws -> T {
+        guard let sqlite = self.connection as? SQLiteConnection else { return try body() }
+        return try sqlite.readTransaction(body)
     }
 }

@@ -23,7 +23,8 @@ struct GatewayCommand: AsyncParsableCommand {
         commandName: "gateway",
         abstract: "Run the gateway: terminates each pump's inner TLS and keeps the registry of pumps.",
         discussion: """
-            Stores pumps and telemetry in STATE/gateway.sqlite; setting changes go through the \
+            Stores pumps and telemetry in STATE/gateway.sqlite (in the database after medtunnel db \
+            attach); setting changes go through the \
             command pipeline (audit log STATE/audit.sqlite, or the PostgreSQL database named by \
             STATE/audit-database.url after medtunnel db attach; accounts, tokens and change requests \
             in STATE, the command key in the PKI), recovered from the audit log at start. \

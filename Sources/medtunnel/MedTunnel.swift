@@ -6,7 +6,9 @@ import Foundation
 import Lockouts
 import LogFormat
 import MedTunnelConfig
+import SecurityEvents
 import StoresPostgres
+import TelemetryStore
 
 @main
 struct MedTunnel: AsyncParsableCommand {
@@ -50,6 +52,10 @@ struct MedTunnel: AsyncParsableCommand {
         LockoutStoreFactories.shared = { url, audit in
             try await PostgresSharedDatabase.lockoutStore(url: url, audit: audit)
         }
+        SecurityEventStoreFactories.shared = { url, audit in
+            try await PostgresSharedDatabase.securityEventStore(url: url, audit: audit)
+        }
+        TelemetryStoreFactories.shared = { url in try await PostgresSharedDatabase.telemetryStore(url: url) }
         let arguments: [String]
         do {
             arguments = try ConfigLayers.commandLine(

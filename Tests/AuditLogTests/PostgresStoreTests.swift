@@ -76,7 +76,9 @@ struct PostgresStoreTests {
         for store in stores { await store.close() }
         let applied = try PostgresTestServer.sql(url, "SELECT version FROM schema_migrations ORDER BY version")
         let latest = PostgresAuditStore.schemaVersion
-        #expect(applied.split(separator: "\n") == (1...latest).map { Substring("\($0)") })
+        // Every migration this binary has, once each (their versions, not 1...latest: a version may
+        // be reserved for a migration another branch adds).
+        #expect(applied.split(separator: "\n") == PostgresAuditSchema.migrations.map { Substring("\($0.version)") })
         let again = try await PostgresAuditStore.migrate(url: url)
         #expect(again.from == latest && again.to == latest)
         let status = try await PostgresAuditStore.status(url: url)

@@ -381,6 +381,28 @@ struct ClusterProcessTests {
     }
 
     @Test(
+        "the telemetry of a fleet spread over two nodes is in the shared tables, every pump's whichever node holds it; no node keeps gateway.sqlite or events.sqlite"
+    )
+    func telemetryInTheSharedTables() async throws {
+        let count = 6
+        let running = try await Self.fleet(count: count)
+        defer { running.stop() }
+        // Each node writes the telemetry of the pumps it holds (both hold some: `fleet`).
+        try await Self.eventually("telemetry of every pump in the shared tables", within: 30) {
+            let pumps = try PostgresTestServer.sql(
+                running.database,
+                "SELECT count(DISTINCT t.serial) FROM telemetry t JOIN pumps p ON p.serial = t.serial"
+            )
+            return Int(pumps.trimmingCharacters(in: .whitespacesAndNewlines)) == count
+        }
+        for state in [running.setup.state, running.setup.tmp.sub("state-b")] {
+            for file in ["gateway.sqlite", "events.sqlite"] {
+                #expect(!FileManager.default.fileExists(atPath: "\(state)/\(file)"), "\(state)/\(file)")
+            }
+        }
+    }
+
+    @Test(
         "a node killed (SIGKILL) with pumps on it: they reconnect through HAProxy to the other node, which takes each pump's lease over once the dead node's lease ran out, with the next epoch; every pump owned by exactly one node"
     )
     func takeoverAfterKill() async throws {

@@ -1,12 +1,27 @@
+import AuditPostgres
 import Foundation
 import Gateway
+import MedTunnelTestSupport
 import SQLiteStore
+import StoresPostgres
 import Synchronization
 import TelemetryStore
 import Testing
 import TunnelProtocol
 
-/// The telemetry store on real SQLite files in a temporary directory.
+/// Where the telemetry suites run: `@Test(arguments: TelemetryBackend.allCases)`.
+enum TelemetryBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    /// `gateway.sqlite` in a temporary state directory (one gateway).
+    case sqlite
+    /// The telemetry tables of a PostgreSQL database of the test's own (several gateway nodes).
+    case postgres
+
+    var testDescription: String { "on \(self.rawValue)" }
+}
+
+/// The telemetry store on real SQLite files in a temporary directory, or on a real PostgreSQL
+/// database (migrated to this binary's schema), reached straight or through a proxy the test
+/// can cut.
 @Suite("Telemetry store")
 struct TelemetryStoreTests {
     final class Directory: Sendable {
@@ -19,6 +34,63 @@ struct TelemetryStoreTests {
         }
         var database: String { self.path + "/" + TelemetryStore.fileName }
         deinit { try? FileManager.default.removeItem(atPath: self.path) }
+    }
+
+    /// One store's home: a directory, or a database (with a proxy in front when asked).
+    final class Home: Sendable {
+        let backend: TelemetryBackend
+        let directory: Directory
+        /// The database as the test reads it, straight (postgres only).
+        let url: String?
+        /// The database as the store reaches it: through `proxy` when there is one.
+        let storeURL: String?
+        let proxy: TCPCutProxy?
+
+        private init(_ backend: TelemetryBackend, url: String?, proxy: TCPCutProxy?) throws {
+            self.backend = backend
+            self.directory = try Directory()
+            self.url = url
+            self.proxy = proxy
+            if let url, let proxy, let port = URL(string: url)?.port {
+                self.storeURL = url.replacingOccurrences(of: ":\(port)/", with: ":\(proxy.port)/")
+            } else {
+                self.storeURL = url
+            }
+        }
+
+        static func make(_ backend: TelemetryBackend, proxied: Bool = false) async throws -> Home {
+            guard backend == .postgres else { return try Home(backend, url: nil, proxy: nil) }
+            let url = try PostgresTestServer.newDatabase()
+            _ = try await PostgresAuditStore.migrate(url: url)
+            let port = try #require(URL(string: url)?.port)
+            return try Home(backend, url: url, proxy: proxied ? try await TCPCutProxy.start(targetPort: port) : nil)
+        }
+
+        /// A store on this home: a first open, a reopen after a restart, or another node's.
+        func open(queueLimit: Int = TelemetryStore.defaultQueueLimit) async throws -> TelemetryStore {
+            switch self.backend {
+            case .sqlite:
+                return try TelemetryStore(directory: self.directory.path, queueLimit: queueLimit)
+            case .postgres:
+                return try await PostgresSharedDatabase.telemetryStore(
+                    url: try #require(self.storeURL),
+                    queueLimit: queueLimit,
+                    retryDelay: .milliseconds(100)
+                )
+            }
+        }
+
+        /// Telemetry rows, read as an operator would, apart from the store.
+        func rowCount() throws -> Int {
+            if let url {
+                let printed = try PostgresTestServer.sql(url, "SELECT count(*) FROM telemetry")
+                return Int(printed.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+            }
+            let reader = try SQLiteConnection(path: self.directory.database, create: false, readOnly: true)
+            let statement = try reader.prepare("SELECT count(*) FROM telemetry")
+            _ = try statement.step()
+            return Int(statement.int64(0))
+        }
     }
 
     static func telemetry(_ sequence: UInt64) -> InnerMessage.Telemetry {
@@ -57,20 +129,25 @@ struct TelemetryStoreTests {
         )
     }
 
-    @Test("the database is WAL with synchronous=FULL, and what was written is there after reopening")
-    func durableAcrossReopen() async throws {
-        let directory = try Directory()
-        let store = try TelemetryStore(directory: directory.path)
+    @Test(
+        "what was written is there after reopening (on SQLite: WAL with synchronous=FULL)",
+        arguments: TelemetryBackend.allCases
+    )
+    func durableAcrossReopen(_ backend: TelemetryBackend) async throws {
+        let home = try await Home.make(backend)
+        let store = try await home.open()
         try store.submit(Self.pump("P1", sessions: 2))
         for sequence in UInt64(1)...5 { try store.submit(Self.record("P1", sequence)) }
         try await store.flush()
         #expect(try store.telemetryCount(serial: "P1") == 5)
         store.close()
 
-        let check = try SQLiteConnection(path: directory.database, create: false, readOnly: true)
-        #expect(try check.pragma("journal_mode") == "wal")
+        if backend == .sqlite {
+            let check = try SQLiteConnection(path: home.directory.database, create: false, readOnly: true)
+            #expect(try check.pragma("journal_mode") == "wal")
+        }
 
-        let reopened = try TelemetryStore(directory: directory.path)
+        let reopened = try await home.open()
         defer { reopened.close() }
         let stored = try #require(reopened.initialPumps.first)
         #expect(reopened.initialPumps.count == 1)
@@ -84,16 +161,16 @@ struct TelemetryStoreTests {
         #expect(try reopened.telemetry(serial: "P1", limit: 2).map(\.telemetry.sequence) == [5, 4])
     }
 
-    @Test("a sequence already stored is not stored again, also after a restart")
-    func oncePerSequenceAcrossRestart() async throws {
-        let directory = try Directory()
-        let store = try TelemetryStore(directory: directory.path)
+    @Test("a sequence already stored is not stored again, also after a restart", arguments: TelemetryBackend.allCases)
+    func oncePerSequenceAcrossRestart(_ backend: TelemetryBackend) async throws {
+        let home = try await Home.make(backend)
+        let store = try await home.open()
         try store.submit(Self.pump("P1"))
         for sequence in UInt64(1)...3 { try store.submit(Self.record("P1", sequence)) }
         try await store.flush()
         store.close()
 
-        let reopened = try TelemetryStore(directory: directory.path)
+        let reopened = try await home.open()
         defer { reopened.close() }
         try reopened.submit(Self.record("P1", 3))
         try reopened.submit(Self.record("P1", 2))
@@ -104,19 +181,21 @@ struct TelemetryStoreTests {
         #expect(reopened.statistics.telemetryInserted == 1)
     }
 
-    @Test("a write's completion runs after its commit: another connection already sees the row")
-    func completionAfterCommit() async throws {
-        let directory = try Directory()
-        let store = try TelemetryStore(directory: directory.path)
+    @Test(
+        "a write's completion runs after its commit: another connection already sees the row",
+        arguments: TelemetryBackend.allCases
+    )
+    func completionAfterCommit(_ backend: TelemetryBackend) async throws {
+        let home = try await Home.make(backend)
+        let store = try await home.open()
         defer { store.close() }
         try store.submit(Self.pump("P1"))
         let seenCount = Mutex<Int?>(nil)
         let succeeded = Mutex(false)
-        let path = directory.database
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             do throws(TelemetryStoreError) {
                 try store.submit(Self.record("P1", 1)) { result in
-                    let count: Int? = try? Self.rowCount(path)
+                    let count: Int? = try? home.rowCount()
                     seenCount.withLock { $0 = count }
                     if case .success = result { succeeded.withLock { $0 = true } }
                     continuation.resume()
@@ -130,22 +209,22 @@ struct TelemetryStoreTests {
         #expect(succeeded.withLock { $0 })
     }
 
-    /// Telemetry rows, read through a connection of its own.
-    static func rowCount(_ path: String) throws -> Int {
-        let reader = try SQLiteConnection(path: path, create: false, readOnly: true)
-        let statement = try reader.prepare("SELECT count(*) FROM telemetry")
-        _ = try statement.step()
-        return Int(statement.int64(0))
-    }
-
-    @Test("a full queue refuses writes with queueFull instead of growing")
-    func boundedQueue() async throws {
-        let directory = try Directory()
-        let store = try TelemetryStore(directory: directory.path, queueLimit: 1)
+    @Test(
+        "a full queue refuses writes with queueFull instead of growing (the writer held up: a lock on SQLite, the database cut on PostgreSQL)",
+        arguments: TelemetryBackend.allCases
+    )
+    func boundedQueue(_ backend: TelemetryBackend) async throws {
+        let home = try await Home.make(backend, proxied: true)
+        let store = try await home.open(queueLimit: 1)
         defer { store.close() }
-        // Another connection holds the write lock, so the writer waits on its first batch.
-        let blocker = try SQLiteConnection(path: directory.database)
-        try blocker.execute("BEGIN IMMEDIATE")
+        // The writer waits on its first batch: another connection holds SQLite's write lock, or
+        // PostgreSQL cannot be reached.
+        var blocker: SQLiteConnection?
+        if backend == .sqlite {
+            blocker = try SQLiteConnection(path: home.directory.database)
+            try blocker?.execute("BEGIN IMMEDIATE")
+        }
+        await home.proxy?.cut()
         try store.submit(Self.pump("P1"))
         var refused: TelemetryStoreError?
         for sequence in UInt64(1)...2 {
@@ -153,8 +232,10 @@ struct TelemetryStoreTests {
         }
         #expect(refused?.code == .queueFull)
         #expect(store.statistics.refusedQueueFull >= 1)
-        try blocker.execute("COMMIT")
-        // The writer retries its lock (busy timeout); until its batch is in, the queue may be full.
+        try blocker?.execute("COMMIT")
+        await home.proxy?.restore()
+        // The writer retries its lock (busy timeout) or the database; until its batch is in, the
+        // queue may be full.
         var flushed = false
         var lastError: TelemetryStoreError?
         for _ in 0..<250 where !flushed {
@@ -171,10 +252,10 @@ struct TelemetryStoreTests {
         #expect(try store.storedPumps().map(\.pump.serial) == ["P1"])
     }
 
-    @Test("a closed store refuses writes (closed)")
-    func closedStore() throws {
-        let directory = try Directory()
-        let store = try TelemetryStore(directory: directory.path)
+    @Test("a closed store refuses writes (closed)", arguments: TelemetryBackend.allCases)
+    func closedStore(_ backend: TelemetryBackend) async throws {
+        let home = try await Home.make(backend)
+        let store = try await home.open()
         store.close()
         var refusal: TelemetryStoreError?
         do {
@@ -185,11 +266,14 @@ struct TelemetryStoreTests {
         #expect(refusal?.code == .closed)
     }
 
-    @Test("a registry on a reopened store starts from it: pumps, counts, latest telemetry; resends are duplicates")
-    func registryAcrossRestart() async throws {
-        let directory = try Directory()
+    @Test(
+        "a registry on a reopened store starts from it: pumps, counts, latest telemetry; resends are duplicates",
+        arguments: TelemetryBackend.allCases
+    )
+    func registryAcrossRestart(_ backend: TelemetryBackend) async throws {
+        let home = try await Home.make(backend)
         do {
-            let store = try TelemetryStore(directory: directory.path)
+            let store = try await home.open()
             let registry = PumpRegistry(store: store)
             let session = registry.sessionStarted(serial: "P1", resumed: false, now: 10, carrier: "phone PHONE-1")
             registry.hello(serial: "P1", firmware: "fw-2", now: 11)
@@ -200,7 +284,7 @@ struct TelemetryStoreTests {
             try await store.flush()
             store.close()
         }
-        let store = try TelemetryStore(directory: directory.path)
+        let store = try await home.open()
         defer { store.close() }
         let registry = PumpRegistry(store: store)
         let pump = try #require(registry.pump("P1"))
