@@ -223,11 +223,12 @@ enum ChangeRequestSchema {
         return try select.step()
     }
 
-    static func openRequestPumps(_ connection: any SQLDatabase) throws -> [String] {
+    static func openRequestPumps(_ connection: any SQLDatabase, includingUncertain: Bool = false) throws -> [String] {
+        let uncertain = includingUncertain ? ", 'uncertain'" : ""
         let select = try connection.prepare(
             """
             SELECT DISTINCT pump_serial FROM request
-            WHERE state IN ('pending_approval', 'approved', 'accepted', 'queued') ORDER BY pump_serial
+            WHERE state IN ('pending_approval', 'approved', 'accepted', 'queued'\(uncertain)) ORDER BY pump_serial
             """
         )
         var serials: [String] = []

@@ -155,6 +155,14 @@ extension ChangeRequestStore {
         }
     }
 
+    /// The pumps a node holding their session has work for: open requests to deliver, or
+    /// commands another node made uncertain to settle (its notification may have been lost).
+    public func pumpsWithWork() throws -> [String] {
+        try reading("list pumps with open or uncertain requests") {
+            try ChangeRequestSchema.openRequestPumps(connection, includingUncertain: true)
+        }
+    }
+
     // MARK: Shared
 
     /// Checks and takes one step on an existing request: legal from its current state, no other

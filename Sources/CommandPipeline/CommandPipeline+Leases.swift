@@ -108,11 +108,12 @@ extension CommandPipeline {
     }
 
     /// The fallback for a lost notification (the listener's connection dropped): every pump
-    /// connected here with requests still open is looked at, one query for all.
+    /// connected here with requests still open, or a command made uncertain elsewhere, is looked
+    /// at, one query for all.
     public func wakeWaitingPumps() async {
         let serials: [String]
         do {
-            serials = try await store.pumpsWithOpenRequests()
+            serials = try await store.pumpsWithWork()
         } catch {
             logger.warning("could not list the pumps with open requests", metadata: ["error": "\(error)"])
             return

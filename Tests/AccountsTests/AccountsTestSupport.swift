@@ -20,7 +20,7 @@ struct AccountsFixture {
     }
 
     private static func open(_ backend: StoreBackend, directory: String) async throws -> AccountsFixture {
-        let audit = try await AuditLog.open(stateDirectory: directory)
+        let audit = try await backend.openAudit(stateDirectory: directory)
         return AccountsFixture(
             backend: backend,
             directory: directory,

@@ -229,3 +229,23 @@ struct ChangeStoreOpeningTests {
         #expect(error?.reason.contains("cannot open change stores there") == true, "\(error?.reason ?? "")")
     }
 }
+
+/// What a node's 5 s sweep looks at when a notification was lost.
+@Suite("change store: the delivery sweep's pumps")
+struct DeliverySweepTests {
+    let now = StoreFixture.now
+
+    @Test(
+        "the sweep's list: a pump whose only command another node made uncertain is on it",
+        arguments: ChangeBackend.allCases
+    )
+    func sweepFindsUncertain(_ backend: ChangeBackend) async throws {
+        let node = try await StoreFixture.make(backend)
+        let request = try await node.submit()
+        _ = try await node.store.markSent(request.id, now: now)
+        #expect(try await node.store.pumpsWithWork().isEmpty, "sent: in flight on the node that sent it")
+        _ = try await node.store.markUncertain(forSerial: request.pumpSerial, now: now)
+        #expect(try await node.store.pumpsWithWork() == [request.pumpSerial])
+        #expect(try await node.store.pumpsWithOpenRequests().isEmpty)
+    }
+}

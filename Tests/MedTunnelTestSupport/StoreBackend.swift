@@ -25,12 +25,21 @@ public enum StoreBackend: String, CaseIterable, Sendable, CustomStringConvertibl
         return directory
     }
 
-    /// What `medtunnel` installs at its start, so that a bound state directory's log and stores
-    /// open on PostgreSQL in this process too.
+    /// The state directory's audit log, opened as a gateway opens it (its tables migrated on
+    /// PostgreSQL). Not through `AuditStoreFactories`: installing that for the whole test process
+    /// would hide the refusal other suites check when none is installed.
+    public func openAudit(stateDirectory: String) async throws -> AuditLog {
+        let directory = AuditStateDirectory(path: stateDirectory)
+        guard let url = try directory.binding() else { return try await AuditLog.open(stateDirectory: stateDirectory) }
+        return try await AuditLog(
+            store: try await PostgresAuditStore(url: url, migrate: true),
+            signer: try directory.signer(name: AuditLog.Configuration().origin, create: true)
+        )
+    }
+
+    /// What `medtunnel` installs at its start for the stores (`forStateDirectory`), so that a
+    /// bound state directory's accounts, revocations and passkeys open on PostgreSQL here too.
     public static func installSharedOpeners() {
-        if AuditStoreFactories.remote == nil {
-            AuditStoreFactories.remote = { url, create in try await PostgresAuditStore(url: url, migrate: create) }
-        }
         if SharedDatabases.connect == nil {
             SharedDatabases.connect = { url in try await PostgresSharedDatabase.connect(url: url) }
         }

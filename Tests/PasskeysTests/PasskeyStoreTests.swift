@@ -13,7 +13,7 @@ struct PasskeyStoreTests {
     /// Two stores on one state directory: two processes on SQLite, two nodes on PostgreSQL.
     func twoStores(_ backend: StoreBackend) async throws -> (PasskeyStore, PasskeyStore) {
         let directory = try backend.newStateDirectory("passkeys")
-        _ = try await AuditLog.open(stateDirectory: directory)  // makes (or migrates) the tables
+        _ = try await backend.openAudit(stateDirectory: directory)  // makes (or migrates) the tables
         return (
             try await PasskeyStore.forStateDirectory(directory),
             try await PasskeyStore.forStateDirectory(directory)
