@@ -24,13 +24,11 @@ extension SecurityEventStore {
         apply: (UInt64) throws -> Void
     ) throws(SecurityEventError) -> UInt64 {
         do {
-            return try database.writeTransaction { () throws -> UInt64 in
-                let tip = try database.lockAuditTip()
-                let (batch, _) = try audit.batch(appending: [try event()], at: tip)
-                try apply(tip.size)
-                try database.insertAudit(batch)
-                return tip.size
-            }
+            return try database.appendingStep(to: audit) { index in
+                let entry = try event()
+                try apply(index)
+                return (entry, ())
+            }.auditIndex
         } catch let error as SecurityEventError {
             throw error
         } catch let error as AuditLogError where error.code == .databaseUnavailable {

@@ -10,15 +10,9 @@ import TherapyModel
 
 @testable import ChangeRequests
 
-/// Where the store suites run: `@Test(arguments: ChangeBackend.allCases)`.
-enum ChangeBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    /// `changes.sqlite` beside the state directory's SQLite audit log (one gateway).
-    case sqlite
-    /// The change tables in the audit log's PostgreSQL database (several gateway nodes).
-    case postgres
-
-    var testDescription: String { "on \(self.rawValue)" }
-}
+/// Where the store suites run: `@Test(arguments: ChangeBackend.allCases)` (sqlite: the store's own
+/// file beside a SQLite log; postgres: its tables in the log's database, several nodes).
+typealias ChangeBackend = StoreBackend
 
 /// A real audit log and change-request store: a state directory on disk (SQLite), or a
 /// PostgreSQL database of the test's own with the checkpoint key in a state directory.

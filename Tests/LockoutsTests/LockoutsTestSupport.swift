@@ -7,15 +7,9 @@ import Testing
 
 @testable import Lockouts
 
-/// Where the store suites run: `@Test(arguments: LockoutBackend.allCases)`.
-enum LockoutBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    /// `lockouts.sqlite` beside the state directory's SQLite audit log (one gateway).
-    case sqlite
-    /// The lockout tables in the audit log's PostgreSQL database (several gateway nodes).
-    case postgres
-
-    var testDescription: String { "on \(self.rawValue)" }
-}
+/// Where the store suites run: `@Test(arguments: LockoutBackend.allCases)` (sqlite: the store's own
+/// file beside a SQLite log; postgres: its tables in the log's database, several nodes).
+typealias LockoutBackend = StoreBackend
 
 /// A real audit log and lockout store: a state directory on disk (SQLite), or a PostgreSQL
 /// database of the test's own with the checkpoint key in a state directory.

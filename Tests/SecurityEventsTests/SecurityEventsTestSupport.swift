@@ -8,15 +8,8 @@ import Testing
 
 @testable import SecurityEvents
 
-/// Where the store suites run: `@Test(arguments: EventBackend.allCases)`.
-enum EventBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    /// `events.sqlite` beside the state directory's SQLite audit log (one gateway).
-    case sqlite
-    /// The event tables in the audit log's PostgreSQL database (several gateway nodes).
-    case postgres
-
-    var testDescription: String { "on \(self.rawValue)" }
-}
+/// Where the store suites run (`StoreBackend`).
+typealias EventBackend = StoreBackend
 
 /// A real audit log and security event store: a state directory on disk (SQLite), or a
 /// PostgreSQL database of the test's own with the checkpoint key in a state directory.
