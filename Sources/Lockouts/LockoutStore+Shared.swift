@@ -64,8 +64,24 @@ extension LockoutStore {
         var record = record
         var before = lockouts
         do {
-            let index = try database.writeTransaction { () throws -> UInt64 in
-                let tip = try database.lockAuditTip()
+            var entryIndex: UInt64 = 0
+            let index = try database.appendingStep(
+                to: audit,
+                beforeCommit: {
+                    if crashBeforeCommit {
+                        // As a process killed here: the transaction never commits.
+                        throw LockoutError(.storageFailure, "simulated crash before the commit of entry \(entryIndex)")
+                    }
+                    switch record.op {
+                    case .start, .liftRequest, .lift:
+                        // Every node re-reads the lockouts and tells its connected pumps.
+                        try database.notify(Self.lockoutChannel, record.lockoutId ?? "*")
+                    case .sent, .acknowledged:
+                        break  // read from the tables when needed; nothing for other nodes to redo
+                    }
+                }
+            ) { index in
+                entryIndex = index
                 switch record.op {
                 case .start, .liftRequest, .lift:
                     lockouts = try LockoutSchema.loadLockouts(database)
@@ -74,22 +90,9 @@ extension LockoutStore {
                     break  // reads no lockout
                 }
                 try recheck(&record, actor: actor, in: database)
-                try apply(record, actor: actor, auditIndex: tip.size)
-                let (batch, _) = try audit.batch(appending: [try record.auditEvent(actor: actor)], at: tip)
-                try database.insertAudit(batch)
-                if crashBeforeCommit {
-                    // As a process killed here: the transaction never commits.
-                    throw LockoutError(.storageFailure, "simulated crash before the commit of entry \(tip.size)")
-                }
-                switch record.op {
-                case .start, .liftRequest, .lift:
-                    // Every node re-reads the lockouts and tells its connected pumps.
-                    try database.notify(Self.lockoutChannel, record.lockoutId ?? "*")
-                case .sent, .acknowledged:
-                    break  // read from the tables when needed; nothing for other nodes to redo
-                }
-                return tip.size
-            }
+                try apply(record, actor: actor, auditIndex: index)
+                return (try record.auditEvent(actor: actor), ())
+            }.auditIndex
             return (index, record)
         } catch let error as LockoutError {
             lockouts = before
