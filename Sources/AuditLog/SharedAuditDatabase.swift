@@ -15,9 +15,10 @@ public protocol SharedAuditDatabase: SQLDatabase {
     /// Inside that transaction: writes the log's batch, built for that tip
     /// (`AuditLog.batch(appending:at:)`).
     func insertAudit(_ batch: AuditBatch) throws
-    /// Inside that transaction: every node listening on `channel` is told `payload` once it
-    /// commits (PostgreSQL's NOTIFY), e.g. that a pump's queue changed.
-    func notify(_ channel: String, _ payload: String) throws
+    /// Inside that transaction: every node listening on `channel` is told each of `payloads`
+    /// once it commits (PostgreSQL's NOTIFY, all in one statement), e.g. which pumps' queues
+    /// changed.
+    func notify(_ channel: String, _ payloads: [String]) throws
     /// The database's name for messages (a URL without its password).
     var name: String { get }
     /// Whether it answers, as the last call found.

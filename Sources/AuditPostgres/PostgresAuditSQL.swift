@@ -4,7 +4,7 @@ package import PostgresNIO
 
 /// The audit log's statements on one connection, for the store (`PostgresAuditStore`) and for a
 /// store that appends to the log inside a transaction of its own (the change store on
-/// PostgreSQL). Every write runs inside a transaction that first took `lockHead()`.
+/// PostgreSQL). Every write runs inside a transaction that first took `lockAndReadTip()`.
 package struct PostgresAuditSQL: Sendable {
     package let session: PostgresSession
     package let url: PostgresURL
@@ -14,26 +14,37 @@ package struct PostgresAuditSQL: Sendable {
         self.url = url
     }
 
-    /// After `lockHead()`: what a writer needs to append at the end.
-    package func readTip() async throws -> AuditTip {
-        let size = try await self.currentSize()
-        return AuditTip(
-            size: size,
-            rightEdge: try await self.readHashes(of: MerkleNodeID.decompose(0..<size)),
-            checkpointedSize: try await self.readLatestCheckpoint()?.size ?? 0
-        )
-    }
-
-    /// Waits for the one row of `audit_head`: every other appender, on any node, waits here
-    /// until this transaction ends.
-    package func lockHead() async throws {
-        let rows = try await self.session.rows(
-            "SELECT id FROM audit_head WHERE id = 1 FOR UPDATE",
-            operation: "lock audit_head"
-        )
-        guard rows.count == 1 else {
-            throw AuditLogError(.storageFailure, "\(self.url): the audit_head row is missing (an edited database?)")
+    /// Waits for the one row of `audit_head` (every other appender, on any node, waits until this
+    /// transaction ends) and reads what a writer needs to append at the end: the size, the right
+    /// edge and the last checkpoint, all in one round trip (the schema's `audit_lock_tip`),
+    /// since a shared store's step holds the lock for every statement it sends.
+    package func lockAndReadTip() async throws -> AuditTip {
+        let operation = "lock the audit log's head and read its tip"
+        let rows: [PostgresRow]
+        do {
+            rows = try await self.session.uncancellableRows(
+                "SELECT tip_size, edge_hashes, checkpointed FROM audit_lock_tip()"
+            )
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "MT404" {
+            throw AuditLogError(.nodeMismatch, "\(self.url): \(error.serverInfo?[.message] ?? "a node is missing")")
+        } catch {
+            throw PostgresSession.translate(error, url: self.url, operation: operation)
         }
+        let (size, rightEdge, checkpointed) = try self.session.decoding(operation) {
+            guard let row = rows.first else {
+                throw AuditLogError(.storageFailure, "\(self.url): audit_lock_tip returned no row")
+            }
+            let (size, hashes, checkpointed) = try row.decode((Int64, [ByteBuffer], Int64).self)
+            return (UInt64(size), hashes.map { Array(buffer: $0) }, UInt64(checkpointed))
+        }
+        let expected = MerkleNodeID.decompose(0..<size).count
+        guard rightEdge.count == expected else {
+            throw AuditLogError(
+                .nodeMismatch,
+                "\(self.url): the right edge of \(size) entries has \(expected) nodes, the server gave \(rightEdge.count)"
+            )
+        }
+        return AuditTip(size: size, rightEdge: rightEdge, checkpointedSize: checkpointed)
     }
 
     package func currentSize() async throws -> UInt64 {
@@ -43,32 +54,30 @@ package struct PostgresAuditSQL: Sendable {
         }
     }
 
-    /// Writes the batch's rows with one statement per table (arrays unnested server-side), so a
-    /// commit of many entries costs a few round trips, not one per row.
-    package func insert(_ batch: AuditBatch) async throws {
-        if !batch.entries.isEmpty {
-            let indices = batch.entries.map { Int64($0.index) }
-            let bodies = batch.entries.map { PostgresSession.bytea($0.body) }
-            let leaves = batch.entries.map { PostgresSession.bytea($0.leafHash) }
-            try await self.session.run(
-                """
-                INSERT INTO entry(idx, body, leaf_hash)
-                SELECT * FROM unnest(\(indices)::bigint[], \(bodies)::bytea[], \(leaves)::bytea[])
-                """,
-                operation: "insert entries from \(batch.firstIndex)"
+    /// Writes the batch in one round trip (the schema's `audit_append`, inside the caller's
+    /// transaction, which already holds the head lock: taking it again is free, and the size
+    /// check under it can only fail on a batch built for another tip).
+    package func append(_ batch: AuditBatch) async throws {
+        do {
+            _ = try await self.session.uncancellableRows(Self.appendQuery(batch))
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "MT409" {
+            throw AuditLogError(
+                .concurrentWriter,
+                "\(self.url): \(error.serverInfo?[.message] ?? "another writer appended first")"
             )
+        } catch {
+            throw PostgresSession.translate(error, url: self.url, operation: "append at index \(batch.firstIndex)")
         }
-        if !batch.nodes.isEmpty {
-            let keys = batch.nodes.map(\.key)
-            let hashes = batch.nodes.map { PostgresSession.bytea($0.hash) }
-            try await self.session.run(
-                "INSERT INTO tree_node(id, hash) SELECT * FROM unnest(\(keys)::bigint[], \(hashes)::bytea[])",
-                operation: "insert tree nodes"
-            )
-        }
-        if let checkpoint = batch.checkpoint {
-            try await self.insertCheckpoint(checkpoint)
-        }
+    }
+
+    package static func appendQuery(_ batch: AuditBatch) -> PostgresQuery {
+        """
+        SELECT audit_append(\(Int64(batch.firstIndex)), \(batch.entries.map { Int64($0.index) })::bigint[],
+        \(batch.entries.map { PostgresSession.bytea($0.body) })::bytea[],
+        \(batch.entries.map { PostgresSession.bytea($0.leafHash) })::bytea[],
+        \(batch.nodes.map(\.key))::bigint[], \(batch.nodes.map { PostgresSession.bytea($0.hash) })::bytea[],
+        \(batch.checkpoint.map { Int64($0.size) }), \(batch.checkpoint?.note))
+        """
     }
 
     package func insertCheckpoint(_ checkpoint: StoredCheckpoint) async throws {

@@ -61,6 +61,11 @@ public enum PostgresAuditSchema {
             summary: "security events, alerts and telemetry, shared by every node",
             statements: Self.eventAndTelemetryStatements
         ),
+        Migration(
+            version: 7,
+            summary: "audit_lock_tip: the head lock and the log's tip in one statement",
+            statements: [Self.lockTipFunction]
+        ),
     ]
 
     /// Version 5: who may act (modules Accounts, AccessTokens, PasskeyStore; the same columns as
@@ -311,10 +316,52 @@ public enum PostgresAuditSchema {
         """,
     ]
 
-    /// An append in one statement, so one round trip to the server (its own transaction): lock the
-    /// head row, check the size under the lock, insert the batch. The same steps as
-    /// `PostgresAuditStore.appendAtTip`, which must run Swift between read and write and so
-    /// cannot use it. Each statement of a volatile function under READ COMMITTED reads a fresh
+    /// The head lock and the tip a writer appends at, in one statement: a step of a shared store
+    /// holds the lock, which every node's appends wait for, for as many round trips as it makes,
+    /// so the four reads of the tip (size, right edge, last checkpoint) are done here, after the
+    /// lock. The right edge is the decomposition of `0..<size` (`MerkleNodeID.decompose`): one
+    /// complete subtree per bit of the size, largest first, a leaf's hash from `entry`, an interior node's from `tree_node` under its storage
+    /// key `(last leaf) * 64 + level`. A missing node is refused with SQLSTATE MT404, naming it
+    /// (the store's `.nodeMismatch`).
+    static let lockTipFunction = """
+        CREATE FUNCTION audit_lock_tip(
+            OUT tip_size bigint, OUT edge_hashes bytea[], OUT checkpointed bigint
+        ) LANGUAGE plpgsql AS $$
+        DECLARE
+            start bigint := 0;
+            lvl integer;
+            node_hash bytea;
+        BEGIN
+            PERFORM 1 FROM audit_head WHERE id = 1 FOR UPDATE;
+            IF NOT FOUND THEN
+                RAISE EXCEPTION 'the audit_head row is missing (an edited database?)';
+            END IF;
+            SELECT coalesce(max(idx) + 1, 0) INTO tip_size FROM entry;
+            SELECT coalesce(max(size), 0) INTO checkpointed FROM checkpoint;
+            edge_hashes := '{}';
+            FOR lvl IN REVERSE 62..0 LOOP
+                IF (tip_size >> lvl) & 1 = 1 THEN
+                    IF lvl = 0 THEN
+                        SELECT leaf_hash INTO node_hash FROM entry WHERE idx = start;
+                    ELSE
+                        SELECT hash INTO node_hash FROM tree_node
+                            WHERE id = (start + (1::bigint << lvl) - 1) * 64 + lvl;
+                    END IF;
+                    IF node_hash IS NULL THEN
+                        RAISE EXCEPTION 'node(level %, index %) is missing from the store', lvl, start >> lvl
+                            USING ERRCODE = 'MT404';
+                    END IF;
+                    edge_hashes := array_append(edge_hashes, node_hash);
+                    start := start + (1::bigint << lvl);
+                END IF;
+            END LOOP;
+        END
+        $$
+        """
+
+    /// An append in one statement, so one round trip to the server (its own transaction, or
+    /// the last statement of a caller's that took the lock and read the tip with
+    /// `audit_lock_tip`): lock the head row, check the size under the lock, insert the batch. Each statement of a volatile function under READ COMMITTED reads a fresh
     /// snapshot, so the size is read after the lock is held. SQLSTATE MT409: another writer
     /// appended first (the store's `.concurrentWriter`).
     static let appendFunction = """

@@ -96,51 +96,25 @@ public actor PostgresAuditStore: AuditStore {
     /// One statement, `audit_append`, which is its own transaction: lock, size check and
     /// inserts cost one round trip to the server.
     public func append(_ batch: AuditBatch) async throws {
-        try await self.serialized {
-            let operation = "append at index \(batch.firstIndex)"
-            do {
-                _ = try await self.session.uncancellableRows(
-                    """
-                    SELECT audit_append(\(Int64(batch.firstIndex)), \(batch.entries.map { Int64($0.index) })::bigint[],
-                    \(batch.entries.map { PostgresSession.bytea($0.body) })::bytea[],
-                    \(batch.entries.map { PostgresSession.bytea($0.leafHash) })::bytea[],
-                    \(batch.nodes.map(\.key))::bigint[], \(batch.nodes.map { PostgresSession.bytea($0.hash) })::bytea[],
-                    \(batch.checkpoint.map { Int64($0.size) }), \(batch.checkpoint?.note))
-                    """
-                )
-            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "MT409" {
-                throw AuditLogError(
-                    .concurrentWriter,
-                    "\(self.url): \(error.serverInfo?[.message] ?? "another writer appended first")"
-                )
-            } catch {
-                throw PostgresSession.translate(error, url: self.url, operation: operation)
-            }
-        }
+        try await self.serialized { try await self.sql.append(batch) }
     }
 
-    /// The tip is read after the head row is locked, so the batch lands exactly where it was
-    /// built for, whichever node wrote last.
+    /// The tip is read after the head row is locked (one statement, `audit_lock_tip`), so the
+    /// batch lands exactly where it was built for, whichever node wrote last.
     public func appendAtTip<Result: Sendable>(
         _ build: @Sendable (AuditTip) throws -> (AuditBatch, Result)
     ) async throws -> Result {
         try await self.serialized {
             try await self.session.transaction(operation: "append at the tip") {
-                try await self.lockHead()
-                let size = try await self.currentSize()
-                let tip = AuditTip(
-                    size: size,
-                    rightEdge: try await self.readHashes(of: MerkleNodeID.decompose(0..<size)),
-                    checkpointedSize: try await self.readLatestCheckpoint()?.size ?? 0
-                )
+                let tip = try await self.sql.lockAndReadTip()
                 let (batch, result) = try build(tip)
-                guard batch.firstIndex == size else {
+                guard batch.firstIndex == tip.size else {
                     throw AuditLogError(
                         .concurrentWriter,
-                        "\(self.url): a batch built for \(size) starts at \(batch.firstIndex)"
+                        "\(self.url): a batch built for \(tip.size) starts at \(batch.firstIndex)"
                     )
                 }
-                try await self.insert(batch)
+                try await self.sql.append(batch)
                 return result
             }
         }
@@ -205,9 +179,7 @@ public actor PostgresAuditStore: AuditStore {
     // MARK: Helpers (inside `serialized`)
 
     private var sql: PostgresAuditSQL { PostgresAuditSQL(session: self.session, url: self.url) }
-    private func lockHead() async throws { try await self.sql.lockHead() }
     private func currentSize() async throws -> UInt64 { try await self.sql.currentSize() }
-    private func insert(_ batch: AuditBatch) async throws { try await self.sql.insert(batch) }
     private func insertCheckpoint(_ checkpoint: StoredCheckpoint) async throws {
         try await self.sql.insertCheckpoint(checkpoint)
     }

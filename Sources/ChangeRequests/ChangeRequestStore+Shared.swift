@@ -27,11 +27,14 @@ extension ChangeRequestStore {
                 let tip = try database.lockAuditTip()
                 var events: [AuditEvent] = []
                 var queues: Set<String> = []
+                // A step alone needs no savepoint (two round trips under the lock): when it is
+                // refused, the whole transaction is rolled back instead.
+                let alone = batch.count == 1
                 for waiter in batch {
-                    try database.execute("SAVEPOINT step")
+                    if !alone { try database.execute("SAVEPOINT step") }
                     do {
                         let stored = try apply(waiter.step.rereading, auditIndex: tip.size + UInt64(events.count))
-                        try database.execute("RELEASE SAVEPOINT step")
+                        if !alone { try database.execute("RELEASE SAVEPOINT step") }
                         events.append(waiter.event)
                         results.append(.success(stored))
                         // Queued: the node with the pump's session delivers it. Uncertain (a
@@ -40,11 +43,14 @@ extension ChangeRequestStore {
                             queues.insert(stored.pumpSerial)
                         }
                     } catch let error as ChangeRequestError {
+                        if alone { throw RefusedAlone(error: error) }
                         try database.execute("ROLLBACK TO SAVEPOINT step")
                         results.append(.failure(error))
                     } catch let error as SQLiteError {
+                        let refusal = ChangeRequestError(.storageFailure, "\(path): \(error.reason)")
+                        if alone { throw RefusedAlone(error: refusal) }
                         try database.execute("ROLLBACK TO SAVEPOINT step")
-                        results.append(.failure(ChangeRequestError(.storageFailure, "\(path): \(error.reason)")))
+                        results.append(.failure(refusal))
                     }
                 }
                 guard !events.isEmpty else { return }
@@ -55,8 +61,11 @@ extension ChangeRequestStore {
                     failure = "simulated crash before the commit of entries from \(tip.size)"
                     throw ChangeRequestError(.storeUnavailable, failure ?? "")
                 }
-                for serial in queues.sorted() { try database.notify(Self.queueChannel, serial) }
+                try database.notify(Self.queueChannel, queues.sorted())
             }
+        } catch let refused as RefusedAlone {
+            // Rolled back: nothing of the step was written, as after a savepoint's rollback.
+            results = [.failure(refused.error)]
         } catch let error as AuditLogError where error.code == .databaseUnavailable {
             return batch.map { waiter in
                 .failure(
@@ -81,6 +90,11 @@ extension ChangeRequestStore {
         committed(batch, results)
         return results
     }
+}
+
+/// A batch's only step, refused under the lock: thrown out of the transaction to roll it back.
+private struct RefusedAlone: Error {
+    let error: ChangeRequestError
 }
 
 extension StoreStep {

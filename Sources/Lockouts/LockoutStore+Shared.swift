@@ -75,7 +75,7 @@ extension LockoutStore {
                     switch record.op {
                     case .start, .liftRequest, .lift:
                         // Every node re-reads the lockouts and tells its connected pumps.
-                        try database.notify(Self.lockoutChannel, record.lockoutId ?? "*")
+                        try database.notify(Self.lockoutChannel, [record.lockoutId ?? "*"])
                     case .sent, .acknowledged:
                         break  // read from the tables when needed; nothing for other nodes to redo
                     }

@@ -140,19 +140,20 @@ public final class PostgresSharedDatabase: SharedAuditDatabase {
 
     public func lockAuditTip() throws -> AuditTip {
         let sql = PostgresAuditSQL(session: try self.usable(), url: self.url)
-        return try self.blocking("lock the audit log's head") {
-            try await sql.lockHead()
-            return try await sql.readTip()
-        }
+        return try self.blocking("lock the audit log's head") { try await sql.lockAndReadTip() }
     }
 
     public func insertAudit(_ batch: AuditBatch) throws {
         let sql = PostgresAuditSQL(session: try self.usable(), url: self.url)
-        try self.blocking("append audit entries from \(batch.firstIndex)") { try await sql.insert(batch) }
+        try self.blocking("append audit entries from \(batch.firstIndex)") { try await sql.append(batch) }
     }
 
-    public func notify(_ channel: String, _ payload: String) throws {
-        _ = try self.rows("SELECT pg_notify(\(channel), \(payload))", operation: "notify \(channel)")
+    public func notify(_ channel: String, _ payloads: [String]) throws {
+        guard !payloads.isEmpty else { return }
+        _ = try self.rows(
+            "SELECT pg_notify(\(channel), payload) FROM unnest(\(payloads)::text[]) AS payload",
+            operation: "notify \(channel)"
+        )
     }
 
     // MARK: Running statements

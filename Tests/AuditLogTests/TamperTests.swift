@@ -94,6 +94,32 @@ struct TamperTests {
         #expect(witnessed.stderr.contains("checkpoint 32: smaller than the witnessed size 40"), "\(witnessed.stderr)")
     }
 
+    @Test("a deleted node of the right edge stops the next append, naming the node", arguments: Backend.allCases)
+    func deletedEdgeNode(backend: Backend) async throws {
+        let (database, _) = try await Self.makeLog(backend)
+        // 40 entries: the right edge is 0..<32 and 32..<40, the second node(level 3, index 4).
+        try database.sql("DELETE FROM tree_node WHERE id = \(39 * 64 + 3)")
+        let store = try await database.openStore()
+        // Under the write lock, where a writer that lost a race builds its batch again.
+        let atTip = await #expect(throws: AuditLogError.self) {
+            try await store.appendAtTip { tip -> (AuditBatch, Void) in
+                Issue.record("a batch was built on a tip of \(tip.size) with a node missing")
+                throw AuditLogError(.storageFailure, "not reached")
+            }
+        }
+        #expect(atTip?.code == .nodeMismatch, "\(String(describing: atTip))")
+        #expect(atTip?.reason.contains("node(level 3, index 4)") == true, "\(String(describing: atTip))")
+        // And a log opened on it.
+        let opening = await #expect(throws: AuditLogError.self) {
+            let log = try await database.openLog(
+                configuration: .init(origin: TestSupport.origin, checkpointInterval: 8)
+            )
+            _ = try await log.append(TestSupport.event(40))
+        }
+        #expect(opening?.code == .nodeMismatch, "\(String(describing: opening))")
+        #expect(try await store.size() == 40, "nothing appended")
+    }
+
     @Test("a checkpoint re-signed with another key is named", arguments: Backend.allCases)
     func resigned(backend: Backend) async throws {
         let (database, _) = try await Self.makeLog(backend)
