@@ -39,7 +39,14 @@ public enum PostgresNotifications {
         }
         let notifications: PostgresNotificationSequence
         do {
-            notifications = try await session.connection.listen(channel)
+            // Bounded as the connect is: PostgresNIO writes the LISTEN to its channel without a
+            // write promise, so on a connection closed meanwhile it would never answer (see
+            // `PostgresSession.uncancellableRows`).
+            let connection = session.connection
+            notifications = try await PostgresDeadline.run(
+                timeout: timeout,
+                failure: "\(parsed): listen on \(channel)"
+            ) { try await connection.listen(channel) }
         } catch {
             await session.close()
             throw PostgresSession.translate(error, url: parsed, operation: "listen on \(channel)")

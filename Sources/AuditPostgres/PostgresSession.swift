@@ -157,10 +157,32 @@ package struct PostgresSession: Sendable {
     /// waiter: were that caller cancelled, PostgresNIO's async API would cancel the statement
     /// mid-commit, failing the others' entries and leaving the outcome unknown. Its future-based
     /// API does not watch the task, so the statement completes and the caller learns after.
+    ///
+    /// A connection already closed (the server ended it, e.g. a transaction left idle past
+    /// `idle_in_transaction_session_timeout` while this process was too busy to send its next
+    /// statement) fails the statement at once with `.databaseUnavailable`: PostgresNIO writes a
+    /// statement to its channel without a write promise, so on a closed channel the statement
+    /// never reaches its handler and its future never completes, and closing the connection again
+    /// (the statement bound below) cannot complete it either. The caller would wait for ever, and
+    /// every caller queued behind it (the audit store's `serialized`, the log's group commit).
     package func uncancellableRows(_ query: PostgresQuery) async throws -> [PostgresRow] {
-        let result: EventLoopFuture<PostgresQueryResult> = self.connection.query(query, logger: self.logger)
-        guard let timeout = self.statementTimeout else { return try await result.get().rows }
         let connection = self.connection
+        let (logger, url) = (self.logger, self.url)
+        // On the connection's event loop, where the channel's state cannot change between the
+        // check and the write: an open channel hands the statement to PostgresNIO's handler,
+        // which fails it if the connection closes later.
+        let result: EventLoopFuture<PostgresQueryResult> = connection.eventLoop.flatSubmit {
+            guard !connection.isClosed else {
+                return connection.eventLoop.makeFailedFuture(
+                    AuditLogError(
+                        .databaseUnavailable,
+                        "\(url): the connection was closed (by the server or the network)"
+                    )
+                )
+            }
+            return connection.query(query, logger: logger)
+        }
+        guard let timeout = self.statementTimeout else { return try await result.get().rows }
         let expired = ExpiryFlag()
         let deadline = connection.eventLoop.scheduleTask(in: timeout) {
             expired.value.store(true, ordering: .relaxed)
