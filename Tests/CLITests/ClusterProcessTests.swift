@@ -186,7 +186,11 @@ struct ClusterProcessTests {
         let serverURL = try #require(URL(string: server))
         let proxy = try await TCPCutProxy.start(targetPort: try #require(serverURL.port))
         let database = server.replacingOccurrences(of: ":\(serverURL.port!)/", with: ":\(proxy.port)/")
-        let setup = try Setup(database: database)
+        var setup = try Setup(database: database)
+        _ = try Setup.medtunnel(["user", "add", "--state-dir", setup.state, "--id", "ines", "--role", "incident"])
+        setup.tokens["ines"] = try Setup.medtunnel([
+            "token", "issue", "--state-dir", setup.state, "--user", "ines", "--ttl", "15m",
+        ])
         let (gateway, api) = try Self.startNode(setup, state: setup.state, node: "node-a")
         defer { gateway.stop() }
         let (relay, pump) = try await setup.connectPairedPump(gateway, api: api)
@@ -233,6 +237,24 @@ struct ClusterProcessTests {
         let refusedAfter = ContinuousClock.now - asked
         #expect(refused.0 == 503 && refused.1["reason"] as? String == "database_unavailable", "\(refused.1)")
         #expect(refusedAfter < .seconds(2), "refused after \(refusedAfter)")
+        // So is a pairing (its offer and binding are shared) and a lockout, each at once.
+        for (path, body) in [
+            ("v1/pairings", "{\"code\": \"MTP1.not-a-code\"}"),
+            ("v1/lockouts", "{\"scope\": \"all\", \"reason\": \"during the cut\"}"),
+        ] {
+            let token = path == "v1/pairings" ? alice : try #require(setup.tokens["ines"])
+            let started = ContinuousClock.now
+            let (status, answer, _) = try await api.call(
+                "POST",
+                path,
+                token: token,
+                body: Data(body.utf8),
+                headers: ["Content-Type": "application/json"]
+            )
+            let after = ContinuousClock.now - started
+            #expect(status == 503 && answer["reason"] as? String == "database_unavailable", "\(path): \(answer)")
+            #expect(after < .seconds(2), "\(path) refused after \(after)")
+        }
         // The lease (2 s) cannot be renewed: it runs out, and nothing more is sent from here.
         let leaseLost = try await Self.eventually("the lease ran out", within: 15) {
             Self.lease(try await Self.health(api).body)["state"] as? String == "none"
