@@ -210,13 +210,7 @@ public actor PostgresAuditStore: AuditStore {
             try await self.reconnect()
         }
         do {
-            // On the connection's event loop, not the cooperative pool: a transaction's next
-            // statement must not wait for a pool thread (blocked callers elsewhere in the
-            // process could hold them past the server's 2 s idle-in-transaction bound, which
-            // then ends the connection and fails the commit).
-            return try await withTaskExecutorPreference(EventLoopTaskExecutor(self.live.connection.eventLoop)) {
-                try await body()
-            }
+            return try await body()
         } catch let error as AuditLogError where error.code == .databaseUnavailable {
             // The connection's state is unknown (a transaction may be half done): next time, a new one.
             self.broken = true
