@@ -320,9 +320,9 @@ public enum PostgresAuditSchema {
     /// holds the lock, which every node's appends wait for, for as many round trips as it makes,
     /// so the four reads of the tip (size, right edge, last checkpoint) are done here, after the
     /// lock. The right edge is the decomposition of `0..<size` (`MerkleNodeID.decompose`): one
-    /// complete subtree per bit of the size, largest first, a leaf's hash from `entry`, an interior node's from `tree_node` under its storage
-    /// key `(last leaf) * 64 + level`. A missing node is refused with SQLSTATE MT404, naming it
-    /// (the store's `.nodeMismatch`).
+    /// complete subtree per bit of the size, largest first, a leaf's hash from `entry`, an
+    /// interior node's from `tree_node` under its storage key `(last leaf) * 64 + level`. A
+    /// missing node is refused with SQLSTATE MT404, naming it (the store's `.nodeMismatch`).
     static let lockTipFunction = """
         CREATE FUNCTION audit_lock_tip(
             OUT tip_size bigint, OUT edge_hashes bytea[], OUT checkpointed bigint
@@ -361,8 +361,9 @@ public enum PostgresAuditSchema {
 
     /// An append in one statement, so one round trip to the server (its own transaction, or
     /// the last statement of a caller's that took the lock and read the tip with
-    /// `audit_lock_tip`): lock the head row, check the size under the lock, insert the batch. Each statement of a volatile function under READ COMMITTED reads a fresh
-    /// snapshot, so the size is read after the lock is held. SQLSTATE MT409: another writer
+    /// `audit_lock_tip`): lock the head row, check the size under the lock, insert the batch.
+    /// Each statement of a volatile function under READ COMMITTED reads a fresh snapshot, so the
+    /// size is read after the lock is held. SQLSTATE MT409: another writer
     /// appended first (the store's `.concurrentWriter`).
     static let appendFunction = """
         CREATE FUNCTION audit_append(
