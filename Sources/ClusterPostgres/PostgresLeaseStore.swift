@@ -120,6 +120,25 @@ public actor PostgresLeaseStore: LeaseStore {
         return try self.decode("fence \(subject)") { try rows.first?.decode(Bool.self) ?? false }
     }
 
+    public func liveHolders(_ kind: LeaseBook.SubjectKind) async throws -> [String: String] {
+        let name = kind.rawValue
+        let rows = try await self.query("read who holds each \(name)") {
+            """
+            SELECT o.subject, o.node_id FROM lease_owner o
+            JOIN node_lease l ON l.node_id = o.node_id AND l.epoch = o.node_epoch
+            WHERE o.kind = \(name) AND l.expires_at > clock_timestamp()
+            """
+        }
+        return try self.decode("read who holds each \(name)") {
+            var holders: [String: String] = [:]
+            for row in rows {
+                let (subject, node) = try row.decode((String, String).self)
+                holders[subject] = node
+            }
+            return holders
+        }
+    }
+
     public func askRelease(_ subject: LeaseBook.Subject, holder: String, from nodeID: String) async throws {
         let payload = try String(
             decoding: JSONEncoder().encode(

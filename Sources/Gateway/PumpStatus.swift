@@ -17,6 +17,30 @@ public struct PumpStatus: Sendable, Equatable {
 
     /// The phone that carries (or last carried) the pump, if it came through a relay.
     public var phone: String? { phoneID(carrier: self.carrier) }
+
+    public init(
+        serial: String,
+        connected: Bool,
+        firmware: String?,
+        lastSeenMilliseconds: Int64,
+        sessions: Int,
+        resumedSessions: Int,
+        lastTelemetry: InnerMessage.Telemetry?,
+        telemetryStored: Int,
+        carrier: String? = nil,
+        lastTelemetryReceivedMilliseconds: Int64? = nil
+    ) {
+        self.serial = serial
+        self.connected = connected
+        self.firmware = firmware
+        self.lastSeenMilliseconds = lastSeenMilliseconds
+        self.sessions = sessions
+        self.resumedSessions = resumedSessions
+        self.lastTelemetry = lastTelemetry
+        self.telemetryStored = telemetryStored
+        self.carrier = carrier
+        self.lastTelemetryReceivedMilliseconds = lastTelemetryReceivedMilliseconds
+    }
 }
 
 /// A security-relevant event: handshake failures with their reason, tampered records,

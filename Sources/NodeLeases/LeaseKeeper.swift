@@ -186,6 +186,12 @@ public actor LeaseKeeper {
         )
     }
 
+    /// Who holds each subject of `kind` on any node, read from the database now (subject name →
+    /// node id): a pump's entry names the node with its session.
+    public nonisolated func liveHolders(_ kind: LeaseBook.SubjectKind) async throws -> [String: String] {
+        try await self.store.liveHolders(kind)
+    }
+
     public func isHeld(_ subject: LeaseBook.Subject) -> Bool {
         if case .granted = self.localDecision(subject) { return true }
         return false

@@ -17,6 +17,9 @@ public protocol LeaseStore: Sendable {
     /// The fence: true only while this node owns the subject under `epoch`, under its live
     /// node lease `nodeEpoch`, as the database sees it now.
     func fence(_ subject: LeaseBook.Subject, nodeID: String, nodeEpoch: Int64, epoch: Int64) async throws -> Bool
+    /// Who holds each subject of `kind` under a live node lease, as the database sees it now:
+    /// subject name → node id (a pump's entry: the node with its session).
+    func liveHolders(_ kind: LeaseBook.SubjectKind) async throws -> [String: String]
     /// Tells the node holding a pump that another node has its session now.
     func askRelease(_ subject: LeaseBook.Subject, holder: String, from nodeID: String) async throws
     /// The requests addressed to `nodeID`, for as long as the listener lives. Ends (or throws)

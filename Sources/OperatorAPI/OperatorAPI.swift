@@ -136,7 +136,7 @@ public struct OperatorAPI: Sendable {
         self.cosignatures?.register(on: router)
         router.get("/v1/pumps") { request, _ in
             let reader = try await self.access.reader(request)
-            let pumps = self.pumps.pumps.filter { reader.scope.contains($0.serial) }
+            let pumps = await self.clusterPumps().filter { reader.scope.contains($0.serial) }
             await self.access.recordRead(reader, route: "GET /v1/pumps", pumps: pumps.map(\.serial))
             return APIJSON.Pumps(pumps: pumps.map(APIJSON.pump))
         }
@@ -144,7 +144,7 @@ public struct OperatorAPI: Sendable {
             let serial = try context.parameters.require("serial")
             let reader = try await self.access.reader(request)
             try reader.require(serial)
-            guard let pump = self.pumps.pump(serial) else {
+            guard let pump = await self.clusterPump(serial) else {
                 throw APIError(
                     .notFound,
                     "pump_not_found",
@@ -182,7 +182,8 @@ public struct OperatorAPI: Sendable {
                     insulinOnBoardMilliunits: iob?.rawValue
                 )
                 commands = APIJSON.Commands(
-                    connected: status.connected,
+                    // Several nodes: the node holding the pump's session delivers its commands.
+                    connected: status.connected || pump.connected,
                     model: status.model,
                     firmware: status.firmware,
                     lastAppliedSequence: status.lastAppliedSequence,

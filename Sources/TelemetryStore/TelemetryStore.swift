@@ -137,6 +137,16 @@ public final class TelemetryStore: Sendable {
         try self.read { try $0.storedPumps() }
     }
 
+    /// Every pump in the store (or the one with `serial`) with its telemetry count, without its
+    /// newest record (`latestTelemetry` is nil), in one statement.
+    public func pumpSummaries(serial: String? = nil) throws -> [StoredPump] {
+        try self.read { try $0.pumpSummaries(serial: serial) }
+    }
+
+    /// Whether the store is the database every gateway node shares (its pumps include those
+    /// other nodes saw).
+    public var isShared: Bool { self.shared }
+
     private func read<T: Sendable>(_ body: (TelemetryTables) throws -> T) throws -> T {
         try self.reader.withLock { reader in
             let tables: TelemetryTables

@@ -157,6 +157,38 @@ final class TelemetryTables {
         return pumps
     }
 
+    /// Every pump (or the one with `serial`) with the number of its telemetry records, in one
+    /// statement: the newest record is not read (a list of every pump must not cost a read per
+    /// pump).
+    func pumpSummaries(serial: String?) throws -> [StoredPump] {
+        let statement = try self.connection.prepare(
+            """
+            SELECT p.serial, p.firmware, p.last_seen_ms, p.carrier, p.sessions, p.resumed_sessions,
+                (SELECT count(*) FROM telemetry t WHERE t.serial = p.serial)
+            FROM pumps p \(serial == nil ? "" : "WHERE p.serial = ? ")ORDER BY p.serial
+            """
+        )
+        if let serial { try statement.bind(serial, at: 1) }
+        var pumps: [StoredPump] = []
+        while try statement.step() {
+            pumps.append(
+                StoredPump(
+                    pump: PumpRecord(
+                        serial: statement.text(0),
+                        firmware: statement.isNull(1) ? nil : statement.text(1),
+                        lastSeenMilliseconds: statement.int64(2),
+                        carrier: statement.isNull(3) ? nil : statement.text(3),
+                        sessions: Int(statement.int64(4)),
+                        resumedSessions: Int(statement.int64(5))
+                    ),
+                    latestTelemetry: nil,
+                    telemetryCount: Int(statement.int64(6))
+                )
+            )
+        }
+        return pumps
+    }
+
     /// The pump's newest telemetry first, at most `limit`.
     func telemetry(serial: String, limit: Int) throws -> [TelemetryRecord] {
         let statement = try self.connection.prepare(

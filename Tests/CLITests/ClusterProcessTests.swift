@@ -23,14 +23,19 @@ struct ClusterProcessTests {
         return state
     }
 
-    /// A new state directory (0700) holding a copy (0600) of `setup`'s checkpoint key.
+    /// A new state directory (0700) holding a copy (0600) of `setup`'s checkpoint key and, when
+    /// it has one, of its token signing key (docs/cluster.md: every node gets the same files, so a
+    /// token issued on one verifies on all).
     static func directoryWithTheSameKey(_ setup: Setup, name: String) throws -> String {
         let state = setup.tmp.sub(name)
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         chmod(state, 0o700)
-        let key = state + "/checkpoint-key.pem"
-        try FileManager.default.copyItem(atPath: setup.state + "/checkpoint-key.pem", toPath: key)
-        chmod(key, 0o600)
+        for file in ["checkpoint-key.pem", "token-signing-key.pem"]
+        where file == "checkpoint-key.pem" || FileManager.default.fileExists(atPath: setup.state + "/" + file) {
+            let key = state + "/" + file
+            try FileManager.default.copyItem(atPath: setup.state + "/" + file, toPath: key)
+            chmod(key, 0o600)
+        }
         return state
     }
 
@@ -403,11 +408,11 @@ struct ClusterProcessTests {
     }
 
     @Test(
-        "the telemetry of a fleet spread over two nodes is in the shared tables, every pump's whichever node holds it; no node keeps gateway.sqlite or events.sqlite"
+        "the telemetry of a fleet spread over two nodes is in the shared tables, every pump's whichever node holds it; each node lists every pump, connected, and answers for each; no node keeps gateway.sqlite or events.sqlite"
     )
     func telemetryInTheSharedTables() async throws {
         let count = 6
-        let running = try await Self.fleet(count: count)
+        let running = try await Self.fleet(count: count, incidentStaff: true)
         defer { running.stop() }
         // Each node writes the telemetry of the pumps it holds (both hold some: `fleet`).
         try await Self.eventually("telemetry of every pump in the shared tables", within: 30) {
@@ -416,6 +421,34 @@ struct ClusterProcessTests {
                 "SELECT count(DISTINCT t.serial) FROM telemetry t JOIN pumps p ON p.serial = t.serial"
             )
             return Int(pumps.trimmingCharacters(in: .whitespacesAndNewlines)) == count
+        }
+        // Whichever node an API client reaches lists the whole fleet, each pump connected (to
+        // one node or the other), and answers for each pump with its telemetry.
+        let ines = try #require(running.setup.tokens["ines"])
+        for (name, node) in running.nodes.sorted(by: { $0.key < $1.key }) {
+            var listed: [[String: Any]] = []
+            var answer: (Int, [String: Any]) = (0, [:])
+            do {
+                try await Self.eventually("\(name) lists every pump, connected", within: 30) {
+                    let (status, body, _) = try await node.api.call("GET", "v1/pumps", token: ines)
+                    answer = (status, body)
+                    listed = body["pumps"] as? [[String: Any]] ?? []
+                    return status == 200 && listed.count == count
+                        && listed.allSatisfy { $0["connected"] as? Bool == true }
+                }
+            } catch {
+                Issue.record("\(error): \(answer)")
+                continue
+            }
+            for pump in listed {
+                let serial = try #require(pump["serial"] as? String)
+                let (status, detail, _) = try await node.api.call("GET", "v1/pumps/\(serial)", token: ines)
+                #expect(status == 200, "\(name) \(serial): \(detail)")
+                let summary = detail["pump"] as? [String: Any] ?? [:]
+                #expect(summary["connected"] as? Bool == true, "\(name) \(serial): \(detail)")
+                #expect((summary["telemetryStored"] as? Int ?? 0) > 0, "\(name) \(serial): \(detail)")
+                #expect(detail["latestTelemetry"] is [String: Any], "\(name) \(serial): \(detail)")
+            }
         }
         for state in [running.setup.state, running.setup.tmp.sub("state-b")] {
             for file in ["gateway.sqlite", "events.sqlite"] {

@@ -161,6 +161,28 @@ struct TelemetryStoreTests {
         #expect(try reopened.telemetry(serial: "P1", limit: 2).map(\.telemetry.sequence) == [5, 4])
     }
 
+    @Test(
+        "pump summaries: every pump with its telemetry count in one read, or one pump by serial; an unknown one is none",
+        arguments: TelemetryBackend.allCases
+    )
+    func pumpSummaries(_ backend: TelemetryBackend) async throws {
+        let home = try await Home.make(backend)
+        let store = try await home.open()
+        defer { store.close() }
+        try store.submit(Self.pump("P2", sessions: 3))
+        try store.submit(Self.pump("P1"))
+        for sequence in UInt64(1)...4 { try store.submit(Self.record("P1", sequence)) }
+        try await store.flush()
+        let all = try store.pumpSummaries()
+        #expect(all.map(\.pump.serial) == ["P1", "P2"])
+        #expect(all.map(\.telemetryCount) == [4, 0])
+        #expect(all.allSatisfy { $0.latestTelemetry == nil }, "the newest record is not read")
+        let one = try #require(try store.pumpSummaries(serial: "P2").first)
+        #expect(one.pump.sessions == 3 && one.pump.firmware == "fw-9")
+        #expect(try store.pumpSummaries(serial: "P9").isEmpty)
+        #expect(store.isShared == (backend == .postgres))
+    }
+
     @Test("a sequence already stored is not stored again, also after a restart", arguments: TelemetryBackend.allCases)
     func oncePerSequenceAcrossRestart(_ backend: TelemetryBackend) async throws {
         let home = try await Home.make(backend)
