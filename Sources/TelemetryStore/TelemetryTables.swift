@@ -142,19 +142,21 @@ final class TelemetryTables {
             "SELECT serial, firmware, last_seen_ms, carrier, sessions, resumed_sessions FROM pumps ORDER BY serial"
         )
         var pumps: [PumpRecord] = []
-        while try statement.step() {
-            pumps.append(
-                PumpRecord(
-                    serial: statement.text(0),
-                    firmware: statement.isNull(1) ? nil : statement.text(1),
-                    lastSeenMilliseconds: statement.int64(2),
-                    carrier: statement.isNull(3) ? nil : statement.text(3),
-                    sessions: Int(statement.int64(4)),
-                    resumedSessions: Int(statement.int64(5))
-                )
-            )
-        }
+        while try statement.step() { pumps.append(Self.pumpRecord(statement)) }
         return pumps
+    }
+
+    /// A pump's row from columns 0…5: serial, firmware, last_seen_ms, carrier, sessions,
+    /// resumed_sessions.
+    private static func pumpRecord(_ statement: any SQLStatement) -> PumpRecord {
+        PumpRecord(
+            serial: statement.text(0),
+            firmware: statement.isNull(1) ? nil : statement.text(1),
+            lastSeenMilliseconds: statement.int64(2),
+            carrier: statement.isNull(3) ? nil : statement.text(3),
+            sessions: Int(statement.int64(4)),
+            resumedSessions: Int(statement.int64(5))
+        )
     }
 
     /// Every pump (or the one with `serial`) with the number of its telemetry records, in one
@@ -173,14 +175,7 @@ final class TelemetryTables {
         while try statement.step() {
             pumps.append(
                 StoredPump(
-                    pump: PumpRecord(
-                        serial: statement.text(0),
-                        firmware: statement.isNull(1) ? nil : statement.text(1),
-                        lastSeenMilliseconds: statement.int64(2),
-                        carrier: statement.isNull(3) ? nil : statement.text(3),
-                        sessions: Int(statement.int64(4)),
-                        resumedSessions: Int(statement.int64(5))
-                    ),
+                    pump: Self.pumpRecord(statement),
                     latestTelemetry: nil,
                     telemetryCount: Int(statement.int64(6))
                 )
