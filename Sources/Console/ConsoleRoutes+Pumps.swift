@@ -63,10 +63,11 @@ extension ConsoleRoutes {
         }
     }
 
-    /// The pumps in the viewer's read scope that have connected at least once.
+    /// The pumps in the viewer's read scope that have connected at least once (to any node, when
+    /// several share the database).
     func visiblePumps(_ user: AuthenticatedUser) async throws -> [PumpStatus] {
         let scope = try await self.pipeline.readScope(of: user)
-        return self.api.pumps.pumps.filter { scope.contains($0.serial) }
+        return await self.api.clusterPumps().filter { scope.contains($0.serial) }
     }
 
     func overview(_ viewer: ConsoleViewer) async throws -> [String: Any] {
@@ -115,7 +116,7 @@ extension ConsoleRoutes {
         let user = try await self.user(viewer)
         let scope = try await self.pipeline.readScope(of: user)
         guard scope.contains(serial) else { throw CommandPipeline.notYourPump(serial) }
-        guard let pump = self.api.pumps.pump(serial) else {
+        guard let pump = await self.api.clusterPump(serial) else {
             throw ConsoleInputError(
                 reason: "pump_not_found",
                 message: "no pump with serial '\(serial)' has connected to this gateway"

@@ -1,4 +1,4 @@
-import Gateway
+public import Gateway
 import TelemetryStore
 
 /// The pumps as every node knows them, when several nodes share one database: a node's registry
@@ -8,7 +8,7 @@ import TelemetryStore
 /// live node holds its lease. One node alone, or a database that does not answer: the registry.
 extension OperatorAPI {
     /// Every pump: this node's registry, with the pumps other nodes hold or saw.
-    func clusterPumps() async -> [PumpStatus] {
+    public func clusterPumps() async -> [PumpStatus] {
         let local = self.pumps.pumps
         guard let (store, holders) = await self.clusterView(),
             let stored = try? store.pumpSummaries()
@@ -19,7 +19,7 @@ extension OperatorAPI {
     }
 
     /// One pump: from this node's registry, or the database when another node saw it.
-    func clusterPump(_ serial: String) async -> PumpStatus? {
+    public func clusterPump(_ serial: String) async -> PumpStatus? {
         let local = self.pumps.pump(serial)
         guard let (store, holders) = await self.clusterView() else { return local }
         if let local { return Self.connectedAnywhere(local, holders: holders) }
