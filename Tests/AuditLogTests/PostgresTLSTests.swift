@@ -10,7 +10,7 @@ import Testing
 struct PostgresTLSTests {
     @Test("verify-full with the server's CA: the log opens, appends and reads back, over TLS")
     func verified() async throws {
-        let server = try PostgresTestServer.tlsServer()
+        let server = try await PostgresTestServer.tlsServer()
         let url = server.url()
         let store = try await PostgresAuditStore(url: url)
         let log = try await AuditLog(
@@ -26,7 +26,7 @@ struct PostgresTLSTests {
 
     @Test("a CA that did not sign the server's certificate is refused, naming TLS and sslrootcert")
     func wrongCA() async throws {
-        let server = try PostgresTestServer.tlsServer()
+        let server = try await PostgresTestServer.tlsServer()
         let error = await #expect(throws: AuditLogError(.storageFailure, "")) {
             try await PostgresAuditStore(url: server.url(rootCertificates: server.otherCAPath))
         }
@@ -39,7 +39,7 @@ struct PostgresTLSTests {
 
     @Test("a host the certificate does not name (127.0.0.1, the certificate says localhost) is refused")
     func wrongName() async throws {
-        let server = try PostgresTestServer.tlsServer()
+        let server = try await PostgresTestServer.tlsServer()
         let error = await #expect(throws: AuditLogError(.storageFailure, "")) {
             try await PostgresAuditStore(url: server.url(host: "127.0.0.1"))
         }
@@ -51,7 +51,7 @@ struct PostgresTLSTests {
 
     @Test("plain TCP to a server that requires TLS is refused by the server, naming the missing encryption")
     func plainRefused() async throws {
-        let server = try PostgresTestServer.tlsServer()
+        let server = try await PostgresTestServer.tlsServer()
         let error = await #expect(throws: AuditLogError(.storageFailure, "")) {
             try await PostgresAuditStore(url: "postgres://medtunnel@127.0.0.1:\(server.port)/postgres")
         }
@@ -62,7 +62,7 @@ struct PostgresTLSTests {
     func noTLSOnServer() async throws {
         let plain = try PostgresTestServer.url()
         let port = try #require(URL(string: plain)?.port)
-        let server = try PostgresTestServer.tlsServer()
+        let server = try await PostgresTestServer.tlsServer()
         let error = await #expect(throws: AuditLogError(.storageFailure, "")) {
             try await PostgresAuditStore(
                 url: "postgres://medtunnel@localhost:\(port)/postgres?sslmode=verify-full&sslrootcert=\(server.caPath)"

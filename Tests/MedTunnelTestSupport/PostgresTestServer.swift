@@ -1,4 +1,5 @@
 public import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -34,7 +35,7 @@ public enum PostgresTestServer {
     }
 
     /// Starts a server in a new temporary directory (`tools/postgres-test-server start`); returns
-    /// the directory and the URL it printed. Called with `lock` held.
+    /// the directory and the URL it printed.
     private static func start(prefix: String, options: [String]) throws -> (directory: String, url: String) {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("\(prefix)-\(getpid())-\(UUID().uuidString.prefix(8))").path
@@ -83,16 +84,36 @@ public enum PostgresTestServer {
         }
     }
 
-    public static func tlsServer() throws -> TLSServer {
-        lock.lock()
-        defer { lock.unlock() }
-        if let startedTLS { return startedTLS }
+    /// Started once, on a thread of its own: its start (initdb, certificates) takes seconds, and
+    /// callers waiting for it must not hold the cooperative pool's threads meanwhile (other tests'
+    /// PostgreSQL transactions would stall past the server's 2 s idle-in-transaction bound).
+    private static let tlsStart = Mutex<Task<TLSServer, any Error>?>(nil)
+
+    public static func tlsServer() async throws -> TLSServer {
+        let start = tlsStart.withLock { current in
+            if let current { return current }
+            let task = Task<TLSServer, any Error> {
+                try await withCheckedThrowingContinuation { continuation in
+                    Thread.detachNewThread {
+                        continuation.resume(with: Result { try Self.startTLS() })
+                    }
+                }
+            }
+            current = task
+            return task
+        }
+        return try await start.value
+    }
+
+    private static func startTLS() throws -> TLSServer {
         let (directory, url) = try self.start(prefix: "medtunnel-pgtls", options: ["--tls"])
         guard let port = URL(string: url)?.port else {
             throw ChildProcessError("\(script) start --tls printed no port: \(url)")
         }
         let server = TLSServer(directory: directory, port: port)
+        lock.lock()
         startedTLS = server
+        lock.unlock()
         atexit { PostgresTestServer.stopTLSAtExit() }
         return server
     }
