@@ -118,7 +118,7 @@ let package = Package(
         .target(
             name: "AuditPostgres",
             dependencies: [
-                "AuditLog",
+                "AuditLog", "SQLiteStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -633,7 +633,7 @@ let package = Package(
         .testTarget(
             name: "TLSTests",
             dependencies: [
-                "GatewayTLS", "PumpTLS", "MedTunnelPKI",
+                "GatewayTLS", "PumpTLS", "MedTunnelPKI", "MedTunnelTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],

@@ -2,6 +2,7 @@ public import AuditLog
 public import Logging
 import NIOCore
 import PostgresNIO
+import SQLiteStore
 
 /// The audit store on PostgreSQL: the log shared by several gateway nodes (docs/postgres.md).
 ///
@@ -14,8 +15,13 @@ import PostgresNIO
 /// transaction. Commits return once durable (`synchronous_commit = on` on the connection).
 ///
 /// One connection per store, one statement at a time: `serialized` keeps a read from running
-/// inside another caller's transaction while that one awaits the server. Later slices (several
-/// nodes, reconnecting after the database comes back) may put a pool here.
+/// inside another caller's transaction while that one awaits the server.
+///
+/// The store runs on a thread of its own, statements' answers included (its executor is also the
+/// calls' task executor), never on the cooperative pool. `appendAtTip` holds the head lock open
+/// across a round trip and a `build` that may block (a shared store writes its rows there): were
+/// its next statement to wait for a pool thread while the pool is busy, the server would end the
+/// transaction as idle after 2 s and the append would fail for nothing.
 public actor PostgresAuditStore: AuditStore {
     /// The schema this binary writes and reads.
     public static var schemaVersion: Int { PostgresAuditSchema.latestVersion }
@@ -28,6 +34,9 @@ public actor PostgresAuditStore: AuditStore {
     private let statementTimeout: TimeAmount
     private var busy = false
     private var waiting: [CheckedContinuation<Void, Never>] = []
+    private let executor: SQLiteExecutor
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { self.executor.asUnownedSerialExecutor() }
 
     /// Connects to `url` and, when `migrate`, applies the migrations this binary has and the
     /// database lacks. Refuses a database whose schema is newer than this binary knows, and (when
@@ -67,6 +76,7 @@ public actor PostgresAuditStore: AuditStore {
         }
         session.statementTimeout = self.statementTimeout
         self.live = session
+        self.executor = SQLiteExecutor(name: "audit-postgres")
     }
 
     /// The connection `serialized` made sure of.
@@ -85,6 +95,7 @@ public actor PostgresAuditStore: AuditStore {
         let connection: PostgresConnection = self.live.connection
         let closing: EventLoopFuture<Void> = connection.close()
         closing.whenComplete { _ in withExtendedLifetime(connection) {} }
+        self.executor.shutdown()
     }
 
     // MARK: Writes
@@ -210,7 +221,7 @@ public actor PostgresAuditStore: AuditStore {
             try await self.reconnect()
         }
         do {
-            return try await body()
+            return try await withTaskExecutorPreference(self.executor) { try await body() }
         } catch let error as AuditLogError where error.code == .databaseUnavailable {
             // The connection's state is unknown (a transaction may be half done): next time, a new one.
             self.broken = true

@@ -36,7 +36,15 @@ struct PostgresMigrator {
     @discardableResult
     func migrate() async throws -> (from: Int, to: Int) {
         let url = self.session.url
-        return try await self.session.transaction(operation: "migrate") {
+        // The statements' answers are taken on the connection's event loop, not the cooperative
+        // pool (nothing here blocks): a transaction waiting for a busy pool would be ended by the
+        // server as idle (idle_in_transaction_session_timeout) and the migration fail for nothing.
+        let loop = EventLoopTaskExecutor(self.session.connection.eventLoop)
+        return try await withTaskExecutorPreference(loop) { try await self.migrateInTransaction(url: url) }
+    }
+
+    private func migrateInTransaction(url: PostgresURL) async throws -> (from: Int, to: Int) {
+        try await self.session.transaction(operation: "migrate") {
             try await self.session.run(
                 "SELECT pg_advisory_xact_lock(\(PostgresAuditSchema.migrationLockKey))",
                 operation: "lock migrations"

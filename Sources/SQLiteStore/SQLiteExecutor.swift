@@ -5,7 +5,12 @@ import Foundation
 /// A commit with `synchronous=FULL` blocks in `fsync` for milliseconds; running it on the
 /// cooperative thread pool would stall unrelated tasks. An actor that owns a `SQLiteConnection`
 /// returns this executor as its `unownedExecutor`, so all its work runs on this thread instead.
-public final class SQLiteExecutor: SerialExecutor, @unchecked Sendable {
+///
+/// It is also a `TaskExecutor`: under `withTaskExecutorPreference(executor)`, the nonisolated
+/// async code an actor awaits (a PostgreSQL statement's future) resumes here too, not on the
+/// cooperative pool, so a transaction held open across those awaits never waits for a pool
+/// thread while the server counts it idle.
+public final class SQLiteExecutor: SerialExecutor, TaskExecutor, @unchecked Sendable {
     // `condition` guards `jobs` and `stopping`.
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []
@@ -48,7 +53,10 @@ public final class SQLiteExecutor: SerialExecutor, @unchecked Sendable {
             swap(&batch, &self.jobs)
             self.condition.unlock()
             for job in batch {
-                job.runSynchronously(on: self.asUnownedSerialExecutor())
+                job.runSynchronously(
+                    isolatedTo: self.asUnownedSerialExecutor(),
+                    taskExecutor: self.asUnownedTaskExecutor()
+                )
             }
             batch.removeAll(keepingCapacity: true)
         }

@@ -7,7 +7,7 @@ import Testing
 /// A real FHIR export, from a SQLite log holding one entry of every kind, validated by an
 /// independent model of FHIR R4 4.0.1: the PyPI package fhir.resources 6.0.0, run by
 /// tools/fhir-validate.py in the virtual environment tools/setup makes.
-@Suite("FHIR export validated by fhir.resources (R4)")
+@Suite("FHIR export validated by fhir.resources (R4)", .offThePool)
 struct FHIRValidationTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()

@@ -1,9 +1,10 @@
 import AuditLog
 import Foundation
+import MedTunnelTestSupport
 import Testing
 
 /// The `medtunnel audit` commands, run as an operator would.
-@Suite("medtunnel audit CLI")
+@Suite("medtunnel audit CLI", .offThePool)
 struct AuditCLITests {
     @Test("append, show, checkpoint and prove; the printed proofs verify against the signed checkpoint")
     func roundTrip() throws {

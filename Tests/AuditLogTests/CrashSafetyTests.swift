@@ -11,7 +11,7 @@ import Glibc
 /// it reported (printed after `append` returned) must be present after the restart, the log must
 /// verify, and no half-written entry may exist. 200 kills by default; MEDTUNNEL_SOAK=1 runs 2,000.
 /// On PostgreSQL the kill also cuts the connection mid-transaction: the server must roll back.
-@Suite("Crash safety")
+@Suite("Crash safety", .offThePool)
 struct CrashSafetyTests {
     static let kills = ProcessInfo.processInfo.environment["MEDTUNNEL_SOAK"] == "1" ? 2000 : 200
 

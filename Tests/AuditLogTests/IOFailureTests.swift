@@ -1,11 +1,12 @@
 import AuditLog
 import Foundation
+import MedTunnelTestSupport
 import Testing
 
 /// A full disk or a failing store makes `append` throw, nothing claims success, and the log
 /// refuses further appends until reopened. The disk-full case runs on a small tmpfs when `mount`
 /// works (root in a sandbox that allows it); the failing store double always runs.
-@Suite("I/O failure")
+@Suite("I/O failure", .offThePool)
 struct IOFailureTests {
     @Test("a failing store makes append throw, the batch fails as a whole and the log stops")
     func failingStoreDouble() async throws {

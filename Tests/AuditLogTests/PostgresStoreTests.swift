@@ -5,14 +5,14 @@ import MedTunnelTestSupport
 import Testing
 
 /// What only the PostgreSQL store has: a URL, migrations, a server that may be elsewhere.
-@Suite("PostgreSQL audit store: URL, migrations, refusals")
+@Suite("PostgreSQL audit store: URL, migrations, refusals", .offThePool)
 struct PostgresStoreTests {
     @Test("a database migrated by a newer binary is refused naming its version, and left as it is")
     func newerSchemaRefused() async throws {
-        let url = try PostgresTestServer.newDatabase()
+        let url = try await PostgresTestServer.newDatabase()
         let store = try await PostgresAuditStore(url: url)
         await store.close()
-        try PostgresTestServer.sql(
+        try await PostgresTestServer.sql(
             url,
             "INSERT INTO schema_migrations(version, summary) VALUES (99, 'from the future')"
         )
@@ -62,7 +62,7 @@ struct PostgresStoreTests {
 
     @Test("migrations: applied once at open, by two nodes at once too; a store that must not migrate says what to run")
     func migrations() async throws {
-        let url = try PostgresTestServer.newDatabase()
+        let url = try await PostgresTestServer.newDatabase()
         let unmigrated = await #expect(throws: AuditLogError(.storageFailure, "")) {
             try await PostgresAuditStore(url: url, migrate: false)
         }
@@ -74,7 +74,7 @@ struct PostgresStoreTests {
         async let second = PostgresAuditStore(url: url)
         let stores = try await [first, second]
         for store in stores { await store.close() }
-        let applied = try PostgresTestServer.sql(url, "SELECT version FROM schema_migrations ORDER BY version")
+        let applied = try await PostgresTestServer.sql(url, "SELECT version FROM schema_migrations ORDER BY version")
         let latest = PostgresAuditStore.schemaVersion
         // Every migration this binary has, once each (their versions, not 1...latest: a version may
         // be reserved for a migration another branch adds).
@@ -88,7 +88,7 @@ struct PostgresStoreTests {
 
     @Test("medtunnel audit verify --database and db migrate|status, as an operator runs them")
     func commands() async throws {
-        let url = try PostgresTestServer.newDatabase()
+        let url = try await PostgresTestServer.newDatabase()
         let secretURL = url.replacingOccurrences(of: "medtunnel@", with: "medtunnel:hunter2@")
         let migrated = try TestSupport.run(TestSupport.medtunnel, ["db", "migrate", "--database", secretURL])
         #expect(migrated.status == 0, "\(migrated.stderr)")

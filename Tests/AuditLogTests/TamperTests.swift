@@ -1,11 +1,12 @@
 import AuditLog
 import Foundation
+import MedTunnelTestSupport
 import Testing
 
 /// An operator with database access edits the log with the database's own command line tool
 /// (sqlite3, psql): `medtunnel audit verify` must fail naming the entry or checkpoint, and the
 /// witness must refuse a rolled-back log. The same edits on both backends.
-@Suite("Tampering with the database directly")
+@Suite("Tampering with the database directly", .offThePool)
 struct TamperTests {
     /// A log with 40 entries and checkpoints at 8, 16, 24, 32, 40, and a witness that has
     /// accepted checkpoint 40.

@@ -1,11 +1,12 @@
 import AuditLog
 import AuditWitness
 import Foundation
+import MedTunnelTestSupport
 import Testing
 
 /// The commands as an operator runs them: `witness keygen`, `witness --once`, `audit verify
 /// --witness-key`, and `audit append` (no back-dating, the OS user recorded).
-@Suite("medtunnel witness and audit verify --witness-key (processes)")
+@Suite("medtunnel witness and audit verify --witness-key (processes)", .offThePool)
 struct WitnessProcessTests {
     /// A log of 5 entries with a checkpoint, a witness key (its vkey printed by keygen) and the
     /// log key in a file.

@@ -1,4 +1,5 @@
 import Foundation
+import MedTunnelTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -8,7 +9,7 @@ import Glibc
 /// The operator API over HTTPS (`--api-tls-cert`, `--api-tls-key`) with the gateway's own OpenSSL
 /// engine, read by curl, an independent TLS client; and every refusal to start, each naming its
 /// flag and file.
-@Suite("operator API over HTTPS, as processes")
+@Suite("operator API over HTTPS, as processes", .offThePool)
 struct APITLSProcessTests {
     /// A throwaway self-signed certificate for localhost and 127.0.0.1, made by the openssl CLI,
     /// and its key (mode 0600).

@@ -1,9 +1,10 @@
 import AuditLog
 import Foundation
+import MedTunnelTestSupport
 import Testing
 
 /// `medtunnel audit export` run as a process, as an operator would beside a gateway.
-@Suite("medtunnel audit export")
+@Suite("medtunnel audit export", .offThePool)
 struct AuditExportCommandTests {
     /// A state directory with a log of `count` entries.
     static func stateDirectory(entries count: Int) async throws -> String {

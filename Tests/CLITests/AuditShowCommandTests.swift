@@ -1,9 +1,10 @@
 import AuditLog
 import Foundation
+import MedTunnelTestSupport
 import Testing
 
 /// `medtunnel audit show` with the filters it shares with `GET /v1/audit`.
-@Suite("medtunnel audit show: filters")
+@Suite("medtunnel audit show: filters", .offThePool)
 struct AuditShowCommandTests {
     /// Five entries over three days: a pairing of PUMP-0001 to patient-001, two change requests,
     /// an account naming patient-001 in its attributes, a security event on PUMP-0002.

@@ -9,7 +9,7 @@ import Glibc
 /// `medtunnel gateway --syslog HOST:PORT --syslog-ca FILE` against a real rsyslog (imtcp with the
 /// GnuTLS stream driver, octet-counted frames, omfile): every entry arrives, in order, across a
 /// collector restart and a gateway restart; duplicates only right after a reconnect.
-@Suite("gateway: the audit log as syslog over TLS to rsyslog", .serialized)
+@Suite("gateway: the audit log as syslog over TLS to rsyslog", .serialized, .offThePool)
 struct AuditSyslogProcessTests {
     static let rsyslogd = "/usr/sbin/rsyslogd"
 

@@ -1,4 +1,5 @@
 import Foundation
+import MedTunnelTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -8,7 +9,7 @@ import Glibc
 /// `medtunnel backup`, `backup verify` and `restore` as processes: a backup under load beside a
 /// running gateway, restored and continued; a tampered backup refused by name; the witness
 /// rollback rule and --force.
-@Suite("backup and restore as processes")
+@Suite("backup and restore as processes", .offThePool)
 struct BackupProcessTests {
     static let origin = "medtunnel.local/audit"
 
@@ -39,9 +40,15 @@ struct BackupProcessTests {
         let gateway = try StateLockProcessTests.gatewayWithAnAccount(tmp, state: state, name: "gateway")
         defer { gateway.stop() }
 
+        // One entry written before the backup starts, so it must hold more than the gateway's own.
+        let first = try ProcessHarness.medtunnel([
+            "audit", "append", "--state-dir", state, "--kind", "config.changed", "--actor", "load", "--payload", "{}",
+        ])
+        #expect(first.status == 0, "\(first.stderr)")
         // The load: entries appended by other processes and accounts added (each a store row and
-        // an audit entry), one after another, while the backup runs.
-        let appends = Task.detached {
+        // an audit entry), one after another, while the backup runs. Off the cooperative pool, as
+        // the test itself: each waits for its process.
+        let appends = Task(executorPreference: ElasticThreads.shared) {
             var failures: [String] = []
             for index in 0..<30 {
                 let result = try ProcessHarness.medtunnel([
@@ -52,7 +59,7 @@ struct BackupProcessTests {
             }
             return failures
         }
-        let users = Task.detached {
+        let users = Task(executorPreference: ElasticThreads.shared) {
             var failures: [String] = []
             for index in 0..<8 {
                 let result = try ProcessHarness.medtunnel([

@@ -5,7 +5,7 @@ import Testing
 /// Every script under tools/bench still runs and prints its table (tools/bench/smoke, a tiny
 /// configuration of each, against the debug build): a benchmark that rots is found by CI, not
 /// by the person who needs its figures.
-@Suite("Benchmarks: each script still runs")
+@Suite("Benchmarks: each script still runs", .offThePool)
 struct BenchmarkSmokeTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()

@@ -9,7 +9,7 @@ import FoundationNetworking
 /// The setting-change story with every part a real process: `medtunnel gateway` (pump and relay
 /// listeners, operator API), `medtunnel relay`, `medtunnel pump-sim --state-dir`, accounts and
 /// tokens from `medtunnel user add` / `token issue`, all over loopback and real HTTP.
-@Suite("setting changes through the operator API, gateway, relay and pump as processes")
+@Suite("setting changes through the operator API, gateway, relay and pump as processes", .offThePool)
 struct ChangeProcessTests {
     static let examples = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

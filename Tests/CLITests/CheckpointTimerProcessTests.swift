@@ -1,9 +1,10 @@
 import Foundation
+import MedTunnelTestSupport
 import Testing
 
 /// `medtunnel gateway --checkpoint-interval`: the gateway signs its own entries on a timer and at
 /// shutdown, as `medtunnel audit verify` sees it from beside the running gateway.
-@Suite("gateway: checkpoints on a timer")
+@Suite("gateway: checkpoints on a timer", .offThePool)
 struct CheckpointTimerProcessTests {
     static func verify(_ state: String) throws -> String {
         let verified = try ProcessHarness.medtunnel(["audit", "verify", "--state-dir", state])

@@ -6,7 +6,7 @@ import Testing
 /// pump fleet, with changes submitted round robin to every node; one node SIGKILLed under load
 /// and another SIGSTOPped past its lease (tools/cluster-fleet, which checks everything from the
 /// database, the audit log and the pumps' own state files, and prints one JSON verdict).
-@Suite("Three gateway nodes behind HAProxy: a fleet through a kill and a pause")
+@Suite("Three gateway nodes behind HAProxy: a fleet through a kill and a pause", .offThePool)
 struct ClusterFleetTests {
     @Test(
         "changes round robin to three nodes, one killed and one stopped past its lease: every change applied once or explicitly not applied, no sequence used twice, the pumps agree with the log, all back within the bound, and the log verifies"

@@ -8,7 +8,7 @@ import Glibc
 
 /// Gateway nodes on one PostgreSQL database (docs/cluster.md): node leases, the checkpoint role,
 /// a node stopped past its lease, a node cut from the database.
-@Suite("gateway nodes on one PostgreSQL database")
+@Suite("gateway nodes on one PostgreSQL database", .offThePool)
 struct ClusterProcessTests {
     typealias Setup = ChangeProcessTests.Setup
     typealias API = ChangeProcessTests.API
@@ -114,7 +114,7 @@ struct ClusterProcessTests {
         "two nodes: each holds its node lease, exactly one signs checkpoints; stopped (SIGSTOP) past its lease, that node loses the role to the other, and when it runs again takes a new lease without the role; the log verifies"
     )
     func checkpointRoleMoves() async throws {
-        let database = try PostgresTestServer.newDatabase()
+        let database = try await PostgresTestServer.newDatabase()
         let setup = try Setup(database: database)
         let stateB = try Self.secondStateDirectory(setup, database: database, name: "state-b")
         let (nodeA, apiA) = try Self.startNode(setup, state: setup.state, node: "node-a")
@@ -187,7 +187,7 @@ struct ClusterProcessTests {
         "a node cut from PostgreSQL: the change in flight is answered 503 database_unavailable, the next at once, /healthz fails and the lease runs out; once the database is back the client's retry with the same Idempotency-Key is recorded once and applied, the lease is taken again, and the log verifies"
     )
     func databaseCut() async throws {
-        let server = try PostgresTestServer.newDatabase()
+        let server = try await PostgresTestServer.newDatabase()
         let serverURL = try #require(URL(string: server))
         let proxy = try await TCPCutProxy.start(targetPort: try #require(serverURL.port))
         let database = server.replacingOccurrences(of: ":\(serverURL.port!)/", with: ":\(proxy.port)/")
@@ -284,7 +284,7 @@ struct ClusterProcessTests {
             return status == 200 && Self.lease(body)["state"] as? String == "held"
         }
         // Nothing was lost or doubled: one change.requested for the first bolus, none for the refused one.
-        let requested = try PostgresTestServer.sql(
+        let requested = try await PostgresTestServer.sql(
             server,
             "SELECT count(*) FROM entry WHERE position('change.requested'::bytea in body) > 0"
         )
@@ -318,7 +318,7 @@ struct ClusterProcessTests {
     }
 
     static func fleet(count: Int, incidentStaff: Bool = false) async throws -> Fleet {
-        let database = try PostgresTestServer.newDatabase()
+        let database = try await PostgresTestServer.newDatabase()
         var setup = try Setup(database: database)
         if incidentStaff {
             _ = try Setup.medtunnel(["user", "add", "--state-dir", setup.state, "--id", "ines", "--role", "incident"])
@@ -394,13 +394,13 @@ struct ClusterProcessTests {
         // The notification arrives within milliseconds; the bound covers the pumps' round trips.
         #expect(took < .seconds(10), "\(took)")
         print("cluster: a lockout applied by \(count) pumps on two nodes after \(took)")
-        let acknowledged = try PostgresTestServer.sql(
+        let acknowledged = try await PostgresTestServer.sql(
             running.database,
             "SELECT count(*) FROM lockout_ack WHERE lockout_id = '\(id)'"
         )
         #expect(acknowledged.trimmingCharacters(in: .whitespacesAndNewlines) == "\(count)")
         // Pumps of node-b among them: the lockout crossed from the node it was started on.
-        let ownedByB = try PostgresTestServer.sql(
+        let ownedByB = try await PostgresTestServer.sql(
             running.database,
             "SELECT count(*) FROM lease_owner WHERE kind = 'pump' AND node_id = 'node-b'"
         )
@@ -472,7 +472,7 @@ struct ClusterProcessTests {
         // The bound: the dead node's lease (2 s), HAProxy noticing (about 1 s), the pumps' backoff.
         #expect(back < .seconds(15), "\(back)")
         print("cluster: \(onA) pumps of a killed node back on the other, with their leases, after \(back)")
-        let owners = try PostgresTestServer.sql(
+        let owners = try await PostgresTestServer.sql(
             running.database,
             "SELECT node_id, epoch, count(*) FROM lease_owner WHERE kind = 'pump' GROUP BY node_id, epoch ORDER BY epoch"
         )
@@ -521,7 +521,7 @@ struct ClusterProcessTests {
         }
         #expect(nodeA.stderr.contains("node lease lost"), "\(nodeA.stderr)")
         #expect(try await running.owned("node-b") == count)
-        let owners = try PostgresTestServer.sql(
+        let owners = try await PostgresTestServer.sql(
             running.database,
             "SELECT node_id, count(*) FROM lease_owner WHERE kind = 'pump' GROUP BY node_id"
         )

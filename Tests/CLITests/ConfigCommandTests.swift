@@ -1,9 +1,10 @@
 import Foundation
 import MedTunnelConfig
+import MedTunnelTestSupport
 import Testing
 
 /// `--config`, MEDTUNNEL_<COMMAND>_<OPTION> and `medtunnel config check`, run as an operator would.
-@Suite("medtunnel config check and configuration files")
+@Suite("medtunnel config check and configuration files", .offThePool)
 struct ConfigCommandTests {
     func write(_ tmp: TemporaryDirectory, _ name: String, _ text: String) throws -> String {
         let path = tmp.sub(name)

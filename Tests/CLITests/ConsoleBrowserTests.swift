@@ -8,7 +8,7 @@ import Testing
 /// processes: `medtunnel gateway --console`, `relay`, `pump-sim`. Missing Chromium or
 /// Playwright fails the test: run tools/setup. Screenshots of each page are saved under
 /// `.build/test-artifacts/console/`.
-@Suite("Console: the operators' story in Chromium")
+@Suite("Console: the operators' story in Chromium", .offThePool)
 struct ConsoleBrowserTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()

@@ -8,13 +8,13 @@ import Glibc
 
 /// `medtunnel db attach`: a state directory whose audit log lives in PostgreSQL, followed by the
 /// gateway and every command that opens the log by state directory (docs/postgres.md).
-@Suite("a state directory's audit log attached to PostgreSQL")
+@Suite("a state directory's audit log attached to PostgreSQL", .offThePool)
 struct DatabaseAttachProcessTests {
     @Test(
         "attached before the first user: user add, the gateway's pairing, prescription and an applied bolus all go to PostgreSQL; audit verify by state directory and by database agree, and there is no audit.sqlite"
     )
     func gatewayOnAttachedDirectory() async throws {
-        let database = try PostgresTestServer.newDatabase()
+        let database = try await PostgresTestServer.newDatabase()
         let setup = try ChangeProcessTests.Setup(database: database)
         let state = setup.state
         let (gateway, api) = try setup.startGateway(name: "gateway")
@@ -55,7 +55,7 @@ struct DatabaseAttachProcessTests {
         #expect(
             verified != nil && verified == byDatabase.stdout.split(separator: "\n").first { $0.hasPrefix("verified ") }
         )
-        let entries = try PostgresTestServer.sql(database, "SELECT count(*) FROM entry")
+        let entries = try await PostgresTestServer.sql(database, "SELECT count(*) FROM entry")
         #expect(
             verified?.hasPrefix("verified \(entries.trimmingCharacters(in: .whitespacesAndNewlines)) entries") == true
         )

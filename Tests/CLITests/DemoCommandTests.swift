@@ -1,6 +1,7 @@
+import MedTunnelTestSupport
 import Testing
 
-@Suite("medtunnel demo")
+@Suite("medtunnel demo", .offThePool)
 struct DemoCommandTests {
     @Test("the demo tells its whole story and exits 0")
     func demoSucceeds() throws {

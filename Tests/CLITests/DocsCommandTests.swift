@@ -8,7 +8,7 @@ import Testing
 /// reference, so a renamed flag or a removed subcommand fails here, in the page that still shows
 /// it. The README's tour is also run as written (``ReadmeTourTests``); these pages hold commands
 /// for other machines (systemd hosts, a witness, a restore) that a test cannot run as they stand.
-@Suite("docs: each medtunnel command shown names real subcommands and options")
+@Suite("docs: each medtunnel command shown names real subcommands and options", .offThePool)
 struct DocsCommandTests {
     static let root = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -224,7 +224,7 @@ struct DocsCommandTests {
 /// The "Try it" walkthroughs of docs/: each page's shell block between `<!-- run:begin -->` and
 /// `<!-- run:end -->`, run as written in a fresh folder with `medtunnel` on PATH (`set -e`, so
 /// each command, and each `grep` that checks what one printed, must succeed).
-@Suite("docs: each page's walkthrough runs as written")
+@Suite("docs: each page's walkthrough runs as written", .offThePool)
 struct DocsWalkthroughTests {
     static let pages = ["access.md", "audit.md", "backup.md", "pki.md", "configuration.md"]
 

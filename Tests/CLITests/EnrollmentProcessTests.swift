@@ -4,7 +4,7 @@ import Testing
 
 /// Keys born on the devices, through the real binary: requests, signing, what the gateway and
 /// the devices refuse to run with, migration.
-@Suite("enrollment: keys born on the device")
+@Suite("enrollment: keys born on the device", .offThePool)
 struct EnrollmentProcessTests {
     func mode(_ path: String) throws -> Int {
         (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue ?? -1

@@ -6,7 +6,7 @@ import Testing
 /// pump-sim runs, run in QEMU with its UART on the real relay's pump port, against the real
 /// gateway. tools/setup installs the ARM toolchain and QEMU, so a missing tool fails the test
 /// (the build and the script name what is missing) instead of skipping it.
-@Suite("Firmware: the pump core on an emulated Cortex-M4 through the real relay and gateway")
+@Suite("Firmware: the pump core on an emulated Cortex-M4 through the real relay and gateway", .offThePool)
 struct FirmwareDemoTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()

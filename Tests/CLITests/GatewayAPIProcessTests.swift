@@ -1,4 +1,5 @@
 import Foundation
+import MedTunnelTestSupport
 import SQLiteStore
 import Testing
 
@@ -8,7 +9,7 @@ import FoundationNetworking
 
 /// `medtunnel gateway` with its operator API, a relay and pumps as separate processes over
 /// loopback; the API read over real HTTP; SIGTERM; a restart on the same state directory.
-@Suite("gateway operator API, shutdown and restart as processes")
+@Suite("gateway operator API, shutdown and restart as processes", .offThePool)
 struct GatewayAPIProcessTests {
     struct Gateway {
         let process: BackgroundProcess
@@ -303,7 +304,7 @@ struct GatewayAPIProcessTests {
 
 /// The gateway's refusals to start name the flag, the value and the system's reason, without
 /// the usage text; and a command that would start a new state directory says so.
-@Suite("gateway start refusals and new state directories, as processes")
+@Suite("gateway start refusals and new state directories, as processes", .offThePool)
 struct GatewayStartRefusalTests {
     @Test("an unknown --log-level, a missing --pki, an uncreatable --state-dir and a port in use are each named")
     func refusals() throws {

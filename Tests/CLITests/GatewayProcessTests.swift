@@ -1,8 +1,9 @@
 import Foundation
+import MedTunnelTestSupport
 import Testing
 
 /// The gateway and pumps as separate processes over loopback TCP.
-@Suite("gateway and pump-sim over loopback")
+@Suite("gateway and pump-sim over loopback", .offThePool)
 struct GatewayProcessTests {
     struct Running {
         let tmp: TemporaryDirectory

@@ -1,9 +1,10 @@
 import Foundation
+import MedTunnelTestSupport
 import Testing
 
 /// The whole system as processes with every device key born on its device: the gateway's
 /// folder never holds a pump's (or phone's) private key, and a signed command still goes through.
-@Suite("key custody: gateway, relay and pump-sim as processes")
+@Suite("key custody: gateway, relay and pump-sim as processes", .offThePool)
 struct KeyCustodyProcessTests {
     /// The private keys under `folder` (files named *.key or holding a PEM private key), relative.
     static func privateKeys(under folder: String) throws -> [String] {

@@ -1,4 +1,5 @@
 import Foundation
+import MedTunnelTestSupport
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -7,7 +8,7 @@ import FoundationNetworking
 
 /// `medtunnel lockout` and `medtunnel rules` as processes against a real `medtunnel gateway`
 /// with `pump-sim` pumps (their durable command state), over the operator API.
-@Suite("medtunnel lockout and rules as processes")
+@Suite("medtunnel lockout and rules as processes", .offThePool)
 struct LockoutCommandTests {
     struct Bed {
         let tmp: TemporaryDirectory

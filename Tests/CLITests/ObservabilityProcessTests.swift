@@ -1,4 +1,5 @@
 import Foundation
+import MedTunnelTestSupport
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -8,7 +9,7 @@ import FoundationNetworking
 /// The gateway as operations see it: `--log-format json` (every line of stdout and stderr is a
 /// JSON object; the access log names route templates, statuses and users, never tokens), and the
 /// product metrics on `/metrics` after real activity, checked against docs/metrics.md.
-@Suite("logs and metrics of a gateway process")
+@Suite("logs and metrics of a gateway process", .offThePool)
 struct ObservabilityProcessTests {
     static let docs = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

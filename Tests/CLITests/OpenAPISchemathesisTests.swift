@@ -7,7 +7,7 @@ import Testing
 /// invalid, and checks each answer: no 5xx, a status the document lists, its content type, and a
 /// body that matches the document's schema. A short budget: this is a smoke test of the document
 /// against the code, not a fuzzing campaign.
-@Suite("the OpenAPI document checked against the live gateway by Schemathesis")
+@Suite("the OpenAPI document checked against the live gateway by Schemathesis", .offThePool)
 struct OpenAPISchemathesisTests {
     static let venv =
         ProcessInfo.processInfo.environment["MEDTUNNEL_SCHEMATHESIS_VENV"] ?? "/opt/medtunnel/schemathesis-venv"

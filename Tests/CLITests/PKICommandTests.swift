@@ -1,9 +1,10 @@
 import AuditLog
 import Foundation
+import MedTunnelTestSupport
 import SQLiteStore
 import Testing
 
-@Suite("medtunnel pki")
+@Suite("medtunnel pki", .offThePool)
 struct PKICommandTests {
     func mode(_ path: String) throws -> Int {
         (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue ?? -1

@@ -1,13 +1,14 @@
 import CommandAuthority
 import Foundation
 import MedTunnelPKI
+import MedTunnelTestSupport
 import Testing
 import TherapyModel
 import TunnelProtocol
 
 /// `medtunnel pump-sim --state-dir` as a real process, answering signed commands over the
 /// real pump TLS profile.
-@Suite("pump-sim takes signed commands and survives SIGKILL-like crashes")
+@Suite("pump-sim takes signed commands and survives SIGKILL-like crashes", .offThePool)
 struct PumpSimCommandTests {
     static let serial = "PUMP-0001"
 

@@ -1,9 +1,10 @@
 import Foundation
+import MedTunnelTestSupport
 import Testing
 
 /// `medtunnel pump-sim --pairing`'s refusals of options that cannot work (the code itself is
 /// tested end to end in ChangeProcessTests and RelayTests' PairingPathTests).
-@Suite("pump-sim --pairing options")
+@Suite("pump-sim --pairing options", .offThePool)
 struct PumpSimPairingTests {
     @Test(
         "--pairing needs --state-dir (like every pump: the device key that signs lives there); a fleet writes only text"

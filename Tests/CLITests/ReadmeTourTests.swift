@@ -5,7 +5,7 @@ import Testing
 /// The README's ten-minute tour, run as written: the shell block between `<!-- tour:begin -->`
 /// and `<!-- tour:end -->`, in a fresh directory with `medtunnel` on PATH, so the front page
 /// cannot drift from what the code does.
-@Suite("README: the ten-minute tour runs as written")
+@Suite("README: the ten-minute tour runs as written", .offThePool)
 struct ReadmeTourTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()

@@ -1,8 +1,9 @@
 import Foundation
+import MedTunnelTestSupport
 import Testing
 
 /// Gateway, phone relay and simulated pumps as separate processes over loopback.
-@Suite("Relay: gateway, relay and pump-sim as processes")
+@Suite("Relay: gateway, relay and pump-sim as processes", .offThePool)
 struct RelayProcessTests {
     struct Running {
         let tmp: TemporaryDirectory

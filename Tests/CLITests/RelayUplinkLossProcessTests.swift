@@ -1,4 +1,5 @@
 import Foundation
+import MedTunnelTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -7,7 +8,7 @@ import Glibc
 
 /// The relay process dies (SIGKILL) under three pumps run by one `pump-sim --count 3`
 /// process, and comes back on the same port; and a `relay --hostile` process.
-@Suite("Relay processes: uplink loss and a hostile relay")
+@Suite("Relay processes: uplink loss and a hostile relay", .offThePool)
 struct RelayUplinkLossProcessTests {
     let harness = RelayProcessTests()
 

@@ -1,4 +1,5 @@
 import Foundation
+import MedTunnelTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -7,7 +8,7 @@ import Glibc
 
 /// The state directory's lock (STATE/gateway.lock) with real processes: one gateway per
 /// directory, the holder named; reads and incident-staff writes beside it; released by a kill -9.
-@Suite("state directory lock as processes")
+@Suite("state directory lock as processes", .offThePool)
 struct StateLockProcessTests {
     static func startGateway(_ tmp: TemporaryDirectory, state: String, name: String) throws -> BackgroundProcess {
         let gateway = try BackgroundProcess(

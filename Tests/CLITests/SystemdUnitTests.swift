@@ -1,4 +1,5 @@
 import Foundation
+import MedTunnelTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -7,7 +8,7 @@ import Glibc
 
 /// contrib/systemd's units: verified by systemd itself, and the gateway's sd_notify protocol
 /// (READY=1 once bound, STOPPING=1 at SIGTERM) against a socket standing in for systemd.
-@Suite("systemd units and sd_notify")
+@Suite("systemd units and sd_notify", .offThePool)
 struct SystemdUnitTests {
     static let contrib = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -1,8 +1,9 @@
 import Foundation
+import MedTunnelTestSupport
 import Testing
 
 /// `medtunnel user` and `medtunnel token` as a user runs them.
-@Suite("medtunnel user and token")
+@Suite("medtunnel user and token", .offThePool)
 struct UserCommandTests {
     func run(_ arguments: [String]) throws -> ProcessHarness.Result {
         try ProcessHarness.medtunnel(arguments)

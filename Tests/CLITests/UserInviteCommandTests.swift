@@ -1,8 +1,9 @@
 import Foundation
+import MedTunnelTestSupport
 import Testing
 
 /// `medtunnel user invite`: a one-time console link for an existing, enabled account.
-@Suite("medtunnel user invite")
+@Suite("medtunnel user invite", .offThePool)
 struct UserInviteCommandTests {
     func run(_ arguments: [String]) throws -> ProcessHarness.Result {
         try ProcessHarness.medtunnel(arguments)

@@ -1,4 +1,5 @@
 import Foundation
+import MedTunnelTestSupport
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -8,7 +9,7 @@ import FoundationNetworking
 /// The witness as its own process against a running gateway over HTTP: it reads the gateway's
 /// checkpoint and consistency proofs, posts its cosignature, and the gateway serves it in the
 /// checkpoint, so `audit verify --witness-key` passes.
-@Suite("witness against a running gateway, as processes")
+@Suite("witness against a running gateway, as processes", .offThePool)
 struct WitnessGatewayProcessTests {
     @Test("the witness follows the gateway's /v1/audit routes, its cosignature is served, and audit verify requires it")
     func witnessFollowsGateway() async throws {

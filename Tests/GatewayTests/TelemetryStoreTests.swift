@@ -60,7 +60,7 @@ struct TelemetryStoreTests {
 
         static func make(_ backend: TelemetryBackend, proxied: Bool = false) async throws -> Home {
             guard backend == .postgres else { return try Home(backend, url: nil, proxy: nil) }
-            let url = try PostgresTestServer.newDatabase()
+            let url = try await PostgresTestServer.newDatabase()
             _ = try await PostgresAuditStore.migrate(url: url)
             let port = try #require(URL(string: url)?.port)
             return try Home(backend, url: url, proxy: proxied ? try await TCPCutProxy.start(targetPort: port) : nil)

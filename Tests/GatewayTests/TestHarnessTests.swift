@@ -12,8 +12,29 @@ import Glibc
 /// The test harness's network pieces (MedTunnelTestSupport) against listeners of their own,
 /// before gateway tests lean on them: a real HAProxy in front of two nodes, and the proxy that
 /// cuts and blackholes connections.
-@Suite("Test harness: HAProxy in front of nodes, a TCP proxy the test cuts")
+@Suite("Test harness: HAProxy in front of nodes, a TCP proxy the test cuts", .offThePool)
 struct TestHarnessTests {
+    @Test("under .offThePool, a test and its child tasks block threads of their own: nine blocked at once all run")
+    func offThePoolBlocksItsOwnThreads() async throws {
+        // On the cooperative pool (a thread per core) the children could not all start while
+        // this test and the first ones block: the waits below would time out.
+        let started = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let children = 8
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<children {
+                group.addTask {
+                    started.signal()
+                    release.wait()
+                }
+            }
+            defer { for _ in 0..<children { release.signal() } }
+            for _ in 0..<children {
+                try #require(started.wait(timeout: .now() + 10) == .success, "a child never got a thread")
+            }
+        }
+    }
+
     @Test(
         "HAProxy spreads connections over both nodes, takes a stopped node out within 3 s and says so, and leaves nothing behind",
         .timeLimit(.minutes(1))

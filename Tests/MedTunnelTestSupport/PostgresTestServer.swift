@@ -92,13 +92,7 @@ public enum PostgresTestServer {
     public static func tlsServer() async throws -> TLSServer {
         let start = tlsStart.withLock { current in
             if let current { return current }
-            let task = Task<TLSServer, any Error> {
-                try await withCheckedThrowingContinuation { continuation in
-                    Thread.detachNewThread {
-                        continuation.resume(with: Result { try Self.startTLS() })
-                    }
-                }
-            }
+            let task = Task<TLSServer, any Error> { try await onAThreadOfItsOwn { try Self.startTLS() } }
             current = task
             return task
         }
@@ -126,6 +120,13 @@ public enum PostgresTestServer {
         self.startedTLS = nil
     }
 
+    /// A new, empty database on the shared server; returns its URL. From async code: psql runs
+    /// on a thread of its own (the first call also starts the server, for seconds), so the
+    /// cooperative pool's threads stay free for other tests' transactions meanwhile.
+    public static func newDatabase() async throws -> String {
+        try await onAThreadOfItsOwn { try Self.newDatabase() }
+    }
+
     /// A new, empty database on the shared server; returns its URL.
     public static func newDatabase() throws -> String {
         let server = try self.url()
@@ -136,6 +137,12 @@ public enum PostgresTestServer {
 
     /// Runs SQL with psql against `url`, as an operator with database access would; stops at the
     /// first error and throws it. Returns what psql printed (unaligned, tuples only).
+    @discardableResult
+    public static func sql(_ url: String, _ statements: String) async throws -> String {
+        try await onAThreadOfItsOwn { try Self.sql(url, statements) }
+    }
+
+    /// `sql(_:_:)` for synchronous callers: blocks the calling thread while psql runs.
     @discardableResult
     public static func sql(_ url: String, _ statements: String) throws -> String {
         let output = try ChildProcess.run(

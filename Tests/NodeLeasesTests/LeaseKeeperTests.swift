@@ -42,7 +42,7 @@ struct LeaseKeeperTests {
         url: String, events: Events, clockA: ManualMilliseconds, clockB: ManualMilliseconds, a: LeaseKeeper,
         b: LeaseKeeper
     ) {
-        let url = try PostgresTestServer.newDatabase()
+        let url = try await PostgresTestServer.newDatabase()
         try await PostgresAuditStore.migrate(url: url)
         let clockA = ManualMilliseconds()
         let clockB = ManualMilliseconds()
@@ -65,7 +65,7 @@ struct LeaseKeeperTests {
         #expect(await b.localDecision(pump) == .refused("node node-b does not own pump PUMP-1"))
 
         // node-a is stopped (SIGSTOP) and does not answer; its lease ends in the database.
-        try PostgresTestServer.sql(
+        try await PostgresTestServer.sql(
             url,
             "UPDATE node_lease SET expires_at = clock_timestamp() - interval '1 millisecond' WHERE node_id = 'node-a'"
         )

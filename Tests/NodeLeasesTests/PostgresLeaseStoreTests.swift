@@ -18,7 +18,7 @@ struct PostgresLeaseStoreTests {
     let pump = LeaseBook.Subject.pump("PUMP-1")
 
     func database() async throws -> (url: String, store: PostgresLeaseStore) {
-        let url = try PostgresTestServer.newDatabase()
+        let url = try await PostgresTestServer.newDatabase()
         try await PostgresAuditStore.migrate(url: url)
         return (url, PostgresLeaseStore(url: try PostgresURL(url)))
     }

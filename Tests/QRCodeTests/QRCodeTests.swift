@@ -3,7 +3,7 @@ import MedTunnelTestSupport
 import QRCode
 import Testing
 
-@Suite("QR code")
+@Suite("QR code", .offThePool)
 struct QRCodeTests {
     /// A pairing payload's shape and length (the real one is made by the pump).
     static let payload =

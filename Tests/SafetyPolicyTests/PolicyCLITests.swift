@@ -4,7 +4,7 @@ import Testing
 
 /// Runs the built `medtunnel` binary on the shipped examples and checks exit codes and
 /// JSON output. The binary is found in the build products directory of this test bundle.
-@Suite("medtunnel policy evaluate")
+@Suite("medtunnel policy evaluate", .offThePool)
 struct PolicyCLITests {
     struct Run {
         let status: Int32

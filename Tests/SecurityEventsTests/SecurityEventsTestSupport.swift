@@ -42,7 +42,7 @@ struct EventFixture {
     /// A node on PostgreSQL whose log and store reach the database through a proxy the test can
     /// cut (`proxy`); `reopened()` gives another node that reaches it straight.
     static func proxied() async throws -> EventFixture {
-        let url = try PostgresTestServer.newDatabase()
+        let url = try await PostgresTestServer.newDatabase()
         let port = try #require(URL(string: url)?.port)
         let proxy = try await TCPCutProxy.start(targetPort: port)
         let directory = FileManager.default.temporaryDirectory

@@ -1,9 +1,10 @@
 import Foundation
+import MedTunnelTestSupport
 import PumpTLS
 import Testing
 
 /// Every refusal asserts the specific error on the pump's side.
-@Suite("PumpTLS fails closed")
+@Suite("PumpTLS fails closed", .offThePool)
 struct PumpTLSFailureTests {
     private func failedHandshake(
         arguments: [String] = ["-tls1_2"],

@@ -1,8 +1,9 @@
 import Foundation
+import MedTunnelTestSupport
 import PumpTLS
 import Testing
 
-@Suite("PumpTLS handshakes against openssl s_server")
+@Suite("PumpTLS handshakes against openssl s_server", .offThePool)
 struct PumpTLSHandshakeTests {
     @Test(
         "full handshake and application data both ways with each suite",

@@ -1,11 +1,12 @@
 import Foundation
+import MedTunnelTestSupport
 import PumpTLS
 import Testing
 
 /// Handshake cost on the wire, full vs session-id resumption, against openssl s_server.
 /// Prints medians; set PUMPTLS_MEASURE_ITERATIONS (default 5) for a real measurement, and
 /// build with `-c release` for meaningful times (bytes do not depend on the build).
-@Suite("PumpTLS measurement")
+@Suite("PumpTLS measurement", .offThePool)
 struct PumpTLSMeasurementTests {
     private struct Sample {
         var sent: Int

@@ -1,9 +1,10 @@
 import Foundation
+import MedTunnelTestSupport
 import PumpTLS
 import Testing
 
 /// Hostile-link cases on established sessions: nothing altered or cut off is delivered.
-@Suite("PumpTLS records and closure")
+@Suite("PumpTLS records and closure", .offThePool)
 struct PumpTLSRecordTests {
     /// An established connection, and one application-data record the gateway sent after it.
     private func withRecordFromGateway(
