@@ -126,7 +126,7 @@ extension ConsoleRoutes {
         let reported = await self.pipeline.reportedState(of: serial)
         let changes = try await self.pipeline.changes(forPump: serial, authorization: viewer.authorization, limit: 200)
         let end = self.now()
-        let telemetry = (try? self.api.store?.telemetry(serial: serial, limit: 2_000)) ?? []
+        let telemetry = (try? await self.api.store?.telemetry(serial: serial, limit: 2_000)) ?? []
         let chart = PumpChart(
             glucose: telemetry.map {
                 .init(timeMilliseconds: $0.receivedMilliseconds, mgPerDL: Int($0.telemetry.glucoseMgPerDL))

@@ -11,7 +11,7 @@ extension OperatorAPI {
     public func clusterPumps() async -> [PumpStatus] {
         let local = self.pumps.pumps
         guard let (store, holders) = await self.clusterView(),
-            let stored = try? store.pumpSummaries()
+            let stored = try? await store.pumpSummaries()
         else { return local }
         let known = Set(local.map(\.serial))
         let others = stored.filter { !known.contains($0.pump.serial) }.map { Self.status($0, holders: holders) }
@@ -23,9 +23,9 @@ extension OperatorAPI {
         let local = self.pumps.pump(serial)
         guard let (store, holders) = await self.clusterView() else { return local }
         if let local { return Self.connectedAnywhere(local, holders: holders) }
-        guard let stored = try? store.pumpSummaries(serial: serial).first else { return nil }
+        guard let stored = try? await store.pumpSummaries(serial: serial).first else { return nil }
         var status = Self.status(stored, holders: holders)
-        if let latest = try? store.telemetry(serial: serial, limit: 1).first {
+        if let latest = try? await store.telemetry(serial: serial, limit: 1).first {
             status.lastTelemetry = latest.telemetry
             status.lastTelemetryReceivedMilliseconds = latest.receivedMilliseconds
         }

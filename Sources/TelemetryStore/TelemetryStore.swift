@@ -11,8 +11,10 @@ import Synchronization
 /// the gateway acknowledges telemetry to the pump only then. Each (serial, sequence) is
 /// stored once, also across restarts (`UNIQUE (serial, sequence)`).
 ///
-/// Reads (``telemetry(serial:limit:)``, ``storedPumps()``) use a second connection and block:
-/// call them from a thread pool, not an event loop.
+/// Reads (``telemetry(serial:limit:)``, ``storedPumps()``) use a second connection. Their
+/// synchronous forms block the calling thread; from async code, their async forms run on a
+/// thread of the store's own, so a slow disk or a database that stops answering (each statement
+/// bounded, 5 s) holds none of the cooperative pool's threads, which the whole gateway shares.
 ///
 /// ## Shared by several gateway nodes
 /// On the audit log's PostgreSQL database (`init(sharedWriter:reader:name:)`, tables of schema
@@ -36,6 +38,8 @@ public final class TelemetryStore: Sendable {
     public let initialPumps: [StoredPump]
     private let writer: TelemetryWriter
     private let reader: Mutex<TelemetryTables?>
+    /// Where the async reads wait for the database, one after another (they share `reader`).
+    private let readQueue = DispatchQueue(label: "medtunnel.telemetry.reads")
     /// Whether the tables are in a database shared with other nodes (the reader is then given,
     /// not opened here).
     private let shared: Bool
@@ -141,6 +145,34 @@ public final class TelemetryStore: Sendable {
     /// newest record (`latestTelemetry` is nil), in one statement.
     public func pumpSummaries(serial: String? = nil) throws -> [StoredPump] {
         try self.read { try $0.pumpSummaries(serial: serial) }
+    }
+
+    // MARK: Reads from async code (on the store's read thread)
+
+    /// ``telemetry(serial:limit:)`` without holding the caller's thread.
+    public func telemetry(serial: String, limit: Int) async throws -> [TelemetryRecord] {
+        try await self.offTheCallersThread { try self.telemetry(serial: serial, limit: limit) }
+    }
+
+    /// ``telemetryCount(serial:)`` without holding the caller's thread.
+    public func telemetryCount(serial: String) async throws -> Int {
+        try await self.offTheCallersThread { try self.telemetryCount(serial: serial) }
+    }
+
+    /// ``storedPumps()`` without holding the caller's thread.
+    public func storedPumps() async throws -> [StoredPump] {
+        try await self.offTheCallersThread { try self.storedPumps() }
+    }
+
+    /// ``pumpSummaries(serial:)`` without holding the caller's thread.
+    public func pumpSummaries(serial: String? = nil) async throws -> [StoredPump] {
+        try await self.offTheCallersThread { try self.pumpSummaries(serial: serial) }
+    }
+
+    private func offTheCallersThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            self.readQueue.async { continuation.resume(with: Result { try body() }) }
+        }
     }
 
     /// Whether the store is the database every gateway node shares (its pumps include those

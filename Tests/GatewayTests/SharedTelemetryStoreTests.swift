@@ -25,9 +25,9 @@ struct SharedTelemetryStoreTests {
         for sequence in UInt64(1)...4 { try a.submit(TelemetryStoreTests.record("P1", sequence)) }
         try await a.flush()
 
-        #expect(try b.telemetry(serial: "P1", limit: 3).map(\.telemetry.sequence) == [4, 3, 2])
-        #expect(try b.telemetryCount(serial: "P1") == 4)
-        let pumps = try b.storedPumps()
+        #expect(try await b.telemetry(serial: "P1", limit: 3).map(\.telemetry.sequence) == [4, 3, 2])
+        #expect(try await b.telemetryCount(serial: "P1") == 4)
+        let pumps = try await b.storedPumps()
         #expect(pumps.map(\.pump.serial) == ["P1"])
         #expect(pumps.first?.pump.sessions == 3)
         #expect(pumps.first?.latestTelemetry?.telemetry == TelemetryStoreTests.telemetry(4))
@@ -38,8 +38,8 @@ struct SharedTelemetryStoreTests {
         try b.submit(TelemetryStoreTests.record("P1", 5))
         try await b.flush()
         #expect(b.statistics.telemetryDuplicates == 1 && b.statistics.telemetryInserted == 1)
-        #expect(try a.telemetryCount(serial: "P1") == 5)
-        #expect(try a.telemetry(serial: "P1", limit: 1).first?.telemetry.sequence == 5)
+        #expect(try await a.telemetryCount(serial: "P1") == 5)
+        #expect(try await a.telemetry(serial: "P1", limit: 1).first?.telemetry.sequence == 5)
         // A store opened later starts from every node's pumps.
         let c = try await home.open()
         defer { c.close() }
@@ -92,7 +92,9 @@ struct SharedTelemetryStoreTests {
         #expect(failed.withLock { $0 }.isEmpty)
         try await writer.flush()
         #expect(writer.failure == nil)
-        #expect(try writer.telemetry(serial: "P1", limit: 10).map(\.telemetry.sequence) == [8, 7, 6, 5, 4, 3, 2, 1])
+        #expect(
+            try await writer.telemetry(serial: "P1", limit: 10).map(\.telemetry.sequence) == [8, 7, 6, 5, 4, 3, 2, 1]
+        )
     }
 
     @Test("a store closed while the database is still unreachable fails what it holds (databaseUnavailable), counted")

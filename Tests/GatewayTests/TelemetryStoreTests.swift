@@ -139,7 +139,7 @@ struct TelemetryStoreTests {
         try store.submit(Self.pump("P1", sessions: 2))
         for sequence in UInt64(1)...5 { try store.submit(Self.record("P1", sequence)) }
         try await store.flush()
-        #expect(try store.telemetryCount(serial: "P1") == 5)
+        #expect(try await store.telemetryCount(serial: "P1") == 5)
         store.close()
 
         if backend == .sqlite {
@@ -158,7 +158,7 @@ struct TelemetryStoreTests {
         #expect(stored.latestTelemetry?.telemetry == Self.telemetry(5))
         #expect(stored.latestTelemetry?.receivedMilliseconds == 5_005)
         #expect(stored.latestTelemetry?.carrier == "phone PHONE-1")
-        #expect(try reopened.telemetry(serial: "P1", limit: 2).map(\.telemetry.sequence) == [5, 4])
+        #expect(try await reopened.telemetry(serial: "P1", limit: 2).map(\.telemetry.sequence) == [5, 4])
     }
 
     @Test(
@@ -173,13 +173,13 @@ struct TelemetryStoreTests {
         try store.submit(Self.pump("P1"))
         for sequence in UInt64(1)...4 { try store.submit(Self.record("P1", sequence)) }
         try await store.flush()
-        let all = try store.pumpSummaries()
+        let all = try await store.pumpSummaries()
         #expect(all.map(\.pump.serial) == ["P1", "P2"])
         #expect(all.map(\.telemetryCount) == [4, 0])
         #expect(all.allSatisfy { $0.latestTelemetry == nil }, "the newest record is not read")
-        let one = try #require(try store.pumpSummaries(serial: "P2").first)
+        let one = try #require(try await store.pumpSummaries(serial: "P2").first)
         #expect(one.pump.sessions == 3 && one.pump.firmware == "fw-9")
-        #expect(try store.pumpSummaries(serial: "P9").isEmpty)
+        #expect(try await store.pumpSummaries(serial: "P9").isEmpty)
         #expect(store.isShared == (backend == .postgres))
     }
 
@@ -198,7 +198,7 @@ struct TelemetryStoreTests {
         try reopened.submit(Self.record("P1", 2))
         try reopened.submit(Self.record("P1", 4))
         try await reopened.flush()
-        #expect(try reopened.telemetryCount(serial: "P1") == 4)
+        #expect(try await reopened.telemetryCount(serial: "P1") == 4)
         #expect(reopened.statistics.telemetryDuplicates == 2)
         #expect(reopened.statistics.telemetryInserted == 1)
     }
@@ -271,7 +271,37 @@ struct TelemetryStoreTests {
         }
         #expect(flushed, "\(String(describing: lastError))")
         #expect(store.failure == nil)
-        #expect(try store.storedPumps().map(\.pump.serial) == ["P1"])
+        #expect(try await store.storedPumps().map(\.pump.serial) == ["P1"])
+    }
+
+    @Test("reads from async code while the database does not answer hold none of the cooperative pool's threads")
+    func readsWaitOffThePool() async throws {
+        let home = try await Home.make(.postgres, proxied: true)
+        let store = try await home.open()
+        defer { store.close() }
+        try store.submit(Self.pump("P1"))
+        try await store.flush()
+        // Each read now waits for its statement bound (5 s); twice as many as the pool has threads.
+        await home.proxy?.blackhole()
+        let clock = ContinuousClock()
+        let start = clock.now
+        let reads = (0..<(2 * ProcessInfo.processInfo.activeProcessorCount)).map { _ in
+            Task.detached { try? await store.storedPumps() }
+        }
+        // Then this task and another of the pool's: both run well before the first read's bound.
+        try await Task.sleep(for: .milliseconds(200))
+        await Task.detached {}.value
+        let waited = clock.now - start
+        #expect(waited < .seconds(3), "the pool's tasks waited \(waited) behind the reads")
+        await home.proxy?.restore()
+        for read in reads { _ = await read.value }
+        // Calls fail at once for a second after a failed connect; then the store reads again.
+        var after: [String]?
+        for _ in 0..<100 where after == nil {
+            after = try? await store.storedPumps().map(\.pump.serial)
+            if after == nil { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(after == ["P1"], "no read succeeded within 10 s of the database answering again")
     }
 
     @Test("a closed store refuses writes (closed)", arguments: TelemetryBackend.allCases)
@@ -330,7 +360,7 @@ struct TelemetryStoreTests {
         #expect(next == .stored)
         try await store.flush()
         #expect(durable.withLock { $0 } == 2)
-        #expect(try store.telemetryCount(serial: "P1") == 5)
+        #expect(try await store.telemetryCount(serial: "P1") == 5)
         let after = try #require(registry.pump("P1"))
         #expect(after.sessions == 2)
         #expect(after.resumedSessions == 1)
