@@ -76,7 +76,7 @@ public actor PostgresAuditStore: AuditStore {
         }
         session.statementTimeout = self.statementTimeout
         self.live = session
-        self.executor = SQLiteExecutor(name: "audit-postgres")
+        self.executor = SQLiteExecutor(name: "audit-postgres", taskExecutor: true)
     }
 
     /// The connection `serialized` made sure of.

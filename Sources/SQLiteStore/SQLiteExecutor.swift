@@ -6,18 +6,22 @@ import Foundation
 /// cooperative thread pool would stall unrelated tasks. An actor that owns a `SQLiteConnection`
 /// returns this executor as its `unownedExecutor`, so all its work runs on this thread instead.
 ///
-/// It is also a `TaskExecutor`: under `withTaskExecutorPreference(executor)`, the nonisolated
-/// async code an actor awaits (a PostgreSQL statement's future) resumes here too, not on the
-/// cooperative pool, so a transaction held open across those awaits never waits for a pool
-/// thread while the server counts it idle.
+/// Made with `taskExecutor: true`, it is also a task executor: under
+/// `withTaskExecutorPreference(executor)`, the nonisolated async code an actor awaits (a
+/// PostgreSQL statement's future) resumes here too, not on the cooperative pool, so a transaction
+/// held open across those awaits never waits for a pool thread while the server counts it idle.
+/// Only such an executor runs its jobs as both: the others' actors keep hopping to the pool for
+/// nonisolated code, as they always have.
 public final class SQLiteExecutor: SerialExecutor, TaskExecutor, @unchecked Sendable {
     // `condition` guards `jobs` and `stopping`.
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []
     private var stopping = false
+    private let taskExecutor: Bool
 
     /// Starts the thread. It runs until `shutdown()` and holds a reference to the executor until then.
-    public init(name: String) {
+    public init(name: String, taskExecutor: Bool = false) {
+        self.taskExecutor = taskExecutor
         let thread = Thread { [self] in self.run() }
         thread.name = name
         thread.start()
@@ -53,10 +57,14 @@ public final class SQLiteExecutor: SerialExecutor, TaskExecutor, @unchecked Send
             swap(&batch, &self.jobs)
             self.condition.unlock()
             for job in batch {
-                job.runSynchronously(
-                    isolatedTo: self.asUnownedSerialExecutor(),
-                    taskExecutor: self.asUnownedTaskExecutor()
-                )
+                if self.taskExecutor {
+                    job.runSynchronously(
+                        isolatedTo: self.asUnownedSerialExecutor(),
+                        taskExecutor: self.asUnownedTaskExecutor()
+                    )
+                } else {
+                    job.runSynchronously(on: self.asUnownedSerialExecutor())
+                }
             }
             batch.removeAll(keepingCapacity: true)
         }
