@@ -332,8 +332,24 @@ extension CommandPipeline {
         }
         if configuration.crashAfterSendAudited { kill(getpid(), SIGKILL) }
         guard await passesFence(serial, beforeWrite: true) else {
-            // In the log as sent, never on the wire: the session's end makes it uncertain, and the
-            // pump's next hello (here or on the node that owns it then) settles it: not applied.
+            // In the log as sent, never on the wire. It is made uncertain here: the session's end
+            // only marks the command it saw in flight, and this one never was; left `sent`, no
+            // node would settle it (on a shared store a node leaves another's sent commands
+            // alone). The pump's next hello, here or on the node that owns it then, settles it:
+            // not applied.
+            do {
+                _ = try await store.markUncertain(
+                    forSerial: serial,
+                    sequence: sent.sequence,
+                    note: "sent under a lease that ran out before the bytes were written",
+                    now: now
+                )
+            } catch {
+                logger.error(
+                    "could not mark a command uncertain",
+                    metadata: ["device": "\(serial)", "error": "\(error)"]
+                )
+            }
             session.channel.close()
             return true
         }
