@@ -15,7 +15,7 @@ struct PostgresClosedConnectionTests {
         "a transaction left idle past idle_in_transaction_session_timeout: the next statement fails database_unavailable at once"
     )
     func statementAfterServerEndedTheConnection() async throws {
-        let url = try await PostgresURL(try PostgresTestServer.newDatabase())
+        let url = try PostgresURL(try await PostgresTestServer.newDatabase())
         var session = try await PostgresSession.connect(url, logger: Logger(label: "test"))
         session.statementTimeout = .seconds(5)
         try await session.run("BEGIN", operation: "begin")
